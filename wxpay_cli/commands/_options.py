@@ -1,0 +1,48 @@
+"""Options shared by several commands, declared once."""
+
+from __future__ import annotations
+
+import click
+
+from wxpay_cli.app import App
+from wxpay_cli.output import FORMATS
+
+
+def _set_format(ctx: click.Context, param: click.Parameter, value):
+    if value:
+        ctx.ensure_object(App).output_format = "json" if param.name == "as_json" else value
+    return value
+
+
+def output_options(command):
+    """`--format [table|json]` and `--json`; they set App.output_format while parsing,
+    so even an error raised later is reported in the chosen format."""
+    command = click.option(
+        "--json", "as_json", is_flag=True, expose_value=False, is_eager=True, callback=_set_format,
+        help="Same as --format json.",
+    )(command)
+    command = click.option(
+        "--format", "fmt", type=click.Choice(FORMATS), expose_value=False, is_eager=True, callback=_set_format,
+        help="Output format (default: table on a terminal, JSON in a pipe).",
+    )(command)
+    return command
+
+
+def non_blank(ctx: click.Context, param: click.Parameter, value):
+    """Reject empty or whitespace-only ids before anything is sent."""
+    if value is None:
+        return value
+    value = value.strip()
+    if not value:
+        raise click.BadParameter("must not be empty")
+    return value
+
+
+def user_option(**kwargs):
+    return click.option("--user", "out_user_id", metavar="OUT_USER_ID", callback=non_blank,
+                        help="The school's own id for the pupil (out_user_id).", **kwargs)
+
+
+def org_option(**kwargs):
+    return click.option("--org", "organization_id", metavar="ORGANIZATION_ID", callback=non_blank,
+                        help="The school's organization id.", **kwargs)

@@ -1,0 +1,226 @@
+"""Profiles: find the config file, load and validate a profile, write one back.
+
+The schema (see config.example.toml):
+
+    default_profile = "school-a"
+    [profiles.school-a]
+    mchid, serial_no, private_key, public_key_id, public_key, platform_certs,
+    base_url, timeout
+
+Paths are relative to the config file's folder, `~` expanded. The config file
+comes from `--config`, else `$WXPAY_CONFIG`, else `<app dir>/config.toml`; the
+profile from `--profile`, else `$WXPAY_PROFILE`, else `default_profile`, else
+the only profile. Every problem is a `ConfigError` (exit 3) that says where.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wxpay_cli.errors import ConfigError
+
+CONFIG_ENV = "WXPAY_CONFIG"
+PROFILE_ENV = "WXPAY_PROFILE"
+PRIVATE_KEY_ENV = "WXPAY_PRIVATE_KEY"  # may hold the PEM itself (CI secrets)
+DEFAULT_BASE_URL = "https://api.mch.weixin.qq.com"
+DEFAULT_TIMEOUT = 10.0
+
+PROFILE_KEYS = (
+    "mchid",
+    "serial_no",
+    "private_key",
+    "public_key_id",
+    "public_key",
+    "platform_certs",
+    "base_url",
+    "timeout",
+    "apiv3_key",
+)
+
+
+@dataclass
+class Profile:
+    """One merchant's credentials and settings, with paths already resolved."""
+
+    name: str
+    mchid: str
+    serial_no: str
+    private_key: Path | None  # None when the PEM comes from $WXPAY_PRIVATE_KEY
+    public_key_id: str | None = None
+    public_key: Path | None = None
+    platform_certs: list[Path] = field(default_factory=list)
+    base_url: str = DEFAULT_BASE_URL
+    timeout: float = DEFAULT_TIMEOUT
+    apiv3_key: str | None = field(default=None, repr=False)
+    private_key_pem: bytes | None = field(default=None, repr=False)
+    config_path: Path | None = None
+    # Where each value came from: "file", "env", "flag", "default" or "sandbox".
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def has_verification_key(self) -> bool:
+        return bool(self.public_key_id or self.platform_certs)
+
+
+def default_config_path() -> Path:
+    """`<click app dir>/config.toml` (e.g. ~/.config/wxpay/config.toml on Linux)."""
+    import click
+
+    return Path(click.get_app_dir("wxpay")) / "config.toml"
+
+
+def config_path(flag: str | None) -> tuple[Path, str]:
+    """The config file to use and where that choice came from."""
+    if flag:
+        return Path(flag).expanduser(), "flag"
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV]).expanduser(), "env"
+    return default_config_path(), "default"
+
+
+def load_document(path: Path) -> dict:
+    """The parsed TOML file; a ConfigError naming the file (and line) when it cannot be."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no config file at {path}",
+            hint="create one with `wxpay config init` (see config.example.toml), "
+            "pass --config, or try --sandbox",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def profile_names(document: dict) -> list[str]:
+    profiles = document.get("profiles", {})
+    return sorted(profiles) if isinstance(profiles, dict) else []
+
+
+def load_profile(config_flag: str | None = None, profile_flag: str | None = None) -> Profile:
+    """Find, read and validate the profile the flags and environment select."""
+    path, path_source = config_path(config_flag)
+    document = load_document(path)
+    name, name_source = _choose_profile(document, path, profile_flag)
+    profile = parse_profile(document["profiles"][name], name=name, path=path)
+    profile.sources["config"] = path_source
+    profile.sources["profile"] = name_source
+    if os.environ.get(PRIVATE_KEY_ENV):
+        _private_key_from_env(profile, os.environ[PRIVATE_KEY_ENV])
+    return profile
+
+
+def _choose_profile(document: dict, path: Path, flag: str | None) -> tuple[str, str]:
+    profiles = document.get("profiles")
+    if not isinstance(profiles, dict) or not profiles:
+        raise ConfigError(f"config file {path} has no [profiles.NAME] table", hint="see config.example.toml")
+    names = sorted(profiles)
+    for wanted, source in ((flag, "flag"), (os.environ.get(PROFILE_ENV), "env"), (document.get("default_profile"), "file")):
+        if wanted:
+            if wanted not in profiles:
+                raise ConfigError(
+                    f"no profile {wanted!r} in {path} (chosen by {_SOURCE_WORDS[source]})",
+                    hint=f"known profiles: {', '.join(names)}",
+                )
+            return wanted, source
+    if len(names) == 1:
+        return names[0], "default"
+    raise ConfigError(
+        f"{path} has several profiles and none is chosen",
+        hint=f"pass --profile, set {PROFILE_ENV} or default_profile; known: {', '.join(names)}",
+    )
+
+
+_SOURCE_WORDS = {"flag": "--profile", "env": f"${PROFILE_ENV}", "file": "default_profile"}
+
+
+def parse_profile(table: object, *, name: str, path: Path | None) -> Profile:
+    """Validate one `[profiles.NAME]` table and resolve its paths."""
+    where = f"profile {name!r}" + (f" in {path}" if path else "")
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table")
+    unknown = sorted(set(table) - set(PROFILE_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}", hint=f"known keys: {', '.join(PROFILE_KEYS)}")
+    base = path.parent if path else Path.cwd()
+
+    def text(key: str, required: bool = False) -> str | None:
+        value = table.get(key)
+        if value is None:
+            if required:
+                raise ConfigError(f"{where}: missing {key}", hint="see config.example.toml")
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{where}: {key} must be a non-empty string")
+        return value.strip()
+
+    mchid = text("mchid", required=True)
+    if not mchid.isdigit():
+        raise ConfigError(f"{where}: mchid {mchid!r} must be digits, e.g. \"1900000001\"")
+    serial_no = text("serial_no", required=True)
+    if not re.fullmatch(r"[0-9A-Fa-f]+", serial_no):
+        raise ConfigError(
+            f"{where}: serial_no must be the merchant certificate serial in hex",
+            hint="read it with `openssl x509 -noout -serial -in apiclient_cert.pem`",
+        )
+    private_key = text("private_key")
+    if private_key is None and not os.environ.get(PRIVATE_KEY_ENV):
+        raise ConfigError(f"{where}: missing private_key", hint=f"give the PEM path, or set {PRIVATE_KEY_ENV}")
+    public_key_id = text("public_key_id")
+    public_key = text("public_key")
+    if bool(public_key_id) != bool(public_key):
+        missing = "public_key" if public_key_id else "public_key_id"
+        raise ConfigError(f"{where}: public-key mode needs both public_key_id and public_key; {missing} is missing")
+    if public_key_id and not public_key_id.startswith("PUB_KEY_ID_"):
+        raise ConfigError(f"{where}: public_key_id should look like PUB_KEY_ID_0114...")
+    certs = table.get("platform_certs", [])
+    if not isinstance(certs, list) or not all(isinstance(c, str) and c.strip() for c in certs):
+        raise ConfigError(f"{where}: platform_certs must be a list of PEM paths")
+    base_url = text("base_url") or DEFAULT_BASE_URL
+    if not re.match(r"https?://[^/\s]+", base_url):
+        raise ConfigError(f"{where}: base_url {base_url!r} must start with https://")
+    timeout = table.get("timeout", DEFAULT_TIMEOUT)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise ConfigError(f"{where}: timeout must be a positive number of seconds")
+
+    sources = {key: "file" for key in table}
+    sources.setdefault("base_url", "default")
+    sources.setdefault("timeout", "default")
+    return Profile(
+        name=name,
+        mchid=mchid,
+        serial_no=serial_no.upper(),
+        private_key=resolve_path(private_key, base) if private_key else None,
+        public_key_id=public_key_id,
+        public_key=resolve_path(public_key, base) if public_key else None,
+        platform_certs=[resolve_path(c, base) for c in certs],
+        base_url=base_url.rstrip("/"),
+        timeout=float(timeout),
+        apiv3_key=text("apiv3_key"),
+        config_path=path,
+        sources=sources,
+    )
+
+
+def _private_key_from_env(profile: Profile, value: str) -> None:
+    """$WXPAY_PRIVATE_KEY holds either the PEM itself or a path to it."""
+    if "-----BEGIN" in value:
+        profile.private_key = None
+        profile.private_key_pem = value.encode()
+    else:
+        profile.private_key = Path(value).expanduser()
+    profile.sources["private_key"] = "env"
+
+
+def resolve_path(value: str, base: Path) -> Path:
+    """`~` expanded; relative paths taken from the config file's folder."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path

@@ -1,0 +1,51 @@
+"""Turn a `Profile` into the one `Signer` and the one `Verifier` every call uses."""
+
+from __future__ import annotations
+
+from wxpay_cli import keys
+from wxpay_cli.config import PRIVATE_KEY_ENV, Profile
+from wxpay_cli.errors import ConfigError
+from wxpay_cli.signing import Signer, VerificationKey, Verifier
+
+
+def load_private_key(profile: Profile):
+    """The merchant private key named by the profile (or given in $WXPAY_PRIVATE_KEY)."""
+    if profile.private_key_pem is not None:
+        data, source = profile.private_key_pem, f"${PRIVATE_KEY_ENV}"
+    else:
+        data = keys.read_pem_file(profile.private_key, "private key")
+        source = str(profile.private_key)
+    return keys.load_private_key(data, source=source, password=keys.private_key_password())
+
+
+def signer_for(profile: Profile) -> Signer:
+    return Signer(profile.mchid, profile.serial_no, load_private_key(profile))
+
+
+def verification_keys(profile: Profile) -> list[VerificationKey]:
+    """Every key the profile lists, by id: the public key and each platform certificate."""
+    found: list[VerificationKey] = []
+    if profile.public_key_id and profile.public_key:
+        data = keys.read_pem_file(profile.public_key, "WeChat Pay public key")
+        public_key = keys.load_public_key(data, source=str(profile.public_key))
+        found.append(VerificationKey(profile.public_key_id, public_key, "public_key"))
+    for path in profile.platform_certs:
+        cert = keys.load_certificate(keys.read_pem_file(path, "platform certificate"), source=str(path))
+        if cert.serial_no == profile.serial_no:
+            raise ConfigError(
+                f"{path} is the merchant's own certificate (serial {cert.serial_no}), not a platform certificate",
+                hint="run `wxpay certs download` to fetch WeChat's platform certificates",
+            )
+        found.append(VerificationKey(cert.serial_no, cert.public_key, "platform_cert", cert.not_after.timestamp()))
+    return found
+
+
+def verifier_for(profile: Profile) -> Verifier:
+    """The profile's verifier; a ConfigError when it has no key to verify with."""
+    found = verification_keys(profile)
+    if not found:
+        raise ConfigError(
+            f"profile {profile.name!r} has no key to verify WeChat's answers with",
+            hint="add public_key_id and public_key, or run `wxpay certs download --save`",
+        )
+    return Verifier(found)

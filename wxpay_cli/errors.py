@@ -1,0 +1,109 @@
+"""The exception hierarchy and the exit-code table.
+
+Errors are raised where they are detected and carry their own exit status; the
+CLI entry point (`cli.main`) is the one place that turns them into a message on
+stderr and an exit code. This module imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """The documented exit codes (see README.md)."""
+
+    OK = 0
+    REFUSED = 1  # WeChat refused the request (4xx), or the operation was refused locally
+    USAGE = 2  # click's usage errors
+    CONFIG = 3  # configuration or credential problem
+    NETWORK = 4  # network failure, timeout, or 5xx/429 still failing after retries
+    VERIFICATION = 5  # the response failed verification; nothing from it is used
+    INTERRUPTED = 130  # Ctrl-C
+
+
+class WxpayError(Exception):
+    """Base class: a one-line `message`, an optional `hint`, and an exit status."""
+
+    exit_status = ExitStatus.REFUSED
+    code = "ERROR"
+
+    def __init__(self, message: str, *, hint: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        if code is not None:
+            self.code = code
+
+    # Fields shared with ApiError so one renderer handles every error.
+    detail: object = None
+    http_status: int | None = None
+    request_id: str | None = None
+
+    def to_dict(self) -> dict:
+        """The `{"error": {...}}` payload printed with --json."""
+        return {
+            "code": self.code,
+            "message": self.message if not self.hint else f"{self.message} ({self.hint})",
+            "detail": self.detail,
+            "http_status": self.http_status,
+            "request_id": self.request_id,
+        }
+
+
+class ConfigError(WxpayError):
+    """A missing or malformed config file, profile, key or certificate."""
+
+    exit_status = ExitStatus.CONFIG
+    code = "CONFIG_ERROR"
+
+
+class OperationRefused(WxpayError):
+    """The tool itself refused to go on (e.g. a termination without confirmation)."""
+
+    exit_status = ExitStatus.REFUSED
+    code = "REFUSED"
+
+
+class NetworkError(WxpayError):
+    """The request did not get an answer: connection failure or timeout."""
+
+    exit_status = ExitStatus.NETWORK
+    code = "NETWORK_ERROR"
+
+
+class VerificationError(WxpayError):
+    """A response failed signature verification, or is not what the API documents."""
+
+    exit_status = ExitStatus.VERIFICATION
+    code = "VERIFICATION_FAILED"
+
+    def __init__(self, message: str, *, request_id: str | None = None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.request_id = request_id
+
+
+class ApiError(WxpayError):
+    """WeChat answered with an error status (4xx): its code, message and detail."""
+
+    exit_status = ExitStatus.REFUSED
+
+    def __init__(
+        self,
+        http_status: int,
+        code: str,
+        message: str,
+        *,
+        detail: object = None,
+        request_id: str | None = None,
+    ):
+        super().__init__(message, code=code or f"HTTP_{http_status}")
+        self.http_status = http_status
+        self.detail = detail
+        self.request_id = request_id
+
+
+class ServiceUnavailable(ApiError):
+    """WeChat answered 5xx or 429 and kept doing so after the retries."""
+
+    exit_status = ExitStatus.NETWORK

@@ -1,0 +1,138 @@
+"""Reading PEM keys and certificates, with errors an operator can act on.
+
+Every failure here is a `ConfigError` (exit 3) naming the file and saying what
+to do; nothing here ever puts key material into a message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from wxpay_cli.errors import ConfigError
+
+PASSWORD_ENV = "WXPAY_PRIVATE_KEY_PASSWORD"
+
+
+def read_pem_file(path: Path, what: str) -> bytes:
+    """The bytes of a PEM file, or a ConfigError saying why it cannot be read."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{what} file not found: {path}", hint="check the path in your profile") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} path is a folder, not a file: {path}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} file {path}: {exc.strerror}") from None
+
+
+def load_private_key(data: bytes, *, source: str, password: str | None = None) -> rsa.RSAPrivateKey:
+    """Parse the merchant's RSA private key (PKCS#8 or PKCS#1 PEM, optionally encrypted)."""
+    if b"BEGIN CERTIFICATE" in data and b"PRIVATE KEY" not in data:
+        raise ConfigError(
+            f"{source} holds a certificate, not a private key",
+            hint="point private_key at apiclient_key.pem, not apiclient_cert.pem",
+        )
+    if b"PRIVATE KEY" not in data:
+        raise ConfigError(f"{source} is not a PEM private key", hint="expected apiclient_key.pem from the merchant platform")
+    encrypted = b"ENCRYPTED" in data
+    if encrypted and not password:
+        raise ConfigError(
+            f"{source} is encrypted and no passphrase was given",
+            hint=f"set {PASSWORD_ENV}",
+        )
+    try:
+        key = serialization.load_pem_private_key(
+            data, password=password.encode() if (password and encrypted) else None
+        )
+    except (ValueError, TypeError) as exc:
+        if encrypted:
+            raise ConfigError(f"cannot decrypt {source}: wrong passphrase", hint=f"check {PASSWORD_ENV}") from None
+        raise ConfigError(f"{source} is not a valid private key ({_first_line(exc)})") from None
+    except Exception as exc:  # cryptography raises UnsupportedAlgorithm and friends
+        raise ConfigError(f"{source} is not a usable private key ({_first_line(exc)})") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ConfigError(f"{source} is not an RSA key; WeChat Pay APIv3 uses RSA 2048")
+    return key
+
+
+def load_public_key(data: bytes, *, source: str) -> rsa.RSAPublicKey:
+    """Parse the WeChat Pay public key (pub_key.pem)."""
+    if b"BEGIN CERTIFICATE" in data:
+        raise ConfigError(
+            f"{source} is a certificate, not a public key",
+            hint="list certificates under platform_certs; public_key is pub_key.pem",
+        )
+    if b"PRIVATE KEY" in data:
+        raise ConfigError(f"{source} is a private key; public_key must be WeChat Pay's pub_key.pem")
+    try:
+        key = serialization.load_pem_public_key(data)
+    except Exception as exc:
+        raise ConfigError(f"{source} is not a valid PEM public key ({_first_line(exc)})") from None
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise ConfigError(f"{source} is not an RSA public key")
+    return key
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """The parts of an X.509 certificate wxpay uses."""
+
+    serial_no: str  # upper-case hex, as WeChat Pay writes it
+    public_key: rsa.RSAPublicKey
+    not_before: datetime
+    not_after: datetime
+    subject: str
+
+
+def load_certificate(data: bytes, *, source: str) -> Certificate:
+    """Parse a PEM certificate (platform or merchant)."""
+    if b"PRIVATE KEY" in data:
+        raise ConfigError(f"{source} is a private key, not a certificate")
+    try:
+        cert = x509.load_pem_x509_certificate(data)
+    except Exception as exc:
+        raise ConfigError(f"{source} is not a valid PEM certificate ({_first_line(exc)})") from None
+    public_key = cert.public_key()
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise ConfigError(f"{source} does not hold an RSA key")
+    return Certificate(
+        serial_no=format(cert.serial_number, "X"),
+        public_key=public_key,
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        subject=cert.subject.rfc4514_string(),
+    )
+
+
+def fingerprint(public_key: rsa.RSAPublicKey) -> str:
+    """SHA-256 of the public key (SubjectPublicKeyInfo DER), shortened for display."""
+    der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return "SHA256:" + hashlib.sha256(der).hexdigest()[:32]
+
+
+def loose_permissions(path: Path) -> bool:
+    """True when a file is readable by group or others."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return bool(mode & (stat.S_IRGRP | stat.S_IROTH))
+
+
+def private_key_password() -> str | None:
+    """The private key passphrase from the environment, if any."""
+    return os.environ.get(PASSWORD_ENV) or None
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

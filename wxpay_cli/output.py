@@ -1,0 +1,119 @@
+"""The only place results are printed: a rich table, one JSON line, or JSON lines.
+
+Commands build a `View` (the data for JSON plus how to show it as a table) and
+hand it to `render`. Errors and warnings go to stderr through `error` and
+`warn`. rich is imported only when a table is actually drawn.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from wxpay_cli.errors import WxpayError
+
+FORMATS = ("table", "json")
+
+
+@dataclass
+class View:
+    """What a command returns.
+
+    `data` is printed as-is with --json; `rows` (label, value) make the table;
+    `blocks` are plain text printed whole below it (a link that must never be
+    cut, a QR code), never re-wrapped or styled.
+    """
+
+    data: object
+    rows: list[tuple[str, object]] = field(default_factory=list)
+    title: str | None = None
+    blocks: list[str] = field(default_factory=list)
+    pretty_json: bool = False
+
+
+def resolve_format(explicit: str | None) -> str:
+    """The explicit choice, else a table on a terminal and JSON in a pipe."""
+    if explicit:
+        return explicit
+    return "table" if sys.stdout.isatty() else "json"
+
+
+def render(view: View, fmt: str) -> None:
+    if fmt == "json":
+        _write_json(view.data, pretty=view.pretty_json and sys.stdout.isatty())
+    else:
+        _render_table(view)
+
+
+def write_json_line(record: object) -> None:
+    """One JSON line on stdout, flushed at once (batch output)."""
+    sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _write_json(data: object, *, pretty: bool) -> None:
+    text = json.dumps(data, ensure_ascii=False, indent=2 if pretty else None)
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _render_table(view: View) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(highlight=False)
+    if view.rows:
+        table = Table(title=view.title, box=box.SIMPLE_HEAD, show_header=False, title_justify="left")
+        table.add_column(style="bold")
+        table.add_column(overflow="fold")
+        for label, value in view.rows:
+            table.add_row(Text(label), Text("" if value is None else str(value)))
+        console.print(table)
+    for block in view.blocks:
+        # soft_wrap: the terminal wraps long lines itself, so a copied link stays whole.
+        console.print(Text(block), soft_wrap=True)
+    sys.stdout.flush()
+
+
+def table_rows(data: dict, labels: Iterable[tuple[str, str]]) -> list[tuple[str, object]]:
+    """(label, value) rows for the keys of `data` that are present."""
+    return [(label, data[key]) for key, label in labels if data.get(key) not in (None, "")]
+
+
+# -- stderr -------------------------------------------------------------------
+
+
+def warn(message: str) -> None:
+    sys.stderr.write(f"warning: {message}\n")
+    sys.stderr.flush()
+
+
+def info(message: str) -> None:
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+def error(exc: WxpayError, *, as_json: bool) -> None:
+    """Report an error on stderr: one JSON line with --json, else readable lines."""
+    if as_json:
+        sys.stderr.write(json.dumps({"error": exc.to_dict()}, ensure_ascii=False) + "\n")
+        sys.stderr.flush()
+        return
+    if exc.http_status is not None:
+        line = f"error: WeChat answered HTTP {exc.http_status} {exc.code}: {exc.message}"
+    else:
+        line = f"error: {exc.message}"
+    if exc.hint:
+        line += f" ({exc.hint})"
+    lines = [line]
+    if exc.detail not in (None, "", {}):
+        detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail, ensure_ascii=False)
+        lines.append(f"  detail: {detail}")
+    if exc.request_id:
+        lines.append(f"  Request-ID: {exc.request_id}")
+    sys.stderr.write("\n".join(lines) + "\n")
+    sys.stderr.flush()

@@ -1,0 +1,516 @@
+"""A loopback emulator of the WeChat Pay endpoints wxpay calls.
+
+It checks every request the way the real server does (scheme, mchid, merchant
+serial, timestamp window, nonce reuse, signature over the exact bytes) and
+answers `401 SIGN_ERROR` with a detail saying which check failed and what it
+signed. It signs every answer, in public-key or platform-certificate mode, and
+keeps users and contracts in memory.
+
+Tests drive it through `Sandbox`: `received` lists what reached it, `seed_user`
+adds pupils, `inject` makes the next answers fail in chosen ways.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from wxpay_cli.sandbox.keys import SandboxKeys, cert_pem
+from wxpay_cli.signing import (
+    SCHEME,
+    TIMESTAMP_WINDOW,
+    aead_encrypt,
+    make_nonce,
+    oaep_encrypt,
+    parse_authorization,
+    request_message,
+    response_message,
+    rsa_sign,
+    rsa_verify,
+)
+
+CHINA = timezone(timedelta(hours=8))
+
+
+def now_rfc3339() -> str:
+    return datetime.now(CHINA).replace(microsecond=0).isoformat()
+
+
+@dataclass
+class SandboxUser:
+    """A pupil (or staff member) as the user query returns them."""
+
+    organization_id: str
+    out_user_id: str
+    user_id: str
+    user_name: str
+    user_type: str = "STUDENT"
+    class_name: str = "Grade 3 Class 2"
+    status: str = "NORMAL"
+    contract_state: str = "CONTRACTED"
+    contract_id: str = ""
+    openid: str = ""
+    face_image_ok: bool = True
+    encrypt_name: bool = True  # send user_name RSA-OAEP encrypted, as WeChat may
+    use_id_typo: bool = False  # answer with the mis-documented `use_id`
+    contract_signed_time: str = field(default_factory=now_rfc3339)
+    contract_terminated_time: str | None = None
+
+
+@dataclass
+class Received:
+    """One request as it reached the sandbox, and what the sandbox decided."""
+
+    method: str
+    target: str  # raw path + query as sent
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+    status: int = 0
+    signature_ok: bool = False
+    sign_error: str | None = None
+
+    @property
+    def json(self) -> object:
+        return json.loads(self.body) if self.body else None
+
+
+@dataclass
+class Fault:
+    """A planned misbehaviour for the next `times` matching requests.
+
+    kind: "status" (answer `status` with `code`), "bad_signature", "signtest",
+    "stale_timestamp", "unknown_serial", "missing_header", "tamper_body",
+    "not_json", "unsigned", "delay" (sleep `seconds` first, then answer normally).
+    """
+
+    kind: str
+    status: int = 500
+    code: str = "SYSTEM_ERROR"
+    message: str = "系统错误"
+    retry_after: str | None = None
+    seconds: float = 0.0
+    path_contains: str = ""
+    times: int = 1
+
+
+class SandboxState:
+    """Users, contracts, seen nonces, received requests and planned faults."""
+
+    def __init__(self, keys: SandboxKeys, *, mode: str = "public_key", has_platform_certs: bool | None = None):
+        if mode not in ("public_key", "certificate"):
+            raise ValueError("mode must be 'public_key' or 'certificate'")
+        self.keys = keys
+        self.mode = mode
+        self.has_platform_certs = mode == "certificate" if has_platform_certs is None else has_platform_certs
+        self.users: dict[tuple[str, str], SandboxUser] = {}
+        self.nonces: set[str] = set()
+        self.received: list[Received] = []
+        self.faults: deque[Fault] = deque()
+        self.lock = threading.RLock()
+        self.clock_offset = 0.0  # seconds added to the sandbox's own clock (clock-skew tests)
+
+    def seed_user(self, organization_id: str, out_user_id: str, **fields) -> SandboxUser:
+        with self.lock:
+            n = len(self.users) + 1
+            user = SandboxUser(
+                organization_id=organization_id,
+                out_user_id=out_user_id,
+                user_id=fields.pop("user_id", f"wxu_{uuid.uuid4().hex[:20]}"),
+                user_name=fields.pop("user_name", f"Pupil {n}"),
+                contract_id=fields.pop("contract_id", f"ct_{uuid.uuid4().hex[:24]}"),
+                openid=fields.pop("openid", f"o_{uuid.uuid4().hex[:26]}"),
+                **fields,
+            )
+            self.users[(organization_id, out_user_id)] = user
+            return user
+
+    def find_user_id(self, organization_id: str, user_id: str) -> SandboxUser | None:
+        return next(
+            (u for u in self.users.values() if u.organization_id == organization_id and u.user_id == user_id), None
+        )
+
+    def find_contract(self, contract_id: str) -> SandboxUser | None:
+        return next((u for u in self.users.values() if u.contract_id == contract_id), None)
+
+    def inject(self, fault: Fault) -> None:
+        with self.lock:
+            self.faults.append(fault)
+
+    def take_fault(self, path: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.path_contains in path:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self.faults.remove(fault)
+                    return fault
+        return None
+
+
+class ApiFailure(Exception):
+    """Raised inside a route: answer `status` with WeChat's error body."""
+
+    def __init__(self, status: int, code: str, message: str, detail: object = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.detail = status, code, message, detail
+
+
+ROUTES: list[tuple[str, re.Pattern, str]] = [
+    ("POST", re.compile(r"^/v3/offlineface/repayment-url$"), "repayment_url"),
+    ("GET", re.compile(r"^/v3/offlinefacemch/organizations/([^/]+)/users/out-user-id/([^/]+)$"), "user_query"),
+    (
+        "POST",
+        re.compile(r"^/v3/offlinefacemch/organizations/([^/]+)/users/user-id/([^/]+)/terminate-contract$"),
+        "terminate",
+    ),
+    ("GET", re.compile(r"^/v3/offlineface/contracts/([^/]+)$"), "contract_query"),
+    ("GET", re.compile(r"^/v3/certificates$"), "certificates"),
+]
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One request: check the signature, route, answer signed."""
+
+    server: SandboxHTTPServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format, *args):  # keep test output and `sandbox serve` quiet
+        if self.server.log:
+            self.server.log(f"{self.command} {self.path} -> {args[1] if len(args) > 1 else ''}")
+
+    def do_GET(self):
+        self._handle()
+
+    def do_POST(self):
+        self._handle()
+
+    def do_PATCH(self):
+        self._handle()
+
+    def do_PUT(self):
+        self._handle()
+
+    def do_DELETE(self):
+        self._handle()
+
+    def _handle(self) -> None:
+        state = self.server.state
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        split = urlsplit(self.path)
+        record = Received(
+            method=self.command,
+            target=self.path,
+            path=unquote(split.path),
+            query=parse_qs(split.query),
+            headers={k: v for k, v in self.headers.items()},
+            body=body,
+        )
+        with state.lock:
+            state.received.append(record)
+        fault = state.take_fault(split.path)
+        if fault and fault.kind == "delay":
+            time.sleep(fault.seconds)
+            fault = None
+        try:
+            self._check_request(record)
+            if fault and fault.kind == "status":
+                raise ApiFailure(fault.status, fault.code, fault.message)
+            status, payload = self._route(record, split.path)
+        except ApiFailure as failure:
+            status = failure.status
+            payload = {"code": failure.code, "message": failure.message}
+            if failure.detail is not None:
+                payload["detail"] = failure.detail
+        record.status = status
+        raw = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
+        extra = {"Retry-After": fault.retry_after} if (fault and fault.retry_after is not None) else {}
+        self._answer(status, raw, fault, extra)
+
+    # -- request checks, like the real server --------------------------------
+
+    def _check_request(self, record: Received) -> None:
+        state = self.server.state
+        if not record.headers.get("User-Agent"):
+            raise ApiFailure(400, "INVALID_REQUEST", "请求缺少User-Agent", {"issue": "missing User-Agent header"})
+        header = record.headers.get("Authorization", "")
+        if not header:
+            self._sign_error(record, "missing Authorization header")
+        fields = parse_authorization(header)
+        if fields is None:
+            self._sign_error(record, f"Authorization scheme is not {SCHEME}")
+        missing = [k for k in ("mchid", "nonce_str", "timestamp", "serial_no", "signature") if not fields.get(k)]
+        if missing:
+            self._sign_error(record, f"Authorization lacks {', '.join(missing)}")
+        if fields["mchid"] != state.keys.mchid:
+            self._sign_error(record, f"mchid {fields['mchid']} is not the merchant these keys belong to")
+        if fields["serial_no"].upper() != state.keys.serial_no:
+            self._sign_error(record, f"serial_no {fields['serial_no']} is not the merchant's API certificate serial")
+        try:
+            skew = abs(time.time() + state.clock_offset - int(fields["timestamp"]))
+        except ValueError:
+            self._sign_error(record, "timestamp is not a unix time")
+        if skew > TIMESTAMP_WINDOW:
+            self._sign_error(record, f"timestamp is {int(skew)} s away from the server clock")
+        with state.lock:
+            if fields["nonce_str"] in state.nonces:
+                self._sign_error(record, "nonce_str was already used (replayed request)")
+            state.nonces.add(fields["nonce_str"])
+        message = request_message(record.method, record.target, fields["timestamp"], fields["nonce_str"], record.body)
+        if not rsa_verify(state.keys.merchant_key.public_key(), message, fields["signature"]):
+            self._sign_error(record, "signature does not match the request", message)
+        record.signature_ok = True
+        serial = record.headers.get("Wechatpay-Serial")
+        known = {state.keys.public_key_id, state.keys.platform_serial}
+        if serial and serial not in known:
+            raise ApiFailure(400, "PARAM_ERROR", "Wechatpay-Serial 无效", {"issue": f"unknown Wechatpay-Serial {serial}"})
+
+    def _sign_error(self, record: Received, issue: str, message: bytes | None = None) -> None:
+        record.sign_error = issue
+        detail = {"issue": issue, "method": record.method, "url": record.target}
+        if message is not None:
+            detail["sign_message"] = message.decode("utf-8", "replace")
+        raise ApiFailure(401, "SIGN_ERROR", "签名错误", detail)
+
+    # -- routes ----------------------------------------------------------------
+
+    def _route(self, record: Received, raw_path: str) -> tuple[int, dict | None]:
+        for method, pattern, name in ROUTES:
+            match = pattern.match(raw_path)
+            if match:
+                if record.method != method:
+                    raise ApiFailure(405, "METHOD_NOT_ALLOWED", f"{record.method} is not allowed here")
+                args = [unquote(g) for g in match.groups()]
+                return getattr(self, f"route_{name}")(record, *args)
+        raise ApiFailure(404, "NOT_FOUND", "无效的请求地址", {"path": raw_path})
+
+    def _json_body(self, record: Received) -> dict:
+        try:
+            data = json.loads(record.body)
+        except ValueError:
+            raise ApiFailure(400, "PARAM_ERROR", "请求体不是有效的JSON") from None
+        if not isinstance(data, dict):
+            raise ApiFailure(400, "PARAM_ERROR", "请求体必须是JSON对象")
+        return data
+
+    def _user(self, organization_id: str, out_user_id: str) -> SandboxUser:
+        user = self.server.state.users.get((organization_id, out_user_id))
+        if user is None:
+            raise ApiFailure(404, "RESOURCE_NOT_EXISTS", "用户不存在", {"organization_id": organization_id, "out_user_id": out_user_id})
+        return user
+
+    def route_repayment_url(self, record: Received):
+        data = self._json_body(record)
+        for name in ("out_user_id", "organization_id"):
+            if not isinstance(data.get(name), str) or not data[name]:
+                raise ApiFailure(400, "PARAM_ERROR", f"缺少参数 {name}")
+        user = self._user(data["organization_id"], data["out_user_id"])
+        host, port = self.server.server_address[:2]
+        token = uuid.uuid4().hex
+        expire = datetime.now(CHINA).replace(microsecond=0) + timedelta(minutes=30)
+        return 200, {
+            "repayment_url": f"http://{host}:{port}/sandbox/repay/{user.user_id}?token={token}",
+            "expire_at": expire.isoformat(),
+        }
+
+    def route_user_query(self, record: Received, organization_id: str, out_user_id: str):
+        user = self._user(organization_id, out_user_id)
+        keys = self.server.state.keys
+        name = oaep_encrypt(keys.merchant_key.public_key(), user.user_name) if user.encrypt_name else user.user_name
+        answer = {
+            "use_id" if user.use_id_typo else "user_id": user.user_id,
+            "out_user_id": user.out_user_id,
+            "organization_id": user.organization_id,
+            "user_name": name,
+            "user_type": user.user_type,
+            "status": user.status,
+            "contract_state": user.contract_state,
+            "face_image_ok": user.face_image_ok,
+            "contract_id": user.contract_id,
+        }
+        if user.user_type == "STUDENT":
+            answer["student_info"] = {"class_name": user.class_name}
+        else:
+            answer["staff_info"] = {"occupation": user.class_name}
+        return 200, answer
+
+    def route_terminate(self, record: Received, organization_id: str, user_id: str):
+        if record.body:
+            raise ApiFailure(400, "PARAM_ERROR", "解约请求不应有请求体")
+        state = self.server.state
+        with state.lock:
+            user = state.find_user_id(organization_id, user_id)
+            if user is None:
+                raise ApiFailure(404, "RESOURCE_NOT_EXISTS", "用户不存在", {"user_id": user_id})
+            if user.contract_state != "CONTRACTED":
+                raise ApiFailure(400, "INVALID_REQUEST", "用户未签约或已解约", {"contract_state": user.contract_state})
+            user.contract_state = "TERMINATED"
+            user.contract_terminated_time = now_rfc3339()
+        return 204, None
+
+    def route_contract_query(self, record: Received, contract_id: str):
+        user = self.server.state.find_contract(contract_id)
+        if user is None:
+            raise ApiFailure(404, "RESOURCE_NOT_EXISTS", "签约记录不存在", {"contract_id": contract_id})
+        answer = {
+            "contract_id": user.contract_id,
+            "mchid": self.server.state.keys.mchid,
+            "organization_id": user.organization_id,
+            "user_id": user.user_id,
+            "openid": user.openid,
+            "contract_state": user.contract_state,
+            "contract_signed_time": user.contract_signed_time,
+            "contract_mode": "LIMIT_NONE",
+            "contract_bank_card_from": "USER_SELECT_FREE",
+        }
+        if user.contract_terminated_time:
+            answer["contract_terminated_time"] = user.contract_terminated_time
+        return 200, answer
+
+    def route_certificates(self, record: Received):
+        state = self.server.state
+        if not state.has_platform_certs:
+            raise ApiFailure(404, "RESOURCE_NOT_EXISTS", "无可用的平台证书，请在商户平台-API安全申请使用微信支付公钥")
+        cert = state.keys.platform_cert
+        nonce = make_nonce(12)
+        return 200, {
+            "data": [
+                {
+                    "serial_no": state.keys.platform_serial,
+                    "effective_time": cert.not_valid_before_utc.astimezone(CHINA).isoformat(),
+                    "expire_time": cert.not_valid_after_utc.astimezone(CHINA).isoformat(),
+                    "encrypt_certificate": {
+                        "algorithm": "AEAD_AES_256_GCM",
+                        "nonce": nonce,
+                        "associated_data": "certificate",
+                        "ciphertext": aead_encrypt(
+                            state.keys.apiv3_key.encode(), nonce, "certificate", cert_pem(state.keys.platform_cert)
+                        ),
+                    },
+                }
+            ]
+        }
+
+    # -- signed answers ---------------------------------------------------------
+
+    def _answer(self, status: int, body: bytes, fault: Fault | None, extra: dict[str, str]) -> None:
+        state = self.server.state
+        keys = state.keys
+        if state.mode == "public_key":
+            signing_key, serial = keys.wechat_key, keys.public_key_id
+        else:
+            signing_key, serial = keys.platform_key, keys.platform_serial
+        timestamp = str(int(time.time() + state.clock_offset))
+        nonce = make_nonce()
+        kind = fault.kind if fault else None
+        if kind == "not_json":
+            body = b"<html>gateway</html>"
+        signature = rsa_sign(signing_key, response_message(timestamp, nonce, body))
+        if kind == "tamper_body":
+            body = body.replace(b"sandbox/repay", b"evil.example/repay") or b"{}"
+        elif kind == "bad_signature":
+            signature = rsa_sign(keys.merchant_key, response_message(timestamp, nonce, body))
+        elif kind == "signtest":
+            signature = "WECHATPAY/SIGNTEST/" + signature
+        elif kind == "stale_timestamp":
+            timestamp = str(int(timestamp) - 3600)
+            signature = rsa_sign(signing_key, response_message(timestamp, nonce, body))
+        elif kind == "unknown_serial":
+            serial = "PUB_KEY_ID_0114000000000000000000000000"
+        headers = {
+            "Request-ID": f"08{uuid.uuid4().hex.upper()}",
+            "Wechatpay-Timestamp": timestamp,
+            "Wechatpay-Nonce": nonce,
+            "Wechatpay-Signature": signature,
+            "Wechatpay-Serial": serial,
+            "Wechatpay-Signature-Type": SCHEME,
+        }
+        if kind == "missing_header":
+            del headers["Wechatpay-Signature"]
+        if kind == "unsigned":
+            headers = {"Request-ID": headers["Request-ID"]}
+        headers.update(extra)
+        self.send_response(status)
+        if body:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if body:
+            self.wfile.write(body)
+
+
+class SandboxHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address, state: SandboxState, log=None):
+        super().__init__(address, Handler)
+        self.state = state
+        self.log = log
+
+
+class Sandbox:
+    """A running sandbox on 127.0.0.1: `url`, `state`, `received`, `stop()`."""
+
+    def __init__(self, keys: SandboxKeys | None = None, *, mode: str = "public_key", port: int = 0,
+                 has_platform_certs: bool | None = None, log=None):
+        self.keys = keys or SandboxKeys.generate()
+        self.state = SandboxState(self.keys, mode=mode, has_platform_certs=has_platform_certs)
+        self.server = SandboxHTTPServer(("127.0.0.1", port), self.state, log=log)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def received(self) -> list[Received]:
+        return self.state.received
+
+    def seed_user(self, organization_id: str, out_user_id: str, **fields) -> SandboxUser:
+        return self.state.seed_user(organization_id, out_user_id, **fields)
+
+    def inject(self, kind: str, **fields) -> None:
+        self.state.inject(Fault(kind, **fields))
+
+    def start(self) -> Sandbox:
+        self._thread = threading.Thread(target=self.server.serve_forever, name="wxpay-sandbox", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self.server.serve_forever()
+
+    def stop(self) -> None:
+        if self._thread:
+            self.server.shutdown()
+            self._thread.join(timeout=5)
+        self.server.server_close()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
+def seed_demo(sandbox: Sandbox) -> None:
+    """The pupils the README's demo commands use."""
+    sandbox.seed_user("demo-org", "demo", user_name="张小明", class_name="三年级二班")
+    sandbox.seed_user("demo-org", "demo-2", user_name="李小红", class_name="五年级一班", encrypt_name=False)
+    sandbox.seed_user("demo-org", "demo-terminated", user_name="王小刚", contract_state="TERMINATED")
+
+

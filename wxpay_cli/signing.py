@@ -1,0 +1,226 @@
+"""The WeChat Pay APIv3 signing protocol, as pure functions and small classes.
+
+- `Signer` builds the `Authorization` header for a request (RSA PKCS#1 v1.5,
+  SHA-256, over `METHOD\\nTARGET\\nTIMESTAMP\\nNONCE\\nBODY\\n`).
+- `Verifier` checks a response's `Wechatpay-*` headers and signature over
+  `TIMESTAMP\\nNONCE\\nBODY\\n` with the key its `Wechatpay-Serial` names.
+- `aead_decrypt` / `aead_encrypt` (AES-256-GCM) and `oaep_decrypt` /
+  `oaep_encrypt` (RSA-OAEP) for the encrypted fields.
+
+No I/O and no httpx here: the client and the sandbox both build on this module.
+The protocol is described in `../shared/reference/apiv3-protocol.md`.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+import string
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from wxpay_cli.errors import VerificationError
+
+SCHEME = "WECHATPAY2-SHA256-RSA2048"
+TIMESTAMP_WINDOW = 300  # seconds; the official SDKs' window
+SIGNTEST_PREFIX = "WECHATPAY/SIGNTEST/"
+_NONCE_ALPHABET = string.ascii_letters + string.digits
+
+
+def make_nonce(length: int = 32) -> str:
+    """A random nonce of [0-9a-zA-Z] from the OS CSPRNG."""
+    return "".join(secrets.choice(_NONCE_ALPHABET) for _ in range(length))
+
+
+def request_message(method: str, target: str, timestamp: int | str, nonce: str, body: bytes) -> bytes:
+    """The five-line message a request signature covers (each line ends in \\n)."""
+    head = f"{method.upper()}\n{target}\n{timestamp}\n{nonce}\n".encode()
+    return head + body + b"\n"
+
+
+def response_message(timestamp: str, nonce: str, body: bytes) -> bytes:
+    """The three-line message a response signature covers (an empty body still ends in \\n)."""
+    return f"{timestamp}\n{nonce}\n".encode() + body + b"\n"
+
+
+def rsa_sign(private_key: rsa.RSAPrivateKey, message: bytes) -> str:
+    """Base64 RSA PKCS#1 v1.5 / SHA-256 signature of `message`."""
+    raw = private_key.sign(message, padding.PKCS1v15(), hashes.SHA256())
+    return base64.b64encode(raw).decode("ascii")
+
+
+def rsa_verify(public_key: rsa.RSAPublicKey, message: bytes, signature_b64: str) -> bool:
+    """True when `signature_b64` is a valid signature of `message` by `public_key`."""
+    try:
+        raw = base64.b64decode(signature_b64, validate=True)
+        public_key.verify(raw, message, padding.PKCS1v15(), hashes.SHA256())
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+class Signer:
+    """Signs requests for one merchant: `mchid`, certificate `serial_no` and private key."""
+
+    def __init__(self, mchid: str, serial_no: str, private_key: rsa.RSAPrivateKey):
+        self.mchid = mchid
+        self.serial_no = serial_no
+        self._private_key = private_key
+
+    def __repr__(self) -> str:  # never show the key
+        return f"Signer(mchid={self.mchid!r}, serial_no={self.serial_no!r})"
+
+    def authorization(
+        self,
+        method: str,
+        target: str,
+        body: bytes,
+        *,
+        timestamp: int | None = None,
+        nonce: str | None = None,
+    ) -> str:
+        """The `Authorization` header value for exactly these request bytes."""
+        timestamp = int(time.time()) if timestamp is None else timestamp
+        nonce = make_nonce() if nonce is None else nonce
+        signature = rsa_sign(self._private_key, request_message(method, target, timestamp, nonce, body))
+        return (
+            f'{SCHEME} mchid="{self.mchid}",nonce_str="{nonce}",timestamp="{timestamp}",'
+            f'serial_no="{self.serial_no}",signature="{signature}"'
+        )
+
+
+_PAIR = re.compile(r'([a-z_]+)="([^"]*)"')
+
+
+def parse_authorization(value: str) -> dict[str, str] | None:
+    """The key/value pairs of an `Authorization` header, or None if it is not ours."""
+    scheme, _, rest = value.partition(" ")
+    if scheme != SCHEME:
+        return None
+    return dict(_PAIR.findall(rest))
+
+
+def redact_authorization(value: str) -> str:
+    """The header with its signature cut to a short prefix, safe for traces."""
+    return re.sub(r'signature="([^"]{0,8})[^"]*"', r'signature="\1…(redacted)"', value)
+
+
+@dataclass(frozen=True)
+class VerificationKey:
+    """A key WeChat signs responses with: a public key id or a platform certificate serial."""
+
+    key_id: str
+    public_key: rsa.RSAPublicKey
+    kind: str  # "public_key" or "platform_cert"
+    not_after: float | None = None  # certificate expiry (unix time), when known
+
+
+class Verifier:
+    """Checks that a response really came from WeChat Pay.
+
+    Keys are picked by the response's `Wechatpay-Serial` from one map built from
+    the profile's public key and platform certificates (both may be present
+    during a migration).
+    """
+
+    def __init__(
+        self,
+        keys: list[VerificationKey],
+        *,
+        clock: Callable[[], float] = time.time,
+        window: int = TIMESTAMP_WINDOW,
+    ):
+        self.keys = {key.key_id: key for key in keys}
+        self._clock = clock
+        self._window = window
+
+    @property
+    def serial(self) -> str | None:
+        """The id to send as `Wechatpay-Serial`: the public key id, else the newest certificate."""
+        public = [k for k in self.keys.values() if k.kind == "public_key"]
+        if public:
+            return public[0].key_id
+        certs = sorted(self.keys.values(), key=lambda k: k.not_after or 0)
+        return certs[-1].key_id if certs else None
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> None:
+        """Raise VerificationError unless `headers` carry a valid WeChat signature of `body`."""
+        request_id = headers.get("Request-ID")
+
+        def fail(reason: str) -> VerificationError:
+            return VerificationError(
+                f"response failed verification: {reason}; nothing from it was used",
+                request_id=request_id,
+            )
+
+        values = {}
+        for name in ("Wechatpay-Timestamp", "Wechatpay-Nonce", "Wechatpay-Signature", "Wechatpay-Serial"):
+            value = headers.get(name)
+            if not value:
+                raise fail(f"missing header {name}")
+            values[name] = value
+        timestamp, nonce = values["Wechatpay-Timestamp"], values["Wechatpay-Nonce"]
+        signature, serial = values["Wechatpay-Signature"], values["Wechatpay-Serial"]
+
+        signature_type = headers.get("Wechatpay-Signature-Type")
+        if signature_type and signature_type != SCHEME:
+            raise fail(f"unsupported Wechatpay-Signature-Type {signature_type}")
+        if signature.startswith(SIGNTEST_PREFIX):
+            raise fail("WeChat sent a signature probe (WECHATPAY/SIGNTEST/)")
+        key = self.keys.get(serial)
+        if key is None:
+            known = ", ".join(sorted(self.keys)) or "none"
+            raise fail(
+                f"unknown Wechatpay-Serial {serial} (known: {known}); "
+                "run `wxpay certs download` or check public_key_id"
+            )
+        try:
+            skew = abs(self._clock() - int(timestamp))
+        except ValueError:
+            raise fail(f"Wechatpay-Timestamp {timestamp!r} is not a unix time") from None
+        if skew > self._window:
+            raise fail(f"Wechatpay-Timestamp is {int(skew)} s away from the local clock (limit {self._window} s)")
+        if not rsa_verify(key.public_key, response_message(timestamp, nonce, body), signature):
+            raise fail(f"bad signature (key {serial})")
+
+
+def aead_decrypt(key: bytes, nonce: str, associated_data: str, ciphertext_b64: str) -> bytes:
+    """AES-256-GCM decrypt as WeChat Pay uses it; ValueError when the key or data is wrong."""
+    if len(key) != 32:
+        raise ValueError("the APIv3 key must be 32 bytes")
+    try:
+        return AESGCM(key).decrypt(
+            nonce.encode(), base64.b64decode(ciphertext_b64), (associated_data or "").encode()
+        )
+    except InvalidTag:
+        raise ValueError("decryption failed: wrong APIv3 key or tampered data") from None
+
+
+def aead_encrypt(key: bytes, nonce: str, associated_data: str, plaintext: bytes) -> str:
+    """The inverse of `aead_decrypt` (used by the sandbox): base64 of data + tag."""
+    return base64.b64encode(AESGCM(key).encrypt(nonce.encode(), plaintext, associated_data.encode())).decode()
+
+
+def _oaep() -> padding.OAEP:
+    return padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA1()), algorithm=hashes.SHA1(), label=None)
+
+
+def oaep_encrypt(public_key: rsa.RSAPublicKey, text: str) -> str:
+    """RSA-OAEP (SHA-1, as WeChat Pay uses) encrypt `text`, base64."""
+    return base64.b64encode(public_key.encrypt(text.encode(), _oaep())).decode()
+
+
+def oaep_decrypt(private_key: rsa.RSAPrivateKey, ciphertext_b64: str) -> str:
+    """Decrypt a field that WeChat encrypted with our public key; ValueError if it is not one."""
+    try:
+        raw = base64.b64decode(ciphertext_b64, validate=True)
+        return private_key.decrypt(raw, _oaep()).decode()
+    except Exception as exc:  # binascii.Error, ValueError, UnicodeDecodeError
+        raise ValueError(f"cannot decrypt: {exc}") from None
