@@ -487,7 +487,7 @@ class Sandbox:
         self.state.inject(Fault(kind, **fields))
 
     def start(self) -> Sandbox:
-        self._thread = threading.Thread(target=self.server.serve_forever, name="wxpay-sandbox", daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, name="wxpay-sandbox", daemon=True)
         self._thread.start()
         return self
 

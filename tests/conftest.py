@@ -1,0 +1,87 @@
+"""Shared fixtures: an isolated environment, sandbox servers, config files, a CLI runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import tomli_w
+from click.testing import CliRunner
+
+from wxpay_cli.cli import cli
+from wxpay_cli.sandbox.keys import SandboxKeys
+from wxpay_cli.sandbox.profile import profile_table
+from wxpay_cli.sandbox.server import Sandbox, seed_demo
+
+WXPAY_ENV = (
+    "WXPAY_CONFIG", "WXPAY_PROFILE", "WXPAY_PRIVATE_KEY", "WXPAY_PRIVATE_KEY_PASSWORD",
+    "WXPAY_APIV3_KEY", "WXPAY_TRACEBACK",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path, monkeypatch):
+    """No test reads or writes the developer's own config, state or home."""
+    for name in WXPAY_ENV:
+        monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
+    monkeypatch.setenv("WXPAY_CONFIG", str(tmp_path / "config.toml"))
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def sandbox_keys() -> SandboxKeys:
+    """RSA key generation is slow-ish: one set of keys for the whole run."""
+    return SandboxKeys.generate()
+
+
+@pytest.fixture
+def sandbox(sandbox_keys):
+    """A fresh public-key-mode sandbox with the demo pupils."""
+    with Sandbox(sandbox_keys, mode="public_key") as box:
+        seed_demo(box)
+        yield box
+
+
+@pytest.fixture
+def cert_sandbox(sandbox_keys):
+    """A fresh platform-certificate-mode sandbox with the demo pupils."""
+    with Sandbox(sandbox_keys, mode="certificate") as box:
+        seed_demo(box)
+        yield box
+
+
+def write_config(tmp_path: Path, profiles: dict[str, dict], default: str | None = None) -> Path:
+    path = tmp_path / "config.toml"
+    document: dict = {"profiles": profiles}
+    if default:
+        document["default_profile"] = default
+    path.write_text(tomli_w.dumps(document))
+    return path
+
+
+@pytest.fixture
+def configure(tmp_path):
+    """configure(sandbox, mode=None, **overrides) writes a one-profile config for it."""
+
+    def make(box: Sandbox, mode: str | None = None, name: str = "school-a", **overrides) -> dict:
+        table = profile_table(box, tmp_path / f"keys-{name}", mode=mode)
+        table.update(overrides)
+        write_config(tmp_path, {name: table})
+        return table
+
+    return make
+
+
+@pytest.fixture
+def run():
+    """run(*args, input=None, env=None) invokes wxpay in-process; stdout and stderr stay apart."""
+
+    def invoke(*args: str, input: str | None = None, env: dict | None = None):
+        return CliRunner().invoke(cli, list(args), input=input, env=env, catch_exceptions=False)
+
+    return invoke

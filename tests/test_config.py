@@ -1,0 +1,180 @@
+"""Profiles: selection order, validation messages, key files; every problem exits 3
+with a clear message and no traceback, and nothing is sent."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import write_config
+from wxpay_cli.sandbox.keys import SandboxKeys, private_pem
+from wxpay_cli.sandbox.profile import profile_table
+from wxpay_cli.sandbox.server import Sandbox, seed_demo
+
+ARGS = ("repayment-url", "--user", "demo", "--org", "demo-org")
+
+
+def config_error(result, *fragments):
+    assert result.exit_code == 3, (result.stdout, result.stderr)
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr, result.stderr
+
+
+def test_missing_config_file(run, tmp_path):
+    config_error(run(*ARGS), "no config file at", str(tmp_path / "config.toml"), "wxpay config init")
+
+
+def test_bad_toml_says_file_and_line(run, tmp_path):
+    (tmp_path / "config.toml").write_text('[profiles.a]\nmchid = "1"\nserial_no = \n')
+    config_error(run(*ARGS), "not valid TOML", "line 3")
+
+
+def test_config_flag_beats_env(run, tmp_path, sandbox):
+    other = tmp_path / "other.toml"
+    write_config(tmp_path, {"a": profile_table(sandbox, tmp_path / "k")})
+    (tmp_path / "config.toml").rename(other)
+    config_error(run(*ARGS), "no config file")  # $WXPAY_CONFIG points at the missing file
+    assert run("--config", str(other), *ARGS).exit_code == 0
+
+
+@pytest.fixture
+def two_sandboxes(sandbox, tmp_path):
+    """Profiles a and b, each pointing at its own sandbox, so the receiver tells which was used."""
+    with Sandbox(SandboxKeys.generate(mchid="1900000002")) as other:
+        seed_demo(other)
+        profiles = {"a": profile_table(sandbox, tmp_path / "ka"), "b": profile_table(other, tmp_path / "kb")}
+        yield sandbox, other, profiles
+
+
+def test_profile_precedence_flag_env_default(two_sandboxes, tmp_path, run):
+    a, b, profiles = two_sandboxes
+    write_config(tmp_path, profiles, default="a")
+    assert run(*ARGS).exit_code == 0
+    assert (len(a.received), len(b.received)) == (1, 0)  # default_profile
+    assert run(*ARGS, env={"WXPAY_PROFILE": "b"}).exit_code == 0
+    assert (len(a.received), len(b.received)) == (1, 1)  # env beats default_profile
+    assert run("--profile", "a", *ARGS, env={"WXPAY_PROFILE": "b"}).exit_code == 0
+    assert (len(a.received), len(b.received)) == (2, 1)  # flag beats env
+    assert a.received[-1].signature_ok and b.received[-1].signature_ok
+
+
+def test_several_profiles_and_none_chosen(two_sandboxes, tmp_path, run):
+    _, _, profiles = two_sandboxes
+    write_config(tmp_path, profiles)
+    config_error(run(*ARGS), "several profiles", "a, b")
+
+
+def test_unknown_profile_lists_known(two_sandboxes, tmp_path, run):
+    a, b, profiles = two_sandboxes
+    write_config(tmp_path, profiles)
+    config_error(run("--profile", "c", *ARGS), "no profile 'c'", "--profile", "known profiles: a, b")
+    assert a.received == [] and b.received == []
+
+
+def test_relative_paths_are_from_the_config_folder(sandbox, tmp_path, run, monkeypatch):
+    table = profile_table(sandbox, tmp_path / "keys")
+    table["private_key"] = "keys/apiclient_key.pem"
+    table["public_key"] = "keys/pub_key.pem"
+    write_config(tmp_path, {"a": table})
+    monkeypatch.chdir(tmp_path / "home")
+    assert run(*ARGS).exit_code == 0
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"mchid": "19000x"}, "mchid '19000x' must be digits"),
+    ({"serial_no": "not hex!"}, "serial_no must be the merchant certificate serial in hex"),
+    ({"public_key_id": None}, "public_key_id is missing"),
+    ({"public_key_id": "12345"}, "PUB_KEY_ID_"),
+    ({"timeout": -1}, "timeout must be a positive number"),
+    ({"base_url": "ftp://x"}, "must start with https://"),
+    ({"serial": "ABC"}, "unknown key 'serial'"),
+    ({"mchid": None}, "missing mchid"),
+    ({"private_key": None}, "missing private_key"),
+])
+def test_invalid_profile_values(change, message, sandbox, tmp_path, run):
+    table = profile_table(sandbox, tmp_path / "keys")
+    for key, value in change.items():
+        if value is None:
+            table.pop(key, None)
+        else:
+            table[key] = value
+    write_config(tmp_path, {"a": table})
+    config_error(run(*ARGS), message, "profile 'a'")
+    assert sandbox.received == []
+
+
+def test_no_verification_key_says_what_to_do(sandbox, tmp_path, run):
+    table = profile_table(sandbox, tmp_path / "keys")
+    del table["public_key_id"], table["public_key"]
+    write_config(tmp_path, {"a": table})
+    config_error(run(*ARGS), "no key to verify", "wxpay certs download")
+    assert sandbox.received == []
+
+
+def test_missing_key_file(sandbox, configure, run, tmp_path):
+    configure(sandbox, private_key=str(tmp_path / "nope.pem"))
+    config_error(run(*ARGS), "private key file not found", "nope.pem")
+
+
+def test_garbage_key_file(sandbox, configure, run, tmp_path):
+    bad = tmp_path / "bad.pem"
+    bad.write_text("hello")
+    configure(sandbox, private_key=str(bad))
+    config_error(run(*ARGS), "is not a PEM private key")
+
+
+def test_certificate_given_as_private_key(sandbox, configure, run, tmp_path):
+    configure(sandbox)  # writes the key files, the merchant certificate among them
+    cert = tmp_path / "keys-school-a" / "apiclient_cert.pem"
+    configure(sandbox, private_key=str(cert))
+    config_error(run(*ARGS), "holds a certificate, not a private key", "apiclient_key.pem")
+
+
+def test_bad_public_key_file(sandbox, configure, run, tmp_path):
+    bad = tmp_path / "pub.pem"
+    bad.write_text("-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n")
+    configure(sandbox, public_key=str(bad))
+    config_error(run(*ARGS), "not a valid PEM public key")
+
+
+@pytest.fixture
+def encrypted_key(sandbox, tmp_path):
+    path = tmp_path / "enc_key.pem"
+    path.write_bytes(private_pem(sandbox.keys.merchant_key, password="s3cret-pass"))
+    path.chmod(0o600)
+    return path
+
+
+def test_encrypted_key_without_passphrase(sandbox, configure, run, encrypted_key):
+    configure(sandbox, private_key=str(encrypted_key))
+    config_error(run(*ARGS), "is encrypted and no passphrase", "WXPAY_PRIVATE_KEY_PASSWORD")
+
+
+def test_encrypted_key_wrong_passphrase(sandbox, configure, run, encrypted_key):
+    configure(sandbox, private_key=str(encrypted_key))
+    result = run(*ARGS, env={"WXPAY_PRIVATE_KEY_PASSWORD": "xyzzy-42"})
+    config_error(result, "wrong passphrase")
+    assert "xyzzy" not in result.stderr  # the passphrase is never echoed
+
+
+def test_encrypted_key_right_passphrase(sandbox, configure, run, encrypted_key):
+    configure(sandbox, private_key=str(encrypted_key))
+    result = run(*ARGS, env={"WXPAY_PRIVATE_KEY_PASSWORD": "s3cret-pass"})
+    assert result.exit_code == 0, result.stderr
+    assert sandbox.received[0].signature_ok
+
+
+def test_config_error_as_json(run):
+    result = run(*ARGS, "--json")
+    assert result.exit_code == 3
+    assert json.loads(result.stderr)["error"]["code"] == "CONFIG_ERROR"
+
+
+def test_wrong_serial_is_refused_by_wechat(sandbox, configure, run):
+    configure(sandbox, serial_no="ABCDEF0123")
+    result = run(*ARGS)
+    assert result.exit_code == 1
+    assert "SIGN_ERROR" in result.stderr and "serial_no ABCDEF0123" in result.stderr

@@ -1,0 +1,81 @@
+"""The installed `wxpay` as a user runs it: console script, `python -m`, start-up
+imports, help texts and README coverage."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from wxpay_cli import __version__
+from wxpay_cli.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wxpay(*args: str, env: dict | None = None, input: str | None = None) -> subprocess.CompletedProcess:
+    exe = shutil.which("wxpay")
+    assert exe, "the wxpay console script is not installed (pip install -e '.[test]')"
+    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=60, input=input,
+                          env={**os.environ, **(env or {})})
+
+
+def test_readme_first_command_prints_a_sandbox_link():
+    result = wxpay("--sandbox", "repayment-url", "--user", "demo", "--org", "demo-org")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)  # stdout is a pipe here, so JSON
+    assert data["repayment_url"].startswith("http://127.0.0.1:")
+    assert "sandbox" in result.stderr
+
+
+def test_exit_codes_from_the_real_process(tmp_path):
+    assert wxpay("repayment-url", "--user", "", "--org", "x").returncode == 2
+    missing = wxpay("repayment-url", "--user", "a", "--org", "b", env={"WXPAY_CONFIG": str(tmp_path / "none.toml")})
+    assert missing.returncode == 3 and "Traceback" not in missing.stderr and missing.stdout == ""
+
+
+def test_python_dash_m_and_version():
+    result = subprocess.run([sys.executable, "-m", "wxpay_cli", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"wxpay {__version__}"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["repayment-url", "--help"]])
+def test_help_does_not_import_heavy_modules(argv):
+    code = (
+        "import sys\n"
+        "from wxpay_cli.cli import cli\n"
+        f"try:\n    cli.main({argv!r}, prog_name='wxpay')\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in ('httpx', 'rich', 'cryptography') if m in sys.modules)\n"
+        "print('HEAVY=' + ','.join(heavy))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "HEAVY="
+
+
+def all_commands(group: click.Group, prefix: str = ""):
+    for name, command in group.commands.items():
+        yield f"{prefix}{name}", command
+        if isinstance(command, click.Group):
+            yield from all_commands(command, f"{prefix}{name} ")
+
+
+def test_every_command_has_help_and_is_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    for name, command in all_commands(cli):
+        assert (command.help or "").strip(), f"{name} has no help text"
+        assert f"wxpay {name}" in readme, f"README does not mention `wxpay {name}`"
+
+
+def test_readme_test_command_is_what_ci_runs():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    command = "pip install -e '.[test]' && pytest"
+    assert command in readme and command in ci

@@ -1,0 +1,100 @@
+"""The sandbox checks requests like the real server: anything signed differently
+from what was sent, stale, replayed or from the wrong merchant is a 401 SIGN_ERROR."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from wxpay_cli.signing import Signer, Verifier, VerificationKey
+
+BODY = b'{"out_user_id":"demo","organization_id":"demo-org"}'
+PATH = "/v3/offlineface/repayment-url"
+
+
+@pytest.fixture
+def signer(sandbox):
+    return Signer(sandbox.keys.mchid, sandbox.keys.serial_no, sandbox.keys.merchant_key)
+
+
+def send(sandbox, method, target, body, authorization, **headers):
+    headers = {"Authorization": authorization, "User-Agent": "test", "Accept": "application/json", **headers}
+    if body:
+        headers["Content-Type"] = "application/json"
+    return httpx.request(method, sandbox.url + target, content=body, headers=headers)
+
+
+def sign_error(response) -> str:
+    assert response.status_code == 401, response.text
+    payload = response.json()
+    assert payload["code"] == "SIGN_ERROR"
+    return payload["detail"]["issue"]
+
+
+def test_correct_request_is_answered_and_signed(sandbox, signer):
+    response = send(sandbox, "POST", PATH, BODY, signer.authorization("POST", PATH, BODY))
+    assert response.status_code == 200
+    verifier = Verifier([VerificationKey(sandbox.keys.public_key_id, sandbox.keys.wechat_key.public_key(), "public_key")])
+    verifier.verify(response.headers, response.content)
+
+
+def test_tampered_body(sandbox, signer):
+    auth = signer.authorization("POST", PATH, BODY)
+    tampered = BODY.replace(b"demo", b"demo-2", 1)
+    assert "signature does not match" in sign_error(send(sandbox, "POST", PATH, tampered, auth))
+
+
+def test_query_left_out_of_signature(sandbox, signer):
+    org, user = "demo-org", "demo"
+    path = f"/v3/offlinefacemch/organizations/{org}/users/out-user-id/{user}"
+    auth = signer.authorization("GET", path, b"")
+    response = send(sandbox, "GET", path + "?extra=1", b"", auth)
+    detail = response.json()["detail"]
+    assert "signature does not match" in sign_error(response)
+    assert detail["sign_message"].startswith("GET\n" + path + "?extra=1\n")  # it echoes what it checked
+
+
+def test_stale_timestamp(sandbox, signer):
+    auth = signer.authorization("POST", PATH, BODY, timestamp=int(time.time()) - 400)
+    assert "away from the server clock" in sign_error(send(sandbox, "POST", PATH, BODY, auth))
+
+
+def test_replayed_nonce(sandbox, signer):
+    auth = signer.authorization("POST", PATH, BODY)
+    assert send(sandbox, "POST", PATH, BODY, auth).status_code == 200
+    assert "already used" in sign_error(send(sandbox, "POST", PATH, BODY, auth))
+
+
+def test_wrong_mchid_and_serial(sandbox):
+    other = Signer("1234567890", sandbox.keys.serial_no, sandbox.keys.merchant_key)
+    assert "mchid 1234567890" in sign_error(send(sandbox, "POST", PATH, BODY, other.authorization("POST", PATH, BODY)))
+    wrong = Signer(sandbox.keys.mchid, "ABCDEF", sandbox.keys.merchant_key)
+    assert "serial_no ABCDEF" in sign_error(send(sandbox, "POST", PATH, BODY, wrong.authorization("POST", PATH, BODY)))
+
+
+def test_wrong_key(sandbox):
+    other = Signer(sandbox.keys.mchid, sandbox.keys.serial_no, sandbox.keys.platform_key)
+    assert "signature does not match" in sign_error(
+        send(sandbox, "POST", PATH, BODY, other.authorization("POST", PATH, BODY)))
+
+
+def test_missing_authorization_and_user_agent(sandbox, signer):
+    assert "missing Authorization" in sign_error(send(sandbox, "POST", PATH, BODY, ""))
+    response = httpx.post(sandbox.url + PATH, content=BODY,
+                          headers={"Authorization": signer.authorization("POST", PATH, BODY), "User-Agent": ""})
+    assert response.status_code == 400
+
+
+def test_unknown_wechatpay_serial_header(sandbox, signer):
+    response = send(sandbox, "POST", PATH, BODY, signer.authorization("POST", PATH, BODY), **{"Wechatpay-Serial": "NOPE"})
+    assert response.status_code == 400 and response.json()["code"] == "PARAM_ERROR"
+
+
+def test_received_log_records_verdicts(sandbox, signer):
+    send(sandbox, "POST", PATH, BODY, signer.authorization("POST", PATH, BODY))
+    send(sandbox, "POST", PATH, b"{}", signer.authorization("POST", PATH, BODY))
+    ok, bad = sandbox.received
+    assert ok.signature_ok and ok.status == 200
+    assert not bad.signature_ok and bad.status == 401 and "signature" in bad.sign_error
