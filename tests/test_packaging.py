@@ -79,3 +79,28 @@ def test_readme_test_command_is_what_ci_runs():
     ci = (ROOT / ".ci" / "run").read_text()
     command = "pip install -e '.[test]' && pytest"
     assert command in readme and command in ci
+
+
+def test_sandbox_serve_prints_a_profile_scripts_can_use(tmp_path):
+    import signal
+    import tomllib
+
+    exe = shutil.which("wxpay")
+    server = subprocess.Popen([exe, "sandbox", "serve", "--port", "0"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        ready = server.stderr.readline()
+        assert "sandbox listening on http://127.0.0.1:" in ready, ready
+        config = Path(ready.rsplit("profile written to ", 1)[1].strip())
+        profile = tomllib.loads(config.read_text())["profiles"]["sandbox"]
+        assert profile["base_url"] in ready and profile["public_key_id"].startswith("PUB_KEY_ID_")
+        assert oct(config.stat().st_mode & 0o777) == "0o600"
+        result = wxpay("repayment-url", "--user", "demo", "--org", "demo-org", env={"WXPAY_CONFIG": str(config)})
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["repayment_url"].startswith(profile["base_url"])
+    finally:
+        server.send_signal(signal.SIGINT)
+        out, _ = server.communicate(timeout=10)
+    assert server.returncode == 0
+    assert tomllib.loads(out)["default_profile"] == "sandbox"  # stdout carried the profile
+    assert not config.exists()  # its keys are cleaned up
