@@ -66,3 +66,56 @@ def repayment_url(client: Client, *, out_user_id: str, organization_id: str) -> 
         raise VerificationError("WeChat's repayment_url is not a web link; nothing from it was used")
     parse_time(data["expire_at"], "expire_at", response.request_id)
     return _answer(response)
+
+
+def get_user(client: Client, *, organization_id: str, out_user_id: str) -> Answer:
+    """GET the user query: WeChat's view of a pupil, `user_name` decrypted when it came encrypted.
+
+    Some doc pages call the id `use_id`; it is read as `user_id`.
+    """
+    response = client.request(
+        "GET", f"/v3/offlinefacemch/organizations/{segment(organization_id)}/users/out-user-id/{segment(out_user_id)}"
+    )
+    data = dict(response.data or {})
+    if not data.get("user_id") and data.get("use_id"):
+        data["user_id"] = data["use_id"]
+    if isinstance(data.get("user_name"), str) and looks_encrypted(data["user_name"]):
+        try:
+            data["user_name"] = client.signer.decrypt(data["user_name"])
+        except ValueError:
+            pass  # not encrypted for our key after all: show it as it came
+    return Answer(data, response.status, response.request_id)
+
+
+def looks_encrypted(value: str) -> bool:
+    """RSA-2048 ciphertext in base64 is 344 characters of [A-Za-z0-9+/=]; a name is not."""
+    return len(value) >= 172 and len(value) % 4 == 0 and all(c.isascii() and (c.isalnum() or c in "+/=") for c in value)
+
+
+def get_contract(client: Client, *, contract_id: str, appid: str | None = None) -> Answer:
+    """GET the contract query."""
+    params = {"appid": appid} if appid else None
+    response = client.request("GET", f"/v3/offlineface/contracts/{segment(contract_id)}", params=params)
+    return _answer(response)
+
+
+def terminate_path(organization_id: str, user_id: str) -> str:
+    return (
+        f"/v3/offlinefacemch/organizations/{segment(organization_id)}"
+        f"/users/user-id/{segment(user_id)}/terminate-contract"
+    )
+
+
+def terminate_contract(client: Client, *, organization_id: str, user_id: str) -> Answer:
+    """POST terminate-contract with an empty signed body; 204 (any verified 2xx) is success.
+
+    Never retried blindly: a timeout is raised for the caller to re-query the state.
+    """
+    response = client.request("POST", terminate_path(organization_id, user_id), idempotent=False)
+    return _answer(response)
+
+
+def raw_request(client: Client, method: str, path: str, body: object = None) -> Answer:
+    """Any APIv3 call (the `wxpay request` escape hatch): signed, verified, retried only if GET."""
+    response = client.request(method, path, json_body=body, idempotent=method == "GET")
+    return _answer(response)

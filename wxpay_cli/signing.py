@@ -95,6 +95,10 @@ class Signer:
             f'serial_no="{self.serial_no}",signature="{signature}"'
         )
 
+    def decrypt(self, ciphertext_b64: str) -> str:
+        """Decrypt a field WeChat encrypted for this merchant (RSA-OAEP); ValueError if it is not one."""
+        return oaep_decrypt(self._private_key, ciphertext_b64)
+
 
 _PAIR = re.compile(r'([a-z_]+)="([^"]*)"')
 

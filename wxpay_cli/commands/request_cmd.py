@@ -1,0 +1,60 @@
+"""`wxpay request`: any APIv3 call, signed and verified (the escape hatch)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from wxpay_cli.app import App
+from wxpay_cli.output import View
+
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def read_data(ctx, param, value: str | None):
+    """--data JSON, --data @file or --data - (stdin): parsed here, so bad JSON is a usage error."""
+    if value is None:
+        return None
+    source = "--data"
+    if value == "-":
+        text, source = sys.stdin.read(), "stdin"
+    elif value.startswith("@"):
+        try:
+            with open(value[1:], encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as exc:
+            raise click.BadParameter(f"cannot read {value[1:]}: {exc.strerror}") from None
+        source = value[1:]
+    else:
+        text = value
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"{source} is not valid JSON: {exc}") from None
+
+
+def check_path(ctx, param, value: str) -> str:
+    if not value.startswith("/v3/"):
+        raise click.BadParameter("must be an APIv3 path starting with /v3/, e.g. /v3/certificates")
+    return value
+
+
+@click.command("request")
+@click.argument("method", type=click.Choice(METHODS, case_sensitive=False))
+@click.argument("path", callback=check_path)
+@click.option("--data", callback=read_data, metavar="JSON|@FILE|-", help="Request body: JSON text, @file, or - for stdin.")
+@click.pass_obj
+def request(app: App, method: str, path: str, data) -> None:
+    """Send any signed APIv3 request and print the verified answer as JSON.
+
+    PATH is the path with its query, e.g. /v3/offlineface/contracts/ID?appid=wx1.
+    Only GET is retried. An empty answer (204) prints nothing.
+    """
+    from wxpay_cli import api
+
+    answer = api.raw_request(app.client(), method.upper(), path, data)
+    if answer.http_status != 204 or answer.data:
+        app.output_format = "json"
+        app.render(View(data=answer.data, pretty_json=True))
