@@ -8,6 +8,7 @@ in-process sandbox for `--sandbox`. It knows nothing of click.
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -38,6 +39,15 @@ class App:
 
     def render(self, view: output.View) -> None:
         output.render(view, self.format)
+
+    def interactive(self) -> bool:
+        """True when a person can answer prompts: stdin and stderr are terminals."""
+        return sys.stdin.isatty() and sys.stderr.isatty()
+
+    def audit(self):
+        from wxpay_cli.audit import AuditLog
+
+        return AuditLog()
 
     def profile(self) -> Profile:
         if self._profile is None:

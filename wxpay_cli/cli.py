@@ -10,8 +10,13 @@ import click
 
 from wxpay_cli import __version__, output
 from wxpay_cli.app import App
+from wxpay_cli.commands.audit_cmd import audit
+from wxpay_cli.commands.contract import contract_group
+from wxpay_cli.commands.handover import handover
 from wxpay_cli.commands.repayment import repayment_url
+from wxpay_cli.commands.request_cmd import request
 from wxpay_cli.commands.sandbox import sandbox_group
+from wxpay_cli.commands.user import user_group
 from wxpay_cli.errors import ExitStatus, WxpayError
 
 
@@ -54,6 +59,11 @@ def cli(ctx: click.Context, config_path, profile, sandbox, verbose, traceback) -
 
 cli.add_command(repayment_url)
 cli.add_command(sandbox_group)
+cli.add_command(user_group)
+cli.add_command(contract_group)
+cli.add_command(handover)
+cli.add_command(audit)
+cli.add_command(request)
 
 
 def main() -> None:

@@ -138,6 +138,26 @@ class Client:
         self._trace_body(response.content)
         return Response(response.status_code, response.headers, response.content, self._parse(response))
 
+    def describe_signed(self, method: str, path: str) -> dict:
+        """The request `request()` would send, signed but NOT sent (for --dry-run).
+
+        The signature is redacted; the nonce is never used, so nothing can replay it.
+        """
+        request = self._http.build_request(method, path)
+        flow = self._http.auth.sync_auth_flow(request)
+        signed = next(flow)
+        flow.close()
+        headers = {
+            name: redact_authorization(value) if name.lower() == "authorization" else value
+            for name, value in signed.headers.items()
+        }
+        return {
+            "method": signed.method,
+            "url": str(signed.url),
+            "headers": headers,
+            "body": signed.content.decode("utf-8"),
+        }
+
     def send_unverified(
         self,
         method: str,

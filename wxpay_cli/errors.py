@@ -107,3 +107,10 @@ class ServiceUnavailable(ApiError):
     """WeChat answered 5xx or 429 and kept doing so after the retries."""
 
     exit_status = ExitStatus.NETWORK
+
+
+class AuditLogError(WxpayError):
+    """The audit log cannot be written (or read); a termination refuses to go on without it."""
+
+    exit_status = ExitStatus.CONFIG
+    code = "AUDIT_LOG_ERROR"

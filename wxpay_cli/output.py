@@ -31,6 +31,9 @@ class View:
     title: str | None = None
     blocks: list[str] = field(default_factory=list)
     pretty_json: bool = False
+    # A list of records instead: `columns` (key, heading) make a multi-column
+    # table, and JSON output is one line per record.
+    columns: list[tuple[str, str]] | None = None
 
 
 def resolve_format(explicit: str | None) -> str:
@@ -40,11 +43,15 @@ def resolve_format(explicit: str | None) -> str:
     return "table" if sys.stdout.isatty() else "json"
 
 
-def render(view: View, fmt: str) -> None:
-    if fmt == "json":
+def render(view: View, fmt: str, *, to_stderr: bool = False) -> None:
+    """Print a view on stdout (or, for previews and prompts' context, on stderr)."""
+    if fmt == "json" and view.columns is not None:
+        for record in view.data:
+            write_json_line(record)
+    elif fmt == "json":
         _write_json(view.data, pretty=view.pretty_json and sys.stdout.isatty())
     else:
-        _render_table(view)
+        _render_table(view, to_stderr=to_stderr)
 
 
 def write_json_line(record: object) -> None:
@@ -59,13 +66,20 @@ def _write_json(data: object, *, pretty: bool) -> None:
     sys.stdout.flush()
 
 
-def _render_table(view: View) -> None:
+def _render_table(view: View, *, to_stderr: bool = False) -> None:
     from rich import box
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, stderr=to_stderr)
+    if view.columns is not None:
+        table = Table(title=view.title, box=box.SIMPLE_HEAD, title_justify="left")
+        for _, heading in view.columns:
+            table.add_column(heading, overflow="fold")
+        for record in view.data:
+            table.add_row(*(Text("" if record.get(key) is None else str(record.get(key))) for key, _ in view.columns))
+        console.print(table)
     if view.rows:
         table = Table(title=view.title, box=box.SIMPLE_HEAD, show_header=False, title_justify="left")
         table.add_column(style="bold")
@@ -76,7 +90,7 @@ def _render_table(view: View) -> None:
     for block in view.blocks:
         # soft_wrap: the terminal wraps long lines itself, so a copied link stays whole.
         console.print(Text(block), soft_wrap=True)
-    sys.stdout.flush()
+    console.file.flush()
 
 
 def table_rows(data: dict, labels: Iterable[tuple[str, str]]) -> list[tuple[str, object]]:

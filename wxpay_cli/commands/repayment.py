@@ -3,29 +3,75 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import click
 
+from wxpay_cli import output
 from wxpay_cli.app import App
 from wxpay_cli.commands._options import org_option, output_options, user_option
+from wxpay_cli.errors import AuditLogError, WxpayError
 from wxpay_cli.output import View
 
 
 @click.command("repayment-url")
 @user_option(required=True)
 @org_option(required=True)
+@click.option("--qr", is_flag=True, help="Also draw the link as a QR code below the table (scan it with a phone).")
+@click.option("--qr-png", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Also write the link as a QR code PNG to FILE.")
 @output_options
 @click.pass_obj
-def repayment_url(app: App, out_user_id: str, organization_id: str) -> None:
+def repayment_url(app: App, out_user_id: str, organization_id: str, qr: bool, qr_png: Path | None) -> None:
     """Fetch the repayment link for a pupil's advance, verified as coming from WeChat.
 
     Forward the link by hand to the WeChat account that will repay. With --json
     (or in a pipe) prints exactly WeChat's object: {"repayment_url", "expire_at"}.
+    Every fetch is written to the audit log.
     """
+    data = fetch_link(app, out_user_id, organization_id)
+    view = repayment_view(app, data, out_user_id, organization_id)
+    if qr:
+        if app.format == "table":
+            from wxpay_cli.qr import terminal_text
+
+            view.blocks.append(terminal_text(data["repayment_url"]))
+        else:
+            output.warn("--qr draws only in table output; use --qr-png FILE with JSON")
+    app.render(view)
+    if qr_png:
+        from wxpay_cli.qr import save_png
+
+        try:
+            save_png(data["repayment_url"], qr_png)
+        except OSError as exc:
+            raise WxpayError(f"cannot write the QR code to {qr_png}: {exc.strerror}", code="FILE_ERROR") from None
+        output.info(f"QR code written to {qr_png}")
+
+
+def fetch_link(app: App, out_user_id: str, organization_id: str) -> dict:
+    """Fetch the link and record the fetch (or its failure) in the audit log."""
     from wxpay_cli import api
 
-    answer = api.repayment_url(app.client(), out_user_id=out_user_id, organization_id=organization_id)
-    app.render(repayment_view(app, answer.data, out_user_id, organization_id))
+    profile = app.profile()
+    audit_fields = dict(profile=profile.name, mchid=profile.mchid, operation="repayment_url",
+                        organization_id=organization_id, out_user_id=out_user_id)
+    try:
+        answer = api.repayment_url(app.client(), out_user_id=out_user_id, organization_id=organization_id)
+    except WxpayError as exc:
+        _audit(app, **audit_fields, outcome="failed", http_status=exc.http_status, request_id=exc.request_id,
+               error=exc.code)
+        raise
+    _audit(app, **audit_fields, outcome="fetched", http_status=answer.http_status, request_id=answer.request_id)
+    return answer.data
+
+
+def _audit(app: App, **fields) -> None:
+    """A link fetch is still shown when the audit log cannot be written, with a warning."""
+    try:
+        app.audit().append(**fields)
+    except AuditLogError as exc:
+        output.warn(f"{exc.message}; this fetch is not in the audit log")
 
 
 def repayment_view(app: App, data: dict, out_user_id: str, organization_id: str) -> View:

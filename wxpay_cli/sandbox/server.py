@@ -90,7 +90,8 @@ class Fault:
 
     kind: "status" (answer `status` with `code`), "bad_signature", "signtest",
     "stale_timestamp", "unknown_serial", "missing_header", "tamper_body",
-    "not_json", "unsigned", "delay" (sleep `seconds` first, then answer normally).
+    "not_json", "unsigned", "delay" (sleep `seconds` before handling the request),
+    "slow_answer" (handle it at once, sleep `seconds` before answering: a lost answer).
     """
 
     kind: str
@@ -233,6 +234,8 @@ class Handler(BaseHTTPRequestHandler):
             if failure.detail is not None:
                 payload["detail"] = failure.detail
         record.status = status
+        if fault and fault.kind == "slow_answer":
+            time.sleep(fault.seconds)
         raw = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
         extra = {"Retry-After": fault.retry_after} if (fault and fault.retry_after is not None) else {}
         self._answer(status, raw, fault, extra)

@@ -1,0 +1,170 @@
+"""`user show`, `contract show`, `request`, QR output and the guided `handover`, against the sandbox."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from wxpay_cli.app import App
+
+
+def test_user_show_decrypts_an_encrypted_name(sandbox, configure, run):
+    configure(sandbox)
+    result = run("user", "show", "--user", "demo", "--org", "demo-org", "--json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["user_name"] == "张小明"
+    assert data["contract_state"] == "CONTRACTED" and data["student_info"] == {"class_name": "三年级二班"}
+    [request] = sandbox.received
+    assert request.method == "GET" and request.body == b"" and request.signature_ok
+    assert request.target == "/v3/offlinefacemch/organizations/demo-org/users/out-user-id/demo"
+
+
+def test_user_show_plain_name_and_use_id_typo(sandbox, configure, run):
+    configure(sandbox)
+    user = sandbox.seed_user("demo-org", "typo", user_name="Plain Name", encrypt_name=False, use_id_typo=True)
+    data = json.loads(run("user", "show", "--user", "typo", "--org", "demo-org").stdout)
+    assert data["user_name"] == "Plain Name"
+    assert data["user_id"] == user.user_id
+
+
+def test_user_show_table(sandbox, configure, run):
+    configure(sandbox)
+    result = run("user", "show", "--user", "demo", "--org", "demo-org", "--format", "table")
+    for text in ("张小明", "三年级二班", "CONTRACTED", "demo-org"):
+        assert text in result.stdout
+
+
+def test_ids_with_slashes_are_encoded_not_path(sandbox, configure, run):
+    configure(sandbox)
+    sandbox.seed_user("org/1", "a b/c", user_name="X", encrypt_name=False)
+    result = run("user", "show", "--user", "a b/c", "--org", "org/1")
+    assert result.exit_code == 0, result.stderr
+    assert sandbox.received[0].target == "/v3/offlinefacemch/organizations/org%2F1/users/out-user-id/a%20b%2Fc"
+
+
+def test_contract_show(sandbox, configure, run):
+    configure(sandbox)
+    user = sandbox.state.users[("demo-org", "demo")]
+    result = run("contract", "show", user.contract_id, "--appid", "wx123", "--json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["contract_id"] == user.contract_id and data["user_id"] == user.user_id
+    assert sandbox.received[0].target == f"/v3/offlineface/contracts/{user.contract_id}?appid=wx123"
+    assert run("contract", "show", "nope").exit_code == 1
+
+
+def test_request_get(sandbox, configure, run):
+    configure(sandbox)
+    result = run("request", "get", "/v3/offlinefacemch/organizations/demo-org/users/out-user-id/demo")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["out_user_id"] == "demo"
+    assert sandbox.received[0].method == "GET" and sandbox.received[0].signature_ok
+
+
+@pytest.mark.parametrize("how", ["inline", "file", "stdin"])
+def test_request_post_body(how, sandbox, configure, run, tmp_path):
+    configure(sandbox)
+    body = '{"out_user_id": "demo", "organization_id": "demo-org"}'
+    args, stdin = ["--data", body], None
+    if how == "file":
+        (tmp_path / "body.json").write_text(body)
+        args = ["--data", f"@{tmp_path / 'body.json'}"]
+    elif how == "stdin":
+        args, stdin = ["--data", "-"], body
+    result = run("request", "POST", "/v3/offlineface/repayment-url", *args, input=stdin)
+    assert result.exit_code == 0, result.stderr
+    assert "repayment_url" in json.loads(result.stdout)
+    assert sandbox.received[0].body == b'{"out_user_id":"demo","organization_id":"demo-org"}'
+    assert sandbox.received[0].signature_ok
+
+
+def test_request_empty_204(sandbox, configure, run):
+    configure(sandbox)
+    user = sandbox.state.users[("demo-org", "demo")]
+    result = run("request", "POST", f"/v3/offlinefacemch/organizations/demo-org/users/user-id/{user.user_id}/terminate-contract")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("args, message", [
+    (["GET", "v3/x"], "starting with /v3/"),
+    (["POST", "/v3/x", "--data", "{nope"], "not valid JSON"),
+    (["FETCH", "/v3/x"], "FETCH"),
+    (["POST", "/v3/x", "--data", "@/nonexistent.json"], "cannot read"),
+])
+def test_request_usage_errors(args, message, sandbox, configure, run):
+    configure(sandbox)
+    result = run("request", *args)
+    assert result.exit_code == 2 and message in result.stderr
+    assert sandbox.received == []
+
+
+def test_request_refusal_and_verification(sandbox, configure, run):
+    configure(sandbox)
+    assert run("request", "GET", "/v3/nothing/here").exit_code == 1
+    sandbox.inject("bad_signature")
+    result = run("request", "GET", "/v3/offlinefacemch/organizations/demo-org/users/out-user-id/demo")
+    assert result.exit_code == 5 and result.stdout == ""
+
+
+def test_qr_in_terminal_table(sandbox, configure, run):
+    configure(sandbox)
+    result = run("repayment-url", "--user", "demo", "--org", "demo-org", "--qr", "--format", "table")
+    assert result.exit_code == 0
+    qr_lines = [line for line in result.stdout.splitlines() if "█" in line]
+    assert len(qr_lines) > 10
+
+
+def test_qr_png(sandbox, configure, run, tmp_path):
+    configure(sandbox)
+    png = tmp_path / "link.png"
+    result = run("repayment-url", "--user", "demo", "--org", "demo-org", "--qr-png", str(png))
+    assert result.exit_code == 0, result.stderr
+    assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert json.loads(result.stdout)["repayment_url"]  # stdout still carries only the data
+
+
+def test_qr_png_unwritable(sandbox, configure, run, tmp_path):
+    configure(sandbox)
+    result = run("repayment-url", "--user", "demo", "--org", "demo-org", "--qr-png", str(tmp_path / "no" / "x.png"))
+    assert result.exit_code == 1
+    assert "cannot write the QR code" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def terminal(monkeypatch):
+    monkeypatch.setattr(App, "interactive", lambda self: True)
+
+
+def test_handover_happy_path(sandbox, configure, run, terminal):
+    configure(sandbox)
+    result = run("handover", "--user", "demo", "--org", "demo-org", input="y\ny\ny\n", env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.stderr
+    assert "/sandbox/repay/" in result.stdout and "█" in result.stdout  # link and QR
+    assert "TERMINATED" in result.stdout
+    assert [(r.method, r.path.rsplit("/", 1)[-1]) for r in sandbox.received] == [
+        ("GET", "demo"), ("POST", "repayment-url"), ("GET", "demo"), ("POST", "terminate-contract"), ("GET", "demo"),
+    ]
+
+
+@pytest.mark.parametrize("answers, sent", [
+    ("n\n", ["GET"]),                               # no link wanted
+    ("y\nn\n", ["GET", "POST"]),                    # family not reached
+    ("y\ny\nn\n", ["GET", "POST", "GET"]),          # final confirmation refused
+])
+def test_handover_can_be_abandoned_at_each_step(answers, sent, sandbox, configure, run, terminal):
+    configure(sandbox)
+    result = run("handover", "--user", "demo", "--org", "demo-org", input=answers)
+    assert result.exit_code == 1
+    assert "nothing was terminated" in result.stderr
+    assert [r.method for r in sandbox.received] == sent
+    assert sandbox.state.users[("demo-org", "demo")].contract_state == "CONTRACTED"
+
+
+def test_handover_needs_a_terminal(sandbox, configure, run):
+    configure(sandbox)
+    result = run("handover", "--user", "demo", "--org", "demo-org")
+    assert result.exit_code == 1 and "needs a terminal" in result.stderr
+    assert sandbox.received == []

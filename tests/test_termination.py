@@ -1,0 +1,228 @@
+"""解约 end to end against the sandbox: lookup → confirm → POST with empty body →
+re-query; and every way it must refuse, all recorded in the audit log."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from wxpay_cli.app import App
+from wxpay_cli.audit import AuditLog
+
+TERMINATE = ("contract", "terminate", "--user", "demo", "--org", "demo-org")
+
+
+def posts(sandbox):
+    return [r for r in sandbox.received if r.method == "POST"]
+
+
+def audit_lines() -> list[dict]:
+    return list(AuditLog().records())
+
+
+@pytest.fixture
+def terminal(monkeypatch):
+    """Pretend a person sits at a terminal (CliRunner's stdin is not a tty)."""
+    monkeypatch.setattr(App, "interactive", lambda self: True)
+
+
+def test_terminate_with_yes(sandbox, configure, run):
+    configure(sandbox)
+    user = sandbox.state.users[("demo-org", "demo")]
+    result = run(*TERMINATE, "--yes", "--json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["contract_state"] == "TERMINATED"
+    assert (data["organization_id"], data["out_user_id"], data["user_id"], data["contract_id"]) == (
+        "demo-org", "demo", user.user_id, user.contract_id)
+    # lookup → POST with an empty signed body → re-query
+    assert [(r.method, r.path) for r in sandbox.received] == [
+        ("GET", "/v3/offlinefacemch/organizations/demo-org/users/out-user-id/demo"),
+        ("POST", f"/v3/offlinefacemch/organizations/demo-org/users/user-id/{user.user_id}/terminate-contract"),
+        ("GET", "/v3/offlinefacemch/organizations/demo-org/users/out-user-id/demo"),
+    ]
+    post = posts(sandbox)[0]
+    assert post.body == b"" and post.signature_ok and post.status == 204
+    assert "Content-Type" not in post.headers
+    assert user.contract_state == "TERMINATED"
+    assert result.stderr == ""  # with --json, stderr is kept for a JSON error line
+    assert [line["outcome"] for line in audit_lines()] == ["attempted", "succeeded"]
+    assert audit_lines()[-1]["http_status"] == 204 and audit_lines()[-1]["request_id"].startswith("08")
+
+
+def test_refuses_off_a_terminal_without_yes(sandbox, configure, run):
+    configure(sandbox)
+    result = run(*TERMINATE)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "refusing to terminate without confirmation" in result.stderr and "--yes" in result.stderr
+    assert posts(sandbox) == []
+    assert sandbox.state.users[("demo-org", "demo")].contract_state == "CONTRACTED"
+    [line] = audit_lines()
+    assert line["outcome"] == "refused" and line["error"] == "NOT_CONFIRMED"
+
+
+def test_confirmation_yes_on_a_terminal(sandbox, configure, run, terminal):
+    configure(sandbox)
+    result = run(*TERMINATE, "--format", "table", input="y\n")
+    assert result.exit_code == 0, result.stderr
+    assert "To terminate" in result.stderr and "张小明" in result.stderr  # the preview
+    assert "This cannot be undone" in result.stderr
+    assert "TERMINATED" in result.stdout
+    assert len(posts(sandbox)) == 1
+
+
+def test_confirmation_no_sends_nothing(sandbox, configure, run, terminal):
+    configure(sandbox)
+    result = run(*TERMINATE, input="n\n")
+    assert result.exit_code == 1
+    assert "nothing was terminated" in result.stderr
+    assert posts(sandbox) == []
+    assert audit_lines()[-1]["outcome"] == "declined"
+
+
+def test_dry_run_sends_nothing_and_shows_the_signed_request(sandbox, configure, run):
+    configure(sandbox)
+    result = run(*TERMINATE, "--dry-run", "--json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["dry_run"] is True
+    request = data["request"]
+    user_id = sandbox.state.users[("demo-org", "demo")].user_id
+    assert request["method"] == "POST"
+    assert request["url"].endswith(f"/users/user-id/{user_id}/terminate-contract")
+    assert request["body"] == ""
+    auth = request["headers"]["authorization"]
+    assert auth.startswith("WECHATPAY2-SHA256-RSA2048 ") and "(redacted)" in auth
+    assert posts(sandbox) == []
+    assert audit_lines()[-1]["outcome"] == "dry_run"
+
+
+def test_not_contracted_stops_before_sending(sandbox, configure, run):
+    configure(sandbox)
+    result = run("contract", "terminate", "--user", "demo-terminated", "--org", "demo-org", "--yes")
+    assert result.exit_code == 1
+    assert "TERMINATED, not CONTRACTED" in result.stderr
+    assert posts(sandbox) == []
+
+
+def test_second_termination_is_a_clean_refusal(sandbox, configure, run):
+    configure(sandbox)
+    assert run(*TERMINATE, "--yes").exit_code == 0
+    again = run(*TERMINATE, "--yes")
+    assert again.exit_code == 1 and "Traceback" not in again.stderr
+    assert "not CONTRACTED" in again.stderr
+    assert len(posts(sandbox)) == 1
+
+
+def test_second_termination_by_user_id_gets_wechats_refusal(sandbox, configure, run):
+    configure(sandbox)
+    user_id = sandbox.state.users[("demo-org", "demo")].user_id
+    args = ("contract", "terminate", "--user-id", user_id, "--org", "demo-org", "--yes")
+    first = run(*args, "--json")
+    assert first.exit_code == 0, first.stderr
+    assert json.loads(first.stdout)["contract_state"] == "TERMINATED"
+    assert [r.method for r in sandbox.received] == ["POST"]  # no lookup by user_id
+    second = run(*args, "--json")
+    assert second.exit_code == 1 and second.stdout == ""
+    assert json.loads(second.stderr)["error"]["code"] == "INVALID_REQUEST"
+    assert [line["outcome"] for line in audit_lines()] == ["attempted", "succeeded", "attempted", "refused"]
+
+
+def test_user_and_user_id_are_exclusive(sandbox, configure, run):
+    configure(sandbox)
+    assert run("contract", "terminate", "--org", "demo-org", "--yes").exit_code == 2
+    assert run(*TERMINATE, "--user-id", "x", "--yes").exit_code == 2
+    assert sandbox.received == []
+
+
+def test_timeout_then_requery_finds_it_terminated(sandbox, configure, run, tmp_path):
+    """The POST reached WeChat but the answer was lost: re-query decides, nothing is resent."""
+    configure(sandbox, timeout=0.5)
+    sandbox.inject("slow_answer", seconds=1.0, path_contains="terminate-contract")
+    result = run(*TERMINATE, "--yes", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["contract_state"] == "TERMINATED"
+    assert len(posts(sandbox)) == 1  # never retried blindly
+    assert audit_lines()[-1]["outcome"] == "succeeded"
+
+
+def test_timeout_then_requery_still_contracted_is_not_retried(sandbox, configure, run):
+    configure(sandbox, timeout=0.5)
+    sandbox.inject("delay", seconds=1.0, path_contains="terminate-contract")
+    result = run(*TERMINATE, "--yes")
+    assert result.exit_code == 4
+    assert "still CONTRACTED when re-queried" in result.stderr and "wxpay user show --user demo" in result.stderr
+    assert len(posts(sandbox)) == 1
+    assert [line["outcome"] for line in audit_lines()] == ["attempted", "unknown"]
+
+
+def test_5xx_on_termination_is_not_retried(sandbox, configure, run):
+    configure(sandbox)
+    sandbox.inject("status", status=500, retry_after="0", path_contains="terminate-contract")
+    result = run(*TERMINATE, "--yes")
+    assert result.exit_code == 4
+    assert len(posts(sandbox)) == 1
+
+
+def test_unwritable_audit_log_refuses_before_sending(sandbox, configure, run, monkeypatch, tmp_path):
+    configure(sandbox)
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_STATE_HOME", str(blocker))
+    result = run(*TERMINATE, "--yes")
+    assert result.exit_code == 3
+    assert "cannot write the audit log" in result.stderr
+    assert sandbox.received == []
+
+
+def test_audit_lines_hold_no_secrets(sandbox, configure, run):
+    table = configure(sandbox)
+    run("repayment-url", "--user", "demo", "--org", "demo-org")
+    run(*TERMINATE, "--yes")
+    path = AuditLog().path
+    text = path.read_text()
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert oct(path.parent.stat().st_mode & 0o777) == "0o700"
+    signature_fragments = [r.headers["Authorization"].split('signature="')[1][:40] for r in sandbox.received]
+    for secret in ["PRIVATE KEY", "signature", "/repay/", *signature_fragments]:
+        assert secret not in text
+    ops = [(line["operation"], line["outcome"]) for line in audit_lines()]
+    assert ops == [("repayment_url", "fetched"), ("terminate", "attempted"), ("terminate", "succeeded")]
+    assert all(line["mchid"] == table["mchid"] and line["profile"] == "school-a" for line in audit_lines())
+
+
+def test_audit_command_filters(sandbox, configure, run):
+    configure(sandbox)
+    run("repayment-url", "--user", "demo", "--org", "demo-org")
+    run("repayment-url", "--user", "demo-2", "--org", "demo-org")
+    result = run("audit", "--user", "demo-2", "--json")
+    assert result.exit_code == 0
+    [line] = [json.loads(x) for x in result.stdout.splitlines()]
+    assert line["out_user_id"] == "demo-2" and line["outcome"] == "fetched"
+    assert run("audit", "--since", "2999-01-01", "--json").stdout == ""
+    assert len(run("audit", "--since", "2000-01-01", "--json").stdout.splitlines()) == 2
+    table = run("audit", "--format", "table", env={"COLUMNS": "250"})
+    assert "repayment_url" in table.stdout and "demo-2" in table.stdout
+    assert run("audit", "--since", "yesterday").exit_code == 2
+
+
+def test_repayment_link_still_shown_when_audit_log_fails(sandbox, configure, run, monkeypatch, tmp_path):
+    configure(sandbox)
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_STATE_HOME", str(blocker))
+    result = run("repayment-url", "--user", "demo", "--org", "demo-org")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["repayment_url"]
+    assert "warning: cannot write the audit log" in result.stderr
+
+
+def test_failed_fetch_is_audited(sandbox, configure, run):
+    configure(sandbox)
+    sandbox.inject("bad_signature")
+    assert run("repayment-url", "--user", "demo", "--org", "demo-org").exit_code == 5
+    [line] = audit_lines()
+    assert (line["outcome"], line["error"]) == ("failed", "VERIFICATION_FAILED")

@@ -1,0 +1,80 @@
+"""The audit log: one JSON line per repayment link fetched and per termination step.
+
+`$XDG_STATE_HOME/wxpay/audit.jsonl` (default `~/.local/state/wxpay/audit.jsonl`),
+folder mode 700, file mode 600, each line flushed and fsynced. A record holds
+only the fields in `FIELDS`: never a key, a signature or a link.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+from wxpay_cli.errors import AuditLogError
+
+FIELDS = (
+    "time", "profile", "mchid", "operation", "organization_id", "out_user_id", "user_id",
+    "contract_id", "outcome", "http_status", "request_id", "error",
+)
+
+
+def default_path() -> Path:
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(state) / "wxpay" / "audit.jsonl"
+
+
+class AuditLog:
+    def __init__(self, path: Path | None = None):
+        self.path = path or default_path()
+
+    def _open(self) -> int:
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise AuditLogError(
+                f"cannot write the audit log {self.path}: {exc.strerror}",
+                hint="fix the folder's permissions or set XDG_STATE_HOME",
+            ) from None
+
+    def check_writable(self) -> None:
+        """Raise AuditLogError now, before anything irreversible is sent, if a line could not be written."""
+        os.close(self._open())
+
+    def append(self, **fields: object) -> dict:
+        """Write one record (unknown fields are a programming error) and fsync it."""
+        unknown = set(fields) - set(FIELDS)
+        if unknown:
+            raise ValueError(f"not an audit field: {sorted(unknown)}")
+        record = {"time": datetime.now().astimezone().isoformat(timespec="seconds")}
+        record.update({key: fields.get(key) for key in FIELDS if key != "time"})
+        line = (json.dumps(record, ensure_ascii=False) + "\n").encode()
+        fd = self._open()
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        except OSError as exc:
+            raise AuditLogError(f"cannot write the audit log {self.path}: {exc.strerror}") from None
+        finally:
+            os.close(fd)
+        return record
+
+    def records(self) -> Iterator[dict]:
+        """Every well-formed record, oldest first (a damaged line is skipped, not fatal)."""
+        try:
+            handle = self.path.open(encoding="utf-8")
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise AuditLogError(f"cannot read the audit log {self.path}: {exc.strerror}") from None
+        with handle:
+            for line in handle:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(record, dict):
+                    yield record

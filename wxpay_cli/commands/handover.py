@@ -1,0 +1,59 @@
+"""`wxpay handover`: the operator's whole job for one pupil, guided on a terminal."""
+
+from __future__ import annotations
+
+import click
+
+from wxpay_cli import output
+from wxpay_cli.app import App
+from wxpay_cli.commands._options import org_option, user_option
+from wxpay_cli.errors import OperationRefused
+
+
+@click.command("handover")
+@user_option(required=True)
+@org_option(required=True)
+@click.pass_obj
+def handover(app: App, out_user_id: str, organization_id: str) -> None:
+    """Guided: show the pupil, fetch the repayment link (with QR), then terminate.
+
+    1. shows the pupil and stops if there is no active contract;
+    2. fetches and shows the verified repayment link and its QR code;
+    3. waits until you confirm the family was reached and the link forwarded;
+    4. asks once more, then terminates the contract and shows the new state.
+    Answering no at any step stops there; nothing is terminated without your yes.
+    Needs a terminal: scripts use `repayment-url` and `contract terminate --yes`.
+    """
+    from wxpay_cli.commands.contract import run_termination
+    from wxpay_cli.commands.repayment import fetch_link, repayment_view
+    from wxpay_cli.commands.user import user_view
+    from wxpay_cli.qr import terminal_text
+    from wxpay_cli.termination import Termination, target_from_user
+
+    if not app.interactive():
+        raise OperationRefused("handover is guided and needs a terminal",
+                               hint="in scripts use `wxpay repayment-url` and `wxpay contract terminate --yes`",
+                               code="NOT_INTERACTIVE")
+    from wxpay_cli import api
+
+    app.output_format = "table"
+    app.audit().check_writable()
+    user = api.get_user(app.client(), organization_id=organization_id, out_user_id=out_user_id).data
+    app.render(user_view(user))
+    target = target_from_user(user, organization_id, out_user_id)
+    Termination(app.client(), app.profile(), app.audit()).check_terminable(target)
+
+    if not click.confirm("Fetch the repayment link now?", default=True, err=True):
+        raise OperationRefused("stopped before fetching the link: nothing was terminated", code="ABANDONED")
+    link = fetch_link(app, out_user_id, organization_id)
+    view = repayment_view(app, link, out_user_id, organization_id)
+    view.blocks.append(terminal_text(link["repayment_url"]))
+    app.render(view)
+
+    if not click.confirm("Have you reached the family and forwarded the link?", default=False, err=True):
+        raise OperationRefused("stopped before termination: nothing was terminated", code="ABANDONED")
+    output.info("")
+    run_termination(app, organization_id=organization_id, out_user_id=out_user_id, user_id=None, yes=False,
+                    dry_run=False,
+                    question=f"Terminate the face-payment contract of {target.user_name or out_user_id} now? "
+                             "This cannot be undone")

@@ -1,0 +1,169 @@
+"""Contract termination (解约), the one irreversible operation, step by step.
+
+`find_target` resolves the pupil, `check_terminable` stops when there is no
+active contract, `terminate` sends the request once and re-queries to report
+the new state (or, after a timeout, to find out what happened). Every step
+that matters is written to the audit log. Asking the operator is the command
+layer's job; nothing here prompts or prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from wxpay_cli import api
+from wxpay_cli.audit import AuditLog
+from wxpay_cli.client import Client
+from wxpay_cli.config import Profile
+from wxpay_cli.errors import ApiError, NetworkError, OperationRefused, VerificationError, WxpayError
+
+
+@dataclass
+class Target:
+    """The pupil and contract a termination is about."""
+
+    organization_id: str
+    user_id: str
+    out_user_id: str | None = None
+    contract_id: str | None = None
+    contract_state: str | None = None  # None: not known (looked up by user_id only)
+    user_name: str | None = None
+    class_name: str | None = None
+
+    def rows(self) -> list[tuple[str, object]]:
+        return [
+            ("Name", self.user_name or "(unknown)"),
+            ("Class", self.class_name or "(unknown)"),
+            ("Pupil (out_user_id)", self.out_user_id or "(not given)"),
+            ("WeChat user_id", self.user_id),
+            ("Organization", self.organization_id),
+            ("Contract", self.contract_id or "(unknown)"),
+            ("Contract state", self.contract_state or "(unknown: looked up by --user-id)"),
+        ]
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def target_from_user(data: dict, organization_id: str, out_user_id: str) -> Target:
+    user_id = data.get("user_id")
+    if not user_id:
+        raise VerificationError("WeChat's user query has no user_id; cannot terminate")
+    info = data.get("student_info") or data.get("staff_info") or {}
+    return Target(
+        organization_id=organization_id,
+        out_user_id=out_user_id,
+        user_id=user_id,
+        contract_id=data.get("contract_id"),
+        contract_state=data.get("contract_state"),
+        user_name=data.get("user_name"),
+        class_name=info.get("class_name") or info.get("occupation"),
+    )
+
+
+def find_target(client: Client, *, organization_id: str, out_user_id: str | None = None,
+                user_id: str | None = None) -> Target:
+    """Look the pupil up by out_user_id; by user_id there is no query, so the state stays unknown."""
+    if out_user_id:
+        answer = api.get_user(client, organization_id=organization_id, out_user_id=out_user_id)
+        return target_from_user(answer.data, organization_id, out_user_id)
+    return Target(organization_id=organization_id, user_id=user_id)
+
+
+class Termination:
+    """One termination attempt for one profile, recorded in the audit log."""
+
+    def __init__(self, client: Client, profile: Profile, audit: AuditLog):
+        self.client = client
+        self.profile = profile
+        self.audit = audit
+
+    def record(self, target: Target, outcome: str, *, http_status: int | None = None,
+               request_id: str | None = None, error: str | None = None) -> None:
+        self.audit.append(
+            profile=self.profile.name, mchid=self.profile.mchid, operation="terminate",
+            organization_id=target.organization_id, out_user_id=target.out_user_id, user_id=target.user_id,
+            contract_id=target.contract_id, outcome=outcome, http_status=http_status, request_id=request_id,
+            error=error,
+        )
+
+    def refuse(self, target: Target, message: str, *, code: str, hint: str | None = None) -> OperationRefused:
+        """Record a local refusal and return the error to raise."""
+        self.record(target, "refused", error=code)
+        return OperationRefused(message, code=code, hint=hint)
+
+    def check_terminable(self, target: Target) -> None:
+        if target.contract_state not in (None, "CONTRACTED"):
+            raise self.refuse(
+                target,
+                f"the contract of {target.out_user_id or target.user_id} is {target.contract_state}, not CONTRACTED; "
+                "nothing was sent",
+                code="NOT_CONTRACTED",
+            )
+
+    def dry_run(self, target: Target) -> dict:
+        request = self.client.describe_signed("POST", api.terminate_path(target.organization_id, target.user_id))
+        self.record(target, "dry_run")
+        return {**result_fields(target), "dry_run": True, "request": request}
+
+    def run(self, target: Target) -> dict:
+        """Send the termination once; then re-query and report the new state.
+
+        The "attempted" line is written first: if the audit log cannot take it,
+        nothing is sent.
+        """
+        self.record(target, "attempted")
+        try:
+            answer = api.terminate_contract(self.client, organization_id=target.organization_id, user_id=target.user_id)
+        except NetworkError as exc:
+            return self._after_network_error(target, exc)
+        except WxpayError as exc:
+            self.record(target, "failed" if isinstance(exc, VerificationError) else "refused",
+                        http_status=exc.http_status, request_id=exc.request_id, error=exc.code)
+            raise
+        self.record(target, "succeeded", http_status=answer.http_status, request_id=answer.request_id)
+        result = {**result_fields(target), "contract_state": "TERMINATED", "request_id": answer.request_id}
+        if target.out_user_id:
+            result["contract_state"] = self._current_state(target) or "TERMINATED"
+        return result
+
+    def _current_state(self, target: Target) -> str | None:
+        answer = api.get_user(self.client, organization_id=target.organization_id, out_user_id=target.out_user_id)
+        return answer.data.get("contract_state")
+
+    def _after_network_error(self, target: Target, exc: NetworkError) -> dict:
+        """The request may or may not have reached WeChat: ask before deciding anything."""
+        if not target.out_user_id:
+            self.record(target, "unknown", error=exc.code)
+            raise NetworkError(
+                f"{exc.message}; the termination may or may not have happened",
+                hint=f"check with `wxpay user show --user OUT_USER_ID --org {target.organization_id}` before retrying",
+            ) from None
+        try:
+            state = self._current_state(target)
+        except (NetworkError, ApiError, VerificationError):
+            self.record(target, "unknown", error=exc.code)
+            raise NetworkError(
+                f"{exc.message}, and the state could not be re-queried; the termination may or may not have happened",
+                hint=f"check with `wxpay user show --user {target.out_user_id} --org {target.organization_id}` before retrying",
+            ) from None
+        if state == "TERMINATED":
+            self.record(target, "succeeded", error="confirmed by re-query after a network error")
+            return {**result_fields(target), "contract_state": "TERMINATED", "request_id": None}
+        self.record(target, "unknown", error=exc.code)
+        raise NetworkError(
+            f"{exc.message}; the contract was still {state} when re-queried, but WeChat may yet process the request",
+            hint=f"check with `wxpay user show --user {target.out_user_id} --org {target.organization_id}` "
+                 "in a minute before running it again",
+        ) from None
+
+
+def result_fields(target: Target) -> dict:
+    return {
+        "organization_id": target.organization_id,
+        "out_user_id": target.out_user_id,
+        "user_id": target.user_id,
+        "contract_id": target.contract_id,
+        "user_name": target.user_name,
+        "contract_state": target.contract_state,
+    }
