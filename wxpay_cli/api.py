@@ -1,8 +1,9 @@
 """One small function per K12 face-payment endpoint (see offlineface-api.md).
 
-Each takes a `Client`, sends one signed request, and returns the verified
-answer after checking it has the fields the API documents; an answer that
-lacks them is refused like an unverified one (exit 5).
+Each returns a `Call`: what to send, and how to check and read the verified
+answer. The same Call runs on the one-at-a-time `Client` (`client.call(...)`)
+and on the batch `AsyncClient` (`await client.call(...)`). An answer that lacks
+the fields the API documents is refused like an unverified one (exit 5).
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
 
-from wxpay_cli.client import Client, Response
+from wxpay_cli.client import Call, Response
 from wxpay_cli.errors import VerificationError
+from wxpay_cli.signing import Signer
 
 
 @dataclass(frozen=True)
@@ -22,10 +24,6 @@ class Answer:
     data: dict
     http_status: int
     request_id: str | None
-
-
-def _answer(response: Response) -> Answer:
-    return Answer(response.data or {}, response.status, response.request_id)
 
 
 def segment(value: str) -> str:
@@ -44,44 +42,59 @@ def parse_time(value: object, field: str, request_id: str | None = None) -> date
     return parsed
 
 
-def _require(response: Response, fields: tuple[str, ...]) -> dict:
-    data = response.data or {}
-    for name in fields:
-        if not isinstance(data.get(name), str) or not data[name]:
-            raise VerificationError(
-                f"WeChat's answer has no {name}; nothing from it was used", request_id=response.request_id
-            )
-    return data
+def answer(response: Response, signer: Signer | None = None) -> Answer:
+    """The default reading of a verified answer: its JSON object as it came."""
+    return Answer(dict(response.data or {}), response.status, response.request_id)
 
 
-def repayment_url(client: Client, *, out_user_id: str, organization_id: str) -> Answer:
+# -- 1. repayment link ----------------------------------------------------------
+
+
+def repayment_url(*, out_user_id: str, organization_id: str) -> Call:
     """POST /v3/offlineface/repayment-url: the pupil's repayment link and its expiry."""
-    response = client.request(
+    return Call(
         "POST",
         "/v3/offlineface/repayment-url",
         json_body={"out_user_id": out_user_id, "organization_id": organization_id},
+        parse=_read_repayment_url,
     )
-    data = _require(response, ("repayment_url", "expire_at"))
+
+
+def _read_repayment_url(response: Response, signer: Signer) -> Answer:
+    data = response.data or {}
+    for name in ("repayment_url", "expire_at"):
+        if not isinstance(data.get(name), str) or not data[name]:
+            raise VerificationError(f"WeChat's answer has no {name}; nothing from it was used",
+                                    request_id=response.request_id)
     if not data["repayment_url"].startswith(("https://", "http://")):
-        raise VerificationError("WeChat's repayment_url is not a web link; nothing from it was used")
+        raise VerificationError("WeChat's repayment_url is not a web link; nothing from it was used",
+                                request_id=response.request_id)
     parse_time(data["expire_at"], "expire_at", response.request_id)
-    return _answer(response)
+    return answer(response)
 
 
-def get_user(client: Client, *, organization_id: str, out_user_id: str) -> Answer:
+# -- 2. user query --------------------------------------------------------------
+
+
+def get_user(*, organization_id: str, out_user_id: str) -> Call:
     """GET the user query: WeChat's view of a pupil, `user_name` decrypted when it came encrypted.
 
     Some doc pages call the id `use_id`; it is read as `user_id`.
     """
-    response = client.request(
-        "GET", f"/v3/offlinefacemch/organizations/{segment(organization_id)}/users/out-user-id/{segment(out_user_id)}"
+    return Call(
+        "GET",
+        f"/v3/offlinefacemch/organizations/{segment(organization_id)}/users/out-user-id/{segment(out_user_id)}",
+        parse=_read_user,
     )
+
+
+def _read_user(response: Response, signer: Signer) -> Answer:
     data = dict(response.data or {})
     if not data.get("user_id") and data.get("use_id"):
         data["user_id"] = data["use_id"]
     if isinstance(data.get("user_name"), str) and looks_encrypted(data["user_name"]):
         try:
-            data["user_name"] = client.signer.decrypt(data["user_name"])
+            data["user_name"] = signer.decrypt(data["user_name"])
         except ValueError:
             pass  # not encrypted for our key after all: show it as it came
     return Answer(data, response.status, response.request_id)
@@ -92,11 +105,7 @@ def looks_encrypted(value: str) -> bool:
     return len(value) >= 172 and len(value) % 4 == 0 and all(c.isascii() and (c.isalnum() or c in "+/=") for c in value)
 
 
-def get_contract(client: Client, *, contract_id: str, appid: str | None = None) -> Answer:
-    """GET the contract query."""
-    params = {"appid": appid} if appid else None
-    response = client.request("GET", f"/v3/offlineface/contracts/{segment(contract_id)}", params=params)
-    return _answer(response)
+# -- 3. termination (解约) --------------------------------------------------------
 
 
 def terminate_path(organization_id: str, user_id: str) -> str:
@@ -106,16 +115,27 @@ def terminate_path(organization_id: str, user_id: str) -> str:
     )
 
 
-def terminate_contract(client: Client, *, organization_id: str, user_id: str) -> Answer:
+def terminate_contract(*, organization_id: str, user_id: str) -> Call:
     """POST terminate-contract with an empty signed body; 204 (any verified 2xx) is success.
 
-    Never retried blindly: a timeout is raised for the caller to re-query the state.
+    Not idempotent: never retried blindly. A timeout is raised for the caller
+    to re-query the state (see termination.py).
     """
-    response = client.request("POST", terminate_path(organization_id, user_id), idempotent=False)
-    return _answer(response)
+    return Call("POST", terminate_path(organization_id, user_id), idempotent=False, parse=answer)
 
 
-def raw_request(client: Client, method: str, path: str, body: object = None) -> Answer:
+# -- 4. contract query ----------------------------------------------------------
+
+
+def get_contract(*, contract_id: str, appid: str | None = None) -> Call:
+    """GET the contract query."""
+    params = {"appid": appid} if appid else None
+    return Call("GET", f"/v3/offlineface/contracts/{segment(contract_id)}", params=params, parse=answer)
+
+
+# -- anything else --------------------------------------------------------------
+
+
+def raw_request(method: str, path: str, body: object = None) -> Call:
     """Any APIv3 call (the `wxpay request` escape hatch): signed, verified, retried only if GET."""
-    response = client.request(method, path, json_body=body, idempotent=method == "GET")
-    return _answer(response)
+    return Call(method, path, json_body=body, idempotent=method == "GET", parse=answer)

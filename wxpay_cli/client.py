@@ -1,10 +1,13 @@
-"""The HTTP client every API call goes through.
+"""The HTTP clients every API call goes through.
 
 - `WechatPayAuth` (an `httpx.Auth`) signs the exact bytes httpx sends: method,
   raw path with query, body. It runs on every send, so each retry gets a fresh
   nonce and timestamp.
-- `Client.request` adds the standard headers, retries what is safe to retry,
-  verifies every 2xx answer before returning it, and maps failures to the
+- `Client` (one call at a time) and `AsyncClient` (batches, in aclient.py:
+  many calls over one keep-alive connection pool) share everything but their
+  send loop (`_BaseClient`): the
+  standard headers, which failures are retried and for how long, verification
+  of every 2xx answer before it is returned, and the mapping of failures to the
   exceptions in `errors.py`.
 - `-v` traces go through a `trace` callback, with the signature redacted and a
   response body shown only once it has passed verification.
@@ -17,15 +20,43 @@ from __future__ import annotations
 import json
 import platform
 import random
+import sys
 import time
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import httpx
 
 from wxpay_cli import __version__
 from wxpay_cli.errors import ApiError, NetworkError, ServiceUnavailable, VerificationError
 from wxpay_cli.signing import Signer, Verifier, redact_authorization
+
+
+def _import_httpx():
+    """Import httpx without its command-line client.
+
+    httpx's `__init__` imports `httpx._main` (its own CLI, which loads rich and
+    pygments) whenever click and rich are installed, as they are here: about
+    40 ms that wxpay never uses. A placeholder stands in for that one module
+    while httpx loads; `httpx.main` then says how to get the real one.
+    """
+    if "httpx" in sys.modules:
+        return sys.modules["httpx"]
+    placeholder = types.ModuleType("httpx._main")
+
+    def main() -> None:
+        raise SystemExit("httpx's own CLI is not loaded inside wxpay; run `python -m httpx` instead")
+
+    placeholder.main = main
+    sys.modules["httpx._main"] = placeholder
+    try:
+        import httpx
+    finally:
+        if sys.modules.get("httpx._main") is placeholder:
+            del sys.modules["httpx._main"]
+    return httpx
+
+
+httpx = _import_httpx()
 
 USER_AGENT = f"wxpay/{__version__} (Python {platform.python_version()}; httpx {httpx.__version__})"
 MAX_RETRY_AFTER = 60.0  # never sleep longer than this on a server's say-so
@@ -59,13 +90,29 @@ class Response:
         return self.headers.get("Request-ID")
 
 
+@dataclass(frozen=True)
+class Call:
+    """One API call, described without sending it; `api.py` builds these.
+
+    `parse` turns the verified `Response` into the endpoint's result; it gets
+    the signer too, for fields encrypted with the merchant's key.
+    """
+
+    method: str
+    path: str
+    params: dict[str, str] | None = None
+    json_body: object = None
+    idempotent: bool = True
+    parse: Callable[[Response, Signer], object] | None = None
+
+
 def encode_json(payload: object) -> bytes:
     """Serialise a request body once; these exact bytes are signed and sent."""
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-class Client:
-    """A signed, verifying APIv3 client for one merchant profile."""
+class _BaseClient:
+    """What both clients share: headers, retry policy, verification, tracing."""
 
     def __init__(
         self,
@@ -73,12 +120,9 @@ class Client:
         base_url: str,
         signer: Signer,
         verifier: Verifier | None,
-        timeout: float = 10.0,
         retries: int = 2,
         backoff: float = 0.5,
-        transport: httpx.BaseTransport | None = None,
         trace: Callable[[str], None] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
     ):
         self.base_url = base_url.rstrip("/")
         self.signer = signer
@@ -86,135 +130,64 @@ class Client:
         self.retries = retries
         self.backoff = backoff
         self._trace = trace
-        self._sleep = sleep
+        self._auth = WechatPayAuth(signer)
+
+    def _http_options(self, timeout: float, transport) -> dict:
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
-        if verifier is not None and verifier.serial:
-            headers["Wechatpay-Serial"] = verifier.serial
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            auth=WechatPayAuth(signer),
-            timeout=timeout,
-            headers=headers,
-            transport=transport,
-            follow_redirects=False,
+        if self.verifier is not None and self.verifier.serial:
+            headers["Wechatpay-Serial"] = self.verifier.serial
+        options = dict(base_url=self.base_url, auth=self._auth, timeout=timeout, headers=headers,
+                       transport=transport, follow_redirects=False)
+        if self._trace:
             # Request hooks run after the auth flow, so the trace shows what was signed.
-            event_hooks={"request": [self._trace_request]} if trace else None,
-        )
+            options["event_hooks"] = {"request": [self._trace_request]}
+        return options
 
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
-    # -- public API -------------------------------------------------------
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, str] | None = None,
-        json_body: object = None,
-        idempotent: bool = True,
-    ) -> Response:
-        """Send a signed request and return the verified answer.
-
-        `idempotent=False` (a termination) retries only what surely never
-        reached the server (connection refused, 429); anything else is raised
-        for the caller to check the state before deciding.
-        """
-        response = self.send_unverified(method, path, params=params, json_body=json_body, idempotent=idempotent)
-        if self.verifier is None:
-            raise VerificationError("no key to verify WeChat's answer with; nothing from it was used")
-        try:
-            self.verifier.verify(response.headers, response.content)
-        except VerificationError:
-            self._emit("< [body withheld: the response failed verification]")
-            raise
-        self._trace_body(response.content)
-        return Response(response.status_code, response.headers, response.content, self._parse(response))
+    def _build(self, http, call: Call):
+        headers, content = {}, None
+        if call.json_body is not None:
+            content = encode_json(call.json_body)
+            headers["Content-Type"] = "application/json"
+        return http.build_request(call.method, call.path, params=call.params, content=content, headers=headers)
 
     def describe_signed(self, method: str, path: str) -> dict:
-        """The request `request()` would send, signed but NOT sent (for --dry-run).
+        """The request a call would send, signed but NOT sent (for --dry-run).
 
         The signature is redacted; the nonce is never used, so nothing can replay it.
         """
         request = self._http.build_request(method, path)
-        flow = self._http.auth.sync_auth_flow(request)
+        flow = self._auth.sync_auth_flow(request)
         signed = next(flow)
         flow.close()
         headers = {
             name: redact_authorization(value) if name.lower() == "authorization" else value
             for name, value in signed.headers.items()
         }
-        return {
-            "method": signed.method,
-            "url": str(signed.url),
-            "headers": headers,
-            "body": signed.content.decode("utf-8"),
-        }
+        return {"method": signed.method, "url": str(signed.url), "headers": headers,
+                "body": signed.content.decode("utf-8")}
 
-    def send_unverified(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, str] | None = None,
-        json_body: object = None,
-        idempotent: bool = True,
-    ) -> httpx.Response:
-        """Send with retries; return a 2xx httpx response NOT yet verified.
+    def _retry_delay(self, attempt: int, idempotent: bool, *, exc=None, response=None) -> float | None:
+        """Seconds to wait before the next attempt, or None when this failure is final.
 
-        Only `request` and the first platform-certificate download (which
-        verifies with the certificate it decrypts) may use this directly.
+        Connection failures, timeouts, 5xx and 429 are retried; 4xx never. A call
+        that is not idempotent (a termination) is retried only when it surely
+        never reached the server: the connection failed, or 429.
         """
-        headers = {}
-        content = None
-        if json_body is not None:
-            content = encode_json(json_body)
-            headers["Content-Type"] = "application/json"
-        request = self._http.build_request(method, path, params=params, content=content, headers=headers)
-        attempt = 0
-        while True:
-            delay = None
-            try:
-                response = self._send(request)
-            except httpx.TransportError as exc:
-                never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
-                if attempt < self.retries and (idempotent or never_sent):
-                    delay = self._backoff_delay(attempt, None)
-                    self._emit(f"! {describe_transport_error(exc, request)}; retrying in {delay:.1f} s")
-                else:
-                    raise NetworkError(describe_transport_error(exc, request)) from None
-            else:
-                status = response.status_code
-                if 200 <= status < 300:
-                    return response
-                self._trace_body(response.content)
-                retryable = status == 429 or (status >= 500 and idempotent)
-                if attempt < self.retries and retryable:
-                    delay = self._backoff_delay(attempt, response.headers.get("Retry-After"))
-                    self._emit(f"! HTTP {status}; retrying in {delay:.1f} s")
-                else:
-                    raise api_error(response)
-            self._sleep(delay)
-            attempt += 1
-
-    # -- internals ----------------------------------------------------------
-
-    def _send(self, request: httpx.Request) -> httpx.Response:
-        started = time.monotonic()
-        response = self._http.send(request)
-        if self._trace:
-            elapsed = (time.monotonic() - started) * 1000
-            self._emit(f"< HTTP {response.status_code} {response.reason_phrase} ({elapsed:.0f} ms)")
-            for name, value in response.headers.items():
-                self._emit(f"< {name}: {value}")
-        return response
+        if attempt >= self.retries:
+            return None
+        if exc is not None:
+            never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+            if not (idempotent or never_sent):
+                return None
+            reason, retry_after = type(exc).__name__, None
+        else:
+            status = response.status_code
+            if not (status == 429 or (status >= 500 and idempotent)):
+                return None
+            reason, retry_after = f"HTTP {status}", response.headers.get("Retry-After")
+        delay = self._backoff_delay(attempt, retry_after)
+        self._emit(f"! {reason}; retrying in {delay:.1f} s")
+        return delay
 
     def _backoff_delay(self, attempt: int, retry_after: str | None) -> float:
         if retry_after is not None:
@@ -224,19 +197,29 @@ class Client:
                 pass  # an HTTP date: fall back to our own backoff
         return self.backoff * (2**attempt) + random.uniform(0, self.backoff)
 
-    @staticmethod
-    def _parse(response: httpx.Response) -> dict | None:
-        if not response.content.strip():
-            return None
+    def _accept(self, response: httpx.Response) -> Response:
+        """Verify a 2xx answer and parse it; nothing unverified goes further."""
+        if self.verifier is None:
+            raise VerificationError("no key to verify WeChat's answer with; nothing from it was used")
         try:
-            data = json.loads(response.content)
-        except ValueError:
-            raise VerificationError(
-                "WeChat's answer is not JSON; nothing from it was used", request_id=response.headers.get("Request-ID")
-            ) from None
-        if not isinstance(data, dict):
-            raise VerificationError("WeChat's answer is not a JSON object; nothing from it was used")
-        return data
+            self.verifier.verify(response.headers, response.content)
+        except VerificationError:
+            self._emit("< [body withheld: the response failed verification]")
+            raise
+        self._trace_body(response.content)
+        return Response(response.status_code, response.headers, response.content, _parse_json(response))
+
+    def _finish(self, call: Call, response: Response):
+        return call.parse(response, self.signer) if call.parse else response
+
+    def _trace_response(self, response: httpx.Response, started: float) -> None:
+        if self._trace:
+            elapsed = (time.monotonic() - started) * 1000
+            self._emit(f"< HTTP {response.status_code} {response.reason_phrase} ({elapsed:.0f} ms)")
+            for name, value in response.headers.items():
+                self._emit(f"< {name}: {value}")
+            if not response.is_success:
+                self._trace_body(response.content)
 
     def _emit(self, line: str) -> None:
         if self._trace:
@@ -251,9 +234,78 @@ class Client:
         if request.content:
             self._emit("> " + request.content.decode("utf-8", "replace"))
 
+    async def _atrace_request(self, request: httpx.Request) -> None:
+        self._trace_request(request)
+
     def _trace_body(self, body: bytes) -> None:
         if body:
             self._emit("< " + body.decode("utf-8", "replace"))
+
+
+class Client(_BaseClient):
+    """A signed, verifying APIv3 client for one merchant profile, one call at a time."""
+
+    def __init__(self, *, timeout: float = 10.0, transport=None, sleep: Callable[[float], None] = time.sleep,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self._sleep = sleep
+        self._http = httpx.Client(**self._http_options(timeout, transport))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def call(self, call: Call):
+        """Send a described call and return its parsed, verified result."""
+        return self._finish(call, self._accept(self.send_unverified(call)))
+
+    def request(self, method: str, path: str, *, params=None, json_body=None, idempotent: bool = True) -> Response:
+        """Send a signed request and return the verified answer."""
+        return self.call(Call(method, path, params, json_body, idempotent))
+
+    def send_unverified(self, call: Call) -> httpx.Response:
+        """Send with retries; return a 2xx httpx response NOT yet verified.
+
+        Only `call` and the first platform-certificate download (which verifies
+        with the certificate it decrypts) may use this directly.
+        """
+        request = self._build(self._http, call)
+        attempt = 0
+        while True:
+            started = time.monotonic()
+            try:
+                response = self._http.send(request)
+            except httpx.TransportError as exc:
+                delay = self._retry_delay(attempt, call.idempotent, exc=exc)
+                if delay is None:
+                    raise NetworkError(describe_transport_error(exc, request)) from None
+            else:
+                self._trace_response(response, started)
+                if response.is_success:
+                    return response
+                delay = self._retry_delay(attempt, call.idempotent, response=response)
+                if delay is None:
+                    raise api_error(response)
+            self._sleep(delay)
+            attempt += 1
+
+
+def _parse_json(response: httpx.Response) -> dict | None:
+    if not response.content.strip():
+        return None
+    request_id = response.headers.get("Request-ID")
+    try:
+        data = json.loads(response.content)
+    except ValueError:
+        raise VerificationError("WeChat's answer is not JSON; nothing from it was used", request_id=request_id) from None
+    if not isinstance(data, dict):
+        raise VerificationError("WeChat's answer is not a JSON object; nothing from it was used", request_id=request_id)
+    return data
 
 
 def api_error(response: httpx.Response) -> ApiError:

@@ -1,10 +1,13 @@
 """Contract termination (解约), the one irreversible operation, step by step.
 
 `find_target` resolves the pupil, `check_terminable` stops when there is no
-active contract, `terminate` sends the request once and re-queries to report
-the new state (or, after a timeout, to find out what happened). Every step
-that matters is written to the audit log. Asking the operator is the command
-layer's job; nothing here prompts or prints.
+active contract, `Termination.run` sends the request once and re-queries to
+report the new state (or, after a timeout, to find out what happened). Every
+step that matters is written to the audit log. Asking the operator is the
+command layer's job; nothing here prompts or prints.
+
+The network steps are flows (see steps.py): generators that yield API calls,
+so single mode (`steps.run`) and batch mode (`steps.run_async`) share them.
 """
 
 from __future__ import annotations
@@ -13,9 +16,9 @@ from dataclasses import asdict, dataclass
 
 from wxpay_cli import api
 from wxpay_cli.audit import AuditLog
-from wxpay_cli.client import Client
 from wxpay_cli.config import Profile
 from wxpay_cli.errors import ApiError, NetworkError, OperationRefused, VerificationError, WxpayError
+from wxpay_cli.steps import Steps
 
 
 @dataclass
@@ -61,11 +64,11 @@ def target_from_user(data: dict, organization_id: str, out_user_id: str) -> Targ
     )
 
 
-def find_target(client: Client, *, organization_id: str, out_user_id: str | None = None,
-                user_id: str | None = None) -> Target:
+def find_target(*, organization_id: str, out_user_id: str | None = None,
+                user_id: str | None = None) -> Steps[Target]:
     """Look the pupil up by out_user_id; by user_id there is no query, so the state stays unknown."""
     if out_user_id:
-        answer = api.get_user(client, organization_id=organization_id, out_user_id=out_user_id)
+        answer = yield api.get_user(organization_id=organization_id, out_user_id=out_user_id)
         return target_from_user(answer.data, organization_id, out_user_id)
     return Target(organization_id=organization_id, user_id=user_id)
 
@@ -73,8 +76,8 @@ def find_target(client: Client, *, organization_id: str, out_user_id: str | None
 class Termination:
     """One termination attempt for one profile, recorded in the audit log."""
 
-    def __init__(self, client: Client, profile: Profile, audit: AuditLog):
-        self.client = client
+    def __init__(self, client, profile: Profile, audit: AuditLog):
+        self.client = client  # either client: only describe_signed is used directly
         self.profile = profile
         self.audit = audit
 
@@ -106,7 +109,7 @@ class Termination:
         self.record(target, "dry_run")
         return {**result_fields(target), "dry_run": True, "request": request}
 
-    def run(self, target: Target) -> dict:
+    def run(self, target: Target) -> Steps[dict]:
         """Send the termination once; then re-query and report the new state.
 
         The "attempted" line is written first: if the audit log cannot take it,
@@ -114,9 +117,9 @@ class Termination:
         """
         self.record(target, "attempted")
         try:
-            answer = api.terminate_contract(self.client, organization_id=target.organization_id, user_id=target.user_id)
+            answer = yield api.terminate_contract(organization_id=target.organization_id, user_id=target.user_id)
         except NetworkError as exc:
-            return self._after_network_error(target, exc)
+            return (yield from self._after_network_error(target, exc))
         except WxpayError as exc:
             self.record(target, "failed" if isinstance(exc, VerificationError) else "refused",
                         http_status=exc.http_status, request_id=exc.request_id, error=exc.code)
@@ -124,14 +127,23 @@ class Termination:
         self.record(target, "succeeded", http_status=answer.http_status, request_id=answer.request_id)
         result = {**result_fields(target), "contract_state": "TERMINATED", "request_id": answer.request_id}
         if target.out_user_id:
-            result["contract_state"] = self._current_state(target) or "TERMINATED"
+            result["contract_state"] = (yield from self._current_state(target)) or "TERMINATED"
         return result
 
-    def _current_state(self, target: Target) -> str | None:
-        answer = api.get_user(self.client, organization_id=target.organization_id, out_user_id=target.out_user_id)
+    def batch_row(self, *, organization_id: str, out_user_id: str | None, user_id: str | None,
+                  dry_run: bool) -> Steps[dict]:
+        """One row of a batch: look up, check, then terminate (or describe, for a dry run)."""
+        target = yield from find_target(organization_id=organization_id, out_user_id=out_user_id, user_id=user_id)
+        self.check_terminable(target)
+        if dry_run:
+            return self.dry_run(target)
+        return (yield from self.run(target))
+
+    def _current_state(self, target: Target) -> Steps[str | None]:
+        answer = yield api.get_user(organization_id=target.organization_id, out_user_id=target.out_user_id)
         return answer.data.get("contract_state")
 
-    def _after_network_error(self, target: Target, exc: NetworkError) -> dict:
+    def _after_network_error(self, target: Target, exc: NetworkError) -> Steps[dict]:
         """The request may or may not have reached WeChat: ask before deciding anything."""
         if not target.out_user_id:
             self.record(target, "unknown", error=exc.code)
@@ -140,7 +152,7 @@ class Termination:
                 hint=f"check with `wxpay user show --user OUT_USER_ID --org {target.organization_id}` before retrying",
             ) from None
         try:
-            state = self._current_state(target)
+            state = yield from self._current_state(target)
         except (NetworkError, ApiError, VerificationError):
             self.record(target, "unknown", error=exc.code)
             raise NetworkError(

@@ -38,7 +38,7 @@ def show(app: App, contract_id: str, appid: str | None) -> None:
     """Show a contract: state, user, signing and termination times."""
     from wxpay_cli import api
 
-    answer = api.get_contract(app.client(), contract_id=contract_id, appid=appid)
+    answer = app.client().call(api.get_contract(contract_id=contract_id, appid=appid))
     app.render(View(data=answer.data, rows=table_rows(answer.data, CONTRACT_LABELS), title="Contract"))
 
 
@@ -68,13 +68,15 @@ def terminate(app: App, out_user_id: str | None, user_id: str | None, organizati
 def run_termination(app: App, *, organization_id: str, out_user_id: str | None, user_id: str | None,
                     yes: bool, dry_run: bool, question: str | None = None) -> None:
     """The guarded termination flow shared by `contract terminate` and `handover`."""
+    from wxpay_cli import steps
     from wxpay_cli.termination import Termination, find_target
 
     audit = app.audit()
     if not dry_run:
         audit.check_writable()  # refuse before anything is looked up or sent
     termination = Termination(app.client(), app.profile(), audit)
-    target = find_target(app.client(), organization_id=organization_id, out_user_id=out_user_id, user_id=user_id)
+    target = steps.run(app.client(), find_target(organization_id=organization_id, out_user_id=out_user_id,
+                                                 user_id=user_id))
     # The preview goes to stderr; with JSON output it is shown only to a person about to confirm.
     if app.format == "table" or (not yes and not dry_run and app.interactive()):
         output.render(View(data=target.as_dict(), rows=target.rows(), title="To terminate"), "table", to_stderr=True)
@@ -100,7 +102,7 @@ def run_termination(app: App, *, organization_id: str, out_user_id: str | None, 
                              default=False, err=True):
             termination.record(target, "declined")
             raise OperationRefused("not confirmed: nothing was terminated", code="NOT_CONFIRMED")
-    result = termination.run(target)
+    result = steps.run(app.client(), termination.run(target))
     rows = [("Contract state", result["contract_state"]), *[r for r in target.rows() if r[0] != "Contract state"]]
     if result.get("request_id"):
         rows.append(("Request-ID", result["request_id"]))

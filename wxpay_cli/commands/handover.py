@@ -38,7 +38,7 @@ def handover(app: App, out_user_id: str, organization_id: str) -> None:
 
     app.output_format = "table"
     app.audit().check_writable()
-    user = api.get_user(app.client(), organization_id=organization_id, out_user_id=out_user_id).data
+    user = app.client().call(api.get_user(organization_id=organization_id, out_user_id=out_user_id)).data
     app.render(user_view(user))
     target = target_from_user(user, organization_id, out_user_id)
     Termination(app.client(), app.profile(), app.audit()).check_terminable(target)

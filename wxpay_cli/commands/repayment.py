@@ -57,7 +57,7 @@ def fetch_link(app: App, out_user_id: str, organization_id: str) -> dict:
     audit_fields = dict(profile=profile.name, mchid=profile.mchid, operation="repayment_url",
                         organization_id=organization_id, out_user_id=out_user_id)
     try:
-        answer = api.repayment_url(app.client(), out_user_id=out_user_id, organization_id=organization_id)
+        answer = app.client().call(api.repayment_url(out_user_id=out_user_id, organization_id=organization_id))
     except WxpayError as exc:
         _audit(app, **audit_fields, outcome="failed", http_status=exc.http_status, request_id=exc.request_id,
                error=exc.code)

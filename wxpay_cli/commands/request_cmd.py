@@ -54,7 +54,7 @@ def request(app: App, method: str, path: str, data) -> None:
     """
     from wxpay_cli import api
 
-    answer = api.raw_request(app.client(), method.upper(), path, data)
+    answer = app.client().call(api.raw_request(method.upper(), path, data))
     if answer.http_status != 204 or answer.data:
         app.output_format = "json"
         app.render(View(data=answer.data, pretty_json=True))

@@ -38,7 +38,7 @@ def show(app: App, out_user_id: str, organization_id: str) -> None:
     """
     from wxpay_cli import api
 
-    answer = api.get_user(app.client(), organization_id=organization_id, out_user_id=out_user_id)
+    answer = app.client().call(api.get_user(organization_id=organization_id, out_user_id=out_user_id))
     app.render(user_view(answer.data))
 
 

@@ -1,0 +1,75 @@
+"""The batch client: many signed, verified calls at once over one keep-alive pool.
+
+It shares headers, retry policy, verification and tracing with `Client`
+(`client._BaseClient`); only the send loop is asynchronous. Imported only by
+batch mode, so single calls never pay for asyncio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from wxpay_cli.client import Call, _BaseClient, api_error, describe_transport_error, httpx
+from wxpay_cli.errors import NetworkError
+
+
+class AsyncClient(_BaseClient):
+    """The same client for batches: many calls at once over one keep-alive pool,
+    optionally paced to `rate` requests per second (retries included)."""
+
+    def __init__(self, *, timeout: float = 10.0, transport=None, concurrency: int = 8,
+                 rate: float | None = None, **kwargs):
+        super().__init__(**kwargs)
+        options = self._http_options(timeout, transport)
+        if self._trace:
+            options["event_hooks"] = {"request": [self._atrace_request]}
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        self._http = httpx.AsyncClient(limits=limits, **options)
+        self._pace = RateLimiter(rate) if rate else None
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def call(self, call: Call):
+        return self._finish(call, self._accept(await self.send_unverified(call)))
+
+    async def send_unverified(self, call: Call) -> httpx.Response:
+        request = self._build(self._http, call)
+        attempt = 0
+        while True:
+            if self._pace:
+                await self._pace.wait()
+            started = time.monotonic()
+            try:
+                response = await self._http.send(request)
+            except httpx.TransportError as exc:
+                delay = self._retry_delay(attempt, call.idempotent, exc=exc)
+                if delay is None:
+                    raise NetworkError(describe_transport_error(exc, request)) from None
+            else:
+                self._trace_response(response, started)
+                if response.is_success:
+                    return response
+                delay = self._retry_delay(attempt, call.idempotent, response=response)
+                if delay is None:
+                    raise api_error(response)
+            await asyncio.sleep(delay)
+            attempt += 1
+
+
+class RateLimiter:
+    """Spaces requests at least 1/rate seconds apart, across all tasks."""
+
+    def __init__(self, rate: float):
+        self.interval = 1.0 / rate
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)

@@ -1,0 +1,48 @@
+"""Multi-step API flows written once, run on either client.
+
+A flow is a generator that yields `Call`s and receives each call's result (or
+has the call's error thrown in at the `yield`, where it may catch it); its
+return value is the flow's result. `run` drives it on the one-at-a-time
+`Client`, `run_async` on the batch `AsyncClient`. The termination flow
+(lookup → terminate → re-query, with its timeout handling) is written this way
+so single and batch mode cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TypeVar
+
+from wxpay_cli.client import Call
+from wxpay_cli.errors import WxpayError
+
+T = TypeVar("T")
+Steps = Generator[Call, object, T]
+
+
+def run(client, steps: Steps[T]) -> T:
+    result, error = None, None
+    while True:
+        try:
+            call = steps.throw(error) if error else steps.send(result)
+        except StopIteration as done:
+            return done.value
+        result, error = None, None
+        try:
+            result = client.call(call)
+        except WxpayError as exc:
+            error = exc
+
+
+async def run_async(client, steps: Steps[T]) -> T:
+    result, error = None, None
+    while True:
+        try:
+            call = steps.throw(error) if error else steps.send(result)
+        except StopIteration as done:
+            return done.value
+        result, error = None, None
+        try:
+            result = await client.call(call)
+        except WxpayError as exc:
+            error = exc
