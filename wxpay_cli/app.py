@@ -26,6 +26,8 @@ class App:
         self.output_format: str | None = None  # set by --format/--json
         self._profile: Profile | None = None
         self._client = None
+        self._credentials = None
+        self.audit_warned = False  # warn once per run that link fetches are not audited
         self._sandbox = None
         self._sandbox_dir: Path | None = None
 
@@ -59,24 +61,36 @@ class App:
                 self._profile = load_profile(self.config_flag, self.profile_flag)
         return self._profile
 
-    def client(self):
-        """The shared signed, verifying client for the chosen profile."""
-        if self._client is None:
+    def credentials(self):
+        """(signer, verifier) for the chosen profile, loaded once; warns about a readable key."""
+        if self._credentials is None:
             from wxpay_cli import keys
-            from wxpay_cli.client import Client
             from wxpay_cli.credentials import signer_for, verifier_for
 
             profile = self.profile()
             if profile.private_key and keys.loose_permissions(profile.private_key):
                 output.warn(f"{profile.private_key} is readable by other users; run: chmod 600 {profile.private_key}")
-            self._client = Client(
-                base_url=profile.base_url,
-                signer=signer_for(profile),
-                verifier=verifier_for(profile),
-                timeout=profile.timeout,
-                trace=output.info if self.verbose else None,
-            )
+            self._credentials = (signer_for(profile), verifier_for(profile))
+        return self._credentials
+
+    def client(self):
+        """The shared signed, verifying client for the chosen profile."""
+        if self._client is None:
+            from wxpay_cli.client import Client
+
+            signer, verifier = self.credentials()
+            self._client = Client(base_url=self.profile().base_url, signer=signer, verifier=verifier,
+                                  timeout=self.profile().timeout, trace=output.info if self.verbose else None)
         return self._client
+
+    def async_client(self, *, concurrency: int, rate: float | None):
+        """A batch client (create it inside the running event loop; close it with `aclose`)."""
+        from wxpay_cli.aclient import AsyncClient
+
+        signer, verifier = self.credentials()
+        return AsyncClient(base_url=self.profile().base_url, signer=signer, verifier=verifier,
+                           timeout=self.profile().timeout, trace=output.info if self.verbose else None,
+                           concurrency=concurrency, rate=rate)
 
     def _start_sandbox(self) -> Profile:
         from wxpay_cli.sandbox.profile import sandbox_profile

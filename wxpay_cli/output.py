@@ -131,3 +131,29 @@ def error(exc: WxpayError, *, as_json: bool) -> None:
         lines.append(f"  Request-ID: {exc.request_id}")
     sys.stderr.write("\n".join(lines) + "\n")
     sys.stderr.flush()
+
+
+class progress:
+    """`with progress("rows") as advance:` a live counter on stderr when it is a terminal; else nothing."""
+
+    def __init__(self, unit: str):
+        self.unit = unit
+        self._progress = None
+
+    def __enter__(self):
+        if not sys.stderr.isatty():
+            return lambda: None
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            SpinnerColumn(), TextColumn(f"{{task.completed}} {self.unit}"), TimeElapsedColumn(),
+            console=Console(stderr=True), transient=True,
+        )
+        self._progress.start()
+        task = self._progress.add_task(self.unit, total=None)
+        return lambda: self._progress.advance(task)
+
+    def __exit__(self, *exc_info) -> None:
+        if self._progress is not None:
+            self._progress.stop()

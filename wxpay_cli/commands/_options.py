@@ -46,3 +46,28 @@ def user_option(**kwargs):
 def org_option(**kwargs):
     return click.option("--org", "organization_id", metavar="ORGANIZATION_ID", callback=non_blank,
                         help="The school's organization id.", **kwargs)
+
+
+def batch_options(command):
+    """`--batch FILE|-`, `--concurrency N` and `--rate R`, for commands that take many rows."""
+    command = click.option("--rate", type=click.FloatRange(min=0.1), metavar="R",
+                           help="With --batch: at most R requests per second.")(command)
+    command = click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True,
+                           help="With --batch: rows worked on at once.")(command)
+    command = click.option("--batch", "batch_input", type=click.File("r", encoding="utf-8-sig"), metavar="FILE|-",
+                           help="Take rows from a CSV (with header) or JSON-lines file, or - for stdin; "
+                                "print one JSON line per row, in input order.")(command)
+    return command
+
+
+def single_or_batch(batch_input, required: dict[str, object], extras: dict[str, object] | None = None) -> None:
+    """Usage errors: in batch mode the rows come from the file, so no single-row option
+    may be given; otherwise every `required` option ("--flag": value) is needed."""
+    if batch_input is not None:
+        given = [flag for flag, value in {**required, **(extras or {})}.items() if value]
+        if given:
+            raise click.UsageError(f"--batch takes the rows from the file: drop {', '.join(given)}")
+        return
+    missing = [flag for flag, value in required.items() if not value]
+    if missing:
+        raise click.UsageError(f"missing option '{missing[0]}' (or give --batch FILE)")

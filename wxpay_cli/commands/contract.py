@@ -6,7 +6,14 @@ import click
 
 from wxpay_cli import output
 from wxpay_cli.app import App
-from wxpay_cli.commands._options import non_blank, org_option, output_options, user_option
+from wxpay_cli.commands._options import (
+    batch_options,
+    non_blank,
+    org_option,
+    output_options,
+    single_or_batch,
+    user_option,
+)
 from wxpay_cli.errors import OperationRefused
 from wxpay_cli.output import View, table_rows
 
@@ -46,19 +53,26 @@ def show(app: App, contract_id: str, appid: str | None) -> None:
 @user_option()
 @click.option("--user-id", "user_id", metavar="USER_ID", callback=non_blank,
               help="WeChat's user_id instead of --user (the state cannot be checked first).")
-@org_option(required=True)
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation (required off a terminal).")
+@org_option()
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (required off a terminal and for --batch).")
 @click.option("--dry-run", is_flag=True, help="Show the exact signed request and send nothing.")
+@batch_options
 @output_options
 @click.pass_obj
-def terminate(app: App, out_user_id: str | None, user_id: str | None, organization_id: str, yes: bool,
-              dry_run: bool) -> None:
+def terminate(app: App, out_user_id: str | None, user_id: str | None, organization_id: str | None, yes: bool,
+              dry_run: bool, batch_input, concurrency: int, rate: float | None) -> None:
     """Terminate a pupil's face-payment contract so the family can sign again. Cannot be undone.
 
     Shows what will be terminated, stops if the contract is not CONTRACTED, asks
     for confirmation (or needs --yes off a terminal), sends the termination once,
     then re-queries and reports the new state. Every step is in the audit log.
+    With --batch, rows need organization_id and out_user_id (preferred: the state
+    is checked first) or user_id; --yes is required and a summary is shown first.
     """
+    single_or_batch(batch_input, {"--org": organization_id}, {"--user": out_user_id, "--user-id": user_id})
+    if batch_input is not None:
+        run_termination_batch(app, batch_input, yes=yes, dry_run=dry_run, concurrency=concurrency, rate=rate)
+        return
     if bool(out_user_id) == bool(user_id):
         raise click.UsageError("give exactly one of --user OUT_USER_ID or --user-id USER_ID")
     run_termination(app, organization_id=organization_id, out_user_id=out_user_id, user_id=user_id,
@@ -107,3 +121,37 @@ def run_termination(app: App, *, organization_id: str, out_user_id: str | None, 
     if result.get("request_id"):
         rows.append(("Request-ID", result["request_id"]))
     app.render(View(data=result, rows=rows, title="Contract terminated"))
+
+
+def run_termination_batch(app: App, stream, *, yes: bool, dry_run: bool, concurrency: int,
+                          rate: float | None) -> None:
+    """Terminate every row's contract: the whole input is read and summarised first, and
+    nothing is sent without --yes (a dry run needs none)."""
+    from wxpay_cli import batch, steps
+    from wxpay_cli.commands._batch import run_batch
+    from wxpay_cli.termination import Termination
+
+    audit = app.audit()
+    rows = list(batch.read_rows(stream, required=("organization_id",), one_of=("out_user_id", "user_id")))
+    usable = [row for row in rows if not row.problem]
+    organizations = sorted({row.values["organization_id"] for row in usable})
+    profile = app.profile()
+    output.info(
+        f"{'dry run: would terminate' if dry_run else 'about to terminate'} the contracts of {len(usable)} "
+        f"pupils ({len(rows) - len(usable)} unusable rows) with profile {profile.name} (mchid {profile.mchid}), "
+        f"organizations: {', '.join(organizations[:5])}{' …' if len(organizations) > 5 else ''}"
+    )
+    if not (yes or dry_run):
+        raise OperationRefused("a batch termination needs --yes: nothing was sent",
+                               hint="check the summary above, or try --dry-run first", code="NOT_CONFIRMED")
+    if not dry_run:
+        audit.check_writable()
+
+    async def work(client, row: dict) -> dict:
+        termination = Termination(client, profile, audit)
+        out_user_id = row.get("out_user_id")
+        return await steps.run_async(client, termination.batch_row(
+            organization_id=row["organization_id"], out_user_id=out_user_id,
+            user_id=None if out_user_id else row.get("user_id"), dry_run=dry_run))
+
+    run_batch(app, stream, work, concurrency=concurrency, rate=rate, required=(), rows=rows)

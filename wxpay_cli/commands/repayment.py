@@ -9,26 +9,37 @@ import click
 
 from wxpay_cli import output
 from wxpay_cli.app import App
-from wxpay_cli.commands._options import org_option, output_options, user_option
+from wxpay_cli.commands._options import batch_options, org_option, output_options, single_or_batch, user_option
 from wxpay_cli.errors import AuditLogError, WxpayError
 from wxpay_cli.output import View
 
 
 @click.command("repayment-url")
-@user_option(required=True)
-@org_option(required=True)
+@user_option()
+@org_option()
 @click.option("--qr", is_flag=True, help="Also draw the link as a QR code below the table (scan it with a phone).")
 @click.option("--qr-png", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="Also write the link as a QR code PNG to FILE.")
+@batch_options
 @output_options
 @click.pass_obj
-def repayment_url(app: App, out_user_id: str, organization_id: str, qr: bool, qr_png: Path | None) -> None:
+def repayment_url(app: App, out_user_id: str | None, organization_id: str | None, qr: bool, qr_png: Path | None,
+                  batch_input, concurrency: int, rate: float | None) -> None:
     """Fetch the repayment link for a pupil's advance, verified as coming from WeChat.
 
     Forward the link by hand to the WeChat account that will repay. With --json
     (or in a pipe) prints exactly WeChat's object: {"repayment_url", "expire_at"}.
-    Every fetch is written to the audit log.
+    With --batch, rows need out_user_id and organization_id. Every fetch is
+    written to the audit log.
     """
+    single_or_batch(batch_input, {"--user": out_user_id, "--org": organization_id},
+                    {"--qr": qr, "--qr-png": qr_png})
+    if batch_input is not None:
+        from wxpay_cli.commands._batch import run_batch
+
+        run_batch(app, batch_input, lambda client, row: fetch_link_async(app, client, row),
+                  concurrency=concurrency, rate=rate, required=("out_user_id", "organization_id"))
+        return
     data = fetch_link(app, out_user_id, organization_id)
     view = repayment_view(app, data, out_user_id, organization_id)
     if qr:
@@ -53,25 +64,45 @@ def fetch_link(app: App, out_user_id: str, organization_id: str) -> dict:
     """Fetch the link and record the fetch (or its failure) in the audit log."""
     from wxpay_cli import api
 
-    profile = app.profile()
-    audit_fields = dict(profile=profile.name, mchid=profile.mchid, operation="repayment_url",
-                        organization_id=organization_id, out_user_id=out_user_id)
+    call = api.repayment_url(out_user_id=out_user_id, organization_id=organization_id)
     try:
-        answer = app.client().call(api.repayment_url(out_user_id=out_user_id, organization_id=organization_id))
+        answer = app.client().call(call)
     except WxpayError as exc:
-        _audit(app, **audit_fields, outcome="failed", http_status=exc.http_status, request_id=exc.request_id,
-               error=exc.code)
+        record_fetch(app, out_user_id, organization_id, error=exc)
         raise
-    _audit(app, **audit_fields, outcome="fetched", http_status=answer.http_status, request_id=answer.request_id)
+    record_fetch(app, out_user_id, organization_id, answer=answer)
     return answer.data
 
 
-def _audit(app: App, **fields) -> None:
-    """A link fetch is still shown when the audit log cannot be written, with a warning."""
+async def fetch_link_async(app: App, client, row: dict) -> dict:
+    """The same for one batch row."""
+    from wxpay_cli import api
+
     try:
-        app.audit().append(**fields)
+        answer = await client.call(api.repayment_url(**row))
+    except WxpayError as exc:
+        record_fetch(app, row["out_user_id"], row["organization_id"], error=exc)
+        raise
+    record_fetch(app, row["out_user_id"], row["organization_id"], answer=answer)
+    return answer.data
+
+
+def record_fetch(app: App, out_user_id: str, organization_id: str, *, answer=None, error=None) -> None:
+    """One audit line per fetch. The link is still shown when the log cannot be written:
+    a warning (once per run) says fetches are not recorded."""
+    profile = app.profile()
+    source = answer if answer is not None else error
+    try:
+        app.audit().append(
+            profile=profile.name, mchid=profile.mchid, operation="repayment_url", organization_id=organization_id,
+            out_user_id=out_user_id, outcome="fetched" if answer is not None else "failed",
+            http_status=source.http_status, request_id=source.request_id,
+            error=None if error is None else error.code,
+        )
     except AuditLogError as exc:
-        output.warn(f"{exc.message}; this fetch is not in the audit log")
+        if not app.audit_warned:
+            app.audit_warned = True
+            output.warn(f"{exc.message}; link fetches are not being recorded in the audit log")
 
 
 def repayment_view(app: App, data: dict, out_user_id: str, organization_id: str) -> View:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from wxpay_cli.app import App
-from wxpay_cli.commands._options import org_option, output_options, user_option
+from wxpay_cli.commands._options import batch_options, org_option, output_options, single_or_batch, user_option
 from wxpay_cli.output import View, table_rows
 
 USER_LABELS = [
@@ -27,17 +27,30 @@ def user_group() -> None:
 
 
 @user_group.command("show")
-@user_option(required=True)
-@org_option(required=True)
+@user_option()
+@org_option()
+@batch_options
 @output_options
 @click.pass_obj
-def show(app: App, out_user_id: str, organization_id: str) -> None:
+def show(app: App, out_user_id: str | None, organization_id: str | None, batch_input, concurrency: int,
+         rate: float | None) -> None:
     """Show a pupil: names, ids, class, status and contract state.
 
     An encrypted user_name is shown decrypted with the merchant private key.
+    With --batch, rows need out_user_id and organization_id.
     """
     from wxpay_cli import api
 
+    single_or_batch(batch_input, {"--user": out_user_id, "--org": organization_id})
+    if batch_input is not None:
+        from wxpay_cli.commands._batch import run_batch
+
+        async def work(client, row: dict) -> dict:
+            return (await client.call(api.get_user(**row))).data
+
+        run_batch(app, batch_input, work, concurrency=concurrency, rate=rate,
+                  required=("out_user_id", "organization_id"))
+        return
     answer = app.client().call(api.get_user(organization_id=organization_id, out_user_id=out_user_id))
     app.render(user_view(answer.data))
 
