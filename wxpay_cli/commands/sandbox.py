@@ -16,7 +16,8 @@ def sandbox_group() -> None:
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="Port on 127.0.0.1 (0: any free port).")
 @click.option("--mode", type=click.Choice(["public-key", "certificate"]), default="public-key", show_default=True,
               help="How the sandbox signs its answers.")
-def serve(port: int, mode: str) -> None:
+@click.option("--quiet", is_flag=True, help="Do not log each request on stderr.")
+def serve(port: int, mode: str, quiet: bool) -> None:
     """Serve the sandbox on 127.0.0.1 until Ctrl-C.
 
     Prints a ready profile (TOML) on stdout; its keys and a config.toml are
@@ -34,7 +35,7 @@ def serve(port: int, mode: str) -> None:
     from wxpay_cli.sandbox.server import Sandbox, seed_demo
 
     try:
-        sandbox = Sandbox(mode=mode.replace("-", "_"), port=port, log=output.info)
+        sandbox = Sandbox(mode=mode.replace("-", "_"), port=port, log=None if quiet else output.info)
     except OSError as exc:
         raise click.UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
     seed_demo(sandbox)
