@@ -47,24 +47,34 @@ class App:
                 from wxpay_cli.config import load_profile
 
                 self._profile = load_profile(self.config_flag, self.profile_flag)
+            warn_if_readable(self._profile.private_key)
         return self._profile
 
     def client(self):
         """The shared signed, verifying client for the chosen profile."""
+        from wxpay_cli.credentials import verifier_for
+
+        return self._build_client(verifier_for)
+
+    def client_with(self, verifier, transport=None):
+        """A signed client that verifies with `verifier`, or not at all with None
+        (the caller then verifies): for `certs download` and `config check`, which
+        must work before a profile has any key to verify with."""
+        return self._build_client(lambda profile: verifier, transport)
+
+    def _build_client(self, make_verifier, transport=None):
         if self._client is None:
-            from wxpay_cli import keys
             from wxpay_cli.client import Client
-            from wxpay_cli.credentials import signer_for, verifier_for
+            from wxpay_cli.credentials import signer_for
 
             profile = self.profile()
-            if profile.private_key and keys.loose_permissions(profile.private_key):
-                output.warn(f"{profile.private_key} is readable by other users; run: chmod 600 {profile.private_key}")
             self._client = Client(
                 base_url=profile.base_url,
                 signer=signer_for(profile),
-                verifier=verifier_for(profile),
+                verifier=make_verifier(profile),
                 timeout=profile.timeout,
                 trace=output.info if self.verbose else None,
+                transport=transport,
             )
         return self._client
 
@@ -85,3 +95,11 @@ class App:
             self._sandbox.stop()
         if self._sandbox_dir is not None:
             shutil.rmtree(self._sandbox_dir, ignore_errors=True)
+
+
+def warn_if_readable(private_key: Path | None) -> None:
+    """Every command that loads a profile warns when other users can read its private key."""
+    from wxpay_cli import keys
+
+    if private_key and keys.loose_permissions(private_key):
+        output.warn(f"{private_key} is readable by other users; run: chmod 600 {private_key}")

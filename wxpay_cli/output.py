@@ -22,12 +22,15 @@ class View:
     """What a command returns.
 
     `data` is printed as-is with --json; `rows` (label, value) make the table;
-    `blocks` are plain text printed whole below it (a link that must never be
-    cut, a QR code), never re-wrapped or styled.
+    with `columns` (headings) the table has a header and each row one value a
+    column (a checklist, a list of certificates); `blocks` are plain text
+    printed whole below it (a link that must never be cut, a QR code), never
+    re-wrapped or styled.
     """
 
     data: object
-    rows: list[tuple[str, object]] = field(default_factory=list)
+    rows: list[tuple] = field(default_factory=list)
+    columns: tuple[str, ...] = ()
     title: str | None = None
     blocks: list[str] = field(default_factory=list)
     pretty_json: bool = False
@@ -67,11 +70,11 @@ def _render_table(view: View) -> None:
 
     console = Console(highlight=False)
     if view.rows:
-        table = Table(title=view.title, box=box.SIMPLE_HEAD, show_header=False, title_justify="left")
-        table.add_column(style="bold")
-        table.add_column(overflow="fold")
-        for label, value in view.rows:
-            table.add_row(Text(label), Text("" if value is None else str(value)))
+        table = Table(title=view.title, box=box.SIMPLE_HEAD, show_header=bool(view.columns), title_justify="left")
+        for index, heading in enumerate(view.columns or ("", "")):
+            table.add_column(heading, style="bold" if index == 0 else None, overflow="fold")
+        for row in view.rows:
+            table.add_row(*(Text("" if value is None else str(value)) for value in row))
         console.print(table)
     for block in view.blocks:
         # soft_wrap: the terminal wraps long lines itself, so a copied link stays whole.
