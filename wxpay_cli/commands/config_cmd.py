@@ -18,15 +18,20 @@ def config_group() -> None:
 
 
 class _Inputs:
-    """Each value from its flag, else asked on a terminal, else a usage error naming the flag."""
+    """Each value from its flag, else asked on a terminal, else a usage error naming the flag.
 
-    def __init__(self, asking: bool):
+    Optional values are asked only in a guided session (no flags given at all), so
+    an operator who passes the flags is asked only for what is missing.
+    """
+
+    def __init__(self, asking: bool, guided: bool):
         self.asking = asking
+        self.guided = asking and guided
 
     def get(self, value, flag: str, text: str, check=None, *, default=None, optional: bool = False):
         if value is not None:
             return check(value) if check else value
-        if not self.asking:
+        if not (self.guided if optional else self.asking):
             if optional:
                 return default
             raise click.UsageError(f"Missing option '{flag}' (stdin is not a terminal, so wxpay cannot ask for it).")
@@ -63,7 +68,8 @@ def init(app: App, name, mchid, serial_no, merchant_cert, private_key, public_ke
     from wxpay_cli import config, keys, onboarding
     from wxpay_cli.app import warn_if_readable
 
-    inputs = _Inputs(interactive())
+    given = (name, mchid, serial_no, merchant_cert, private_key, public_key_id, public_key, base_url)
+    inputs = _Inputs(interactive(), guided=all(value is None for value in given) and not platform_certs)
     path, _ = config.config_path(app.config_flag)
     name = name or app.profile_flag or inputs.get(None, "--profile", "Profile name", default="default", optional=True) or "default"
     config.refuse_existing_profile(path, name, force=force)
@@ -85,7 +91,7 @@ def init(app: App, name, mchid, serial_no, merchant_cert, private_key, public_ke
         public_key_id = inputs.get(public_key_id, "--public-key-id", "WeChat Pay public key id", onboarding.check_public_key_id)
         public_key = inputs.get(public_key, "--public-key", "WeChat Pay public key file (pub_key.pem)")
         public_key_facts = keys.fingerprint(onboarding.check_public_key(public_key))
-    if not platform_certs and not public_key_id and inputs.asking:
+    if not platform_certs and not public_key_id and inputs.guided:
         listed = inputs.get(None, "--platform-cert", "Platform certificate files, comma-separated (empty: none yet)", optional=True)
         platform_certs = [item.strip() for item in (listed or "").split(",") if item.strip()]
     certs = [onboarding.check_platform_cert(item, serial_no) for item in platform_certs]
