@@ -102,10 +102,11 @@ def test_init_without_a_terminal_names_the_missing_flag(run, tmp_path, key_files
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"--mchid": "19x"}, "mchid '19x' must be digits"),
-    ({"--public-key-id": "12345"}, "does not look like PUB_KEY_ID_"),
+    ({"--mchid": "19x"}, "'19x' is not an mchid: it must be digits"),
+    ({"--public-key-id": "12345"}, "'12345' does not look like a public key id PUB_KEY_ID_"),
     ({"--serial-no": "ABCDEF"}, "serial_no ABCDEF is not the serial of"),
-    ({"--base-url": "ftp://x"}, "base_url 'ftp://x' must look like https://"),
+    ({"--merchant-cert": None, "--serial-no": "XYZ"}, "'XYZ' is not a certificate serial_no in hex"),
+    ({"--base-url": "ftp://x"}, "'ftp://x' is not a base URL like https://"),
 ])
 def test_init_rejects_bad_values_and_writes_nothing(change, message, run, tmp_path, key_files, sandbox_keys):
     result = run("config", "init", *public_key_flags(key_files, sandbox_keys, **change))
@@ -215,7 +216,7 @@ def test_init_interactive_asks_with_defaults_and_validation(run, tmp_path, key_f
     result = run("config", "init", input="\n".join(answers) + "\n")
     assert result.exit_code == 0, result.stderr
     assert "must be digits" in result.stderr and "private key file not found" in result.stderr
-    assert "does not look like PUB_KEY_ID_" in result.stderr
+    assert "does not look like a public key id" in result.stderr
     profile = written(tmp_path / "config.toml")["profiles"]["default"]
     assert profile == {
         "mchid": sandbox_keys.mchid, "serial_no": sandbox_keys.serial_no,

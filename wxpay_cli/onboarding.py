@@ -25,38 +25,31 @@ def absolute(value: str) -> str:
     return str(Path(value).expanduser().absolute())
 
 
-def check_mchid(value: str) -> str:
-    value = value.strip()
-    if not value.isdigit():
-        raise ConfigError(f"mchid {value!r} must be digits", hint='the merchant id, e.g. "1900000001"')
+def _shaped(value: str, pattern: str, problem: str, hint: str | None = None) -> str:
+    """`value` if it matches `pattern` whole, else a ConfigError: '<value!r> <problem>'."""
+    if not re.fullmatch(pattern, value):
+        raise ConfigError(f"{value!r} {problem}", hint=hint)
     return value
+
+
+def check_mchid(value: str) -> str:
+    return _shaped(value.strip(), r"[0-9]+", "is not an mchid: it must be digits", 'the merchant id, e.g. "1900000001"')
 
 
 def check_serial_no(value: str) -> str:
-    value = value.strip().upper()
-    if not re.fullmatch(r"[0-9A-F]+", value):
-        raise ConfigError(
-            f"serial_no {value!r} is not a certificate serial in hex",
-            hint="pass --merchant-cert apiclient_cert.pem to read it, or `openssl x509 -noout -serial -in apiclient_cert.pem`",
-        )
-    return value
+    return _shaped(
+        value.strip().upper(), r"[0-9A-F]+", "is not a certificate serial_no in hex",
+        "pass --merchant-cert apiclient_cert.pem to read it, or `openssl x509 -noout -serial -in apiclient_cert.pem`",
+    )
 
 
 def check_public_key_id(value: str) -> str:
-    value = value.strip()
-    if not re.fullmatch(r"PUB_KEY_ID_[0-9A-Za-z]+", value):
-        raise ConfigError(
-            f"public key id {value!r} does not look like PUB_KEY_ID_0114...",
-            hint="copy it from the merchant platform (API安全 → 微信支付公钥)",
-        )
-    return value
+    return _shaped(value.strip(), r"PUB_KEY_ID_[0-9A-Za-z]+", "does not look like a public key id PUB_KEY_ID_0114...",
+                   "copy it from the merchant platform (API安全 → 微信支付公钥)")
 
 
 def check_base_url(value: str) -> str:
-    value = value.strip().rstrip("/")
-    if not re.match(r"https?://[^/\s]+$", value):
-        raise ConfigError(f"base_url {value!r} must look like https://api.mch.weixin.qq.com")
-    return value
+    return _shaped(value.strip().rstrip("/"), r"https?://[^/\s]+", "is not a base URL like https://api.mch.weixin.qq.com")
 
 
 def private_key_is_encrypted(path: str) -> bool:
