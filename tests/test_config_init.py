@@ -240,3 +240,26 @@ def test_relative_paths_are_stored_absolute(run, tmp_path, key_files, sandbox_ke
                  "--public-key", "pub_key.pem")
     assert result.exit_code == 0, result.stderr
     assert written(tmp_path / "config.toml")["profiles"]["r"]["private_key"] == str(key_files["private_key"])
+
+
+def test_init_refuses_before_asking_anything(run, tmp_path, key_files, sandbox_keys, terminal):
+    assert run("config", "init", *public_key_flags(key_files, sandbox_keys)).exit_code == 0
+    result = run("config", "init", "--profile", "school-a", input="")
+    assert result.exit_code == 1 and "already exists" in result.stderr
+    assert "Merchant id" not in result.stderr  # no question was asked first
+
+
+def test_write_profile_refuses_and_leaves_the_file_whole(tmp_path, key_files, sandbox_keys):
+    from wxpay_cli.config import write_profile
+    from wxpay_cli.errors import OperationRefused
+
+    path = tmp_path / "cfg.toml"
+    table = {"mchid": sandbox_keys.mchid, "serial_no": sandbox_keys.serial_no, "private_key": str(key_files["private_key"])}
+    write_profile(path, "a", table)
+    before = path.read_bytes()
+    with pytest.raises(OperationRefused, match="already exists"):
+        write_profile(path, "a", {**table, "mchid": "2"})
+    assert path.read_bytes() == before
+    write_profile(path, "a", {**table, "mchid": "2"}, force=True)
+    assert written(path)["profiles"]["a"]["mchid"] == "2"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".config-")] == []  # no temp file left
