@@ -85,3 +85,9 @@ def run():
         return CliRunner().invoke(cli, list(args), input=input, env=env, catch_exceptions=False)
 
     return invoke
+
+
+@pytest.fixture
+def key_files(tmp_path, sandbox_keys) -> dict[str, Path]:
+    """The merchant platform's files for the session keys, as an operator downloads them."""
+    return sandbox_keys.write(tmp_path / "downloads")

@@ -26,7 +26,8 @@ class App:
         self.output_format: str | None = None  # set by --format/--json
         self._profile: Profile | None = None
         self._client = None
-        self._credentials = None
+        self._signer = None
+        self._verifier = None
         self.audit_warned = False  # warn once per run that link fetches are not audited
         self._sandbox = None
         self._sandbox_dir: Path | None = None
@@ -59,28 +60,47 @@ class App:
                 from wxpay_cli.config import load_profile
 
                 self._profile = load_profile(self.config_flag, self.profile_flag)
+            warn_if_readable(self._profile.private_key)
         return self._profile
 
-    def credentials(self):
-        """(signer, verifier) for the chosen profile, loaded once; warns about a readable key."""
-        if self._credentials is None:
-            from wxpay_cli import keys
-            from wxpay_cli.credentials import signer_for, verifier_for
+    def signer(self):
+        """The merchant's signer for the chosen profile, loaded once."""
+        if self._signer is None:
+            from wxpay_cli.credentials import signer_for
 
-            profile = self.profile()
-            if profile.private_key and keys.loose_permissions(profile.private_key):
-                output.warn(f"{profile.private_key} is readable by other users; run: chmod 600 {profile.private_key}")
-            self._credentials = (signer_for(profile), verifier_for(profile))
-        return self._credentials
+            self._signer = signer_for(self.profile())
+        return self._signer
+
+    def credentials(self):
+        """(signer, verifier) for the chosen profile, loaded once (the signer first)."""
+        if self._verifier is None:
+            from wxpay_cli.credentials import verifier_for
+
+            self.signer()
+            self._verifier = verifier_for(self.profile())
+        return self.signer(), self._verifier
 
     def client(self):
         """The shared signed, verifying client for the chosen profile."""
         if self._client is None:
-            from wxpay_cli.client import Client
+            _, verifier = self.credentials()
+            self._client = self._new_client(verifier)
+        return self._client
 
-            signer, verifier = self.credentials()
-            self._client = Client(base_url=self.profile().base_url, signer=signer, verifier=verifier,
-                                  timeout=self.profile().timeout, trace=output.info if self.verbose else None)
+    def client_with(self, verifier, transport=None):
+        """A signed client that verifies with `verifier`, or not at all with None
+        (the caller then verifies): for `certs download` and `config check`, which
+        must work before a profile has any key to verify with."""
+        if self._client is None:
+            self._client = self._new_client(verifier, transport)
+        return self._client
+
+    def _new_client(self, verifier, transport=None):
+        from wxpay_cli.client import Client
+
+        profile = self.profile()
+        return Client(base_url=profile.base_url, signer=self.signer(), verifier=verifier, timeout=profile.timeout,
+                      trace=output.info if self.verbose else None, transport=transport)
         return self._client
 
     def async_client(self, *, concurrency: int, rate: float | None):
@@ -109,3 +129,11 @@ class App:
             self._sandbox.stop()
         if self._sandbox_dir is not None:
             shutil.rmtree(self._sandbox_dir, ignore_errors=True)
+
+
+def warn_if_readable(private_key: Path | None) -> None:
+    """Every command that loads a profile warns when other users can read its private key."""
+    from wxpay_cli import keys
+
+    if private_key and keys.loose_permissions(private_key):
+        output.warn(f"{private_key} is readable by other users; run: chmod 600 {private_key}")

@@ -11,6 +11,8 @@ import click
 from wxpay_cli import __version__, output
 from wxpay_cli.app import App
 from wxpay_cli.commands.audit_cmd import audit
+from wxpay_cli.commands.certs import certs_group
+from wxpay_cli.commands.config_cmd import config_group
 from wxpay_cli.commands.contract import contract_group
 from wxpay_cli.commands.handover import handover
 from wxpay_cli.commands.repayment import repayment_url
@@ -18,6 +20,13 @@ from wxpay_cli.commands.request_cmd import request
 from wxpay_cli.commands.sandbox import sandbox_group
 from wxpay_cli.commands.user import user_group
 from wxpay_cli.errors import ExitStatus, WxpayError
+
+
+def complete_profiles(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion for --profile: the profile names in the config file (never an error)."""
+    from wxpay_cli.config import known_profile_names
+
+    return [name for name in known_profile_names(ctx.params.get("config_path")) if name.startswith(incomplete)]
 
 
 class WxpayGroup(click.Group):
@@ -40,7 +49,7 @@ class WxpayGroup(click.Group):
 @click.group(cls=WxpayGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="wxpay", message="%(prog)s %(version)s")
 @click.option("--config", "config_path", metavar="PATH", help="Config file (default: $WXPAY_CONFIG, else the app dir's config.toml).")
-@click.option("--profile", metavar="NAME", help="Profile to use (default: $WXPAY_PROFILE, else default_profile, else the only one).")
+@click.option("--profile", metavar="NAME", shell_complete=complete_profiles, help="Profile to use (default: $WXPAY_PROFILE, else default_profile, else the only one).")
 @click.option("--sandbox", is_flag=True, help="Run against a built-in loopback sandbox with demo keys: no credentials needed.")
 @click.option("-v", "--verbose", is_flag=True, help="Trace requests and responses on stderr (signatures redacted).")
 @click.option("--traceback", is_flag=True, envvar="WXPAY_TRACEBACK", help="Show Python tracebacks for errors (debugging).")
@@ -64,6 +73,8 @@ cli.add_command(contract_group)
 cli.add_command(handover)
 cli.add_command(audit)
 cli.add_command(request)
+cli.add_command(config_group)
+cli.add_command(certs_group)
 
 
 def main() -> None:

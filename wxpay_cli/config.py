@@ -4,24 +4,27 @@ The schema (see config.example.toml):
 
     default_profile = "school-a"
     [profiles.school-a]
-    mchid, serial_no, private_key, public_key_id, public_key, platform_certs,
-    base_url, timeout
+    mchid, serial_no, private_key, merchant_cert, public_key_id, public_key,
+    platform_certs, base_url, timeout
 
 Paths are relative to the config file's folder, `~` expanded. The config file
 comes from `--config`, else `$WXPAY_CONFIG`, else `<app dir>/config.toml`; the
 profile from `--profile`, else `$WXPAY_PROFILE`, else `default_profile`, else
 the only profile. Every problem is a `ConfigError` (exit 3) that says where.
+`write_profile` adds or replaces one profile (file mode 600, folder 700),
+keeping the others.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wxpay_cli.errors import ConfigError
+from wxpay_cli.errors import ConfigError, OperationRefused
 
 CONFIG_ENV = "WXPAY_CONFIG"
 PROFILE_ENV = "WXPAY_PROFILE"
@@ -33,6 +36,7 @@ PROFILE_KEYS = (
     "mchid",
     "serial_no",
     "private_key",
+    "merchant_cert",
     "public_key_id",
     "public_key",
     "platform_certs",
@@ -50,6 +54,7 @@ class Profile:
     mchid: str
     serial_no: str
     private_key: Path | None  # None when the PEM comes from $WXPAY_PRIVATE_KEY
+    merchant_cert: Path | None = None  # apiclient_cert.pem, optional: lets `config check` match key and serial
     public_key_id: str | None = None
     public_key: Path | None = None
     platform_certs: list[Path] = field(default_factory=list)
@@ -103,6 +108,14 @@ def load_document(path: Path) -> dict:
 def profile_names(document: dict) -> list[str]:
     profiles = document.get("profiles", {})
     return sorted(profiles) if isinstance(profiles, dict) else []
+
+
+def known_profile_names(config_flag: str | None = None) -> list[str]:
+    """The profile names in the config file, or [] when it cannot be read (shell completion)."""
+    try:
+        return profile_names(load_document(config_path(config_flag)[0]))
+    except Exception:  # completion must never fail loudly
+        return []
 
 
 def load_profile(config_flag: str | None = None, profile_flag: str | None = None) -> Profile:
@@ -172,6 +185,7 @@ def parse_profile(table: object, *, name: str, path: Path | None) -> Profile:
             hint="read it with `openssl x509 -noout -serial -in apiclient_cert.pem`",
         )
     private_key = text("private_key")
+    merchant_cert = text("merchant_cert")
     if private_key is None and not os.environ.get(PRIVATE_KEY_ENV):
         raise ConfigError(f"{where}: missing private_key", hint=f"give the PEM path, or set {PRIVATE_KEY_ENV}")
     public_key_id = text("public_key_id")
@@ -199,6 +213,7 @@ def parse_profile(table: object, *, name: str, path: Path | None) -> Profile:
         mchid=mchid,
         serial_no=serial_no.upper(),
         private_key=resolve_path(private_key, base) if private_key else None,
+        merchant_cert=resolve_path(merchant_cert, base) if merchant_cert else None,
         public_key_id=public_key_id,
         public_key=resolve_path(public_key, base) if public_key else None,
         platform_certs=[resolve_path(c, base) for c in certs],
@@ -224,3 +239,72 @@ def resolve_path(value: str, base: Path) -> Path:
     """`~` expanded; relative paths taken from the config file's folder."""
     path = Path(value).expanduser()
     return path if path.is_absolute() else base / path
+
+
+def write_profile(path: Path, name: str, table: dict, *, force: bool = False) -> None:
+    """Add `[profiles.NAME]` to the config file, keeping the other profiles.
+
+    Refuses to replace an existing profile unless `force`; sets default_profile
+    when this is the first profile. The new file replaces the old one in a single
+    `os.replace`, so a failure leaves the old file whole.
+    """
+    parse_profile(table, name=name, path=path)  # never write what could not be read back
+    document = load_document(path) if path.exists() else {}
+    profiles = document.setdefault("profiles", {})
+    if not isinstance(profiles, dict):
+        raise ConfigError(f"config file {path}: profiles must be a table of [profiles.NAME]")
+    if name in profiles and not force:
+        raise _exists(path, name)
+    profiles[name] = {key: value for key, value in table.items() if value not in (None, "", [])}
+    if len(profiles) == 1:
+        document["default_profile"] = name
+    write_document(path, document)
+
+
+def refuse_existing_profile(path: Path, name: str, *, force: bool = False) -> None:
+    """Fail early, before asking anything, when `write_profile` would refuse."""
+    if not force and path.exists() and name in profile_names(load_document(path)):
+        raise _exists(path, name)
+
+
+def _exists(path: Path, name: str) -> OperationRefused:
+    return OperationRefused(
+        f"profile {name!r} already exists in {path}; nothing was written",
+        hint="pass --force to replace it, or choose another --profile",
+    )
+
+
+def write_document(path: Path, document: dict) -> None:
+    """Write the TOML document: folder created mode 700, file mode 600, replaced atomically."""
+    import tomli_w
+
+    text = tomli_w.dumps(document)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
+    except OSError as exc:
+        raise ConfigError(f"cannot write config file {path}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:  # mkstemp made it mode 600
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except OSError as exc:
+        Path(temp).unlink(missing_ok=True)
+        raise ConfigError(f"cannot write config file {path}: {exc.strerror}") from None
+
+
+def add_platform_certs(path: Path, name: str, certs: list[str]) -> list[str]:
+    """Add certificate paths to a profile's platform_certs (once each); returns the new list."""
+    document = load_document(path)
+    table = document.get("profiles", {}).get(name)
+    if not isinstance(table, dict):
+        raise ConfigError(f"no profile {name!r} in {path}")
+    listed = list(table.get("platform_certs", []))
+    present = {resolve_path(entry, path.parent) for entry in listed}
+    listed += [cert for cert in certs if resolve_path(cert, path.parent) not in present]
+    table["platform_certs"] = listed
+    parse_profile(table, name=name, path=path)
+    write_document(path, document)
+    return listed

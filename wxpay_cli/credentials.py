@@ -26,18 +26,27 @@ def verification_keys(profile: Profile) -> list[VerificationKey]:
     """Every key the profile lists, by id: the public key and each platform certificate."""
     found: list[VerificationKey] = []
     if profile.public_key_id and profile.public_key:
-        data = keys.read_pem_file(profile.public_key, "WeChat Pay public key")
-        public_key = keys.load_public_key(data, source=str(profile.public_key))
-        found.append(VerificationKey(profile.public_key_id, public_key, "public_key"))
+        found.append(VerificationKey(profile.public_key_id, load_public_key(profile.public_key), "public_key"))
     for path in profile.platform_certs:
-        cert = keys.load_certificate(keys.read_pem_file(path, "platform certificate"), source=str(path))
-        if cert.serial_no == profile.serial_no:
-            raise ConfigError(
-                f"{path} is the merchant's own certificate (serial {cert.serial_no}), not a platform certificate",
-                hint="run `wxpay certs download` to fetch WeChat's platform certificates",
-            )
+        cert = load_platform_certificate(path, merchant_serial=profile.serial_no)
         found.append(VerificationKey(cert.serial_no, cert.public_key, "platform_cert", cert.not_after.timestamp()))
     return found
+
+
+def load_public_key(path):
+    """WeChat Pay's public key (pub_key.pem) from a file."""
+    return keys.load_public_key(keys.read_pem_file(path, "WeChat Pay public key"), source=str(path))
+
+
+def load_platform_certificate(path, *, merchant_serial: str) -> keys.Certificate:
+    """A platform certificate file; a ConfigError if it is the merchant's own certificate."""
+    cert = keys.load_certificate(keys.read_pem_file(path, "platform certificate"), source=str(path))
+    if cert.serial_no == merchant_serial.upper():
+        raise ConfigError(
+            f"{path} is the merchant's own certificate (serial {cert.serial_no}), not a platform certificate",
+            hint="run `wxpay certs download` to fetch WeChat's platform certificates",
+        )
+    return cert
 
 
 def verifier_for(profile: Profile) -> Verifier:

@@ -119,6 +119,11 @@ def fingerprint(public_key: rsa.RSAPublicKey) -> str:
     return "SHA256:" + hashlib.sha256(der).hexdigest()[:32]
 
 
+def key_matches(private_key: rsa.RSAPrivateKey, public_key: rsa.RSAPublicKey) -> bool:
+    """True when `public_key` is the public half of `private_key` (e.g. of apiclient_cert.pem)."""
+    return private_key.public_key().public_numbers() == public_key.public_numbers()
+
+
 def loose_permissions(path: Path) -> bool:
     """True when a file is readable by group or others."""
     try:

@@ -22,18 +22,19 @@ class View:
     """What a command returns.
 
     `data` is printed as-is with --json; `rows` (label, value) make the table;
-    `blocks` are plain text printed whole below it (a link that must never be
-    cut, a QR code), never re-wrapped or styled.
+    with `columns` (headings) the table has a header and each row one value a
+    column (a checklist, a list of certificates); `blocks` are plain text
+    printed whole below it (a link that must never be cut, a QR code), never
+    re-wrapped or styled.
     """
 
     data: object
-    rows: list[tuple[str, object]] = field(default_factory=list)
+    rows: list[tuple] = field(default_factory=list)
+    columns: tuple[str, ...] = ()
     title: str | None = None
     blocks: list[str] = field(default_factory=list)
     pretty_json: bool = False
-    # A list of records instead: `columns` (key, heading) make a multi-column
-    # table, and JSON output is one line per record.
-    columns: list[tuple[str, str]] | None = None
+    json_lines: bool = False  # `data` is a list of records: print one JSON line each
 
 
 def resolve_format(explicit: str | None) -> str:
@@ -45,7 +46,7 @@ def resolve_format(explicit: str | None) -> str:
 
 def render(view: View, fmt: str, *, to_stderr: bool = False) -> None:
     """Print a view on stdout (or, for previews and prompts' context, on stderr)."""
-    if fmt == "json" and view.columns is not None:
+    if fmt == "json" and view.json_lines:
         for record in view.data:
             write_json_line(record)
     elif fmt == "json":
@@ -73,19 +74,12 @@ def _render_table(view: View, *, to_stderr: bool = False) -> None:
     from rich.text import Text
 
     console = Console(highlight=False, stderr=to_stderr)
-    if view.columns is not None:
-        table = Table(title=view.title, box=box.SIMPLE_HEAD, title_justify="left")
-        for _, heading in view.columns:
-            table.add_column(heading, overflow="fold")
-        for record in view.data:
-            table.add_row(*(Text("" if record.get(key) is None else str(record.get(key))) for key, _ in view.columns))
-        console.print(table)
     if view.rows:
-        table = Table(title=view.title, box=box.SIMPLE_HEAD, show_header=False, title_justify="left")
-        table.add_column(style="bold")
-        table.add_column(overflow="fold")
-        for label, value in view.rows:
-            table.add_row(Text(label), Text("" if value is None else str(value)))
+        table = Table(title=view.title, box=box.SIMPLE_HEAD, show_header=bool(view.columns), title_justify="left")
+        for index, heading in enumerate(view.columns or ("", "")):
+            table.add_column(heading, style="bold" if index == 0 else None, overflow="fold")
+        for row in view.rows:
+            table.add_row(*(Text("" if value is None else str(value)) for value in row))
         console.print(table)
     for block in view.blocks:
         # soft_wrap: the terminal wraps long lines itself, so a copied link stays whole.

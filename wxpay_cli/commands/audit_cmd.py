@@ -52,7 +52,9 @@ def audit(app: App, out_user_id: str | None, since: datetime | None) -> None:
         if since and not _at_or_after(record.get("time"), since):
             continue
         records.append(record)
-    app.render(View(data=records, columns=COLUMNS, title=f"Audit log {log.path}"))
+    rows = [tuple(record.get(key) for key, _ in COLUMNS) for record in records]
+    app.render(View(data=records, rows=rows, columns=tuple(heading for _, heading in COLUMNS),
+                    title=f"Audit log {log.path}", json_lines=True))
 
 
 def _at_or_after(value: object, since: datetime) -> bool:

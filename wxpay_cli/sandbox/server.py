@@ -189,6 +189,10 @@ class Handler(BaseHTTPRequestHandler):
         if self.server.log:
             self.server.log(f"{self.command} {self.path} -> {args[1] if len(args) > 1 else ''}")
 
+    def date_time_string(self, timestamp=None):
+        # The Date header follows the sandbox's (possibly skewed) clock, like its timestamps.
+        return super().date_time_string(time.time() + self.server.state.clock_offset if timestamp is None else timestamp)
+
     def do_GET(self):
         self._handle()
 

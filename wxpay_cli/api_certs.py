@@ -1,0 +1,116 @@
+"""`GET /v3/certificates`: WeChat Pay platform certificates, decrypted and checked.
+
+The first download cannot be verified with a certificate the merchant does not
+have yet, so the order is: send signed, decrypt each certificate with the APIv3
+key (the AES-GCM tag proves it came from someone holding that key), check each
+decrypted certificate's serial is the one the item names, and only then verify
+the response's signature with those certificates (plus any key the profile
+already has). Nothing is returned unless all of that holds.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from wxpay_cli import keys
+from wxpay_cli.client import Call, Client
+from wxpay_cli.errors import ApiError, ConfigError, VerificationError
+from wxpay_cli.signing import VerificationKey, Verifier, aead_decrypt
+
+PATH = "/v3/certificates"
+APIV3_KEY_ENV = "WXPAY_APIV3_KEY"
+
+
+@dataclass(frozen=True)
+class PlatformCertificate:
+    """One decrypted platform certificate: its PEM and the facts read from it."""
+
+    serial_no: str
+    pem: bytes
+    certificate: keys.Certificate
+
+    def verification_key(self) -> VerificationKey:
+        return VerificationKey(
+            self.serial_no, self.certificate.public_key, "platform_cert", self.certificate.not_after.timestamp()
+        )
+
+
+@dataclass(frozen=True)
+class Download:
+    """A verified answer from `GET /v3/certificates`."""
+
+    certificates: list[PlatformCertificate]
+    request_id: str | None
+
+
+def check_apiv3_key(apiv3_key: str) -> bytes:
+    """The APIv3 key as the 32 bytes AES-256 needs, or a ConfigError."""
+    raw = apiv3_key.encode()
+    if len(raw) != 32:
+        raise ConfigError(
+            f"the APIv3 key must be 32 characters, this one has {len(raw)}",
+            hint=f"set {APIV3_KEY_ENV} to the APIv3 key set on the merchant platform (API安全)",
+        )
+    return raw
+
+
+def decrypt_certificates(data: object, apiv3_key: str, *, request_id: str | None = None) -> list[PlatformCertificate]:
+    """Decrypt and check every item of a `/v3/certificates` answer."""
+    key = check_apiv3_key(apiv3_key)
+
+    def bad(reason: str) -> VerificationError:
+        return VerificationError(f"WeChat's certificate list {reason}; nothing was saved", request_id=request_id)
+
+    items = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not items:
+        raise bad("has no certificates")
+    found = []
+    for item in items:
+        encrypted = item.get("encrypt_certificate") if isinstance(item, dict) else None
+        if not isinstance(encrypted, dict) or not isinstance(item.get("serial_no"), str):
+            raise bad("has an item without serial_no or encrypt_certificate")
+        serial = item["serial_no"].upper()
+        if encrypted.get("algorithm") != "AEAD_AES_256_GCM":
+            raise bad(f"uses an unknown algorithm {encrypted.get('algorithm')!r} for {serial}")
+        try:
+            pem = aead_decrypt(
+                key, str(encrypted.get("nonce", "")), str(encrypted.get("associated_data") or ""),
+                str(encrypted.get("ciphertext", "")),
+            )
+        except ValueError:
+            raise ConfigError(
+                f"cannot decrypt platform certificate {serial}: the APIv3 key is wrong; nothing was saved",
+                hint=f"set {APIV3_KEY_ENV} to the APIv3 key set on the merchant platform (API安全), not the API v2 key",
+            ) from None
+        try:
+            certificate = keys.load_certificate(pem, source=f"platform certificate {serial}")
+        except ConfigError as exc:
+            raise bad(f"item {serial} decrypts to something that is not a certificate ({exc.message})") from None
+        if certificate.serial_no != serial:
+            raise bad(f"item {serial} holds a certificate with another serial ({certificate.serial_no})")
+        found.append(PlatformCertificate(serial, pem, certificate))
+    return found
+
+
+def download_certificates(client: Client, apiv3_key: str) -> Download:
+    """GET /v3/certificates, decrypted, checked and verified (see the module docstring)."""
+    check_apiv3_key(apiv3_key)  # a bad key is a local mistake: say so before sending anything
+    try:
+        response = client.send_unverified(Call("GET", PATH))
+    except ApiError as exc:
+        if exc.http_status == 404 and exc.code == "RESOURCE_NOT_EXISTS":
+            exc.hint = "this merchant has no platform certificates: add public_key_id and public_key instead"
+        raise
+    request_id = response.headers.get("Request-ID")
+    try:
+        data = json.loads(response.content)
+    except ValueError:
+        raise VerificationError("WeChat's certificate list is not JSON; nothing was saved", request_id=request_id) from None
+    certificates = decrypt_certificates(data, apiv3_key, request_id=request_id)
+    if any(c.serial_no == client.signer.serial_no for c in certificates):
+        raise VerificationError("WeChat's certificate list holds the merchant's own serial; nothing was saved",
+                                request_id=request_id)
+    known = list(client.verifier.keys.values()) if client.verifier else []
+    Verifier(known + [c.verification_key() for c in certificates]).verify(response.headers, response.content)
+    return Download(certificates, request_id)

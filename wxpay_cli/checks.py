@@ -1,0 +1,255 @@
+"""`config check`: one row per thing that can be wrong with a profile, from the key
+file's permissions to one live signed call and the clock.
+
+`local_checks` looks at the files; `live_checks` sends `GET /v3/certificates`
+and reads the answer: 200 verified, 404 `RESOURCE_NOT_EXISTS` (the signature was
+accepted; a public-key merchant), 401 `SIGN_ERROR` with WeChat's detail and the
+likely causes. The clock offset comes from the answer's `Date` header, which
+`HeaderRecorder` (a transport passed into the client) keeps for any status.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+
+
+from wxpay_cli import credentials, keys, onboarding
+from wxpay_cli.api_certs import PATH as CERTIFICATES_PATH
+from wxpay_cli.client import Call, Client, httpx  # httpx as client.py loads it (without its CLI)
+from wxpay_cli.config import PRIVATE_KEY_ENV, Profile
+from wxpay_cli.errors import ApiError, ConfigError, NetworkError, VerificationError
+from wxpay_cli.signing import TIMESTAMP_WINDOW, VerificationKey, Verifier
+
+MARKS = {"ok": "✓", "warn": "!", "fail": "✗", "skip": "-"}
+CLOCK_WARNING = 60  # seconds; WeChat refuses at TIMESTAMP_WINDOW
+SIGN_ERROR_CAUSES = (
+    "likely causes: serial_no is not the serial of the certificate that belongs to this private key "
+    "(set merchant_cert, or `openssl x509 -noout -serial -in apiclient_cert.pem`); "
+    "mchid is not the merchant the key was issued to; the local clock is off (see the clock row)"
+)
+
+
+@dataclass
+class Check:
+    name: str
+    status: str  # ok, warn, fail or skip
+    result: str
+    hint: str | None = None
+
+    @property
+    def row(self) -> tuple[str, str, str, str]:
+        return (MARKS[self.status], self.name, self.result, self.hint or "")
+
+    def to_dict(self) -> dict:
+        return {"check": self.name, "status": self.status, "result": self.result, "hint": self.hint}
+
+
+def failed(name: str, exc: ConfigError) -> Check:
+    return Check(name, "fail", exc.message, exc.hint)
+
+
+@dataclass
+class LocalResult:
+    checks: list[Check] = field(default_factory=list)
+    private_key: object = None  # loaded, or None when it could not be
+    verification_keys: list[VerificationKey] = field(default_factory=list)
+
+
+def local_checks(profile: Profile) -> LocalResult:
+    """The checks that need no network: key file, key, merchant certificate, verification keys."""
+    result = LocalResult()
+    add = result.checks.append
+    add(_key_file_check(profile))
+    if result.checks[-1].status == "fail":
+        add(Check("private key loads", "skip", "skipped: the file cannot be read"))
+    else:
+        try:
+            result.private_key = credentials.load_private_key(profile)
+            bits = result.private_key.key_size
+            add(Check("private key loads", "ok", f"RSA {bits}, {keys.fingerprint(result.private_key.public_key())}"))
+        except ConfigError as exc:
+            add(failed("private key loads", exc))
+    add(_merchant_cert_check(profile, result.private_key))
+    if profile.public_key_id and profile.public_key:
+        try:
+            public_key = credentials.load_public_key(profile.public_key)
+            result.verification_keys.append(VerificationKey(profile.public_key_id, public_key, "public_key"))
+            add(Check(f"public key {profile.public_key_id}", "ok", keys.fingerprint(public_key)))
+        except ConfigError as exc:
+            add(failed(f"public key {profile.public_key_id}", exc))
+    for path in profile.platform_certs:
+        add(_platform_cert_check(profile, path, result.verification_keys))
+    if not profile.has_verification_key:
+        add(Check(
+            "verification keys", "fail", "none configured: WeChat's answers cannot be verified",
+            "run `wxpay certs download --output DIR --save` (platform certificates), or add public_key_id and public_key",
+        ))
+    return result
+
+
+def _key_file_check(profile: Profile) -> Check:
+    name = "private key file"
+    if profile.private_key is None:
+        return Check(name, "ok", f"PEM from ${PRIVATE_KEY_ENV}")
+    try:
+        keys.read_pem_file(profile.private_key, "private key")
+    except ConfigError as exc:
+        return failed(name, exc)
+    mode = profile.private_key.stat().st_mode & 0o777
+    if keys.loose_permissions(profile.private_key):
+        return Check(name, "warn", f"{profile.private_key} is readable by other users (mode {mode:03o})",
+                     f"chmod 600 {profile.private_key}")
+    return Check(name, "ok", f"{profile.private_key} (mode {mode:03o})")
+
+
+def _merchant_cert_check(profile: Profile, private_key) -> Check:
+    name = "merchant certificate"
+    if profile.merchant_cert is None:
+        return Check(name, "skip", "not configured",
+                     "add merchant_cert (apiclient_cert.pem) to check serial_no and the key locally")
+    try:
+        cert = onboarding.check_merchant_cert(str(profile.merchant_cert), private_key, profile.serial_no)
+    except ConfigError as exc:
+        return failed(name, exc)
+    matched = "the key matches" if private_key is not None else "key not checked"
+    return Check(name, "ok", f"serial {cert.serial_no} = serial_no, {matched}, {onboarding.validity(cert)}")
+
+
+def _platform_cert_check(profile: Profile, path, found: list[VerificationKey]) -> Check:
+    try:
+        cert = credentials.load_platform_certificate(path, merchant_serial=profile.serial_no)
+    except ConfigError as exc:
+        return failed("platform certificate", exc)
+    name = f"platform certificate {cert.serial_no}"
+    found.append(VerificationKey(cert.serial_no, cert.public_key, "platform_cert", cert.not_after.timestamp()))
+    left = onboarding.days_left(cert)
+    renew = "run `wxpay certs download --output DIR --save`"
+    if left < 0:
+        return Check(name, "fail", onboarding.validity(cert), renew)
+    if left < onboarding.EXPIRY_WARNING_DAYS:
+        return Check(name, "warn", f"expires soon: {onboarding.validity(cert)}", renew)
+    return Check(name, "ok", onboarding.validity(cert))
+
+
+# -- the live call ------------------------------------------------------------------
+
+
+class HeaderRecorder(httpx.BaseTransport):
+    """A transport that keeps the last answer's headers and when it arrived, whatever its status."""
+
+    def __init__(self, inner: httpx.BaseTransport | None = None, clock: Callable[[], float] = time.time):
+        self.inner = inner or httpx.HTTPTransport()
+        self.clock = clock
+        self.headers: httpx.Headers | None = None
+        self.received_at: float | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        self.headers, self.received_at = response.headers, self.clock()
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def live_checks(client: Client, recorder: HeaderRecorder, verification_keys: list[VerificationKey]) -> list[Check]:
+    """One signed `GET /v3/certificates`, then the clock offset read from its answer."""
+    name = f"signed call GET {CERTIFICATES_PATH}"
+    try:
+        response = client.send_unverified(Call("GET", CERTIFICATES_PATH))
+    except NetworkError as exc:
+        return [Check(name, "fail", exc.message, f"check base_url ({client.base_url}) and the network")]
+    except ApiError as exc:
+        checks = [_refusal_check(name, exc)]
+    else:
+        checks = [_answer_check(name, response, verification_keys)]
+    checks.append(clock_check(recorder))
+    return checks
+
+
+def _refusal_check(name: str, exc: ApiError) -> Check:
+    if exc.http_status == 404 and exc.code == "RESOURCE_NOT_EXISTS":
+        return Check(name, "ok", "signature accepted (404 RESOURCE_NOT_EXISTS: no platform certificates, "
+                                 "a public-key merchant)")
+    result = f"HTTP {exc.http_status} {exc.code}: {exc.message}"
+    if exc.detail not in (None, "", {}):
+        result += " detail: " + (exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail, ensure_ascii=False))
+    if exc.request_id:
+        result += f" Request-ID: {exc.request_id}"
+    hint = SIGN_ERROR_CAUSES if exc.code == "SIGN_ERROR" else None
+    return Check(name, "fail", result, hint)
+
+
+def _answer_check(name: str, response: httpx.Response, verification_keys: list[VerificationKey]) -> Check:
+    if not verification_keys:
+        return Check(name, "ok", f"signature accepted (HTTP {response.status_code}); the answer cannot be verified yet",
+                     "run `wxpay certs download --output DIR --save`")
+    try:
+        Verifier(verification_keys).verify(response.headers, response.content)
+    except VerificationError as exc:
+        return Check(name, "fail", f"signature accepted, but WeChat's answer {exc.message.removeprefix('response ')}",
+                     "run `wxpay certs download --output DIR --save`, or check public_key_id and public_key")
+    serial = response.headers.get("Wechatpay-Serial")
+    return Check(name, "ok", f"signature accepted; answer verified with {serial}")
+
+
+def clock_check(recorder: HeaderRecorder) -> Check:
+    """How far the local clock is from WeChat's, from the `Date` header of the last answer."""
+    name = "clock"
+    offset = clock_offset(recorder)
+    if offset is None:
+        return Check(name, "skip", "WeChat's answer has no usable Date header")
+    seconds = round(offset)
+    if abs(seconds) <= 1:
+        text = "in step with WeChat's (within 1 s)"
+    else:
+        text = f"{abs(seconds)} s {'behind' if seconds > 0 else 'ahead of'} WeChat's"
+    text = f"local clock {text}"
+    if abs(offset) > TIMESTAMP_WINDOW:
+        return Check(name, "fail", f"{text}; WeChat refuses requests more than {TIMESTAMP_WINDOW} s off",
+                     "synchronise the clock (NTP)")
+    if abs(offset) > CLOCK_WARNING:
+        return Check(name, "warn", text, "synchronise the clock (NTP)")
+    return Check(name, "ok", text)
+
+
+def clock_offset(recorder: HeaderRecorder) -> float | None:
+    """WeChat's clock minus ours, in seconds (whole seconds: `Date` has no more), or None."""
+    date = recorder.headers.get("Date") if recorder.headers is not None else None
+    try:
+        return parsedate_to_datetime(date).timestamp() - recorder.received_at if date else None
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass
+class Report:
+    profile: str
+    checks: list[Check]
+    clock_offset: float | None
+
+    @property
+    def failed(self) -> list[Check]:
+        return [check for check in self.checks if check.status == "fail"]
+
+    def to_dict(self) -> dict:
+        offset = None if self.clock_offset is None else round(self.clock_offset)
+        return {"profile": self.profile, "ok": not self.failed, "clock_offset_seconds": offset,
+                "checks": [check.to_dict() for check in self.checks]}
+
+
+def run(profile: Profile, connect: Callable[[Verifier | None, httpx.BaseTransport], Client]) -> Report:
+    """Every check; `connect(verifier, transport)` makes the signed client for the live call."""
+    local = local_checks(profile)
+    checks = local.checks
+    recorder = HeaderRecorder()
+    if local.private_key is None:
+        checks.append(Check(f"signed call GET {CERTIFICATES_PATH}", "skip", "skipped: the private key does not load"))
+    else:
+        verifier = Verifier(local.verification_keys) if local.verification_keys else None
+        checks += live_checks(connect(verifier, recorder), recorder, local.verification_keys)
+    return Report(profile.name, checks, clock_offset(recorder))

@@ -1,0 +1,94 @@
+"""`wxpay certs download`: fetch, decrypt and verify WeChat Pay platform certificates."""
+
+from __future__ import annotations
+
+import click
+
+from wxpay_cli import output
+from wxpay_cli.app import App
+from wxpay_cli.commands._options import output_options
+from wxpay_cli.commands._prompt import ask, interactive
+from wxpay_cli.output import View
+
+
+@click.group("certs")
+def certs_group() -> None:
+    """WeChat Pay platform certificates (for certificate-mode merchants)."""
+
+
+@certs_group.command("download")
+@click.option("--output", "-o", "folder", required=True, metavar="DIR",
+              type=click.Path(file_okay=False), help="Folder for the wechatpay_<SERIAL>.pem files (created if missing).")
+@click.option("--save", is_flag=True, help="Add the files to the profile's platform_certs.")
+@output_options
+@click.pass_obj
+def download(app: App, folder: str, save: bool) -> None:
+    """Download the platform certificates, decrypt them with the APIv3 key, verify the answer.
+
+    The APIv3 key comes from $WXPAY_APIV3_KEY, else apiv3_key in the profile,
+    else a hidden prompt. Works with a profile that has no verification key yet.
+    A wrong APIv3 key is an error (exit 3) and nothing is written.
+    """
+    from pathlib import Path
+
+    from wxpay_cli import api_certs, config, credentials, onboarding
+    from wxpay_cli.errors import ConfigError
+    from wxpay_cli.signing import Verifier
+
+    profile = app.profile()
+    if save and profile.config_path is None:
+        raise ConfigError("--save needs a profile from a config file; this profile has none (--sandbox?)")
+    apiv3_key = _apiv3_key(profile)
+    try:
+        existing = credentials.verification_keys(profile)
+    except ConfigError as exc:
+        output.warn(f"{exc.message}; verifying with the downloaded certificates only")
+        existing = []
+    download = api_certs.download_certificates(app.client_with(Verifier(existing) if existing else None), apiv3_key)
+
+    target = Path(folder).expanduser()
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for cert in download.certificates:
+            paths.append(target / f"wechatpay_{cert.serial_no}.pem")
+            paths[-1].write_bytes(cert.pem)
+    except OSError as exc:
+        raise ConfigError(f"cannot write certificates to {target}: {exc.strerror}") from None
+    if save:
+        config.add_platform_certs(profile.config_path, profile.name, [onboarding.absolute(str(p)) for p in paths])
+
+    records = [
+        {"serial_no": cert.serial_no, "not_before": cert.certificate.not_before.isoformat(),
+         "not_after": cert.certificate.not_after.isoformat(), "path": str(path)}
+        for cert, path in zip(download.certificates, paths, strict=True)
+    ]
+    rows = [
+        (cert.serial_no, f"{cert.certificate.not_before:%Y-%m-%d}", onboarding.validity(cert.certificate), str(path))
+        for cert, path in zip(download.certificates, paths, strict=True)
+    ]
+    if save:
+        output.info(f"added to profile {profile.name!r} in {profile.config_path}")
+    app.render(View(data={"certificates": records, "saved_to_profile": profile.name if save else None},
+                    rows=rows, columns=("serial_no", "valid from", "valid", "file"), title="Platform certificates"))
+
+
+def _apiv3_key(profile) -> str:
+    """$WXPAY_APIV3_KEY, else the profile's apiv3_key, else a hidden prompt on a terminal."""
+    import os
+
+    from wxpay_cli import keys
+    from wxpay_cli.api_certs import APIV3_KEY_ENV, check_apiv3_key
+    from wxpay_cli.errors import ConfigError
+
+    if os.environ.get(APIV3_KEY_ENV):
+        return os.environ[APIV3_KEY_ENV]
+    if profile.apiv3_key:
+        if profile.config_path and keys.loose_permissions(profile.config_path):
+            output.warn(f"{profile.config_path} holds apiv3_key and is readable by other users; "
+                        f"run: chmod 600 {profile.config_path} (or use ${APIV3_KEY_ENV} instead)")
+        return profile.apiv3_key
+    if interactive():
+        return ask("APIv3 key", lambda value: check_apiv3_key(value) and value, hide_input=True)
+    raise ConfigError("no APIv3 key to decrypt the certificates with",
+                      hint=f"set {APIV3_KEY_ENV}, or run on a terminal to be asked")

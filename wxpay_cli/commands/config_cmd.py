@@ -1,0 +1,188 @@
+"""`wxpay config init|show|check`: from the merchant platform's files to a verified profile."""
+
+from __future__ import annotations
+
+import click
+
+from wxpay_cli import output
+from wxpay_cli.app import App
+from wxpay_cli.commands._options import output_options
+from wxpay_cli.commands._prompt import ask, interactive
+from wxpay_cli.errors import WxpayError
+from wxpay_cli.output import View
+
+
+@click.group("config")
+def config_group() -> None:
+    """Create, show and check profiles (`wxpay config init` to start)."""
+
+
+class _Inputs:
+    """Each value from its flag, else asked on a terminal, else a usage error naming the flag.
+
+    Optional values are asked only in a guided session (no flags given at all), so
+    an operator who passes the flags is asked only for what is missing.
+    """
+
+    def __init__(self, asking: bool, guided: bool):
+        self.asking = asking
+        self.guided = asking and guided
+
+    def get(self, value, flag: str, text: str, check=None, *, default=None, optional: bool = False):
+        if value is not None:
+            return check(value) if check else value
+        if not (self.guided if optional else self.asking):
+            if optional:
+                return default
+            raise click.UsageError(f"Missing option '{flag}' (stdin is not a terminal, so wxpay cannot ask for it).")
+        answer = ask(text, (lambda v: check(v) if (check and v) else v), default=default if default else ("" if optional else None))
+        return answer or None
+
+
+@config_group.command("init")
+@click.option("--profile", "name", metavar="NAME", help="Profile name (default: the global --profile, else 'default').")
+@click.option("--mchid", metavar="MCHID", help="The service provider's merchant id (digits).")
+@click.option("--serial-no", metavar="HEX", help="Merchant API certificate serial; read from --merchant-cert when given.")
+@click.option("--merchant-cert", metavar="PATH", help="apiclient_cert.pem: gives serial_no and must match the private key.")
+@click.option("--private-key", metavar="PATH", help="apiclient_key.pem (passphrase from $WXPAY_PRIVATE_KEY_PASSWORD or asked).")
+@click.option("--public-key-id", metavar="PUB_KEY_ID_…", help="WeChat Pay public key id (public-key mode).")
+@click.option("--public-key", metavar="PATH", help="WeChat Pay public key, pub_key.pem (public-key mode).")
+@click.option("--platform-cert", "platform_certs", metavar="PATH", multiple=True,
+              help="A platform certificate wechatpay_<SERIAL>.pem (certificate mode; repeatable).")
+@click.option("--base-url", metavar="URL", help="API base URL (default: https://api.mch.weixin.qq.com).")
+@click.option("--force", is_flag=True, help="Replace the profile if it already exists.")
+@output_options
+@click.pass_obj
+def init(app: App, name, mchid, serial_no, merchant_cert, private_key, public_key_id, public_key, platform_certs,
+         base_url, force) -> None:
+    """Create a profile from the merchant platform's files, checking each one first.
+
+    Asks for what is missing on a terminal; otherwise every required value must
+    come as a flag. Nothing is written unless the key loads, the certificates
+    parse and are current, and the public key loads. The config file is written
+    mode 600 and keeps its other profiles; an existing profile is replaced only
+    with --force.
+    """
+    from pathlib import Path
+
+    from wxpay_cli import config, keys, onboarding
+    from wxpay_cli.app import warn_if_readable
+
+    given = (name, mchid, serial_no, merchant_cert, private_key, public_key_id, public_key, base_url)
+    inputs = _Inputs(interactive(), guided=all(value is None for value in given) and not platform_certs)
+    path, _ = config.config_path(app.config_flag)
+    name = name or app.profile_flag or inputs.get(None, "--profile", "Profile name", default="default", optional=True) or "default"
+    config.refuse_existing_profile(path, name, force=force)
+    mchid = inputs.get(mchid, "--mchid", "Merchant id (mchid)", onboarding.check_mchid)
+    key_path = inputs.get(private_key, "--private-key", "Private key file (apiclient_key.pem)", _readable_key)
+    key, asked_passphrase = _load_key(key_path, inputs.asking)
+    warn_if_readable(Path(key_path).expanduser())
+    if merchant_cert is None and serial_no is None:
+        merchant_cert = inputs.get(None, "--merchant-cert", "Merchant certificate (apiclient_cert.pem; empty to type serial_no)",
+                                   optional=True)
+    if merchant_cert:
+        serial_no = onboarding.check_merchant_cert(merchant_cert, key, serial_no).serial_no
+    else:
+        serial_no = inputs.get(serial_no, "--serial-no", "Merchant certificate serial_no (hex)", onboarding.check_serial_no)
+    if public_key_id is None and public_key is None:
+        public_key_id = inputs.get(None, "--public-key-id", "WeChat Pay public key id (PUB_KEY_ID_…; empty for certificate mode)",
+                                   onboarding.check_public_key_id, optional=True)
+    if public_key_id or public_key:
+        public_key_id = inputs.get(public_key_id, "--public-key-id", "WeChat Pay public key id", onboarding.check_public_key_id)
+        public_key = inputs.get(public_key, "--public-key", "WeChat Pay public key file (pub_key.pem)")
+        public_key_facts = keys.fingerprint(onboarding.check_public_key(public_key))
+    if not platform_certs and not public_key_id and inputs.guided:
+        listed = inputs.get(None, "--platform-cert", "Platform certificate files, comma-separated (empty: none yet)", optional=True)
+        platform_certs = [item.strip() for item in (listed or "").split(",") if item.strip()]
+    certs = [onboarding.check_platform_cert(item, serial_no) for item in platform_certs]
+    base_url = inputs.get(base_url, "--base-url", "API base URL", onboarding.check_base_url,
+                          default=config.DEFAULT_BASE_URL, optional=True)
+
+    table = {
+        "mchid": mchid,
+        "serial_no": serial_no,
+        "private_key": onboarding.absolute(key_path),
+        "merchant_cert": onboarding.absolute(merchant_cert) if merchant_cert else None,
+        "public_key_id": public_key_id,
+        "public_key": onboarding.absolute(public_key) if public_key else None,
+        "platform_certs": [onboarding.absolute(item) for item in platform_certs],
+        "base_url": base_url if base_url != config.DEFAULT_BASE_URL else None,
+    }
+    config.write_profile(path, name, table, force=force)
+
+    rows = [("Profile", name), ("Config file", str(path)), ("mchid", mchid),
+            ("serial_no", serial_no + (" (from the merchant certificate, matches the key)" if merchant_cert else "")),
+            ("Private key", f"{table['private_key']} ({keys.fingerprint(key.public_key())})")]
+    if public_key_id:
+        rows.append(("Public key", f"{public_key_id} ({public_key_facts})"))
+    rows += [("Platform certificate", f"{cert.serial_no} ({onboarding.validity(cert)})") for cert in certs]
+    rows.append(("Next", "wxpay config check"))
+    if not public_key_id and not certs:
+        output.warn("no key to verify WeChat's answers yet: run `wxpay certs download --output DIR --save`, "
+                    "or add public_key_id and public_key")
+    if asked_passphrase:
+        output.info(f"note: the key is encrypted; set {keys.PASSWORD_ENV} when you run wxpay")
+    written = {key: value for key, value in table.items() if value not in (None, [])}
+    app.render(View(data={"profile": name, "config": str(path), "written": written}, rows=rows, title="Profile written"))
+
+
+def _readable_key(path: str) -> str:
+    """The path, once its file reads as a PEM private key (decrypted later if it must be)."""
+    from wxpay_cli import keys, onboarding
+
+    if not onboarding.private_key_is_encrypted(path) or keys.private_key_password():
+        onboarding.check_private_key(path, keys.private_key_password())
+    return path
+
+
+def _load_key(path: str, asking: bool):
+    """The key, and whether its passphrase was asked for (then it is not in the environment)."""
+    from wxpay_cli import keys, onboarding
+
+    password = keys.private_key_password()
+    if password is None and asking and onboarding.private_key_is_encrypted(path):
+        return ask("Passphrase for the private key", lambda pw: onboarding.check_private_key(path, pw), hide_input=True), True
+    return onboarding.check_private_key(path, password), False
+
+
+@config_group.command("show")
+@output_options
+@click.pass_obj
+def show(app: App) -> None:
+    """Show the resolved profile: each value and where it came from (file, env, flag).
+
+    Keys appear as fingerprints and certificates as serials and expiry; key
+    contents and the APIv3 key are never shown.
+    """
+    from wxpay_cli import onboarding
+
+    settings = onboarding.describe(app.profile())
+    data: dict = {}
+    for setting in settings:
+        if setting.name == "platform_cert":
+            data.setdefault("platform_certs", []).append(setting.to_dict())
+        else:
+            data[setting.name] = setting.to_dict()
+    rows = [(setting.name, setting.shown(), setting.source) for setting in settings]
+    app.render(View(data=data, rows=rows, columns=("setting", "value", "from"), title="Profile", pretty_json=True))
+
+
+@config_group.command("check")
+@output_options
+@click.pass_obj
+def check(app: App) -> None:
+    """Check the profile, then make one live signed call; exit 1 if any check fails.
+
+    One row per check: key file private, key loads, key matches the merchant
+    certificate, verification keys load and are current (warns under 30 days),
+    GET /v3/certificates is accepted and verified, and the clock offset from
+    WeChat's Date header. A SIGN_ERROR shows what WeChat signed and the likely causes.
+    """
+    from wxpay_cli import checks
+
+    report = checks.run(app.profile(), app.client_with)
+    app.render(View(data=report.to_dict(), rows=[c.row for c in report.checks], columns=("", "check", "result", "hint"),
+                    title=f"Profile {report.profile}"))
+    if report.failed:
+        raise WxpayError(f"{len(report.failed)} of {len(report.checks)} checks failed: "
+                         + ", ".join(c.name for c in report.failed), code="CHECK_FAILED")
