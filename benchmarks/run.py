@@ -5,9 +5,11 @@ memory, and the wechatpayv3 SDK as the peer to beat, side by side in one run.
     python benchmarks/run.py --quick    # fewer repeats and rows, for a smoke test
 
 The sandbox runs in its own process (`wxpay sandbox serve`); every figure is
-measured against it on this machine in this run. The peer SDK is installed into
-a private virtual environment under benchmarks/.peer-venv (not into yours).
-Targets (issue 5) are printed next to each figure.
+measured against it on this machine in this run. wxpay (this checkout, as a
+regular install) and the peer SDK are installed side by side into one private
+virtual environment, benchmarks/.venv, so both start from the same interpreter
+and site-packages (and nothing is added to yours). Targets (issue 5) are
+printed next to each figure.
 """
 
 from __future__ import annotations
@@ -24,15 +26,29 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PEER_VENV = HERE / ".peer-venv"
+VENV = HERE / ".venv"
+BIN = VENV / "bin"
 PEER_SCRIPT = HERE / "peer_wechatpayv3.py"
 
 
+def prepare_venv() -> bool:
+    """benchmarks/.venv with this checkout's wxpay and the wechatpayv3 SDK; False if the peer cannot be had."""
+    pip = [str(BIN / "python"), "-m", "pip", "install", "-q"]
+    if not (BIN / "python").exists():
+        print("creating benchmarks/.venv (wxpay + wechatpayv3) ...", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        subprocess.run([*pip, str(HERE.parent)], check=True)
+    else:  # refresh wxpay from this checkout; its dependencies are already there
+        subprocess.run([*pip, "--force-reinstall", "--no-deps", str(HERE.parent)], check=True)
+    result = subprocess.run([*pip, "wechatpayv3"], capture_output=True, text=True)
+    if result.returncode:
+        print(f"could not install wechatpayv3: {result.stderr.strip()[:300]}", file=sys.stderr)
+        return False
+    return True
+
+
 def wxpay_exe() -> str:
-    exe = shutil.which("wxpay")
-    if not exe:
-        sys.exit("wxpay is not installed: pip install -e .")
-    return exe
+    return str(BIN / "wxpay")
 
 
 def timed(cmd: list[str], env: dict, runs: int) -> float:
@@ -78,20 +94,6 @@ def start_sandbox(env: dict) -> tuple[subprocess.Popen, Path]:
     return proc, Path(ready.rsplit("profile written to ", 1)[1].strip())
 
 
-def ensure_peer() -> Path | None:
-    """A private venv with the wechatpayv3 SDK; None if it cannot be installed here."""
-    python = PEER_VENV / "bin" / "python"
-    if not python.exists():
-        print("installing the peer SDK (wechatpayv3) into benchmarks/.peer-venv ...", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
-        result = subprocess.run([str(python), "-m", "pip", "install", "-q", "wechatpayv3"], capture_output=True,
-                                text=True)
-        if result.returncode:
-            print(f"could not install wechatpayv3: {result.stderr.strip()[:300]}", file=sys.stderr)
-            return None
-    return python
-
-
 def write_rows(path: Path, count: int) -> Path:
     with path.open("w") as handle:
         handle.write("out_user_id,organization_id\n")
@@ -109,6 +111,8 @@ def main() -> None:
     batch_rows = 200 if args.quick else 1000
     memory_rows = (2_000, 10_000) if args.quick else (1_000, 100_000)
 
+    have_peer = prepare_venv()
+    python = str(BIN / "python")
     work = Path(tempfile.mkdtemp(prefix="wxpay-bench-"))
     env = {**os.environ, "XDG_STATE_HOME": str(work / "state"), "HOME": str(work)}
     sandbox, config = start_sandbox(env)
@@ -117,7 +121,7 @@ def main() -> None:
     figures: dict[str, float] = {}
     try:
         # Start-up, as ratios to importing click, all in this run.
-        click_import = timed([sys.executable, "-c", "import click"], env, runs)
+        click_import = timed([python, "-c", "import click"], env, runs)
         figures["import_click_s"] = click_import
         figures["version_ratio"] = timed([wxpay, "--version"], env, runs) / click_import
         figures["help_ratio"] = timed([wxpay, "repayment-url", "--help"], env, runs) / click_import
@@ -127,9 +131,8 @@ def main() -> None:
         figures["single_call_s"] = timed(single, env, runs)
 
         # The peer: the same call through the wechatpayv3 SDK.
-        peer_python = ensure_peer()
-        if peer_python:
-            figures["peer_call_s"] = timed([str(peer_python), str(PEER_SCRIPT), str(config)], env, runs)
+        if have_peer:
+            figures["peer_call_s"] = timed([python, str(PEER_SCRIPT), str(config)], env, runs)
 
         # Batch throughput.
         rows = write_rows(work / "rows.csv", batch_rows)
@@ -137,7 +140,6 @@ def main() -> None:
             seconds, _ = peak_rss_mib([wxpay, "repayment-url", "--batch", str(rows), "--concurrency",
                                        str(concurrency)], env)
             figures[f"batch_c{concurrency}_rows_per_s"] = batch_rows / seconds
-        figures["batch_row_cost_ratio"] = figures["single_call_s"] / (batch_rows / figures["batch_c32_rows_per_s"]) * batch_rows / batch_rows
 
         # Peak memory: small and large batches through the same path (user show, stdin).
         for count in memory_rows:

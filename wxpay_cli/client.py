@@ -32,12 +32,16 @@ from wxpay_cli.signing import Signer, Verifier, redact_authorization
 
 
 def _import_httpx():
-    """Import httpx without its command-line client.
+    """Import httpx and httpcore without the parts wxpay never uses.
 
-    httpx's `__init__` imports `httpx._main` (its own CLI, which loads rich and
-    pygments) whenever click and rich are installed, as they are here: about
-    40 ms that wxpay never uses. A placeholder stands in for that one module
-    while httpx loads; `httpx.main` then says how to get the real one.
+    - httpx's `__init__` imports `httpx._main` (its own CLI, which loads rich
+      and pygments) whenever click and rich are installed, as they are here:
+      about 40 ms. A placeholder stands in for that one module while httpx
+      loads; `httpx.main` then says how to get the real one.
+    - httpcore imports trio, when it is installed, to support trio event
+      loops: about 50 ms. wxpay runs on asyncio only, so trio is hidden (a
+      None in sys.modules makes its import fail, which httpcore expects).
+    Both are skipped when something imported them first.
     """
     if "httpx" in sys.modules:
         return sys.modules["httpx"]
@@ -47,12 +51,17 @@ def _import_httpx():
         raise SystemExit("httpx's own CLI is not loaded inside wxpay; run `python -m httpx` instead")
 
     placeholder.main = main
-    sys.modules["httpx._main"] = placeholder
+    hidden = {"httpx._main": placeholder}
+    if "trio" not in sys.modules:
+        hidden["trio"] = None
+    sys.modules.update(hidden)
     try:
+        import httpcore  # noqa: F401  (httpx would import it later, on first use)
         import httpx
     finally:
-        if sys.modules.get("httpx._main") is placeholder:
-            del sys.modules["httpx._main"]
+        for name, module in hidden.items():
+            if sys.modules.get(name, 0) is module:
+                del sys.modules[name]
     return httpx
 
 

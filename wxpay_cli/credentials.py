@@ -8,18 +8,20 @@ from wxpay_cli.errors import ConfigError
 from wxpay_cli.signing import Signer, VerificationKey, Verifier
 
 
-def load_private_key(profile: Profile):
+def load_private_key(profile: Profile, *, check_consistency: bool = True):
     """The merchant private key named by the profile (or given in $WXPAY_PRIVATE_KEY)."""
     if profile.private_key_pem is not None:
         data, source = profile.private_key_pem, f"${PRIVATE_KEY_ENV}"
     else:
         data = keys.read_pem_file(profile.private_key, "private key")
         source = str(profile.private_key)
-    return keys.load_private_key(data, source=source, password=keys.private_key_password())
+    return keys.load_private_key(data, source=source, password=keys.private_key_password(),
+                                 check_consistency=check_consistency)
 
 
 def signer_for(profile: Profile) -> Signer:
-    return Signer(profile.mchid, profile.serial_no, load_private_key(profile))
+    """The signer every call uses; its key's full consistency check is left to `config check`."""
+    return Signer(profile.mchid, profile.serial_no, load_private_key(profile, check_consistency=False))
 
 
 def verification_keys(profile: Profile) -> list[VerificationKey]:

@@ -184,6 +184,9 @@ class Handler(BaseHTTPRequestHandler):
 
     server: SandboxHTTPServer
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle's algorithm on, a
+    # keep-alive client then waits for the delayed ACK (~40 ms) on every answer.
+    disable_nagle_algorithm = True
 
     def log_message(self, format, *args):  # keep test output and `sandbox serve` quiet
         if self.server.log:
