@@ -51,18 +51,23 @@ def wxpay_exe() -> str:
     return str(BIN / "wxpay")
 
 
-def timed(cmd: list[str], env: dict, runs: int) -> float:
-    """Median wall time of `cmd` as a whole process, in seconds (one warm-up run first)."""
-    times = []
-    for i in range(runs + 1):
-        started = time.perf_counter()
-        result = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        elapsed = time.perf_counter() - started
-        if result.returncode != 0:
-            sys.exit(f"failed: {' '.join(cmd)}\n{result.stderr}")
-        if i:
-            times.append(elapsed)
-    return statistics.median(times)
+def timed(commands: list[list[str]], env: dict, runs: int) -> list[float]:
+    """Median wall time of each command as a whole process, in seconds.
+
+    The commands take turns (after one warm-up round), so a busy moment on the
+    machine falls on all of them alike and their ratios stay meaningful.
+    """
+    times: list[list[float]] = [[] for _ in commands]
+    for round_ in range(runs + 1):
+        for index, cmd in enumerate(commands):
+            started = time.perf_counter()
+            result = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            elapsed = time.perf_counter() - started
+            if result.returncode != 0:
+                sys.exit(f"failed: {' '.join(cmd)}\n{result.stderr}")
+            if round_:
+                times[index].append(elapsed)
+    return [statistics.median(t) for t in times]
 
 
 def peak_rss_mib(cmd: list[str], env: dict, stdin_path: Path | None = None) -> tuple[float, float]:
@@ -121,18 +126,19 @@ def main() -> None:
     figures: dict[str, float] = {}
     try:
         # Start-up, as ratios to importing click, all in this run.
-        click_import = timed([python, "-c", "import click"], env, runs)
+        click_import, version, help_ = timed(
+            [[python, "-c", "import click"], [wxpay, "--version"], [wxpay, "repayment-url", "--help"]], env, runs * 2)
         figures["import_click_s"] = click_import
-        figures["version_ratio"] = timed([wxpay, "--version"], env, runs) / click_import
-        figures["help_ratio"] = timed([wxpay, "repayment-url", "--help"], env, runs) / click_import
+        figures["version_ratio"] = version / click_import
+        figures["help_ratio"] = help_ / click_import
 
-        # One call, as a whole process.
+        # One call as a whole process, and the peer: the same call through the wechatpayv3 SDK.
         single = [wxpay, "repayment-url", "--user", "demo", "--org", "demo-org"]
-        figures["single_call_s"] = timed(single, env, runs)
-
-        # The peer: the same call through the wechatpayv3 SDK.
         if have_peer:
-            figures["peer_call_s"] = timed([python, str(PEER_SCRIPT), str(config)], env, runs)
+            figures["single_call_s"], figures["peer_call_s"] = timed(
+                [single, [python, str(PEER_SCRIPT), str(config)]], env, runs)
+        else:
+            [figures["single_call_s"]] = timed([single], env, runs)
 
         # Batch throughput.
         rows = write_rows(work / "rows.csv", batch_rows)

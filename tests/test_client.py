@@ -124,3 +124,12 @@ def test_query_is_signed_as_sent(make_client, sandbox_keys):
     fields = parse_authorization(request.headers["Authorization"])
     message = request_message("GET", target, fields["timestamp"], fields["nonce_str"], b"")
     assert rsa_verify(sandbox_keys.merchant_key.public_key(), message, fields["signature"])
+
+
+def test_https_keeps_certificate_verification(sandbox_keys):
+    import ssl
+
+    signer = Signer("1900000001", sandbox_keys.serial_no, sandbox_keys.merchant_key)
+    with Client(base_url="https://api.mch.weixin.qq.com", signer=signer, verifier=None) as client:
+        context = client._http._transport._pool._ssl_context
+        assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname

@@ -61,7 +61,10 @@ def test_help_does_not_import_heavy_modules(argv):
 
 
 def all_commands(group: click.Group, prefix: str = ""):
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None and command.name == name, f"{name} does not load"
         yield f"{prefix}{name}", command
         if isinstance(command, click.Group):
             yield from all_commands(command, f"{prefix}{name} ")

@@ -7,13 +7,15 @@ in-process sandbox for `--sandbox`. It knows nothing of click.
 
 from __future__ import annotations
 
-import shutil
 import sys
-import tempfile
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wxpay_cli import output
-from wxpay_cli.config import Profile
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from wxpay_cli.config import Profile
 
 
 class App:
@@ -118,6 +120,9 @@ class App:
 
         self._sandbox = Sandbox().start()
         seed_demo(self._sandbox)
+        import tempfile
+        from pathlib import Path
+
         self._sandbox_dir = Path(tempfile.mkdtemp(prefix="wxpay-sandbox-"))
         output.info(f"note: using the built-in sandbox at {self._sandbox.url} (demo keys; links are not real)")
         return sandbox_profile(self._sandbox, self._sandbox_dir, name="sandbox")
@@ -128,6 +133,8 @@ class App:
         if self._sandbox is not None:
             self._sandbox.stop()
         if self._sandbox_dir is not None:
+            import shutil
+
             shutil.rmtree(self._sandbox_dir, ignore_errors=True)
 
 

@@ -1,8 +1,9 @@
-"""The `wxpay` command line: global options, command registration, and the one
+"""The `wxpay` command line: global options, the command table, and the one
 place where errors become messages and exit codes."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
@@ -10,16 +11,22 @@ import click
 
 from wxpay_cli import __version__, output
 from wxpay_cli.app import App
-from wxpay_cli.commands.audit_cmd import audit
-from wxpay_cli.commands.certs import certs_group
-from wxpay_cli.commands.config_cmd import config_group
-from wxpay_cli.commands.contract import contract_group
-from wxpay_cli.commands.handover import handover
-from wxpay_cli.commands.repayment import repayment_url
-from wxpay_cli.commands.request_cmd import request
-from wxpay_cli.commands.sandbox import sandbox_group
-from wxpay_cli.commands.user import user_group
 from wxpay_cli.errors import ExitStatus, WxpayError
+
+# name -> "module:attribute". A command's module is imported only when that
+# command runs (or --help lists them all), so `wxpay --version` and
+# `wxpay repayment-url --help` load one module of commands, or none.
+COMMANDS = {
+    "repayment-url": "wxpay_cli.commands.repayment:repayment_url",
+    "user": "wxpay_cli.commands.user:user_group",
+    "contract": "wxpay_cli.commands.contract:contract_group",
+    "handover": "wxpay_cli.commands.handover:handover",
+    "audit": "wxpay_cli.commands.audit_cmd:audit",
+    "request": "wxpay_cli.commands.request_cmd:request",
+    "config": "wxpay_cli.commands.config_cmd:config_group",
+    "certs": "wxpay_cli.commands.certs:certs_group",
+    "sandbox": "wxpay_cli.commands.sandbox:sandbox_group",
+}
 
 
 def complete_profiles(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
@@ -30,7 +37,17 @@ def complete_profiles(ctx: click.Context, param: click.Parameter, incomplete: st
 
 
 class WxpayGroup(click.Group):
-    """A click group that reports WxpayError and Ctrl-C with the documented exit codes."""
+    """The top-level group: loads commands from COMMANDS on demand, and reports
+    WxpayError and Ctrl-C with the documented exit codes."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attribute = COMMANDS[name].split(":")
+        return getattr(importlib.import_module(module), attribute)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -65,16 +82,6 @@ def cli(ctx: click.Context, config_path, profile, sandbox, verbose, traceback) -
     app.use_sandbox, app.verbose, app.traceback = sandbox, verbose, traceback
     ctx.call_on_close(app.close)
 
-
-cli.add_command(repayment_url)
-cli.add_command(sandbox_group)
-cli.add_command(user_group)
-cli.add_command(contract_group)
-cli.add_command(handover)
-cli.add_command(audit)
-cli.add_command(request)
-cli.add_command(config_group)
-cli.add_command(certs_group)
 
 
 def main() -> None:
