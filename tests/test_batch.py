@@ -166,10 +166,11 @@ def test_terminate_batch_needs_yes(sandbox, configure, run, pupils):
     result = run("contract", "terminate", "--batch", "-", input=csv_rows(pupils[:3]))
     assert result.exit_code == 1
     assert "about to terminate the contracts of 3 pupils" in result.stderr and "--yes" in result.stderr
+    assert "pupils: p00, p01, p02" in result.stderr
     assert sandbox.received == [] and result.stdout == ""
 
 
-def test_terminate_batch_dry_run_sends_nothing(sandbox, configure, run, pupils):
+def test_terminate_batch_dry_run_sends_no_termination(sandbox, configure, run, pupils):
     configure(sandbox)
     result = run("contract", "terminate", "--batch", "-", "--dry-run", input=csv_rows(pupils[:3]))
     assert result.exit_code == 0, result.stderr
@@ -197,6 +198,21 @@ def test_terminate_batch(sandbox, configure, run, pupils):
     outcomes = [(r["out_user_id"] or r["user_id"], r["outcome"]) for r in AuditLog().records()]
     assert outcomes.count(("p00", "succeeded")) == 1 and ("demo-terminated", "refused") in outcomes
     assert (user_id, "succeeded") in outcomes
+
+
+def test_terminate_batch_sends_each_pupil_once(sandbox, configure, run, pupils):
+    """The same pupil twice, once by out_user_id and once by user_id: one POST."""
+    configure(sandbox)
+    user_id = sandbox.state.users[("demo-org", "p01")].user_id
+    text = ('{"out_user_id": "p01", "organization_id": "demo-org"}\n'
+            '{"out_user_id": "p01", "organization_id": "demo-org"}\n'
+            f'{{"user_id": "{user_id}", "organization_id": "demo-org"}}\n')
+    result = run("contract", "terminate", "--batch", "-", "--yes", "--concurrency", "8", input=text)
+    out = lines(result.stdout)
+    assert result.exit_code == 1
+    assert sum(1 for r in out if r.get("contract_state") == "TERMINATED") == 1
+    assert sorted(r["error"]["code"] for r in out if "error" in r) == ["DUPLICATE_ROW", "DUPLICATE_ROW"]
+    assert len([r for r in sandbox.received if r.method == "POST"]) == 1
 
 
 # -- the real process: streaming and Ctrl-C ------------------------------------------

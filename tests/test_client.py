@@ -133,3 +133,34 @@ def test_https_keeps_certificate_verification(sandbox_keys):
     with Client(base_url="https://api.mch.weixin.qq.com", signer=signer, verifier=None) as client:
         context = client._http._transport._pool._ssl_context
         assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+
+
+@pytest.mark.parametrize("header, expected", [("NaN", None), ("inf", None), ("soon", None), ("-5", 0.0)])
+def test_odd_retry_after_falls_back_to_backoff(header, expected, make_client):
+    handler = Counter(lambda r: httpx.Response(503, headers={"Retry-After": header}, json={"code": "X", "message": "y"}))
+    client, sleeps = make_client(handler, backoff=0.5)
+    with pytest.raises(ServiceUnavailable):
+        client.request("GET", "/v3/x")
+    if expected is None:
+        assert 0.5 <= sleeps[0] < 1.0  # our own backoff
+    else:
+        assert sleeps[0] == expected
+
+
+def test_retry_after_as_http_date(make_client):
+    from email.utils import formatdate
+    import time
+
+    handler = Counter(lambda r: httpx.Response(429, headers={"Retry-After": formatdate(time.time() + 10, usegmt=True)},
+                                               json={"code": "X", "message": "y"}))
+    client, sleeps = make_client(handler)
+    with pytest.raises(ServiceUnavailable):
+        client.request("GET", "/v3/x")
+    assert 8 <= sleeps[0] <= 11
+
+
+def test_undecodable_answer_is_a_network_error(make_client):
+    handler = Counter(lambda r: httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=b"not gzip"))
+    client, _ = make_client(handler)
+    with pytest.raises(NetworkError, match="could not be decoded"):
+        client.request("GET", "/v3/x")

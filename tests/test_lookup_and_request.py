@@ -80,12 +80,22 @@ def test_request_post_body(how, sandbox, configure, run, tmp_path):
     assert sandbox.received[0].signature_ok
 
 
-def test_request_empty_204(sandbox, configure, run):
+@pytest.mark.parametrize("path", [
+    "/v3/offlinefacemch/organizations/demo-org/users/user-id/{user_id}/terminate-contract",
+    "/v3/offlinefacemch/organizations/demo-org/users/user-id/{user_id}/TERMINATE-contract/",
+    "/v3/offlinefacemch/organizations/demo-org/users/user-id/{user_id}/terminate%2Dcontract?x=1",
+    "/v3/eduschoolpay/contracts/c1/terminate",
+])
+def test_request_refuses_terminations(path, sandbox, configure, run):
+    """The escape hatch must not bypass confirmation and the audit log."""
     configure(sandbox)
     user = sandbox.state.users[("demo-org", "demo")]
-    result = run("request", "POST", f"/v3/offlinefacemch/organizations/demo-org/users/user-id/{user.user_id}/terminate-contract")
-    assert result.exit_code == 0, result.stderr
-    assert result.stdout == ""
+    result = run("request", "POST", path.format(user_id=user.user_id))
+    assert result.exit_code == 1
+    assert "does not send terminations" in result.stderr
+    assert "wxpay contract terminate" in result.stderr or "guarded command" in result.stderr
+    assert sandbox.received == []
+    assert user.contract_state == "CONTRACTED"
 
 
 @pytest.mark.parametrize("args, message", [

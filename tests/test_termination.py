@@ -83,7 +83,7 @@ def test_confirmation_no_sends_nothing(sandbox, configure, run, terminal):
     assert audit_lines()[-1]["outcome"] == "declined"
 
 
-def test_dry_run_sends_nothing_and_shows_the_signed_request(sandbox, configure, run):
+def test_dry_run_sends_no_termination_and_shows_the_signed_request(sandbox, configure, run):
     configure(sandbox)
     result = run(*TERMINATE, "--dry-run", "--json")
     assert result.exit_code == 0, result.stderr
@@ -96,7 +96,7 @@ def test_dry_run_sends_nothing_and_shows_the_signed_request(sandbox, configure, 
     assert request["body"] == ""
     auth = request["headers"]["authorization"]
     assert auth.startswith("WECHATPAY2-SHA256-RSA2048 ") and "(redacted)" in auth
-    assert posts(sandbox) == []
+    assert [r.method for r in sandbox.received] == ["GET"]  # only the read-only lookup by --user
     assert audit_lines()[-1]["outcome"] == "dry_run"
 
 
@@ -159,12 +159,44 @@ def test_timeout_then_requery_still_contracted_is_not_retried(sandbox, configure
     assert [line["outcome"] for line in audit_lines()] == ["attempted", "unknown"]
 
 
-def test_5xx_on_termination_is_not_retried(sandbox, configure, run):
+def test_5xx_on_termination_is_not_retried_but_requeried(sandbox, configure, run):
     configure(sandbox)
     sandbox.inject("status", status=500, retry_after="0", path_contains="terminate-contract")
     result = run(*TERMINATE, "--yes")
     assert result.exit_code == 4
+    assert [r.method for r in sandbox.received] == ["GET", "POST", "GET"]  # lookup, one POST, re-query
+    assert "still CONTRACTED when re-queried" in result.stderr
+    assert [line["outcome"] for line in audit_lines()] == ["attempted", "unknown"]
+
+
+def test_unverifiable_204_is_settled_by_requery(sandbox, configure, run):
+    """WeChat terminated, but its answer failed verification: re-query, never resend."""
+    configure(sandbox)
+    sandbox.inject("bad_signature", path_contains="terminate-contract")
+    result = run(*TERMINATE, "--yes", "--json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["contract_state"] == "TERMINATED" and "confirmed by re-query" in data["note"]
     assert len(posts(sandbox)) == 1
+    assert [line["outcome"] for line in audit_lines()] == ["attempted", "succeeded"]
+
+
+def test_failed_requery_after_204_still_reports_success(sandbox, configure, run):
+    configure(sandbox)
+    sandbox.inject("status", status=404, code="NOT_FOUND", path_contains="out-user-id", skip=1)
+    result = run(*TERMINATE, "--yes", "--json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["contract_state"] == "TERMINATED" and "could not be re-queried" in data["note"]
+    assert [line["outcome"] for line in audit_lines()] == ["attempted", "succeeded"]
+
+
+def test_dry_run_by_user_id_sends_nothing_at_all(sandbox, configure, run):
+    configure(sandbox)
+    result = run("contract", "terminate", "--user-id", "wxu_1", "--org", "demo-org", "--dry-run", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["request"]["url"].endswith("/users/user-id/wxu_1/terminate-contract")
+    assert sandbox.received == []
 
 
 def test_unwritable_audit_log_refuses_before_sending(sandbox, configure, run, monkeypatch, tmp_path):

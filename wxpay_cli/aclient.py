@@ -66,7 +66,7 @@ class AsyncClient(_BaseClient):
             started = time.monotonic()
             try:
                 response = await self._send(request)
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:
                 delay = self._retry_delay(attempt, call.idempotent, exc=exc)
                 if delay is None:
                     raise NetworkError(describe_transport_error(exc, request)) from None

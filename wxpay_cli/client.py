@@ -18,6 +18,7 @@ Pass `transport=` (e.g. `httpx.MockTransport`) to produce faults in tests.
 from __future__ import annotations
 
 import json
+import math
 import platform
 import random
 import sys
@@ -204,11 +205,9 @@ class _BaseClient:
         return delay
 
     def _backoff_delay(self, attempt: int, retry_after: str | None) -> float:
-        if retry_after is not None:
-            try:
-                return min(max(float(retry_after), 0.0), MAX_RETRY_AFTER)
-            except ValueError:
-                pass  # an HTTP date: fall back to our own backoff
+        wait = parse_retry_after(retry_after) if retry_after is not None else None
+        if wait is not None:
+            return min(max(wait, 0.0), MAX_RETRY_AFTER)
         return self.backoff * (2**attempt) + random.uniform(0, self.backoff)
 
     def _accept(self, response: httpx.Response) -> Response:
@@ -294,7 +293,7 @@ class Client(_BaseClient):
             started = time.monotonic()
             try:
                 response = self._http.send(request)
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:
                 delay = self._retry_delay(attempt, call.idempotent, exc=exc)
                 if delay is None:
                     raise NetworkError(describe_transport_error(exc, request)) from None
@@ -307,6 +306,23 @@ class Client(_BaseClient):
                     raise api_error(response)
             self._sleep(delay)
             attempt += 1
+
+
+def parse_retry_after(value: str) -> float | None:
+    """Seconds from a Retry-After header (delay-seconds or an HTTP date); None if unusable."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if moment.tzinfo is None:
+            return None
+        seconds = moment.timestamp() - time.time()
+    return seconds if math.isfinite(seconds) else None
 
 
 def _parse_json(response: httpx.Response) -> dict | None:
@@ -340,8 +356,10 @@ def api_error(response: httpx.Response) -> ApiError:
     return cls(status, code, message, detail=detail, request_id=response.headers.get("Request-ID"))
 
 
-def describe_transport_error(exc: httpx.TransportError, request: httpx.Request) -> str:
+def describe_transport_error(exc: httpx.RequestError, request: httpx.Request) -> str:
     host = request.url.host
+    if isinstance(exc, httpx.DecodingError):
+        return f"the answer from {host} could not be decoded ({exc})"
     if isinstance(exc, httpx.TimeoutException):
         return f"timed out talking to {host} ({type(exc).__name__})"
     if isinstance(exc, httpx.ConnectError):

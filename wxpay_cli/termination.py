@@ -17,7 +17,14 @@ from dataclasses import asdict, dataclass
 from wxpay_cli import api
 from wxpay_cli.audit import AuditLog
 from wxpay_cli.config import Profile
-from wxpay_cli.errors import ApiError, NetworkError, OperationRefused, VerificationError, WxpayError
+from wxpay_cli.errors import (
+    AuditLogError,
+    NetworkError,
+    OperationRefused,
+    ServiceUnavailable,
+    VerificationError,
+    WxpayError,
+)
 from wxpay_cli.steps import Steps
 
 
@@ -113,27 +120,49 @@ class Termination:
         """Send the termination once; then re-query and report the new state.
 
         The "attempted" line is written first: if the audit log cannot take it,
-        nothing is sent.
+        nothing is sent. An answer that leaves the outcome open (no answer, 5xx,
+        or a 2xx that fails verification) is followed by a re-query, never by
+        a second POST. Once WeChat's 204 is verified the termination is reported
+        as done, even if the re-query or the last audit line then fails.
         """
         self.record(target, "attempted")
         try:
             answer = yield api.terminate_contract(organization_id=target.organization_id, user_id=target.user_id)
-        except NetworkError as exc:
-            return (yield from self._after_network_error(target, exc))
-        except WxpayError as exc:
-            self.record(target, "failed" if isinstance(exc, VerificationError) else "refused",
-                        http_status=exc.http_status, request_id=exc.request_id, error=exc.code)
+        except (NetworkError, ServiceUnavailable, VerificationError) as exc:
+            return (yield from self._after_uncertain_answer(target, exc))
+        except WxpayError as exc:  # WeChat refused (4xx): nothing happened
+            self.record(target, "refused", http_status=exc.http_status, request_id=exc.request_id, error=exc.code)
             raise
-        self.record(target, "succeeded", http_status=answer.http_status, request_id=answer.request_id)
         result = {**result_fields(target), "contract_state": "TERMINATED", "request_id": answer.request_id}
+        notes = []
+        try:
+            self.record(target, "succeeded", http_status=answer.http_status, request_id=answer.request_id)
+        except AuditLogError as exc:
+            notes.append(f"terminated, but the audit log could not record it: {exc.message}")
         if target.out_user_id:
-            result["contract_state"] = (yield from self._current_state(target)) or "TERMINATED"
+            try:
+                result["contract_state"] = (yield from self._current_state(target)) or "TERMINATED"
+            except WxpayError as exc:
+                notes.append(f"WeChat answered 204; the state could not be re-queried ({exc.message})")
+        else:
+            notes.append("state from WeChat's 204; a pupil given by --user-id cannot be re-queried")
+        if notes:
+            result["note"] = "; ".join(notes)
         return result
 
     def batch_row(self, *, organization_id: str, out_user_id: str | None, user_id: str | None,
-                  dry_run: bool) -> Steps[dict]:
-        """One row of a batch: look up, check, then terminate (or describe, for a dry run)."""
+                  dry_run: bool, seen: set[tuple[str, str]]) -> Steps[dict]:
+        """One row of a batch: look up, check, then terminate (or describe, for a dry run).
+
+        `seen` holds the pupils earlier rows of this batch have reached: a pupil
+        listed twice (even once by out_user_id and once by user_id) is sent once.
+        """
         target = yield from find_target(organization_id=organization_id, out_user_id=out_user_id, user_id=user_id)
+        key = (target.organization_id, target.user_id)
+        if key in seen:
+            raise self.refuse(target, f"user_id {target.user_id} came in an earlier row of this batch; "
+                                      "it is terminated once only", code="DUPLICATE_ROW")
+        seen.add(key)
         self.check_terminable(target)
         if dry_run:
             return self.dry_run(target)
@@ -143,31 +172,32 @@ class Termination:
         answer = yield api.get_user(organization_id=target.organization_id, out_user_id=target.out_user_id)
         return answer.data.get("contract_state")
 
-    def _after_network_error(self, target: Target, exc: NetworkError) -> Steps[dict]:
-        """The request may or may not have reached WeChat: ask before deciding anything."""
-        if not target.out_user_id:
-            self.record(target, "unknown", error=exc.code)
-            raise NetworkError(
-                f"{exc.message}; the termination may or may not have happened",
-                hint=f"check with `wxpay user show --user OUT_USER_ID --org {target.organization_id}` before retrying",
-            ) from None
-        try:
-            state = yield from self._current_state(target)
-        except (NetworkError, ApiError, VerificationError):
-            self.record(target, "unknown", error=exc.code)
-            raise NetworkError(
-                f"{exc.message}, and the state could not be re-queried; the termination may or may not have happened",
-                hint=f"check with `wxpay user show --user {target.out_user_id} --org {target.organization_id}` before retrying",
-            ) from None
+    def _after_uncertain_answer(self, target: Target, exc: WxpayError) -> Steps[dict]:
+        """The termination may or may not have happened: ask WeChat before deciding anything.
+
+        Re-raises `exc` (keeping its exit code) with what is known added, unless
+        the re-query shows the contract TERMINATED.
+        """
+        check = f"check with `wxpay user show --user {target.out_user_id or 'OUT_USER_ID'} " \
+                f"--org {target.organization_id}` before running it again"
+        state = None
+        if target.out_user_id:
+            try:
+                state = yield from self._current_state(target)
+            except WxpayError:
+                state = None
         if state == "TERMINATED":
-            self.record(target, "succeeded", error="confirmed by re-query after a network error")
-            return {**result_fields(target), "contract_state": "TERMINATED", "request_id": None}
-        self.record(target, "unknown", error=exc.code)
-        raise NetworkError(
-            f"{exc.message}; the contract was still {state} when re-queried, but WeChat may yet process the request",
-            hint=f"check with `wxpay user show --user {target.out_user_id} --org {target.organization_id}` "
-                 "in a minute before running it again",
-        ) from None
+            self.record(target, "succeeded", http_status=exc.http_status, request_id=exc.request_id,
+                        error=f"confirmed by re-query after: {exc.code}")
+            return {**result_fields(target), "contract_state": "TERMINATED", "request_id": exc.request_id,
+                    "note": f"confirmed by re-query after: {exc.message}"}
+        self.record(target, "unknown", http_status=exc.http_status, request_id=exc.request_id, error=exc.code)
+        if state is None:
+            exc.message += "; the termination may or may not have happened"
+        else:
+            exc.message += f"; the contract was still {state} when re-queried, but WeChat may yet process the request"
+        exc.hint = check
+        raise exc
 
 
 def result_fields(target: Target) -> dict:

@@ -120,6 +120,8 @@ def run_termination(app: App, *, organization_id: str, out_user_id: str | None, 
     rows = [("Contract state", result["contract_state"]), *[r for r in target.rows() if r[0] != "Contract state"]]
     if result.get("request_id"):
         rows.append(("Request-ID", result["request_id"]))
+    if result.get("note"):
+        rows.append(("Note", result["note"]))
     app.render(View(data=result, rows=rows, title="Contract terminated"))
 
 
@@ -135,11 +137,12 @@ def run_termination_batch(app: App, stream, *, yes: bool, dry_run: bool, concurr
     rows = list(batch.read_rows(stream, required=("organization_id",), one_of=("out_user_id", "user_id")))
     usable = [row for row in rows if not row.problem]
     organizations = sorted({row.values["organization_id"] for row in usable})
+    pupils = [row.values.get("out_user_id") or f"user_id {row.values['user_id']}" for row in usable]
     profile = app.profile()
     output.info(
         f"{'dry run: would terminate' if dry_run else 'about to terminate'} the contracts of {len(usable)} "
         f"pupils ({len(rows) - len(usable)} unusable rows) with profile {profile.name} (mchid {profile.mchid}), "
-        f"organizations: {', '.join(organizations[:5])}{' …' if len(organizations) > 5 else ''}"
+        f"organizations: {_first(organizations)}; pupils: {_first(pupils, 10)}"
     )
     if not (yes or dry_run):
         raise OperationRefused("a batch termination needs --yes: nothing was sent",
@@ -147,11 +150,17 @@ def run_termination_batch(app: App, stream, *, yes: bool, dry_run: bool, concurr
     if not dry_run:
         audit.check_writable()
 
+    seen: set[tuple[str, str]] = set()  # pupils already reached by an earlier row
+
     async def work(client, row: dict) -> dict:
         termination = Termination(client, profile, audit)
         out_user_id = row.get("out_user_id")
         return await steps.run_async(client, termination.batch_row(
             organization_id=row["organization_id"], out_user_id=out_user_id,
-            user_id=None if out_user_id else row.get("user_id"), dry_run=dry_run))
+            user_id=None if out_user_id else row.get("user_id"), dry_run=dry_run, seen=seen))
 
     run_batch(app, stream, work, concurrency=concurrency, rate=rate, required=(), rows=rows)
+
+
+def _first(names: list[str], count: int = 5) -> str:
+    return ", ".join(names[:count]) + (f" and {len(names) - count} more" if len(names) > count else "")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
+from urllib.parse import unquote
 
 import click
 
 from wxpay_cli.app import App
+from wxpay_cli.errors import OperationRefused
 from wxpay_cli.output import View
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -35,10 +38,28 @@ def read_data(ctx, param, value: str | None):
         raise click.BadParameter(f"{source} is not valid JSON: {exc}") from None
 
 
+# Irreversible calls that must go through their guarded commands (confirmation, audit log).
+GUARDED = [
+    (re.compile(r"/terminate-contract/*$"), "wxpay contract terminate"),
+    (re.compile(r"^/v3/eduschoolpay/contracts/[^/]+/terminate/*$"), "a guarded command (not yet in wxpay)"),
+]
+
+
 def check_path(ctx, param, value: str) -> str:
     if not value.startswith("/v3/"):
         raise click.BadParameter("must be an APIv3 path starting with /v3/, e.g. /v3/certificates")
     return value
+
+
+def refuse_guarded(method: str, path: str) -> None:
+    """A termination sent through the escape hatch would skip its confirmation and audit line."""
+    bare = unquote(path.split("?", 1)[0]).lower()
+    for pattern, command in GUARDED:
+        if method != "GET" and pattern.search(bare):
+            raise OperationRefused(
+                "wxpay request does not send terminations: nothing was sent",
+                hint=f"use {command}, which confirms and records them", code="GUARDED_OPERATION",
+            )
 
 
 @click.command("request")
@@ -54,6 +75,7 @@ def request(app: App, method: str, path: str, data) -> None:
     """
     from wxpay_cli import api
 
+    refuse_guarded(method.upper(), path)
     answer = app.client().call(api.raw_request(method.upper(), path, data))
     if answer.http_status != 204 or answer.data:
         app.output_format = "json"

@@ -102,6 +102,7 @@ class Fault:
     seconds: float = 0.0
     path_contains: str = ""
     times: int = 1
+    skip: int = 0  # let this many matching requests through first
 
 
 class SandboxState:
@@ -151,6 +152,9 @@ class SandboxState:
         with self.lock:
             for fault in self.faults:
                 if fault.path_contains in path:
+                    if fault.skip:
+                        fault.skip -= 1
+                        return None
                     fault.times -= 1
                     if fault.times <= 0:
                         self.faults.remove(fault)
