@@ -108,9 +108,46 @@ def test_verification_failure_stops_the_run_and_names_the_row(sandbox, configure
     assert result.exit_code == 5
     assert "stopped at row 4" in result.stderr and "failed verification" in result.stderr
     out = lines(result.stdout)
-    assert [r["out_user_id"] for r in out] == pupils[:4]
+    assert [r["out_user_id"] for r in out[:4]] == pupils[:4]
     assert out[3]["error"]["code"] == "VERIFICATION_FAILED" and "user_name" not in out[3]
+    # Rows already read but never started say so, so piping the errors back re-runs them.
+    assert [r["out_user_id"] for r in out] == pupils[: len(out)]
+    assert all(r["error"]["code"] == "NOT_STARTED" for r in out[4:])
     assert len(sandbox.received) == 4  # nothing after the bad row was sent
+
+
+def test_input_that_is_not_utf8_is_a_clean_usage_error(sandbox, configure, run, tmp_path):
+    configure(sandbox)
+    path = tmp_path / "gbk.csv"
+    path.write_bytes("out_user_id,organization_id\n学生1,demo-org\n".encode("gbk"))
+    result = run("user", "show", "--batch", str(path))
+    assert result.exit_code == 2
+    assert "not UTF-8" in result.stderr and "Traceback" not in result.stderr
+    assert sandbox.received == []
+
+
+def test_dot_ids_are_bad_rows_not_paths(sandbox, configure, run):
+    configure(sandbox)
+    result = run("user", "show", "--batch", "-", input="out_user_id,organization_id\n..,demo-org\n")
+    assert lines(result.stdout)[0]["error"]["code"] == "INVALID_ROW"
+    assert sandbox.received == []
+
+
+def test_rows_from_a_slow_pipe_start_at_once(sandbox, configure, pupils):
+    """The first row is answered while the producer of the input is still writing."""
+    configure(sandbox)
+    proc = subprocess.Popen([shutil.which("wxpay"), "user", "show", "--batch", "-"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdin.write("out_user_id,organization_id\np00,demo-org\n")
+    proc.stdin.flush()
+    first = proc.stdout.readline()  # would hang if rows waited for a full window of input
+    assert json.loads(first)["out_user_id"] == "p00"
+    proc.stdin.write("p01,demo-org\n")
+    proc.stdin.close()
+    proc.stdin = None
+    rest, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    assert json.loads(rest)["out_user_id"] == "p01"
 
 
 def test_config_error_stops_before_reading_input(run):
@@ -249,6 +286,9 @@ def test_ctrl_c_writes_what_is_done_and_exits_130(sandbox, configure, pupils):
     assert proc.returncode == 130, err
     out = lines(first + rest)
     assert 1 <= len(out) < len(pupils)
-    assert [r["out_user_id"] for r in out] == pupils[: len(out)]
-    assert all("error" not in r for r in out)
+    assert [r["out_user_id"] for r in out] == pupils[: len(out)]  # in order, nothing read is lost
+    done = [r for r in out if "error" not in r]
+    not_started = [r for r in out if "error" in r]
+    assert done and out[: len(done)] == done  # finished rows first, then the ones never started
+    assert all(r["error"]["code"] == "NOT_STARTED" for r in not_started)
     assert "interrupted" in err and "batch:" in err and "Traceback" not in err

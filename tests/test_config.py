@@ -178,3 +178,24 @@ def test_wrong_serial_is_refused_by_wechat(sandbox, configure, run):
     result = run(*ARGS)
     assert result.exit_code == 1
     assert "SIGN_ERROR" in result.stderr and "serial_no ABCDEF0123" in result.stderr
+
+
+def test_full_width_mchid_is_refused(sandbox, configure, run):
+    configure(sandbox, mchid="１９０００００００１")
+    config_error(run(*ARGS), "must be digits")
+
+
+def test_default_profile_must_be_a_name(sandbox, tmp_path, run):
+    write_config(tmp_path, {"a": profile_table(sandbox, tmp_path / "k")})
+    path = tmp_path / "config.toml"
+    path.write_text('default_profile = ["a"]\n' + path.read_text())
+    config_error(run(*ARGS), "default_profile must be a profile name")
+
+
+def test_private_key_env_that_is_not_a_key_is_never_echoed(sandbox, configure, run):
+    configure(sandbox)
+    secret = "TUlJRXZRSUJBREFOQmdrcWhraUc5dzBCQVFFRkFBU0NCS2N3Z2dTakFnRUFBb0lCQVFD" * 20  # base64 junk
+    result = run(*ARGS, env={"WXPAY_PRIVATE_KEY": secret})
+    config_error(result, "WXPAY_PRIVATE_KEY holds neither a PEM private key nor the path")
+    assert secret[:40] not in result.stderr
+    assert run("config", "show", env={"WXPAY_PRIVATE_KEY": secret}).stdout.find(secret[:40]) == -1

@@ -178,3 +178,12 @@ def test_handover_needs_a_terminal(sandbox, configure, run):
     result = run("handover", "--user", "demo", "--org", "demo-org")
     assert result.exit_code == 1 and "needs a terminal" in result.stderr
     assert sandbox.received == []
+
+
+@pytest.mark.parametrize("bad", [".", ".."])
+def test_dot_ids_are_usage_errors(bad, sandbox, configure, run):
+    configure(sandbox)
+    assert run("user", "show", "--user", bad, "--org", "demo-org").exit_code == 2
+    assert run("contract", "terminate", "--user-id", bad, "--org", "demo-org", "--yes").exit_code == 2
+    assert run("contract", "show", bad).exit_code == 2
+    assert sandbox.received == []

@@ -13,7 +13,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 from wxpay_cli.client import Call, Response
-from wxpay_cli.errors import VerificationError
+from wxpay_cli.errors import InputError, VerificationError
 from wxpay_cli.signing import Signer
 
 
@@ -28,6 +28,8 @@ class Answer:
 
 def segment(value: str) -> str:
     """One path segment, percent-encoded so a stray `/` or `?` cannot change the path."""
+    if value in ("", ".", ".."):
+        raise InputError(f"{value!r} cannot be an id: it would change the request path")
     return quote(value, safe="")
 
 

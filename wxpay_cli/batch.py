@@ -19,13 +19,14 @@ import csv
 import itertools
 import json
 import signal
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TextIO
 
 from wxpay_cli import output
-from wxpay_cli.errors import AuditLogError, ConfigError, ExitStatus, VerificationError, WxpayError
+from wxpay_cli.errors import AuditLogError, ConfigError, ExitStatus, InputError, VerificationError, WxpayError
 
 # Faults that stop the whole run rather than failing one row.
 FATAL = (ConfigError, AuditLogError, VerificationError)
@@ -45,29 +46,47 @@ def read_rows(stream: TextIO, *, required: tuple[str, ...], one_of: tuple[str, .
 
     Only the operation's input keys are kept, so an output line (which adds
     result fields and an "error") is valid input again. Each row needs every
-    key in `required` and, when `one_of` is given, at least one of those.
+    key in `required` and, when `one_of` is given, at least one of those. A
+    file that cannot be read as text rows at all raises InputError (exit 2).
     """
-    wanted = required + one_of
+    number = 0
+    try:
+        for number, record in enumerate(_records(stream), start=1):
+            yield _row(number, record, required, one_of)
+    except UnicodeDecodeError:
+        raise InputError(f"the batch input is not UTF-8 text (after row {number})",
+                         hint="save it as UTF-8, e.g. Excel's 'CSV UTF-8'") from None
+    except csv.Error as exc:
+        raise InputError(f"the batch input is not valid CSV after row {number}: {exc}") from None
+
+
+def _records(stream: TextIO) -> Iterator[dict | str]:
     first = stream.readline()
     while first and not first.strip():
         first = stream.readline()
     if not first:
         return
     lines = itertools.chain([first], stream)
-    if first.lstrip().startswith("{"):
-        records = _json_records(lines)
-    else:
-        records = _csv_records(lines)
-    for number, record in enumerate(records, start=1):
-        if isinstance(record, str):  # a line that could not be read
-            yield Row(number, {}, record)
-            continue
-        values = {key: str(record[key]).strip() for key in wanted if record.get(key) not in (None, "")}
-        values = {key: value for key, value in values.items() if value}
-        missing = [key for key in required if key not in values]
-        if one_of and not any(key in values for key in one_of):
-            missing.append(" or ".join(one_of))
-        yield Row(number, values, f"missing {', '.join(missing)}" if missing else None)
+    yield from (_json_records(lines) if first.lstrip().startswith("{") else _csv_records(lines))
+
+
+def _row(number: int, record: dict | str, required: tuple[str, ...], one_of: tuple[str, ...]) -> Row:
+    if isinstance(record, str):  # a line that could not be read
+        return Row(number, {}, record)
+    values = {}
+    for key in required + one_of:
+        value = str(record.get(key) if record.get(key) is not None else "").strip()
+        if value:
+            values[key] = value
+    missing = [key for key in required if key not in values]
+    if one_of and not any(key in values for key in one_of):
+        missing.append(" or ".join(one_of))
+    if missing:
+        return Row(number, values, f"missing {', '.join(missing)}")
+    dotted = [key for key, value in values.items() if value in (".", "..")]
+    if dotted:
+        return Row(number, values, f"{dotted[0]} cannot be '.' or '..'")
+    return Row(number, values)
 
 
 def _json_records(lines: Iterable[str]) -> Iterator[dict | str]:
@@ -121,13 +140,10 @@ class Summary:
         rate = f" ({done / elapsed:.0f} rows/s)" if elapsed > 0 and done else ""
         text = f"batch: {self.ok} ok, {self.failed} failed in {elapsed:.2f} s{rate}"
         if self.not_started:
-            text += f"; {self.not_started} rows in flight were not started"
-        if self.interrupted:
-            text += "; interrupted: the rest of the input was not read"
+            text += f"; {self.not_started} rows were not started (their lines say NOT_STARTED)"
+        if self.interrupted or self.fatal:
+            text += "; the rest of the input was not read"
         return text
-
-
-_SKIPPED = object()
 
 
 def run(rows: Iterable[Row], work: Callable[[object, dict], Awaitable[dict]], *,
@@ -145,66 +161,116 @@ async def _run(rows, work, make_client, concurrency) -> Summary:
         await client.aclose()
 
 
-async def _work_through(rows, work, client, concurrency) -> Summary:
+def _error_line(row: Row, code: str, message: str) -> dict:
+    return {**row.values, "error": {"code": code, "message": message, "http_status": None, "request_id": None}}
+
+
+async def _work_through(rows: Iterable[Row], work, client, concurrency: int) -> Summary:
+    """Three parts, so a slow input never holds up rows already read:
+
+    - a reader thread turns the input into rows (blocking reads stay off the
+      event loop), never more than `window` rows ahead of the writer;
+    - the loop starts a task per row, at most `concurrency` working at once;
+    - the writer awaits the tasks in input order and writes each line.
+    """
     summary = Summary()
-    stop = asyncio.Event()
-    slots = asyncio.Semaphore(concurrency)
-    queue: asyncio.Queue = asyncio.Queue(maxsize=concurrency * 4)
     loop = asyncio.get_running_loop()
+    window = concurrency * 4
+    room = threading.Semaphore(window)  # rows read but not yet written
+    incoming: asyncio.Queue = asyncio.Queue()  # rows from the reader; `room` bounds it
+    ordered: asyncio.Queue = asyncio.Queue()  # one task per row, in input order
+    working = asyncio.Semaphore(concurrency)
+    stop = asyncio.Event()
+
+    def halt() -> None:
+        """No new row starts; the reader is told to stop."""
+        stop.set()
+        incoming.put_nowait(None)
+        room.release()
 
     def interrupt() -> None:
         summary.interrupted = True
-        stop.set()
+        halt()
 
-    try:
-        loop.add_signal_handler(signal.SIGINT, interrupt)
-    except (NotImplementedError, RuntimeError, ValueError):
-        pass  # not the main thread: Ctrl-C keeps its default behaviour
+    def read() -> None:
+        def hand(item) -> None:
+            try:
+                loop.call_soon_threadsafe(incoming.put_nowait, item)
+            except RuntimeError:  # the loop has finished: nobody wants the rest
+                pass
+
+        try:
+            for row in rows:
+                room.acquire()
+                if stop.is_set():
+                    return
+                hand(row)
+        except BaseException as exc:  # handed to the loop: InputError stops the run, a bug re-raises there
+            hand(exc)
+        finally:
+            hand(None)
 
     async def one(row: Row):
         if row.problem:
-            return {**row.values, "error": {"code": "INVALID_ROW", "message": f"row {row.number}: {row.problem}",
-                                           "http_status": None, "request_id": None}}
-        async with slots:
+            return _error_line(row, "INVALID_ROW", f"row {row.number}: {row.problem}")
+        async with working:
             if stop.is_set():
-                return _SKIPPED
+                return _error_line(row, "NOT_STARTED", f"row {row.number} was not started: the run stopped first")
             try:
                 return {**row.values, **await work(client, dict(row.values))}
             except FATAL as exc:
                 if summary.fatal is None:
                     summary.fatal = (row.number, exc)
-                stop.set()
+                halt()
                 return {**row.values, "error": error_object(exc)}
             except WxpayError as exc:
                 return {**row.values, "error": error_object(exc)}
 
-    async def produce() -> None:
+    async def start_rows() -> None:
+        last = 0
         try:
-            for row in rows:
-                if stop.is_set():
+            while not stop.is_set():
+                item = await incoming.get()
+                if item is None:
                     break
-                await queue.put(asyncio.create_task(one(row)))
+                if isinstance(item, WxpayError):
+                    if summary.fatal is None:
+                        summary.fatal = (last + 1, item)
+                    halt()
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                last = item.number
+                ordered.put_nowait(asyncio.create_task(one(item)))
         finally:
-            await queue.put(None)
+            ordered.put_nowait(None)
 
-    producer = asyncio.create_task(produce())
-    with output.progress("rows") as advance:
-        while (task := await queue.get()) is not None:
-            record = await task
-            if record is _SKIPPED:
-                summary.not_started += 1
-                continue
-            output.write_json_line(record)
-            if "error" in record:
-                summary.failed += 1
-            else:
-                summary.ok += 1
-            advance()
-    await producer
     try:
-        loop.remove_signal_handler(signal.SIGINT)
+        loop.add_signal_handler(signal.SIGINT, interrupt)
     except (NotImplementedError, RuntimeError, ValueError):
-        pass
+        pass  # not the main thread: Ctrl-C keeps its default behaviour
+    threading.Thread(target=read, name="wxpay-batch-reader", daemon=True).start()
+    starter = asyncio.create_task(start_rows())
+    try:
+        with output.progress("rows") as advance:
+            while (task := await ordered.get()) is not None:
+                record = await task
+                room.release()
+                output.write_json_line(record)
+                code = record.get("error", {}).get("code")
+                if code == "NOT_STARTED":
+                    summary.not_started += 1
+                elif code:
+                    summary.failed += 1
+                else:
+                    summary.ok += 1
+                advance()
+        await starter
+    finally:
+        try:
+            loop.remove_signal_handler(signal.SIGINT)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
     return summary
 
 

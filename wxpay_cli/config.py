@@ -136,7 +136,10 @@ def _choose_profile(document: dict, path: Path, flag: str | None) -> tuple[str, 
     if not isinstance(profiles, dict) or not profiles:
         raise ConfigError(f"config file {path} has no [profiles.NAME] table", hint="see config.example.toml")
     names = sorted(profiles)
-    for wanted, source in ((flag, "flag"), (os.environ.get(PROFILE_ENV), "env"), (document.get("default_profile"), "file")):
+    default = document.get("default_profile")
+    if default is not None and not isinstance(default, str):
+        raise ConfigError(f"{path}: default_profile must be a profile name in quotes, e.g. \"school-a\"")
+    for wanted, source in ((flag, "flag"), (os.environ.get(PROFILE_ENV), "env"), (default, "file")):
         if wanted:
             if wanted not in profiles:
                 raise ConfigError(
@@ -176,7 +179,7 @@ def parse_profile(table: object, *, name: str, path: Path | None) -> Profile:
         return value.strip()
 
     mchid = text("mchid", required=True)
-    if not mchid.isdigit():
+    if not re.fullmatch(r"[0-9]+", mchid):  # ASCII digits: str.isdigit() accepts full-width ones
         raise ConfigError(f"{where}: mchid {mchid!r} must be digits, e.g. \"1900000001\"")
     serial_no = text("serial_no", required=True)
     if not re.fullmatch(r"[0-9A-Fa-f]+", serial_no):
@@ -226,12 +229,21 @@ def parse_profile(table: object, *, name: str, path: Path | None) -> Profile:
 
 
 def _private_key_from_env(profile: Profile, value: str) -> None:
-    """$WXPAY_PRIVATE_KEY holds either the PEM itself or a path to it."""
+    """$WXPAY_PRIVATE_KEY holds either the PEM itself or the path of an existing file.
+
+    Anything else (a base64 blob from a CI secret, a truncated PEM) is refused
+    without repeating the value: it may be the key itself.
+    """
     if "-----BEGIN" in value:
         profile.private_key = None
         profile.private_key_pem = value.encode()
-    else:
+    elif len(value) < 1024 and "\n" not in value and Path(value).expanduser().is_file():
         profile.private_key = Path(value).expanduser()
+    else:
+        raise ConfigError(
+            f"${PRIVATE_KEY_ENV} holds neither a PEM private key nor the path of an existing file",
+            hint="put the whole PEM (with its -----BEGIN line) or a file path in it; its value is not shown",
+        )
     profile.sources["private_key"] = "env"
 
 

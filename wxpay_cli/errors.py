@@ -114,3 +114,10 @@ class AuditLogError(WxpayError):
 
     exit_status = ExitStatus.CONFIG
     code = "AUDIT_LOG_ERROR"
+
+
+class InputError(WxpayError):
+    """Bad input that click could not check itself (a batch file that cannot be read as rows)."""
+
+    exit_status = ExitStatus.USAGE
+    code = "INPUT_ERROR"

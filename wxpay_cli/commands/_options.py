@@ -35,6 +35,8 @@ def non_blank(ctx: click.Context, param: click.Parameter, value):
     value = value.strip()
     if not value:
         raise click.BadParameter("must not be empty")
+    if value in (".", ".."):
+        raise click.BadParameter("cannot be '.' or '..'")  # it would change the request path
     return value
 
 
