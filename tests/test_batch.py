@@ -292,3 +292,14 @@ def test_ctrl_c_writes_what_is_done_and_exits_130(sandbox, configure, pupils):
     assert done and out[: len(done)] == done  # finished rows first, then the ones never started
     assert all(r["error"]["code"] == "NOT_STARTED" for r in not_started)
     assert "interrupted" in err and "batch:" in err and "Traceback" not in err
+
+
+def test_closed_stdout_exit_code(sandbox, configure, pupils):
+    configure(sandbox)
+    """`wxpay ... | head -n 1`: the first line arrives, then wxpay ends quietly with 141."""
+    script = f"{shutil.which('wxpay')} user show --batch - | head -n 1; echo ${{PIPESTATUS[0]}} >&2"
+    proc = subprocess.run(["bash", "-c", script], input=csv_rows(pupils * 20), capture_output=True, text=True,
+                          timeout=60)
+    assert json.loads(proc.stdout)["out_user_id"] == "p00"
+    assert proc.stderr.strip().splitlines()[-1] == "141", proc.stderr
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr

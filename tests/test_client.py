@@ -97,7 +97,8 @@ def test_backoff_grows_with_jitter(make_client):
     with pytest.raises(ServiceUnavailable) as caught:
         client.request("GET", "/v3/x")
     assert 0.5 <= sleeps[0] < 1.0 and 1.0 <= sleeps[1] < 1.5
-    assert caught.value.message == "bad gateway"
+    assert caught.value.message.startswith("Bad Gateway")
+    assert "bad gateway" not in caught.value.message  # a non-WeChat body is not repeated
 
 
 def test_4xx_is_never_retried(make_client):
@@ -164,3 +165,14 @@ def test_undecodable_answer_is_a_network_error(make_client):
     client, _ = make_client(handler)
     with pytest.raises(NetworkError, match="could not be decoded"):
         client.request("GET", "/v3/x")
+
+
+def test_non_json_error_page_is_not_shown(make_client):
+    page = b"<html><a href='https://evil.example/pay'>pay here</a></html>"
+    traced = []
+    client, _ = make_client(Counter(lambda r: httpx.Response(403, content=page)), trace=traced.append)
+    with pytest.raises(Exception) as caught:
+        client.request("GET", "/v3/x")
+    assert caught.value.exit_status == ExitStatus.REFUSED and caught.value.code == "HTTP_403"
+    assert "evil" not in caught.value.message and not any("evil" in line for line in traced)
+    assert any("not JSON: not shown" in line for line in traced)

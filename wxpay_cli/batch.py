@@ -241,7 +241,10 @@ async def _work_through(rows: Iterable[Row], work, client, concurrency: int) -> 
                 if isinstance(item, BaseException):
                     raise item
                 last = item.number
-                ordered.put_nowait(asyncio.create_task(one(item)))
+                task = asyncio.create_task(one(item))
+                started.add(task)
+                task.add_done_callback(started.discard)
+                ordered.put_nowait(task)
         finally:
             ordered.put_nowait(None)
 
@@ -250,6 +253,7 @@ async def _work_through(rows: Iterable[Row], work, client, concurrency: int) -> 
     except (NotImplementedError, RuntimeError, ValueError):
         pass  # not the main thread: Ctrl-C keeps its default behaviour
     threading.Thread(target=read, name="wxpay-batch-reader", daemon=True).start()
+    started: set[asyncio.Task] = set()
     starter = asyncio.create_task(start_rows())
     try:
         with output.progress("rows") as advance:
@@ -267,6 +271,11 @@ async def _work_through(rows: Iterable[Row], work, client, concurrency: int) -> 
                 advance()
         await starter
     finally:
+        # Leaving early (stdout closed, a bug): settle every task before the client closes.
+        halt()
+        for task in (starter, *started):
+            task.cancel()
+        await asyncio.gather(starter, *started, return_exceptions=True)
         try:
             loop.remove_signal_handler(signal.SIGINT)
         except (NotImplementedError, RuntimeError, ValueError):

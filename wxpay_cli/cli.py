@@ -61,6 +61,15 @@ class WxpayGroup(click.Group):
         except (KeyboardInterrupt, click.Abort):
             output.info("interrupted")
             ctx.exit(int(ExitStatus.INTERRUPTED))
+        except BrokenPipeError:
+            # The reader of stdout went away (`| head`): end quietly. Later writes
+            # (and Python's own flush at exit) go to /dev/null instead of failing.
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+            except (OSError, ValueError):
+                pass  # stdout is not a real file (tests)
+            ctx.exit(int(ExitStatus.BROKEN_PIPE))
 
 
 @click.group(cls=WxpayGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -86,10 +95,4 @@ def cli(ctx: click.Context, config_path, profile, sandbox, verbose, traceback) -
 
 def main() -> None:
     """Console-script entry point."""
-    try:
-        cli.main(prog_name="wxpay", obj=App())
-    except BrokenPipeError:
-        # The reader went away (`| head`): end quietly, as 128 + SIGPIPE.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(141)
+    cli.main(prog_name="wxpay", obj=App())

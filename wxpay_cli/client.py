@@ -232,7 +232,10 @@ class _BaseClient:
             for name, value in response.headers.items():
                 self._emit(f"< {name}: {value}")
             if not response.is_success:
-                self._trace_body(response.content)
+                if _parse_object(response.content) is not None:
+                    self._trace_body(response.content)
+                elif response.content:
+                    self._emit(f"< [{len(response.content)}-byte body that is not JSON: not shown]")
 
     def _emit(self, line: str) -> None:
         if self._trace:
@@ -338,20 +341,26 @@ def _parse_json(response: httpx.Response) -> dict | None:
     return data
 
 
+def _parse_object(body: bytes) -> dict | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def api_error(response: httpx.Response) -> ApiError:
     """The ApiError for a non-2xx answer, with WeChat's code, message and detail."""
     status = response.status_code
     code, message, detail = f"HTTP_{status}", response.reason_phrase or f"HTTP {status}", None
-    try:
-        payload = json.loads(response.content)
-    except ValueError:
-        payload = None
-    if isinstance(payload, dict):
+    payload = _parse_object(response.content)
+    if payload is not None:
         code = str(payload.get("code") or code)
         message = str(payload.get("message") or message)
         detail = payload.get("detail")
     elif response.content.strip():
-        message = response.content.decode("utf-8", "replace").strip().splitlines()[0][:200]
+        # Not WeChat's JSON (a proxy's or gateway's page): its text is not shown, it may hold anything.
+        message += f" (a {len(response.content)}-byte answer that is not WeChat's JSON; not shown)"
     cls = ServiceUnavailable if status >= 500 or status == 429 else ApiError
     return cls(status, code, message, detail=detail, request_id=response.headers.get("Request-ID"))
 

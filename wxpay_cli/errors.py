@@ -20,6 +20,7 @@ class ExitStatus(IntEnum):
     NETWORK = 4  # network failure, timeout, or 5xx/429 still failing after retries
     VERIFICATION = 5  # the response failed verification; nothing from it is used
     INTERRUPTED = 130  # Ctrl-C
+    BROKEN_PIPE = 141  # the reader of stdout went away (128 + SIGPIPE)
 
 
 class WxpayError(Exception):

@@ -477,6 +477,13 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self.state = state
         self.log = log
 
+    def handle_error(self, request, client_address) -> None:
+        """A client that hangs up mid-answer is normal here (timeouts, Ctrl-C): stay quiet."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 class Sandbox:
     """A running sandbox on 127.0.0.1: `url`, `state`, `received`, `stop()`."""
