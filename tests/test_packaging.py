@@ -46,7 +46,18 @@ def test_python_dash_m_and_version():
     assert result.stdout.strip() == f"wxpay {__version__}"
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["repayment-url", "--help"]])
+def command_paths(group=None, prefix=()):
+    group = group or cli
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        yield [*prefix, name]
+        if isinstance(command, click.Group):
+            yield from command_paths(command, (*prefix, name))
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], *([*path, "--help"] for path in command_paths())],
+                         ids=lambda argv: " ".join(argv))
 def test_help_does_not_import_heavy_modules(argv):
     code = (
         "import sys\n"

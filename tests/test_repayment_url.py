@@ -61,10 +61,14 @@ def test_certificate_mode(cert_sandbox, configure, run):
 
 @pytest.mark.parametrize("mode_fixture", ["sandbox", "cert_sandbox"])
 def test_profile_with_both_keys_picks_by_serial(mode_fixture, request, configure, run):
+    """One profile, two keys: each answer is verified with the key its Wechatpay-Serial names."""
     box = request.getfixturevalue(mode_fixture)
     configure(box, mode="both")
-    result = run("repayment-url", "--user", "demo", "--org", "demo-org", "--json")
+    result = run("-v", "repayment-url", "--user", "demo", "--org", "demo-org", "--json")
     assert result.exit_code == 0, result.stderr
+    answered_by = box.keys.public_key_id if mode_fixture == "sandbox" else box.keys.platform_serial
+    assert f"< wechatpay-serial: {answered_by}" in result.stderr
+    assert box.received[0].headers["Wechatpay-Serial"] == box.keys.public_key_id  # announced: the public key id
 
 
 @pytest.mark.parametrize("fault", [

@@ -28,9 +28,9 @@ class App:
         self.output_format: str | None = None  # set by --format/--json
         self._profile: Profile | None = None
         self._client = None
+        self._extra_clients: list = []
         self._signer = None
         self._verifier = None
-        self.audit_warned = False  # warn once per run that link fetches are not audited
         self._sandbox = None
         self._sandbox_dir: Path | None = None
 
@@ -90,12 +90,12 @@ class App:
         return self._client
 
     def client_with(self, verifier, transport=None):
-        """A signed client that verifies with `verifier`, or not at all with None
+        """A new signed client that verifies with `verifier`, or not at all with None
         (the caller then verifies): for `certs download` and `config check`, which
-        must work before a profile has any key to verify with."""
-        if self._client is None:
-            self._client = self._new_client(verifier, transport)
-        return self._client
+        must work before a profile has any key to verify with. Closed with the app."""
+        client = self._new_client(verifier, transport)
+        self._extra_clients.append(client)
+        return client
 
     def _new_client(self, verifier, transport=None):
         from wxpay_cli.client import Client
@@ -103,7 +103,6 @@ class App:
         profile = self.profile()
         return Client(base_url=profile.base_url, signer=self.signer(), verifier=verifier, timeout=profile.timeout,
                       trace=output.info if self.verbose else None, transport=transport)
-        return self._client
 
     def async_client(self, *, concurrency: int, rate: float | None):
         """A batch client (create it inside the running event loop; close it with `aclose`)."""
@@ -128,8 +127,9 @@ class App:
         return sandbox_profile(self._sandbox, self._sandbox_dir, name="sandbox")
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
+        for client in [self._client, *self._extra_clients]:
+            if client is not None:
+                client.close()
         if self._sandbox is not None:
             self._sandbox.stop()
         if self._sandbox_dir is not None:

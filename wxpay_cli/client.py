@@ -287,8 +287,10 @@ class Client(_BaseClient):
     def send_unverified(self, call: Call) -> httpx.Response:
         """Send with retries; return a 2xx httpx response NOT yet verified.
 
-        Only `call` and the first platform-certificate download (which verifies
-        with the certificate it decrypts) may use this directly.
+        Only `call`, the platform-certificate download (which verifies with the
+        certificates it decrypts) and `config check` (which verifies with what
+        the profile has, and reports) may use this directly: none of them
+        prints an answer that failed verification.
         """
         request = self._build(self._http, call)
         attempt = 0

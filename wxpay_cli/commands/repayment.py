@@ -37,8 +37,15 @@ def repayment_url(app: App, out_user_id: str | None, organization_id: str | None
     if batch_input is not None:
         from wxpay_cli.commands._batch import run_batch
 
-        run_batch(app, batch_input, lambda client, row: fetch_link_async(app, client, row),
-                  concurrency=concurrency, rate=rate, required=("out_user_id", "organization_id"))
+        from wxpay_cli import steps
+
+        fetcher = link_fetcher(app)
+
+        async def work(client, row: dict) -> dict:
+            return (await steps.run_async(client, fetcher.fetch(**row))).data
+
+        run_batch(app, batch_input, work, concurrency=concurrency, rate=rate,
+                  required=("out_user_id", "organization_id"))
         return
     data = fetch_link(app, out_user_id, organization_id)
     view = repayment_view(app, data, out_user_id, organization_id)
@@ -61,48 +68,20 @@ def repayment_url(app: App, out_user_id: str | None, organization_id: str | None
 
 
 def fetch_link(app: App, out_user_id: str, organization_id: str) -> dict:
-    """Fetch the link and record the fetch (or its failure) in the audit log."""
-    from wxpay_cli import api
+    """Fetch one pupil's link (recorded in the audit log)."""
+    from wxpay_cli import steps
 
-    call = api.repayment_url(out_user_id=out_user_id, organization_id=organization_id)
-    try:
-        answer = app.client().call(call)
-    except WxpayError as exc:
-        record_fetch(app, out_user_id, organization_id, error=exc)
-        raise
-    record_fetch(app, out_user_id, organization_id, answer=answer)
-    return answer.data
+    flow = link_fetcher(app).fetch(out_user_id=out_user_id, organization_id=organization_id)
+    return steps.run(app.client(), flow).data
 
 
-async def fetch_link_async(app: App, client, row: dict) -> dict:
-    """The same for one batch row."""
-    from wxpay_cli import api
+def link_fetcher(app: App):
+    from wxpay_cli.links import LinkFetcher
 
-    try:
-        answer = await client.call(api.repayment_url(**row))
-    except WxpayError as exc:
-        record_fetch(app, row["out_user_id"], row["organization_id"], error=exc)
-        raise
-    record_fetch(app, row["out_user_id"], row["organization_id"], answer=answer)
-    return answer.data
+    def warn(exc: AuditLogError) -> None:
+        output.warn(f"{exc.message}; link fetches are not being recorded in the audit log")
 
-
-def record_fetch(app: App, out_user_id: str, organization_id: str, *, answer=None, error=None) -> None:
-    """One audit line per fetch. The link is still shown when the log cannot be written:
-    a warning (once per run) says fetches are not recorded."""
-    profile = app.profile()
-    source = answer if answer is not None else error
-    try:
-        app.audit().append(
-            profile=profile.name, mchid=profile.mchid, operation="repayment_url", organization_id=organization_id,
-            out_user_id=out_user_id, outcome="fetched" if answer is not None else "failed",
-            http_status=source.http_status, request_id=source.request_id,
-            error=None if error is None else error.code,
-        )
-    except AuditLogError as exc:
-        if not app.audit_warned:
-            app.audit_warned = True
-            output.warn(f"{exc.message}; link fetches are not being recorded in the audit log")
+    return LinkFetcher(app.profile(), app.audit(), warn)
 
 
 def repayment_view(app: App, data: dict, out_user_id: str, organization_id: str) -> View:

@@ -1,0 +1,46 @@
+"""Fetching repayment links, each fetch (or its failure) recorded in the audit log.
+
+A fetch is a flow (see steps.py), so single mode and batch mode share it. A
+link is still handed back when the audit log cannot be written: `on_audit_failure`
+is told once, and the caller warns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from wxpay_cli import api
+from wxpay_cli.audit import AuditLog
+from wxpay_cli.config import Profile
+from wxpay_cli.errors import AuditLogError, WxpayError
+from wxpay_cli.steps import Steps
+
+
+class LinkFetcher:
+    def __init__(self, profile: Profile, audit: AuditLog, on_audit_failure: Callable[[AuditLogError], None]):
+        self.profile = profile
+        self.audit = audit
+        self._on_audit_failure = on_audit_failure
+        self._audit_failed = False
+
+    def fetch(self, *, out_user_id: str, organization_id: str) -> Steps[api.Answer]:
+        """The verified link for one pupil."""
+        try:
+            answer = yield api.repayment_url(out_user_id=out_user_id, organization_id=organization_id)
+        except WxpayError as exc:
+            self._record(out_user_id, organization_id, "failed", exc.http_status, exc.request_id, exc.code)
+            raise
+        self._record(out_user_id, organization_id, "fetched", answer.http_status, answer.request_id, None)
+        return answer
+
+    def _record(self, out_user_id, organization_id, outcome, http_status, request_id, error) -> None:
+        try:
+            self.audit.append(
+                profile=self.profile.name, mchid=self.profile.mchid, operation="repayment_url",
+                organization_id=organization_id, out_user_id=out_user_id, outcome=outcome,
+                http_status=http_status, request_id=request_id, error=error,
+            )
+        except AuditLogError as exc:
+            if not self._audit_failed:
+                self._audit_failed = True
+                self._on_audit_failure(exc)
