@@ -78,7 +78,7 @@ def test_no_apiv3_key_off_terminal(new_merchant, run, tmp_path):
 
 
 def test_apiv3_key_from_a_hidden_prompt(new_merchant, run, tmp_path, monkeypatch):
-    monkeypatch.setattr("wxpay_cli.commands.certs.interactive", lambda: True)
+    monkeypatch.setattr("wxpay_cli.commands._prompt.interactive", lambda: True)
     result = download(run, tmp_path, input="too-short\n" + new_merchant.keys.apiv3_key + "\n")
     assert result.exit_code == 0, result.stderr
     assert "must be 32 characters" in result.stderr  # asked again

@@ -25,8 +25,6 @@ def config_file(tmp_path, monkeypatch):
 def terminal(monkeypatch):
     """Make wxpay believe stdin is a terminal, so it asks instead of failing."""
     monkeypatch.setattr("wxpay_cli.commands._prompt.interactive", lambda: True)
-    monkeypatch.setattr("wxpay_cli.commands.config_cmd.interactive", lambda: True)
-    monkeypatch.setattr("wxpay_cli.commands.certs.interactive", lambda: True)
 
 
 def public_key_flags(files, keys, name="school-a", **extra):

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from wxpay_cli.app import App
 
 
 def test_user_show_decrypts_an_encrypted_name(sandbox, configure, run):
@@ -145,7 +144,7 @@ def test_qr_png_unwritable(sandbox, configure, run, tmp_path):
 
 @pytest.fixture
 def terminal(monkeypatch):
-    monkeypatch.setattr(App, "interactive", lambda self: True)
+    monkeypatch.setattr("wxpay_cli.commands._prompt.interactive", lambda: True)
 
 
 def test_handover_happy_path(sandbox, configure, run, terminal):

@@ -8,7 +8,6 @@ import json
 import httpx
 import pytest
 
-from wxpay_cli.app import App
 from wxpay_cli.audit import AuditLog
 
 TERMINATE = ("contract", "terminate", "--user", "demo", "--org", "demo-org")
@@ -25,7 +24,7 @@ def audit_lines() -> list[dict]:
 @pytest.fixture
 def terminal(monkeypatch):
     """Pretend a person sits at a terminal (CliRunner's stdin is not a tty)."""
-    monkeypatch.setattr(App, "interactive", lambda self: True)
+    monkeypatch.setattr("wxpay_cli.commands._prompt.interactive", lambda: True)
 
 
 def test_terminate_with_yes(sandbox, configure, run):

@@ -7,7 +7,6 @@ in-process sandbox for `--sandbox`. It knows nothing of click.
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING
 
 from wxpay_cli import output
@@ -44,10 +43,6 @@ class App:
 
     def render(self, view: output.View) -> None:
         output.render(view, self.format)
-
-    def interactive(self) -> bool:
-        """True when a person can answer prompts: stdin and stderr are terminals."""
-        return sys.stdin.isatty() and sys.stderr.isatty()
 
     def audit(self):
         from wxpay_cli.audit import AuditLog

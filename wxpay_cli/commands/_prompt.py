@@ -10,8 +10,11 @@ from wxpay_cli.errors import ConfigError
 
 
 def interactive() -> bool:
-    """True when stdin is a terminal, so wxpay may ask instead of failing."""
-    return sys.stdin.isatty()
+    """True when a person can answer: stdin and stderr (where questions go) are terminals.
+
+    The one place every command asks this, so wxpay asks instead of failing
+    only where someone can see the question."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
 
 
 def ask(text: str, check=None, *, default: str | None = None, hide_input: bool = False):

@@ -7,7 +7,8 @@ import click
 from wxpay_cli import output
 from wxpay_cli.app import App
 from wxpay_cli.commands._options import output_options
-from wxpay_cli.commands._prompt import ask, interactive
+from wxpay_cli.commands import _prompt
+from wxpay_cli.commands._prompt import ask
 from wxpay_cli.output import View
 
 
@@ -88,7 +89,7 @@ def _apiv3_key(profile) -> str:
             output.warn(f"{profile.config_path} holds apiv3_key and is readable by other users; "
                         f"run: chmod 600 {profile.config_path} (or use ${APIV3_KEY_ENV} instead)")
         return profile.apiv3_key
-    if interactive():
+    if _prompt.interactive():
         return ask("APIv3 key", lambda value: check_apiv3_key(value) and value, hide_input=True)
     raise ConfigError("no APIv3 key to decrypt the certificates with",
                       hint=f"set {APIV3_KEY_ENV}, or run on a terminal to be asked")

@@ -7,7 +7,8 @@ import click
 from wxpay_cli import output
 from wxpay_cli.app import App
 from wxpay_cli.commands._options import output_options
-from wxpay_cli.commands._prompt import ask, interactive
+from wxpay_cli.commands import _prompt
+from wxpay_cli.commands._prompt import ask
 from wxpay_cli.errors import WxpayError
 from wxpay_cli.output import View
 
@@ -69,7 +70,7 @@ def init(app: App, name, mchid, serial_no, merchant_cert, private_key, public_ke
     from wxpay_cli.app import warn_if_readable
 
     given = (name, mchid, serial_no, merchant_cert, private_key, public_key_id, public_key, base_url)
-    inputs = _Inputs(interactive(), guided=all(value is None for value in given) and not platform_certs)
+    inputs = _Inputs(_prompt.interactive(), guided=all(value is None for value in given) and not platform_certs)
     path, _ = config.config_path(app.config_flag)
     name = name or app.profile_flag or inputs.get(None, "--profile", "Profile name", default="default", optional=True) or "default"
     config.refuse_existing_profile(path, name, force=force)

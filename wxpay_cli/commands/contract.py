@@ -6,6 +6,7 @@ import click
 
 from wxpay_cli import output
 from wxpay_cli.app import App
+from wxpay_cli.commands import _prompt
 from wxpay_cli.commands._options import (
     batch_options,
     non_blank,
@@ -92,7 +93,7 @@ def run_termination(app: App, *, organization_id: str, out_user_id: str | None, 
     target = steps.run(app.client(), find_target(organization_id=organization_id, out_user_id=out_user_id,
                                                  user_id=user_id))
     # The preview goes to stderr; with JSON output it is shown only to a person about to confirm.
-    if app.format == "table" or (not yes and not dry_run and app.interactive()):
+    if app.format == "table" or (not yes and not dry_run and _prompt.interactive()):
         output.render(View(data=target.as_dict(), rows=target.rows(), title="To terminate"), "table", to_stderr=True)
         if target.contract_state is None:
             output.warn("looked up by --user-id: the contract state cannot be checked before sending")
@@ -106,7 +107,7 @@ def run_termination(app: App, *, organization_id: str, out_user_id: str | None, 
         app.render(View(data=result, rows=rows, title="Dry run: nothing was sent"))
         return
     if not yes:
-        if not app.interactive():
+        if not _prompt.interactive():
             raise termination.refuse(
                 target, "refusing to terminate without confirmation: nothing was sent",
                 code="NOT_CONFIRMED", hint="run it on a terminal, or pass --yes in scripts",

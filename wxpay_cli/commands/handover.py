@@ -6,6 +6,7 @@ import click
 
 from wxpay_cli import output
 from wxpay_cli.app import App
+from wxpay_cli.commands import _prompt
 from wxpay_cli.commands._options import org_option, user_option
 from wxpay_cli.errors import OperationRefused
 
@@ -30,7 +31,7 @@ def handover(app: App, out_user_id: str, organization_id: str) -> None:
     from wxpay_cli.qr import terminal_text
     from wxpay_cli.termination import Termination, target_from_user
 
-    if not app.interactive():
+    if not _prompt.interactive():
         raise OperationRefused("handover is guided and needs a terminal",
                                hint="in scripts use `wxpay repayment-url` and `wxpay contract terminate --yes`",
                                code="NOT_INTERACTIVE")
