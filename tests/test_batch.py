@@ -303,3 +303,29 @@ def test_closed_stdout_exit_code(sandbox, configure, pupils):
     assert json.loads(proc.stdout)["out_user_id"] == "p00"
     assert proc.stderr.strip().splitlines()[-1] == "141", proc.stderr
     assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
+
+
+def test_progress_on_a_terminal_keeps_stdout_for_data(sandbox, configure, pupils, tmp_path):
+    """stderr on a terminal (progress bar), stdout to a file: every line lands in the file."""
+    import pty
+
+    configure(sandbox)
+    controller, terminal = pty.openpty()
+    out = tmp_path / "out.jsonl"
+    with out.open("w") as stdout:
+        proc = subprocess.run([shutil.which("wxpay"), "user", "show", "--batch", "-"], input=csv_rows(pupils).encode(),
+                              stdout=stdout, stderr=terminal, timeout=60)
+    os.close(terminal)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(controller)
+    assert proc.returncode == 0
+    assert [r["out_user_id"] for r in lines(out.read_text())] == pupils
+    assert b"out_user_id" not in seen and b"batch: 30 ok" in seen

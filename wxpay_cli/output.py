@@ -143,6 +143,9 @@ class progress:
         self._progress = Progress(
             SpinnerColumn(), TextColumn(f"{{task.completed}} {self.unit}"), TimeElapsedColumn(),
             console=Console(stderr=True), transient=True,
+            # rich would otherwise swap sys.stdout for its own proxy while the bar
+            # is live, sending the JSON lines to the terminal instead of the pipe.
+            redirect_stdout=False, redirect_stderr=False,
         )
         self._progress.start()
         task = self._progress.add_task(self.unit, total=None)
