@@ -88,7 +88,7 @@ def test_relative_paths_are_from_the_config_folder(sandbox, tmp_path, run, monke
     ({"serial_no": "not hex!"}, "serial_no must be the merchant certificate serial in hex"),
     ({"public_key_id": None}, "public_key_id is missing"),
     ({"public_key_id": "12345"}, "PUB_KEY_ID_"),
-    ({"timeout": -1}, "timeout must be a positive number"),
+    ({"timeout": -1}, "timeout must be a number of seconds above 0"),
     ({"base_url": "ftp://x"}, "must start with https://"),
     ({"serial": "ABC"}, "unknown key 'serial'"),
     ({"mchid": None}, "missing mchid"),
@@ -198,4 +198,24 @@ def test_private_key_env_that_is_not_a_key_is_never_echoed(sandbox, configure, r
     result = run(*ARGS, env={"WXPAY_PRIVATE_KEY": secret})
     config_error(result, "WXPAY_PRIVATE_KEY holds neither a PEM private key nor the path")
     assert secret[:40] not in result.stderr
-    assert run("config", "show", env={"WXPAY_PRIVATE_KEY": secret}).stdout.find(secret[:40]) == -1
+    shown = run("config", "show", env={"WXPAY_PRIVATE_KEY": secret})
+    config_error(shown, "WXPAY_PRIVATE_KEY holds neither")
+    assert secret[:40] not in shown.stderr
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"base_url": "http://x:abc"}, "is not a valid URL"),
+    ({"base_url": "https://h/pre?x=1#f"}, "no path, query, fragment"),
+    ({"timeout": float("nan")}, "timeout must be a number"),
+    ({"timeout": 1e300}, "timeout must be a number"),
+    ({"private_key": "/dev/zero"}, "not a regular file"),
+    ({"private_key": "~nosuchuser-wxpay/key.pem"}, "no such user"),
+])
+def test_values_that_would_crash_later_are_config_errors(change, message, sandbox, configure, run):
+    configure(sandbox, **change)
+    config_error(run(*ARGS), message)
+    assert sandbox.received == []
+
+
+def test_config_path_with_unknown_user(run):
+    config_error(run("--config", "~nosuchuser-wxpay/c.toml", *ARGS), "no such user")

@@ -104,7 +104,8 @@ def test_init_without_a_terminal_names_the_missing_flag(run, tmp_path, key_files
     ({"--public-key-id": "12345"}, "'12345' does not look like a public key id PUB_KEY_ID_"),
     ({"--serial-no": "ABCDEF"}, "serial_no ABCDEF is not the serial of"),
     ({"--merchant-cert": None, "--serial-no": "XYZ"}, "'XYZ' is not a certificate serial_no in hex"),
-    ({"--base-url": "ftp://x"}, "'ftp://x' is not a base URL like https://"),
+    ({"--base-url": "ftp://x"}, "'ftp://x' must start with https://"),
+    ({"--base-url": "http://x:abc"}, "'http://x:abc' is not a valid URL"),
 ])
 def test_init_rejects_bad_values_and_writes_nothing(change, message, run, tmp_path, key_files, sandbox_keys):
     result = run("config", "init", *public_key_flags(key_files, sandbox_keys, **change))

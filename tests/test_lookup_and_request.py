@@ -102,6 +102,12 @@ def test_request_refuses_terminations(path, sandbox, configure, run):
     (["POST", "/v3/x", "--data", "{nope"], "not valid JSON"),
     (["FETCH", "/v3/x"], "FETCH"),
     (["POST", "/v3/x", "--data", "@/nonexistent.json"], "cannot read"),
+    (["POST", "/v3/offlinefacemch/organizations/o/users/user-id/u/terminate-contract#x"], "plain path"),
+    (["POST", "/v3/./eduschoolpay/contracts/c1/terminate"], "plain path"),
+    (["POST", "/v3//eduschoolpay/contracts/c1/terminate"], "plain path"),
+    (["POST", "/v3/offlinefacemch/organizations/o/users/user-id/u/terminate-contract;a"], "plain path"),
+    (["POST", "/v3/a/%2E%2E/b"], "plain path"),
+    (["GET", "/v3/\x01"], "control characters"),
 ])
 def test_request_usage_errors(args, message, sandbox, configure, run):
     configure(sandbox)
@@ -186,3 +192,14 @@ def test_dot_ids_are_usage_errors(bad, sandbox, configure, run):
     assert run("contract", "terminate", "--user-id", bad, "--org", "demo-org", "--yes").exit_code == 2
     assert run("contract", "show", bad).exit_code == 2
     assert sandbox.received == []
+
+
+def test_ids_that_cannot_be_in_a_url_are_usage_errors(sandbox, configure, run):
+    configure(sandbox)
+    long_id = "a" * 70000
+    assert run("user", "show", "--user", long_id, "--org", "demo-org").exit_code == 2
+    assert run("contract", "terminate", "--user-id", "x\x01y", "--org", "demo-org", "--yes").exit_code == 2
+    result = run("user", "show", "--batch", "-", input=f"out_user_id,organization_id\n{long_id},demo-org\ndemo,demo-org\n")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert rows[0]["error"]["code"] == "INVALID_ROW" and "user_name" in rows[1]
+    assert [r.path.rsplit("/", 1)[-1] for r in sandbox.received] == ["demo"]

@@ -26,10 +26,25 @@ class Answer:
     request_id: str | None
 
 
+MAX_ID_LENGTH = 256
+
+
+def check_id(value: str) -> str | None:
+    """Why `value` cannot be an id in a request path, or None when it can."""
+    if value in ("", ".", ".."):
+        return "it would change the request path"
+    if len(value) > MAX_ID_LENGTH:
+        return f"it is longer than {MAX_ID_LENGTH} characters"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return "it holds control characters"
+    return None
+
+
 def segment(value: str) -> str:
     """One path segment, percent-encoded so a stray `/` or `?` cannot change the path."""
-    if value in ("", ".", ".."):
-        raise InputError(f"{value!r} cannot be an id: it would change the request path")
+    problem = check_id(value)
+    if problem:
+        raise InputError(f"{value[:40]!r} cannot be an id: {problem}")
     return quote(value, safe="")
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from wxpay_cli import output
+from wxpay_cli.api import MAX_ID_LENGTH, check_id
 from wxpay_cli.errors import AuditLogError, ConfigError, ExitStatus, InputError, VerificationError, WxpayError
 
 # Faults that stop the whole run rather than failing one row.
@@ -83,9 +84,10 @@ def _row(number: int, record: dict | str, required: tuple[str, ...], one_of: tup
         missing.append(" or ".join(one_of))
     if missing:
         return Row(number, values, f"missing {', '.join(missing)}")
-    dotted = [key for key, value in values.items() if value in (".", "..")]
-    if dotted:
-        return Row(number, values, f"{dotted[0]} cannot be '.' or '..'")
+    for key, value in values.items():
+        problem = check_id(value)
+        if problem:
+            return Row(number, {k: v[:MAX_ID_LENGTH] for k, v in values.items()}, f"{key} cannot be an id: {problem}")
     return Row(number, values)
 
 

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from wxpay_cli import __version__
-from wxpay_cli.errors import ApiError, NetworkError, ServiceUnavailable, VerificationError
+from wxpay_cli.errors import ApiError, InputError, NetworkError, ServiceUnavailable, VerificationError
 from wxpay_cli.signing import Signer, Verifier, redact_authorization
 
 
@@ -163,7 +163,10 @@ class _BaseClient:
         if call.json_body is not None:
             content = encode_json(call.json_body)
             headers["Content-Type"] = "application/json"
-        return http.build_request(call.method, call.path, params=call.params, content=content, headers=headers)
+        try:
+            return http.build_request(call.method, call.path, params=call.params, content=content, headers=headers)
+        except httpx.InvalidURL as exc:
+            raise InputError(f"cannot build the request URL: {exc}") from None
 
     def describe_signed(self, method: str, path: str) -> dict:
         """The request a call would send, signed but NOT sent (for --dry-run).

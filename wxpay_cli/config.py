@@ -31,6 +31,33 @@ PROFILE_ENV = "WXPAY_PROFILE"
 PRIVATE_KEY_ENV = "WXPAY_PRIVATE_KEY"  # may hold the PEM itself (CI secrets)
 DEFAULT_BASE_URL = "https://api.mch.weixin.qq.com"
 DEFAULT_TIMEOUT = 10.0
+MAX_TIMEOUT = 600.0
+
+
+def base_url_problem(value: str) -> str | None:
+    """What is wrong with a base URL (scheme and host, optional port, nothing else), or None."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises ValueError for a bad port)
+    except ValueError:
+        return "is not a valid URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must start with https:// and name a host"
+    if parts.path.strip("/") or parts.query or parts.fragment or parts.username or parts.password:
+        return "must be just scheme, host and port: no path, query, fragment or user"
+    if any(c.isspace() for c in value):
+        return "must not hold spaces"
+    return None
+
+
+def expand(value: str) -> Path:
+    """`~` and `~user` expanded; an unknown user is a ConfigError, not a crash."""
+    try:
+        return Path(value).expanduser()
+    except RuntimeError:
+        raise ConfigError(f"cannot expand {value!r}: no such user's home folder") from None
 
 PROFILE_KEYS = (
     "mchid",
@@ -81,9 +108,9 @@ def default_config_path() -> Path:
 def config_path(flag: str | None) -> tuple[Path, str]:
     """The config file to use and where that choice came from."""
     if flag:
-        return Path(flag).expanduser(), "flag"
+        return expand(flag), "flag"
     if os.environ.get(CONFIG_ENV):
-        return Path(os.environ[CONFIG_ENV]).expanduser(), "env"
+        return expand(os.environ[CONFIG_ENV]), "env"
     return default_config_path(), "default"
 
 
@@ -202,11 +229,12 @@ def parse_profile(table: object, *, name: str, path: Path | None) -> Profile:
     if not isinstance(certs, list) or not all(isinstance(c, str) and c.strip() for c in certs):
         raise ConfigError(f"{where}: platform_certs must be a list of PEM paths")
     base_url = text("base_url") or DEFAULT_BASE_URL
-    if not re.match(r"https?://[^/\s]+", base_url):
-        raise ConfigError(f"{where}: base_url {base_url!r} must start with https://")
+    problem = base_url_problem(base_url)
+    if problem:
+        raise ConfigError(f"{where}: base_url {base_url!r} {problem}", hint="e.g. https://api.mch.weixin.qq.com")
     timeout = table.get("timeout", DEFAULT_TIMEOUT)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-        raise ConfigError(f"{where}: timeout must be a positive number of seconds")
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= MAX_TIMEOUT:
+        raise ConfigError(f"{where}: timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT:.0f}")
 
     sources = {key: "file" for key in table}
     sources.setdefault("base_url", "default")
@@ -237,8 +265,8 @@ def _private_key_from_env(profile: Profile, value: str) -> None:
     if "-----BEGIN" in value:
         profile.private_key = None
         profile.private_key_pem = value.encode()
-    elif len(value) < 1024 and "\n" not in value and Path(value).expanduser().is_file():
-        profile.private_key = Path(value).expanduser()
+    elif len(value) < 1024 and "\n" not in value and not value.startswith("~") and Path(value).is_file():
+        profile.private_key = Path(value)
     else:
         raise ConfigError(
             f"${PRIVATE_KEY_ENV} holds neither a PEM private key nor the path of an existing file",
@@ -249,7 +277,7 @@ def _private_key_from_env(profile: Profile, value: str) -> None:
 
 def resolve_path(value: str, base: Path) -> Path:
     """`~` expanded; relative paths taken from the config file's folder."""
-    path = Path(value).expanduser()
+    path = expand(value)
     return path if path.is_absolute() else base / path
 
 

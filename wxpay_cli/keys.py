@@ -21,9 +21,17 @@ from wxpay_cli.errors import ConfigError
 PASSWORD_ENV = "WXPAY_PRIVATE_KEY_PASSWORD"
 
 
+MAX_PEM_BYTES = 64 * 1024  # a key or certificate is a few KiB; /dev/zero is endless
+
+
 def read_pem_file(path: Path, what: str) -> bytes:
     """The bytes of a PEM file, or a ConfigError saying why it cannot be read."""
     try:
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_PEM_BYTES:
+            raise ConfigError(f"{what} {path} is not a PEM file (not a regular file of at most 64 KiB)")
         return path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{what} file not found: {path}", hint="check the path in your profile") from None

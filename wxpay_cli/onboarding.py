@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from wxpay_cli import credentials, keys
-from wxpay_cli.config import PRIVATE_KEY_ENV, Profile
+from wxpay_cli.config import PRIVATE_KEY_ENV, Profile, base_url_problem, expand
 from wxpay_cli.errors import ConfigError
 
 EXPIRY_WARNING_DAYS = 30
@@ -22,7 +22,7 @@ EXPIRY_WARNING_DAYS = 30
 
 def absolute(value: str) -> str:
     """A path as the profile stores it: `~` expanded, made absolute against the current folder."""
-    return str(Path(value).expanduser().absolute())
+    return str(expand(value).absolute())
 
 
 def _shaped(value: str, pattern: str, problem: str, hint: str | None = None) -> str:
@@ -49,22 +49,26 @@ def check_public_key_id(value: str) -> str:
 
 
 def check_base_url(value: str) -> str:
-    return _shaped(value.strip().rstrip("/"), r"https?://[^/\s]+", "is not a base URL like https://api.mch.weixin.qq.com")
+    value = value.strip().rstrip("/")
+    problem = base_url_problem(value)
+    if problem:
+        raise ConfigError(f"{value!r} {problem}", hint="e.g. https://api.mch.weixin.qq.com")
+    return value
 
 
 def private_key_is_encrypted(path: str) -> bool:
-    return b"ENCRYPTED" in keys.read_pem_file(Path(path).expanduser(), "private key")
+    return b"ENCRYPTED" in keys.read_pem_file(expand(path), "private key")
 
 
 def check_private_key(path: str, password: str | None):
     """Load the merchant private key from `path` (the key object; never shown)."""
-    file = Path(path).expanduser()
+    file = expand(path)
     return keys.load_private_key(keys.read_pem_file(file, "private key"), source=str(file), password=password)
 
 
 def check_merchant_cert(path: str, private_key, serial_no: str | None = None) -> keys.Certificate:
     """apiclient_cert.pem: parses, is not expired, belongs to the key, and has `serial_no` when one is given."""
-    file = Path(path).expanduser()
+    file = expand(path)
     cert = keys.load_certificate(keys.read_pem_file(file, "merchant certificate"), source=str(file))
     refuse_expired(cert, str(file))
     if private_key is not None and not keys.key_matches(private_key, cert.public_key):
@@ -81,11 +85,11 @@ def check_merchant_cert(path: str, private_key, serial_no: str | None = None) ->
 
 
 def check_public_key(path: str):
-    return credentials.load_public_key(Path(path).expanduser())
+    return credentials.load_public_key(expand(path))
 
 
 def check_platform_cert(path: str, merchant_serial: str) -> keys.Certificate:
-    cert = credentials.load_platform_certificate(Path(path).expanduser(), merchant_serial=merchant_serial)
+    cert = credentials.load_platform_certificate(expand(path), merchant_serial=merchant_serial)
     refuse_expired(cert, path)
     return cert
 

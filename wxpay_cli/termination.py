@@ -125,9 +125,10 @@ class Termination:
         a second POST. Once WeChat's 204 is verified the termination is reported
         as done, even if the re-query or the last audit line then fails.
         """
+        call = api.terminate_contract(organization_id=target.organization_id, user_id=target.user_id)
         self.record(target, "attempted")
         try:
-            answer = yield api.terminate_contract(organization_id=target.organization_id, user_id=target.user_id)
+            answer = yield call
         except (NetworkError, ServiceUnavailable, VerificationError) as exc:
             return (yield from self._after_uncertain_answer(target, exc))
         except WxpayError as exc:  # WeChat refused (4xx): nothing happened

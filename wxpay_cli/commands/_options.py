@@ -32,11 +32,14 @@ def non_blank(ctx: click.Context, param: click.Parameter, value):
     """Reject empty or whitespace-only ids before anything is sent."""
     if value is None:
         return value
+    from wxpay_cli.api import check_id
+
     value = value.strip()
     if not value:
         raise click.BadParameter("must not be empty")
-    if value in (".", ".."):
-        raise click.BadParameter("cannot be '.' or '..'")  # it would change the request path
+    problem = check_id(value)
+    if problem:
+        raise click.BadParameter(f"cannot be an id: {problem}")
     return value
 
 

@@ -47,7 +47,7 @@ def download(app: App, folder: str, save: bool) -> None:
         existing = []
     download = api_certs.download_certificates(app.client_with(Verifier(existing) if existing else None), apiv3_key)
 
-    target = Path(folder).expanduser()
+    target = config.expand(folder)
     try:
         target.mkdir(parents=True, exist_ok=True)
         paths = []

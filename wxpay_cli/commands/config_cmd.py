@@ -77,7 +77,7 @@ def init(app: App, name, mchid, serial_no, merchant_cert, private_key, public_ke
     mchid = inputs.get(mchid, "--mchid", "Merchant id (mchid)", onboarding.check_mchid)
     key_path = inputs.get(private_key, "--private-key", "Private key file (apiclient_key.pem)", _readable_key)
     key, asked_passphrase = _load_key(key_path, inputs.asking)
-    warn_if_readable(Path(key_path).expanduser())
+    warn_if_readable(config.expand(key_path))
     if merchant_cert is None and serial_no is None:
         merchant_cert = inputs.get(None, "--merchant-cert", "Merchant certificate (apiclient_cert.pem; empty to type serial_no)",
                                    optional=True)

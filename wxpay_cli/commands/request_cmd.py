@@ -46,8 +46,17 @@ GUARDED = [
 
 
 def check_path(ctx, param, value: str) -> str:
+    """An APIv3 path that is sent exactly as written: nothing httpx or a front end would
+    rewrite (fragments, `;params`, `//`, `.`/`..` segments), so the guard below sees
+    the path that is signed and sent."""
     if not value.startswith("/v3/"):
         raise click.BadParameter("must be an APIv3 path starting with /v3/, e.g. /v3/certificates")
+    path = value.split("?", 1)[0]
+    segments = unquote(path).split("/")[1:]
+    if "#" in value or ";" in path or "//" in path or any(s in (".", "..") for s in segments):
+        raise click.BadParameter("must be a plain path: no '#', ';', '//', '.' or '..' segments")
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in unquote(value)) or len(value) > 2048:
+        raise click.BadParameter("must not hold spaces or control characters, nor exceed 2048 characters")
     return value
 
 
