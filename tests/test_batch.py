@@ -329,3 +329,8 @@ def test_progress_on_a_terminal_keeps_stdout_for_data(sandbox, configure, pupils
     assert proc.returncode == 0
     assert [r["out_user_id"] for r in lines(out.read_text())] == pupils
     assert b"out_user_id" not in seen and b"batch: 30 ok" in seen
+
+
+def test_rate_must_be_finite(sandbox, configure, run):
+    configure(sandbox)
+    assert run("user", "show", "--batch", "-", "--rate", "nan", input="").exit_code == 2

@@ -68,7 +68,7 @@ def test_wrong_apiv3_key_is_exit_3_and_writes_nothing(new_merchant, run, tmp_pat
 
 def test_apiv3_key_of_the_wrong_length_sends_nothing(new_merchant, run, tmp_path):
     result = download(run, tmp_path, key="short")
-    assert result.exit_code == 3 and "must be 32 characters" in result.stderr
+    assert result.exit_code == 3 and "must be 32 bytes" in result.stderr
     assert new_merchant.received == []
 
 
@@ -81,7 +81,7 @@ def test_apiv3_key_from_a_hidden_prompt(new_merchant, run, tmp_path, monkeypatch
     monkeypatch.setattr("wxpay_cli.commands._prompt.interactive", lambda: True)
     result = download(run, tmp_path, input="too-short\n" + new_merchant.keys.apiv3_key + "\n")
     assert result.exit_code == 0, result.stderr
-    assert "must be 32 characters" in result.stderr  # asked again
+    assert "must be 32 bytes" in result.stderr  # asked again
     assert new_merchant.keys.apiv3_key not in result.stdout + result.stderr
 
 
@@ -164,3 +164,19 @@ def test_profile_with_broken_certificate_can_still_download(new_merchant, run, t
     result = download(run, tmp_path, key=new_merchant.keys.apiv3_key)
     assert result.exit_code == 0, result.stderr
     assert "platform certificate file not found" in result.stderr  # a warning, not the end
+
+
+def test_a_list_holding_the_merchants_own_serial_saves_nothing(sandbox_keys, configure, run, tmp_path):
+    """Never accept the merchant's own certificate as a WeChat verification key."""
+    import dataclasses
+
+    from wxpay_cli.sandbox.server import Sandbox
+
+    own = dataclasses.replace(sandbox_keys, platform_key=sandbox_keys.merchant_key,
+                              platform_cert=sandbox_keys.merchant_cert)
+    with Sandbox(own, mode="certificate") as box:
+        configure(box, mode="none")
+        result = download(run, tmp_path, key=own.apiv3_key)
+    assert result.exit_code == 5
+    assert "merchant's own serial" in result.stderr
+    assert not (tmp_path / "certs").exists() or not any((tmp_path / "certs").iterdir())

@@ -111,7 +111,8 @@ def test_no_verification_key_yet(cert_sandbox, configure, run):
     assert_failed(result, "verification keys")
     assert "wxpay certs download" in by_name(report, "verification keys")["hint"]
     live = by_name(report, "signed call")
-    assert live["status"] == "ok" and "cannot be verified yet" in live["result"]
+    # Unverified, a 200 is not known to come from WeChat: a warning, never a tick.
+    assert live["status"] == "warn" and "cannot be verified yet" in live["result"]
     assert "Wechatpay-Serial" not in cert_sandbox.received[0].headers
 
 
@@ -205,3 +206,30 @@ def test_wrong_mchid(sandbox_keys, configure, run):
         result, report = check(run)
     assert_failed(result, "signed call")
     assert "mchid 1900000001 is not the merchant" in by_name(report, "signed call")["result"]
+
+
+def test_forged_answer_fails_the_live_check(sandbox, configure, run):
+    configure(sandbox)
+    sandbox.state.has_platform_certs = True  # answer 200 instead of 404 ...
+    sandbox.inject("bad_signature", path_contains="/v3/certificates")  # ... signed by the wrong key
+    result, report = check(run)
+    assert_failed(result, "signed call")
+    assert "bad signature" in by_name(report, "signed call")["result"]
+
+
+def test_a_404_other_than_resource_not_exists_fails(sandbox, configure, run):
+    configure(sandbox)
+    sandbox.inject("status", status=404, code="NOT_FOUND", message="no such path", path_contains="/v3/certificates")
+    result, report = check(run)
+    assert_failed(result, "signed call")
+    assert "NOT_FOUND" in by_name(report, "signed call")["result"]
+
+
+def test_check_uses_the_proxy_the_other_commands_use(sandbox, configure, run):
+    """config check must reach WeChat the way real commands do (here: a dead proxy)."""
+    configure(sandbox)
+    env = {"HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
+    assert run("repayment-url", "--user", "demo", "--org", "demo-org", env=env).exit_code == 4
+    result, report = check(run, env=env)
+    assert_failed(result, "signed call")
+    assert sandbox.received == []

@@ -262,3 +262,55 @@ def test_write_profile_refuses_and_leaves_the_file_whole(tmp_path, key_files, sa
     write_profile(path, "a", {**table, "mchid": "2"}, force=True)
     assert written(path)["profiles"]["a"]["mchid"] == "2"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".config-")] == []  # no temp file left
+
+
+def test_init_refuses_an_expired_merchant_certificate(run, tmp_path, key_files, sandbox_keys):
+    expired = tmp_path / "apiclient_cert_old.pem"
+    start = datetime.now(UTC) - timedelta(days=400)
+    expired.write_bytes(cert_pem(make_certificate(sandbox_keys.merchant_key, "old", days=365, not_before=start)))
+    result = run("config", "init", *public_key_flags(key_files, sandbox_keys, **{"--merchant-cert": str(expired)}))
+    assert result.exit_code == 3 and "expired on" in result.stderr
+    assert not (tmp_path / "config.toml").exists()
+
+
+def test_init_warns_about_a_readable_key(run, tmp_path, key_files, sandbox_keys):
+    key_files["private_key"].chmod(0o644)
+    try:
+        result = run("config", "init", *public_key_flags(key_files, sandbox_keys))
+    finally:
+        key_files["private_key"].chmod(0o600)
+    assert result.exit_code == 0, result.stderr
+    assert "readable by other users" in result.stderr and "chmod 600" in result.stderr
+
+
+def test_second_profile_keeps_the_first_as_default(run, tmp_path, key_files, sandbox_keys):
+    """A file with one profile and no default_profile: adding another must not break commands."""
+    first = run("config", "init", *public_key_flags(key_files, sandbox_keys, name="first"))
+    assert first.exit_code == 0, first.stderr
+    path = tmp_path / "config.toml"
+    text = path.read_text()
+    path.write_text("# my notes\n" + "\n".join(line for line in text.splitlines() if not line.startswith("default_profile")))
+    second = run("config", "init", *public_key_flags(key_files, sandbox_keys, name="second"))
+    assert second.exit_code == 0, second.stderr
+    document = tomllib.loads(path.read_text())
+    assert document["default_profile"] == "first" and set(document["profiles"]) == {"first", "second"}
+    assert (tmp_path / "config.toml.bak").read_text().startswith("# my notes")  # comments kept in the backup
+    assert oct((tmp_path / "config.toml.bak").stat().st_mode & 0o777) == "0o600"
+
+
+def test_symlinked_config_is_written_through(run, tmp_path, key_files, sandbox_keys, monkeypatch):
+    real = tmp_path / "real" / "config.toml"
+    real.parent.mkdir()
+    real.write_text("")
+    link = tmp_path / "link.toml"
+    link.symlink_to(real)
+    monkeypatch.setenv("WXPAY_CONFIG", str(link))
+    result = run("config", "init", *public_key_flags(key_files, sandbox_keys))
+    assert result.exit_code == 0, result.stderr
+    assert link.is_symlink() and "profiles" in tomllib.loads(real.read_text())
+
+
+def test_init_with_sandbox_flag_is_refused(run, tmp_path, key_files, sandbox_keys):
+    result = run("--sandbox", "config", "init", *public_key_flags(key_files, sandbox_keys))
+    assert result.exit_code == 2 and "drop --sandbox" in result.stderr
+    assert not (tmp_path / "config.toml").exists()

@@ -33,7 +33,7 @@ class AsyncClient(_BaseClient):
         super().__init__(**kwargs)
         options = self._http_options(timeout, transport)
         if self._trace:
-            options["event_hooks"] = {"request": [self._atrace_request]}
+            options["event_hooks"] = {"request": [self._atrace_request], "response": []}
         pools = math.ceil(concurrency / POOL_SIZE)
         size = math.ceil(concurrency / pools)
         limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)

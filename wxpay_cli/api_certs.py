@@ -49,7 +49,7 @@ def check_apiv3_key(apiv3_key: str) -> bytes:
     raw = apiv3_key.encode()
     if len(raw) != 32:
         raise ConfigError(
-            f"the APIv3 key must be 32 characters, this one has {len(raw)}",
+            f"the APIv3 key must be 32 bytes (32 ASCII characters), this one has {len(raw)} bytes",
             hint=f"set {APIV3_KEY_ENV} to the APIv3 key set on the merchant platform (API安全)",
         )
     return raw

@@ -84,20 +84,20 @@ class App:
             self._client = self._new_client(verifier)
         return self._client
 
-    def client_with(self, verifier, transport=None):
+    def client_with(self, verifier, on_response=None):
         """A new signed client that verifies with `verifier`, or not at all with None
         (the caller then verifies): for `certs download` and `config check`, which
         must work before a profile has any key to verify with. Closed with the app."""
-        client = self._new_client(verifier, transport)
+        client = self._new_client(verifier, on_response)
         self._extra_clients.append(client)
         return client
 
-    def _new_client(self, verifier, transport=None):
+    def _new_client(self, verifier, on_response=None):
         from wxpay_cli.client import Client
 
         profile = self.profile()
         return Client(base_url=profile.base_url, signer=self.signer(), verifier=verifier, timeout=profile.timeout,
-                      trace=output.info if self.verbose else None, transport=transport)
+                      trace=output.info if self.verbose else None, on_response=on_response)
 
     def async_client(self, *, concurrency: int, rate: float | None):
         """A batch client (create it inside the running event loop; close it with `aclose`)."""

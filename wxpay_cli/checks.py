@@ -5,7 +5,7 @@ file's permissions to one live signed call and the clock.
 and reads the answer: 200 verified, 404 `RESOURCE_NOT_EXISTS` (the signature was
 accepted; a public-key merchant), 401 `SIGN_ERROR` with WeChat's detail and the
 likely causes. The clock offset comes from the answer's `Date` header, which
-`HeaderRecorder` (a transport passed into the client) keeps for any status.
+`HeaderRecorder` (a response hook on the client) keeps for any status.
 """
 
 from __future__ import annotations
@@ -138,22 +138,17 @@ def _platform_cert_check(profile: Profile, path, found: list[VerificationKey]) -
 # -- the live call ------------------------------------------------------------------
 
 
-class HeaderRecorder(httpx.BaseTransport):
-    """A transport that keeps the last answer's headers and when it arrived, whatever its status."""
+class HeaderRecorder:
+    """A response hook that keeps the last answer's headers and when it arrived, whatever
+    its status (the client's own transport stays in place, proxies and all)."""
 
-    def __init__(self, inner: httpx.BaseTransport | None = None, clock: Callable[[], float] = time.time):
-        self.inner = inner or httpx.HTTPTransport()
+    def __init__(self, clock: Callable[[], float] = time.time):
         self.clock = clock
         self.headers: httpx.Headers | None = None
         self.received_at: float | None = None
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = self.inner.handle_request(request)
+    def __call__(self, response: httpx.Response) -> None:
         self.headers, self.received_at = response.headers, self.clock()
-        return response
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def live_checks(client: Client, recorder: HeaderRecorder, verification_keys: list[VerificationKey]) -> list[Check]:
@@ -186,8 +181,9 @@ def _refusal_check(name: str, exc: ApiError) -> Check:
 
 def _answer_check(name: str, response: httpx.Response, verification_keys: list[VerificationKey]) -> Check:
     if not verification_keys:
-        return Check(name, "ok", f"signature accepted (HTTP {response.status_code}); the answer cannot be verified yet",
-                     "run `wxpay certs download --output DIR --save`")
+        # Unverified, a 200 proves little: a proxy or a wrong base_url answers 200 too.
+        return Check(name, "warn", f"HTTP {response.status_code}, but the answer cannot be verified yet, so it is "
+                                   "not known to come from WeChat", "run `wxpay certs download --output DIR --save`")
     try:
         Verifier(verification_keys).verify(response.headers, response.content)
     except VerificationError as exc:
@@ -242,7 +238,7 @@ class Report:
                 "checks": [check.to_dict() for check in self.checks]}
 
 
-def run(profile: Profile, connect: Callable[[Verifier | None, httpx.BaseTransport], Client]) -> Report:
+def run(profile: Profile, connect: Callable[[Verifier | None, HeaderRecorder], Client]) -> Report:
     """Every check; `connect(verifier, transport)` makes the signed client for the live call."""
     local = local_checks(profile)
     checks = local.checks

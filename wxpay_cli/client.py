@@ -142,7 +142,7 @@ class _BaseClient:
         self._trace = trace
         self._auth = WechatPayAuth(signer)
 
-    def _http_options(self, timeout: float, transport) -> dict:
+    def _http_options(self, timeout: float, transport, on_response=None) -> dict:
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if self.verifier is not None and self.verifier.serial:
             headers["Wechatpay-Serial"] = self.verifier.serial
@@ -153,9 +153,13 @@ class _BaseClient:
             # TLS context with the CA bundle (~20 ms). https:// keeps httpx's
             # default, full certificate verification.
             options["verify"] = False
+        hooks = {"request": [], "response": []}
         if self._trace:
             # Request hooks run after the auth flow, so the trace shows what was signed.
-            options["event_hooks"] = {"request": [self._trace_request]}
+            hooks["request"].append(self._trace_request)
+        if on_response:
+            hooks["response"].append(on_response)
+        options["event_hooks"] = hooks
         return options
 
     def _build(self, http, call: Call):
@@ -265,10 +269,10 @@ class Client(_BaseClient):
     """A signed, verifying APIv3 client for one merchant profile, one call at a time."""
 
     def __init__(self, *, timeout: float = 10.0, transport=None, sleep: Callable[[float], None] = time.sleep,
-                 **kwargs):
+                 on_response: Callable[[httpx.Response], None] | None = None, **kwargs):
         super().__init__(**kwargs)
         self._sleep = sleep
-        self._http = httpx.Client(**self._http_options(timeout, transport))
+        self._http = httpx.Client(**self._http_options(timeout, transport, on_response))
 
     def close(self) -> None:
         self._http.close()

@@ -295,6 +295,10 @@ def write_profile(path: Path, name: str, table: dict, *, force: bool = False) ->
         raise ConfigError(f"config file {path}: profiles must be a table of [profiles.NAME]")
     if name in profiles and not force:
         raise _exists(path, name)
+    if len(profiles) == 1 and name not in profiles and not document.get("default_profile"):
+        # The only profile was chosen implicitly; with a second one it would no
+        # longer be, and every command without --profile would stop working.
+        document["default_profile"] = next(iter(profiles))
     profiles[name] = {key: value for key, value in table.items() if value not in (None, "", [])}
     if len(profiles) == 1:
         document["default_profile"] = name
@@ -315,10 +319,26 @@ def _exists(path: Path, name: str) -> OperationRefused:
 
 
 def write_document(path: Path, document: dict) -> None:
-    """Write the TOML document: folder created mode 700, file mode 600, replaced atomically."""
+    """Write the TOML document: folder created mode 700, file mode 600, replaced atomically.
+
+    A symlinked config is written through to its target. The file is rewritten
+    from its data, so comments are not kept: the previous file is kept beside it
+    as `<name>.bak` (mode 600).
+    """
+    import shutil
+
     import tomli_w
 
+    path = path.resolve() if path.is_symlink() else path
     text = tomli_w.dumps(document)
+    if path.exists():
+        backup = path.with_name(path.name + ".bak")
+        try:
+            fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as handle, path.open("rb") as original:
+                shutil.copyfileobj(original, handle)
+        except OSError as exc:
+            raise ConfigError(f"cannot keep a backup of {path} before rewriting it: {exc.strerror}") from None
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)

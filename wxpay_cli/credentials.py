@@ -46,7 +46,7 @@ def load_platform_certificate(path, *, merchant_serial: str) -> keys.Certificate
     if cert.serial_no == merchant_serial.upper():
         raise ConfigError(
             f"{path} is the merchant's own certificate (serial {cert.serial_no}), not a platform certificate",
-            hint="run `wxpay certs download` to fetch WeChat's platform certificates",
+            hint="run `wxpay certs download --output DIR --save` to fetch WeChat's platform certificates",
         )
     return cert
 
@@ -57,6 +57,6 @@ def verifier_for(profile: Profile) -> Verifier:
     if not found:
         raise ConfigError(
             f"profile {profile.name!r} has no key to verify WeChat's answers with",
-            hint="add public_key_id and public_key, or run `wxpay certs download --save`",
+            hint="add public_key_id and public_key, or run `wxpay certs download --output DIR --save`",
         )
     return Verifier(found)

@@ -79,7 +79,7 @@ def check_merchant_cert(path: str, private_key, serial_no: str | None = None) ->
     if serial_no and serial_no.upper() != cert.serial_no:
         raise ConfigError(
             f"serial_no {serial_no} is not the serial of {file} ({cert.serial_no})",
-            hint="leave out --serial-no: it is read from the certificate",
+            hint=f"set serial_no = \"{cert.serial_no}\" (config init reads it from --merchant-cert)",
         )
     return cert
 

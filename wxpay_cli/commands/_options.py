@@ -53,9 +53,17 @@ def org_option(**kwargs):
                         help="The school's organization id.", **kwargs)
 
 
+def finite_rate(ctx: click.Context, param: click.Parameter, value):
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter("must be a finite number of requests per second")
+    return value
+
+
 def batch_options(command):
     """`--batch FILE|-`, `--concurrency N` and `--rate R`, for commands that take many rows."""
-    command = click.option("--rate", type=click.FloatRange(min=0.1), metavar="R",
+    command = click.option("--rate", type=click.FloatRange(min=0.1), metavar="R", callback=finite_rate,
                            help="With --batch: at most R requests per second.")(command)
     command = click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True,
                            help="With --batch: rows worked on at once.")(command)

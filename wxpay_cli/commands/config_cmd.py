@@ -69,6 +69,10 @@ def init(app: App, name, mchid, serial_no, merchant_cert, private_key, public_ke
     from wxpay_cli import config, keys, onboarding
     from wxpay_cli.app import warn_if_readable
 
+    if app.use_sandbox:
+        raise click.UsageError("config init writes your real config file; drop --sandbox "
+                               "(`wxpay sandbox serve` writes a sandbox profile of its own)")
+
     given = (name, mchid, serial_no, merchant_cert, private_key, public_key_id, public_key, base_url)
     inputs = _Inputs(_prompt.interactive(), guided=all(value is None for value in given) and not platform_certs)
     path, _ = config.config_path(app.config_flag)
