@@ -314,3 +314,27 @@ def test_init_with_sandbox_flag_is_refused(run, tmp_path, key_files, sandbox_key
     result = run("--sandbox", "config", "init", *public_key_flags(key_files, sandbox_keys))
     assert result.exit_code == 2 and "drop --sandbox" in result.stderr
     assert not (tmp_path / "config.toml").exists()
+
+
+def test_init_interactive_asks_again_for_each_wrong_file(run, tmp_path, key_files, sandbox_keys, terminal):
+    """A certificate of another key, or a public key file that is not one: asked again, not fatal."""
+    other = tmp_path / "other_cert.pem"
+    other.write_bytes(cert_pem(make_certificate(sandbox_keys.platform_key, "someone else")))
+    answers = [
+        "", sandbox_keys.mchid, str(key_files["private_key"]),
+        str(other), str(key_files["merchant_cert"]),  # the first certificate is not this key's
+        sandbox_keys.public_key_id,
+        str(key_files["merchant_cert"]), str(key_files["public_key"]),  # a certificate is not pub_key.pem
+        "",
+    ]
+    result = run("config", "init", input="\n".join(answers) + "\n")
+    assert result.exit_code == 0, result.stderr
+    assert "does not belong to" in result.stderr and "is a certificate, not a public key" in result.stderr
+    assert written(tmp_path / "config.toml")["profiles"]["default"]["merchant_cert"] == str(key_files["merchant_cert"])
+
+
+def test_init_wrong_passphrase_in_env_fails_once(run, tmp_path, key_files, sandbox_keys, encrypted_key, terminal):
+    answers = ["", sandbox_keys.mchid, str(encrypted_key)] + [str(encrypted_key)] * 5
+    result = run("config", "init", input="\n".join(answers) + "\n", env={"WXPAY_PRIVATE_KEY_PASSWORD": "nope-nope"})
+    assert result.exit_code == 3 and "wrong passphrase" in result.stderr
+    assert result.stderr.count("Private key file") == 1  # not asked again and again

@@ -82,9 +82,14 @@ def init(app: App, name, mchid, serial_no, merchant_cert, private_key, public_ke
     key_path = inputs.get(private_key, "--private-key", "Private key file (apiclient_key.pem)", _readable_key)
     key, asked_passphrase = _load_key(key_path, inputs.asking)
     warn_if_readable(config.expand(key_path))
+    # Every file is checked as it is answered, so a wrong one is asked again, not fatal.
+    def merchant_cert_of_key(path: str) -> str:
+        onboarding.check_merchant_cert(path, key, serial_no)
+        return path
+
     if merchant_cert is None and serial_no is None:
         merchant_cert = inputs.get(None, "--merchant-cert", "Merchant certificate (apiclient_cert.pem; empty to type serial_no)",
-                                   optional=True)
+                                   merchant_cert_of_key, optional=True)
     if merchant_cert:
         serial_no = onboarding.check_merchant_cert(merchant_cert, key, serial_no).serial_no
     else:
@@ -94,10 +99,18 @@ def init(app: App, name, mchid, serial_no, merchant_cert, private_key, public_ke
                                    onboarding.check_public_key_id, optional=True)
     if public_key_id or public_key:
         public_key_id = inputs.get(public_key_id, "--public-key-id", "WeChat Pay public key id", onboarding.check_public_key_id)
-        public_key = inputs.get(public_key, "--public-key", "WeChat Pay public key file (pub_key.pem)")
+        public_key = inputs.get(public_key, "--public-key", "WeChat Pay public key file (pub_key.pem)",
+                                lambda path: onboarding.check_public_key(path) and path)
         public_key_facts = keys.fingerprint(onboarding.check_public_key(public_key))
     if not platform_certs and not public_key_id and inputs.guided:
-        listed = inputs.get(None, "--platform-cert", "Platform certificate files, comma-separated (empty: none yet)", optional=True)
+        def certificates(listed: str) -> str:
+            for item in (part.strip() for part in listed.split(",")):
+                if item:
+                    onboarding.check_platform_cert(item, serial_no)
+            return listed
+
+        listed = inputs.get(None, "--platform-cert", "Platform certificate files, comma-separated (empty: none yet)",
+                            certificates, optional=True)
         platform_certs = [item.strip() for item in (listed or "").split(",") if item.strip()]
     certs = [onboarding.check_platform_cert(item, serial_no) for item in platform_certs]
     base_url = inputs.get(base_url, "--base-url", "API base URL", onboarding.check_base_url,
@@ -132,11 +145,13 @@ def init(app: App, name, mchid, serial_no, merchant_cert, private_key, public_ke
 
 
 def _readable_key(path: str) -> str:
-    """The path, once its file reads as a PEM private key (decrypted later if it must be)."""
-    from wxpay_cli import keys, onboarding
+    """The path, once its file reads as a PEM private key. An encrypted key is only
+    checked for its shape here: its passphrase is `_load_key`'s business, so a wrong
+    $WXPAY_PRIVATE_KEY_PASSWORD fails once instead of re-asking for the path forever."""
+    from wxpay_cli import onboarding
 
-    if not onboarding.private_key_is_encrypted(path) or keys.private_key_password():
-        onboarding.check_private_key(path, keys.private_key_password())
+    if not onboarding.private_key_is_encrypted(path):
+        onboarding.check_private_key(path, None)
     return path
 
 
