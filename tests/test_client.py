@@ -7,8 +7,8 @@ import httpx
 import pytest
 
 from wxpay_cli.client import Client
-from wxpay_cli.errors import ExitStatus, NetworkError, ServiceUnavailable
-from wxpay_cli.signing import Signer, Verifier, VerificationKey
+from wxpay_cli.errors import ApiError, ExitStatus, NetworkError, ServiceUnavailable
+from wxpay_cli.signing import Signer, VerificationKey, Verifier
 
 
 @pytest.fixture
@@ -105,7 +105,7 @@ def test_4xx_is_never_retried(make_client):
     handler = Counter(lambda r: httpx.Response(400, json={"code": "PARAM_ERROR", "message": "bad", "detail": {"f": 1}},
                                                headers={"Request-ID": "R1"}))
     client, sleeps = make_client(handler)
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(ApiError) as caught:
         client.request("GET", "/v3/x")
     assert caught.value.exit_status == ExitStatus.REFUSED
     assert (caught.value.code, caught.value.detail, caught.value.request_id) == ("PARAM_ERROR", {"f": 1}, "R1")
@@ -117,7 +117,7 @@ def test_query_is_signed_as_sent(make_client, sandbox_keys):
 
     seen = []
     client, _ = make_client(Counter(lambda r: seen.append(r) or httpx.Response(404, json={"code": "NOT_FOUND", "message": "x"})))
-    with pytest.raises(Exception):
+    with pytest.raises(ApiError):
         client.request("GET", "/v3/offlineface/contracts/c%2F1", params={"appid": "wx 1&2"})
     request = seen[0]
     target = request.url.raw_path.decode()
@@ -149,8 +149,8 @@ def test_odd_retry_after_falls_back_to_backoff(header, expected, make_client):
 
 
 def test_retry_after_as_http_date(make_client):
-    from email.utils import formatdate
     import time
+    from email.utils import formatdate
 
     handler = Counter(lambda r: httpx.Response(429, headers={"Retry-After": formatdate(time.time() + 10, usegmt=True)},
                                                json={"code": "X", "message": "y"}))
@@ -171,7 +171,7 @@ def test_non_json_error_page_is_not_shown(make_client):
     page = b"<html><a href='https://evil.example/pay'>pay here</a></html>"
     traced = []
     client, _ = make_client(Counter(lambda r: httpx.Response(403, content=page)), trace=traced.append)
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(ApiError) as caught:
         client.request("GET", "/v3/x")
     assert caught.value.exit_status == ExitStatus.REFUSED and caught.value.code == "HTTP_403"
     assert "evil" not in caught.value.message and not any("evil" in line for line in traced)

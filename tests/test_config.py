@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import write_config
+
 from wxpay_cli.sandbox.keys import SandboxKeys, private_pem
 from wxpay_cli.sandbox.profile import profile_table
 from wxpay_cli.sandbox.server import Sandbox, seed_demo

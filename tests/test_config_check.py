@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
 from conftest import write_config
+
 from wxpay_cli.sandbox.keys import SandboxKeys, cert_pem, make_certificate, private_pem
 from wxpay_cli.sandbox.server import Sandbox
 

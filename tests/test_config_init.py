@@ -8,8 +8,8 @@ import tomllib
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from conftest import write_config
+
 from wxpay_cli.sandbox.keys import cert_pem, make_certificate, private_pem
 
 

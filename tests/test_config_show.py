@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import write_config
+
 from wxpay_cli.cli import cli
 from wxpay_cli.keys import fingerprint
 from wxpay_cli.sandbox.keys import private_pem

@@ -7,7 +7,6 @@ import json
 import pytest
 
 
-
 def test_user_show_decrypts_an_encrypted_name(sandbox, configure, run):
     configure(sandbox)
     result = run("user", "show", "--user", "demo", "--org", "demo-org", "--json")

@@ -20,7 +20,6 @@ import time
 from wxpay_cli.client import Call, _BaseClient, api_error, describe_transport_error, httpx
 from wxpay_cli.errors import NetworkError
 
-
 POOL_SIZE = 8
 
 

@@ -27,7 +27,14 @@ from typing import TextIO
 
 from wxpay_cli import output
 from wxpay_cli.api import MAX_ID_LENGTH, check_id
-from wxpay_cli.errors import AuditLogError, ConfigError, ExitStatus, InputError, VerificationError, WxpayError
+from wxpay_cli.errors import (
+    AuditLogError,
+    ConfigError,
+    ExitStatus,
+    InputError,
+    VerificationError,
+    WxpayError,
+)
 
 # Faults that stop the whole run rather than failing one row.
 FATAL = (ConfigError, AuditLogError, VerificationError)

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
-
 from wxpay_cli import credentials, keys, onboarding
 from wxpay_cli.api_certs import PATH as CERTIFICATES_PATH
 from wxpay_cli.client import Call, Client, httpx  # httpx as client.py loads it (without its CLI)

@@ -28,7 +28,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from wxpay_cli import __version__
-from wxpay_cli.errors import ApiError, InputError, NetworkError, ServiceUnavailable, VerificationError
+from wxpay_cli.errors import (
+    ApiError,
+    InputError,
+    NetworkError,
+    ServiceUnavailable,
+    VerificationError,
+)
 from wxpay_cli.signing import Signer, Verifier, redact_authorization
 
 

@@ -6,8 +6,8 @@ import click
 
 from wxpay_cli import output
 from wxpay_cli.app import App
-from wxpay_cli.commands._options import output_options
 from wxpay_cli.commands import _prompt
+from wxpay_cli.commands._options import output_options
 from wxpay_cli.commands._prompt import ask
 from wxpay_cli.output import View
 
@@ -30,7 +30,6 @@ def download(app: App, folder: str, save: bool) -> None:
     else a hidden prompt. Works with a profile that has no verification key yet.
     A wrong APIv3 key is an error (exit 3) and nothing is written.
     """
-    from pathlib import Path
 
     from wxpay_cli import api_certs, config, credentials, onboarding
     from wxpay_cli.errors import ConfigError

@@ -6,8 +6,8 @@ import click
 
 from wxpay_cli import output
 from wxpay_cli.app import App
-from wxpay_cli.commands._options import output_options
 from wxpay_cli.commands import _prompt
+from wxpay_cli.commands._options import output_options
 from wxpay_cli.commands._prompt import ask
 from wxpay_cli.errors import WxpayError
 from wxpay_cli.output import View
@@ -64,7 +64,6 @@ def init(app: App, name, mchid, serial_no, merchant_cert, private_key, public_ke
     mode 600 and keeps its other profiles; an existing profile is replaced only
     with --force.
     """
-    from pathlib import Path
 
     from wxpay_cli import config, keys, onboarding
     from wxpay_cli.app import warn_if_readable

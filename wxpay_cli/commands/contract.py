@@ -104,7 +104,7 @@ def run_termination(app: App, *, organization_id: str, out_user_id: str | None, 
         rows = [("Would send", f"{request['method']} {request['url']}")]
         rows += [(name, value) for name, value in request["headers"].items()]
         rows.append(("Body", request["body"] or "(empty)"))
-        app.render(View(data=result, rows=rows, title="Dry run: nothing was sent"))
+        app.render(View(data=result, rows=rows, title="Dry run: no termination was sent"))
         return
     if not yes:
         if not _prompt.interactive():

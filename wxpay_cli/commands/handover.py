@@ -54,6 +54,8 @@ def handover(app: App, out_user_id: str, organization_id: str) -> None:
     if not click.confirm("Have you reached the family and forwarded the link?", default=False, err=True):
         raise OperationRefused("stopped before termination: nothing was terminated", code="ABANDONED")
     output.info("")
+    # The pupil is looked up again: the call with the family may have taken a while,
+    # and the termination must be decided on the state as it is now.
     run_termination(app, organization_id=organization_id, out_user_id=out_user_id, user_id=None, yes=False,
                     dry_run=False,
                     question=f"Terminate the face-payment contract of {target.user_name or out_user_id} now? "

@@ -9,7 +9,13 @@ import click
 
 from wxpay_cli import output
 from wxpay_cli.app import App
-from wxpay_cli.commands._options import batch_options, org_option, output_options, single_or_batch, user_option
+from wxpay_cli.commands._options import (
+    batch_options,
+    org_option,
+    output_options,
+    single_or_batch,
+    user_option,
+)
 from wxpay_cli.errors import AuditLogError, WxpayError
 from wxpay_cli.output import View
 
@@ -35,9 +41,8 @@ def repayment_url(app: App, out_user_id: str | None, organization_id: str | None
     single_or_batch(batch_input, {"--user": out_user_id, "--org": organization_id},
                     {"--qr": qr, "--qr-png": qr_png})
     if batch_input is not None:
-        from wxpay_cli.commands._batch import run_batch
-
         from wxpay_cli import steps
+        from wxpay_cli.commands._batch import run_batch
 
         fetcher = link_fetcher(app)
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import click
 
 from wxpay_cli.app import App
-from wxpay_cli.commands._options import batch_options, org_option, output_options, single_or_batch, user_option
+from wxpay_cli.commands._options import (
+    batch_options,
+    org_option,
+    output_options,
+    single_or_batch,
+    user_option,
+)
 from wxpay_cli.output import View, table_rows
 
 USER_LABELS = [
