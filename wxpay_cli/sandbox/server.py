@@ -23,19 +23,8 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from wxpay_cli.sandbox import protocol
 from wxpay_cli.sandbox.keys import SandboxKeys, cert_pem
-from wxpay_cli.signing import (
-    SCHEME,
-    TIMESTAMP_WINDOW,
-    aead_encrypt,
-    make_nonce,
-    oaep_encrypt,
-    parse_authorization,
-    request_message,
-    response_message,
-    rsa_sign,
-    rsa_verify,
-)
 
 CHINA = timezone(timedelta(hours=8))
 
@@ -115,6 +104,7 @@ class SandboxState:
         self.mode = mode
         self.has_platform_certs = mode == "certificate" if has_platform_certs is None else has_platform_certs
         self.users: dict[tuple[str, str], SandboxUser] = {}
+        self.organizations: dict[str, str] = {}  # organization_id -> organization_name
         self.nonces: set[str] = set()
         self.received: list[Received] = []
         self.faults: deque[Fault] = deque()
@@ -135,6 +125,10 @@ class SandboxState:
             )
             self.users[(organization_id, out_user_id)] = user
             return user
+
+    def seed_organization(self, organization_id: str, organization_name: str) -> None:
+        with self.lock:
+            self.organizations[organization_id] = organization_name
 
     def find_user_id(self, organization_id: str, user_id: str) -> SandboxUser | None:
         return next(
@@ -179,6 +173,7 @@ ROUTES: list[tuple[str, re.Pattern, str]] = [
         "terminate",
     ),
     ("GET", re.compile(r"^/v3/offlineface/contracts/([^/]+)$"), "contract_query"),
+    ("GET", re.compile(r"^/v3/offlinefacemch/organizations$"), "organization_query"),
     ("GET", re.compile(r"^/v3/certificates$"), "certificates"),
 ]
 
@@ -260,33 +255,32 @@ class Handler(BaseHTTPRequestHandler):
         header = record.headers.get("Authorization", "")
         if not header:
             self._sign_error(record, "missing Authorization header")
-        fields = parse_authorization(header)
+        fields = protocol.authorization_fields(header)
         if fields is None:
-            self._sign_error(record, f"Authorization scheme is not {SCHEME}")
+            self._sign_error(record, f"Authorization scheme is not {protocol.SCHEME}")
         missing = [k for k in ("mchid", "nonce_str", "timestamp", "serial_no", "signature") if not fields.get(k)]
         if missing:
             self._sign_error(record, f"Authorization lacks {', '.join(missing)}")
         if fields["mchid"] != state.keys.mchid:
             self._sign_error(record, f"mchid {fields['mchid']} is not the merchant these keys belong to")
-        if fields["serial_no"].upper() != state.keys.serial_no:
+        if not protocol.names_key(fields["serial_no"], state.keys.serial_no):
             self._sign_error(record, f"serial_no {fields['serial_no']} is not the merchant's API certificate serial")
-        try:
-            skew = abs(time.time() + state.clock_offset - int(fields["timestamp"]))
-        except ValueError:
+        if not (fields["timestamp"].isascii() and fields["timestamp"].isdigit()):
             self._sign_error(record, "timestamp is not a unix time")
-        if skew > TIMESTAMP_WINDOW:
+        skew = abs(time.time() + state.clock_offset - int(fields["timestamp"]))
+        if skew > protocol.WINDOW:
             self._sign_error(record, f"timestamp is {int(skew)} s away from the server clock")
         with state.lock:
             if fields["nonce_str"] in state.nonces:
                 self._sign_error(record, "nonce_str was already used (replayed request)")
             state.nonces.add(fields["nonce_str"])
-        message = request_message(record.method, record.target, fields["timestamp"], fields["nonce_str"], record.body)
-        if not rsa_verify(state.keys.merchant_key.public_key(), message, fields["signature"]):
+        message = protocol.signed_request(record.method, record.target, fields["timestamp"], fields["nonce_str"], record.body)
+        if not protocol.verify(state.keys.merchant_key.public_key(), message, fields["signature"]):
             self._sign_error(record, "signature does not match the request", message)
         record.signature_ok = True
         serial = record.headers.get("Wechatpay-Serial")
-        known = {state.keys.public_key_id, state.keys.platform_serial}
-        if serial and serial not in known:
+        known = (state.keys.public_key_id, state.keys.platform_serial)
+        if serial and not any(protocol.names_key(serial, key) for key in known):
             raise ApiFailure(400, "PARAM_ERROR", "Wechatpay-Serial 无效", {"issue": f"unknown Wechatpay-Serial {serial}"})
 
     def _sign_error(self, record: Received, issue: str, message: bytes | None = None) -> None:
@@ -340,7 +334,7 @@ class Handler(BaseHTTPRequestHandler):
     def route_user_query(self, record: Received, organization_id: str, out_user_id: str):
         user = self._user(organization_id, out_user_id)
         keys = self.server.state.keys
-        name = oaep_encrypt(keys.merchant_key.public_key(), user.user_name) if user.encrypt_name else user.user_name
+        name = protocol.encrypt_for(keys.merchant_key.public_key(), user.user_name) if user.encrypt_name else user.user_name
         answer = {
             "use_id" if user.use_id_typo else "user_id": user.user_id,
             "out_user_id": user.out_user_id,
@@ -391,12 +385,28 @@ class Handler(BaseHTTPRequestHandler):
             answer["contract_terminated_time"] = user.contract_terminated_time
         return 200, answer
 
+    def route_organization_query(self, record: Received):
+        by_id = record.query.get("organization_id", [""])[0]
+        by_name = record.query.get("organization_name", [""])[0]
+        if not by_id and not by_name:
+            raise ApiFailure(400, "PARAM_ERROR", "organization_id 与 organization_name 至少填写一个")
+        organizations = self.server.state.organizations
+        found = [
+            (oid, name) for oid, name in organizations.items()
+            if (not by_id or oid == by_id) and (not by_name or name == by_name)
+        ]
+        if not found:
+            raise ApiFailure(404, "RESOURCE_NOT_EXISTS", "机构不存在",
+                             {"organization_id": by_id, "organization_name": by_name})
+        oid, name = found[0]
+        return 200, {"organization_id": oid, "organization_name": name}
+
     def route_certificates(self, record: Received):
         state = self.server.state
         if not state.has_platform_certs:
             raise ApiFailure(404, "RESOURCE_NOT_EXISTS", "无可用的平台证书，请在商户平台-API安全申请使用微信支付公钥")
         cert = state.keys.platform_cert
-        nonce = make_nonce(12)
+        nonce = protocol.nonce(12)
         return 200, {
             "data": [
                 {
@@ -407,8 +417,8 @@ class Handler(BaseHTTPRequestHandler):
                         "algorithm": "AEAD_AES_256_GCM",
                         "nonce": nonce,
                         "associated_data": "certificate",
-                        "ciphertext": aead_encrypt(
-                            state.keys.apiv3_key.encode(), nonce, "certificate", cert_pem(state.keys.platform_cert)
+                        "ciphertext": protocol.seal(
+                            state.keys.apiv3_key, nonce, "certificate", cert_pem(state.keys.platform_cert)
                         ),
                     },
                 }
@@ -425,20 +435,20 @@ class Handler(BaseHTTPRequestHandler):
         else:
             signing_key, serial = keys.platform_key, keys.platform_serial
         timestamp = str(int(time.time() + state.clock_offset))
-        nonce = make_nonce()
+        nonce = protocol.nonce()
         kind = fault.kind if fault else None
         if kind == "not_json":
             body = b"<html>gateway</html>"
-        signature = rsa_sign(signing_key, response_message(timestamp, nonce, body))
+        signature = protocol.sign(signing_key, protocol.signed_answer(timestamp, nonce, body))
         if kind == "tamper_body":
             body = body.replace(b"sandbox/repay", b"evil.example/repay") or b"{}"
         elif kind == "bad_signature":
-            signature = rsa_sign(keys.merchant_key, response_message(timestamp, nonce, body))
+            signature = protocol.sign(keys.merchant_key, protocol.signed_answer(timestamp, nonce, body))
         elif kind == "signtest":
             signature = "WECHATPAY/SIGNTEST/" + signature
         elif kind == "stale_timestamp":
             timestamp = str(int(timestamp) - 3600)
-            signature = rsa_sign(signing_key, response_message(timestamp, nonce, body))
+            signature = protocol.sign(signing_key, protocol.signed_answer(timestamp, nonce, body))
         elif kind == "unknown_serial":
             serial = "PUB_KEY_ID_0114000000000000000000000000"
         headers = {
@@ -447,7 +457,7 @@ class Handler(BaseHTTPRequestHandler):
             "Wechatpay-Nonce": nonce,
             "Wechatpay-Signature": signature,
             "Wechatpay-Serial": serial,
-            "Wechatpay-Signature-Type": SCHEME,
+            "Wechatpay-Signature-Type": protocol.SCHEME,
         }
         if kind == "missing_header":
             del headers["Wechatpay-Signature"]
@@ -507,6 +517,9 @@ class Sandbox:
     def seed_user(self, organization_id: str, out_user_id: str, **fields) -> SandboxUser:
         return self.state.seed_user(organization_id, out_user_id, **fields)
 
+    def seed_organization(self, organization_id: str, organization_name: str) -> None:
+        self.state.seed_organization(organization_id, organization_name)
+
     def inject(self, kind: str, **fields) -> None:
         self.state.inject(Fault(kind, **fields))
 
@@ -532,9 +545,7 @@ class Sandbox:
 
 
 def seed_demo(sandbox: Sandbox) -> None:
-    """The pupils the README's demo commands use."""
-    sandbox.seed_user("demo-org", "demo", user_name="张小明", class_name="三年级二班")
-    sandbox.seed_user("demo-org", "demo-2", user_name="李小红", class_name="五年级一班", encrypt_name=False)
-    sandbox.seed_user("demo-org", "demo-terminated", user_name="王小刚", contract_state="TERMINATED")
+    """The organizations and pupils the README's demo commands use (see roster.py)."""
+    from wxpay_cli.sandbox.roster import seed_demo_roster
 
-
+    seed_demo_roster(sandbox)
