@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import re
 import secrets
-import string
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -31,12 +30,19 @@ from wxpay_cli.errors import VerificationError
 SCHEME = "WECHATPAY2-SHA256-RSA2048"
 TIMESTAMP_WINDOW = 300  # seconds; the official SDKs' window
 SIGNTEST_PREFIX = "WECHATPAY/SIGNTEST/"
-_NONCE_ALPHABET = string.ascii_letters + string.digits
 
 
 def make_nonce(length: int = 32) -> str:
-    """A random nonce of [0-9a-zA-Z] from the OS CSPRNG."""
-    return "".join(secrets.choice(_NONCE_ALPHABET) for _ in range(length))
+    """A random nonce of `length` characters from [0-9a-zA-Z], from the OS CSPRNG.
+
+    Base64 of random bytes is uniform over 64 symbols; dropping `+` and `/`
+    leaves it uniform over the 62 the protocol allows. One `token_bytes` call
+    instead of one `secrets.choice` per character (about 30x cheaper).
+    """
+    nonce = b""
+    while len(nonce) < length:
+        nonce += base64.b64encode(secrets.token_bytes(48)).translate(None, b"+/")
+    return nonce[:length].decode("ascii")
 
 
 def request_message(method: str, target: str, timestamp: int | str, nonce: str, body: bytes) -> bytes:

@@ -16,7 +16,9 @@ from wxpay_cli.commands._options import (
     user_option,
 )
 from wxpay_cli.errors import OperationRefused
+from wxpay_cli.i18n import _
 from wxpay_cli.output import View, table_rows
+from wxpay_cli.sanitise import for_terminal
 
 CONTRACT_LABELS = [
     ("contract_id", "Contract"),
@@ -112,9 +114,9 @@ def run_termination(app: App, *, organization_id: str, out_user_id: str | None, 
                 target, "refusing to terminate without confirmation: nothing was sent",
                 code="NOT_CONFIRMED", hint="run it on a terminal, or pass --yes in scripts",
             )
-        who = target.user_name or target.out_user_id or target.user_id
-        if not click.confirm(question or f"Terminate the face-payment contract of {who}? This cannot be undone",
-                             default=False, err=True):
+        who = for_terminal(target.user_name or target.out_user_id or target.user_id)
+        question = question or _("Terminate the face-payment contract of {who}? This cannot be undone").format(who=who)
+        if not _prompt.confirm_irreversible(question):
             termination.record(target, "declined")
             raise OperationRefused("not confirmed: nothing was terminated", code="NOT_CONFIRMED")
     result = steps.run(app.client(), termination.run(target))
