@@ -15,7 +15,7 @@ from wxpay_cli.commands._options import (
     single_or_batch,
     user_option,
 )
-from wxpay_cli.errors import OperationRefused
+from wxpay_cli.errors import AuditLogError, OperationRefused, WxpayError
 from wxpay_cli.i18n import _
 from wxpay_cli.output import View, table_rows
 from wxpay_cli.sanitise import for_terminal
@@ -158,11 +158,32 @@ def run_termination_batch(app: App, stream, *, yes: bool, dry_run: bool, concurr
     async def work(client, row: dict) -> dict:
         termination = Termination(client, profile, audit)
         out_user_id = row.get("out_user_id")
-        return await steps.run_async(client, termination.batch_row(
-            organization_id=row["organization_id"], out_user_id=out_user_id,
-            user_id=None if out_user_id else row.get("user_id"), dry_run=dry_run, seen=seen))
+        try:
+            result = await steps.run_async(client, termination.batch_row(
+                organization_id=row["organization_id"], out_user_id=out_user_id,
+                user_id=None if out_user_id else row.get("user_id"), dry_run=dry_run, seen=seen))
+        except WxpayError as exc:
+            await _commit_audit(audit, exc)
+            raise
+        await _commit_audit(audit, None, result)
+        return result
 
-    run_batch(app, stream, work, concurrency=concurrency, rate=rate, required=(), rows=rows)
+    run_batch(app, stream, work, concurrency=concurrency, rate=rate, required=(), rows=rows, audit=audit)
+
+
+async def _commit_audit(audit, failure: WxpayError | None, result: dict | None = None) -> None:
+    """A row's audit lines are on disk before its output line. If they cannot be: a row that
+    terminated keeps its result with a note; otherwise the run stops (AuditLogError)."""
+    try:
+        await audit.commit()
+    except AuditLogError as exc:
+        if result is not None and failure is None:
+            note = _("the audit log could not record it: {reason}").format(reason=exc.message)
+            result["note"] = f"{result['note']}; {note}" if result.get("note") else note
+            return
+        if failure is not None:
+            exc.message = _("{error}; and {audit_error}").format(error=failure.message, audit_error=exc.message)
+        raise exc from None
 
 
 def _first(names: list[str], count: int = 5) -> str:
