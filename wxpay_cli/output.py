@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from wxpay_cli.errors import WxpayError
+from wxpay_cli.i18n import _, english_data
 
 FORMATS = ("table", "json")
 
@@ -57,12 +58,12 @@ def render(view: View, fmt: str, *, to_stderr: bool = False) -> None:
 
 def write_json_line(record: object) -> None:
     """One JSON line on stdout, flushed at once (batch output)."""
-    sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+    sys.stdout.write(json.dumps(english_data(record), ensure_ascii=False) + "\n")
     sys.stdout.flush()
 
 
 def _write_json(data: object, *, pretty: bool) -> None:
-    text = json.dumps(data, ensure_ascii=False, indent=2 if pretty else None)
+    text = json.dumps(english_data(data), ensure_ascii=False, indent=2 if pretty else None)
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
@@ -96,7 +97,7 @@ def table_rows(data: dict, labels: Iterable[tuple[str, str]]) -> list[tuple[str,
 
 
 def warn(message: str) -> None:
-    sys.stderr.write(f"warning: {message}\n")
+    sys.stderr.write(_("warning: {message}").format(message=message) + "\n")
     sys.stderr.flush()
 
 
@@ -108,19 +109,20 @@ def info(message: str) -> None:
 def error(exc: WxpayError, *, as_json: bool) -> None:
     """Report an error on stderr: one JSON line with --json, else readable lines."""
     if as_json:
-        sys.stderr.write(json.dumps({"error": exc.to_dict()}, ensure_ascii=False) + "\n")
+        sys.stderr.write(json.dumps(english_data({"error": exc.to_dict()}), ensure_ascii=False) + "\n")
         sys.stderr.flush()
         return
     if exc.http_status is not None:
-        line = f"error: WeChat answered HTTP {exc.http_status} {exc.code}: {exc.message}"
+        line = _("error: WeChat answered HTTP {status} {code}: {message}").format(
+            status=exc.http_status, code=exc.code, message=exc.message)
     else:
-        line = f"error: {exc.message}"
+        line = _("error: {message}").format(message=exc.message)
     if exc.hint:
-        line += f" ({exc.hint})"
+        line += _(" ({hint})").format(hint=exc.hint)
     lines = [line]
     if exc.detail not in (None, "", {}):
         detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail, ensure_ascii=False)
-        lines.append(f"  detail: {detail}")
+        lines.append(_("  detail: {detail}").format(detail=detail))
     if exc.request_id:
         lines.append(f"  Request-ID: {exc.request_id}")
     sys.stderr.write("\n".join(lines) + "\n")

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from wxpay_cli import serials
 from wxpay_cli.errors import VerificationError
 
 SCHEME = "WECHATPAY2-SHA256-RSA2048"
@@ -77,7 +78,7 @@ class Signer:
 
     def __init__(self, mchid: str, serial_no: str, private_key: rsa.RSAPrivateKey):
         self.mchid = mchid
-        self.serial_no = serial_no
+        self.serial_no = serials.key_id(serial_no)  # written as openssl does, whatever the profile said
         self._private_key = private_key
 
     def __repr__(self) -> str:  # never show the key
@@ -147,7 +148,7 @@ class Verifier:
         clock: Callable[[], float] = time.time,
         window: int = TIMESTAMP_WINDOW,
     ):
-        self.keys = {key.key_id: key for key in keys}
+        self.keys = {serials.key_id(key.key_id): key for key in keys}
         self._clock = clock
         self._window = window
 
@@ -184,7 +185,7 @@ class Verifier:
             raise fail(f"unsupported Wechatpay-Signature-Type {signature_type}")
         if signature.startswith(SIGNTEST_PREFIX):
             raise fail("WeChat sent a signature probe (WECHATPAY/SIGNTEST/)")
-        key = self.keys.get(serial)
+        key = self.keys.get(serials.key_id(serial))
         if key is None:
             known = ", ".join(sorted(self.keys)) or "none"
             raise fail(
