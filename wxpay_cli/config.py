@@ -74,6 +74,7 @@ PROFILE_KEYS = (
     "apiv3_key",
     "operator",
     "message_template",
+    "audit_log",
 )
 
 MAX_OPERATOR_LENGTH = 64
@@ -96,6 +97,7 @@ class Profile:
     apiv3_key: str | None = field(default=None, repr=False)
     operator: str | None = None  # who runs wxpay, for the audit log (default: the login name)
     message_template: str | None = None  # `repayment-url --message` (see message.py)
+    audit_log: Path | None = None  # this profile's own audit log (default: audit.default_path())
     private_key_pem: bytes | None = field(default=None, repr=False)
     config_path: Path | None = None
     # Where each value came from: "file", "env", "flag", "default" or "sandbox".
@@ -259,6 +261,7 @@ def parse_profile(table: object, *, name: str, path: Path | None) -> Profile:
         problem = template_problem(message_template)
         if problem:
             raise ConfigError(_("{where}: message_template {problem}").format(where=where, problem=problem))
+    audit_log = text("audit_log")
 
     sources = {key: "file" for key in table}
     sources.setdefault("base_url", "default")
@@ -277,6 +280,7 @@ def parse_profile(table: object, *, name: str, path: Path | None) -> Profile:
         apiv3_key=text("apiv3_key"),
         operator=operator,
         message_template=message_template,
+        audit_log=resolve_path(audit_log, base) if audit_log else None,
         config_path=path,
         sources=sources,
     )
