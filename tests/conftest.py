@@ -36,8 +36,15 @@ def isolated_env(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def sandbox_keys() -> SandboxKeys:
-    """RSA key generation is slow-ish: one set of keys for the whole run."""
-    return SandboxKeys.generate()
+    """RSA key generation is slow-ish: one set of keys for the whole run.
+
+    Both certificates' serials start with 0 (0A1B…), the case `format(n, "X")`
+    got wrong: every test in every role runs on it.
+    """
+    keys = SandboxKeys.generate(zero_led=True)
+    assert keys.serial_no.startswith("0") and keys.platform_serial.startswith("0")
+    assert len(keys.serial_no) == len(keys.platform_serial) == 40
+    return keys
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from wxpay_cli.client import Call, Response
 from wxpay_cli.errors import InputError, VerificationError
+from wxpay_cli.i18n import _
 from wxpay_cli.signing import Signer
 
 
@@ -148,6 +149,42 @@ def get_contract(*, contract_id: str, appid: str | None = None) -> Call:
     """GET the contract query."""
     params = {"appid": appid} if appid else None
     return Call("GET", f"/v3/offlineface/contracts/{segment(contract_id)}", params=params, parse=answer)
+
+
+# -- 5. organization query ---------------------------------------------------------
+
+MAX_NAME_LENGTH = 128
+
+
+def get_organization(*, organization_id: str | None = None, organization_name: str | None = None) -> Call:
+    """GET /v3/offlinefacemch/organizations by id or by the school's name (exactly one).
+
+    The answer must be about the school asked for: the id asked, or the name asked.
+    """
+    if (organization_id is None) == (organization_name is None):
+        raise InputError(_("ask for an organization by its id or by its name, not both"))
+    if organization_id is not None:
+        return Call("GET", "/v3/offlinefacemch/organizations", params={"organization_id": organization_id},
+                    parse=lambda response, signer: _read_organization(response, organization_id=organization_id))
+    return Call("GET", "/v3/offlinefacemch/organizations", params={"organization_name": organization_name},
+                parse=lambda response, signer: _read_organization(response, organization_name=organization_name))
+
+
+def _read_organization(response: Response, **asked: str) -> Answer:
+    data = response.data if isinstance(response.data, dict) else {}
+    for name in ("organization_id", "organization_name"):
+        value = data.get(name)
+        if not isinstance(value, str) or not value or len(value) > MAX_NAME_LENGTH:
+            raise VerificationError(_("WeChat's answer has no usable {field}; nothing from it was used")
+                                    .format(field=name), request_id=response.request_id)
+    for name, value in asked.items():
+        if data[name] != value:
+            raise VerificationError(
+                _("WeChat answered about another organization ({field} is not the one asked for); "
+                  "nothing from it was used").format(field=name),
+                request_id=response.request_id)
+    return Answer({"organization_id": data["organization_id"], "organization_name": data["organization_name"]},
+                  response.status, response.request_id)
 
 
 # -- anything else --------------------------------------------------------------

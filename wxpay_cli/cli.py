@@ -23,6 +23,7 @@ COMMANDS = {
     "contract": "wxpay_cli.commands.contract:contract_group",
     "handover": "wxpay_cli.commands.handover:handover",
     "audit": "wxpay_cli.commands.audit_cmd:audit",
+    "org": "wxpay_cli.commands.org:org_group",
     "request": "wxpay_cli.commands.request_cmd:request",
     "config": "wxpay_cli.commands.config_cmd:config_group",
     "certs": "wxpay_cli.commands.certs:certs_group",

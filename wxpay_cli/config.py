@@ -24,6 +24,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wxpay_cli import serials
 from wxpay_cli.errors import ConfigError, OperationRefused
 from wxpay_cli.i18n import _
 
@@ -214,11 +215,13 @@ def parse_profile(table: object, *, name: str, path: Path | None) -> Profile:
     if not re.fullmatch(r"[0-9]+", mchid):  # ASCII digits: str.isdigit() accepts full-width ones
         raise ConfigError(f"{where}: mchid {mchid!r} must be digits, e.g. \"1900000001\"")
     serial_no = text("serial_no", required=True)
-    if not re.fullmatch(r"[0-9A-Fa-f]+", serial_no):
+    try:
+        serial_no = serials.canonical(serial_no)
+    except ValueError:
         raise ConfigError(
             f"{where}: serial_no must be the merchant certificate serial in hex",
             hint="read it with `openssl x509 -noout -serial -in apiclient_cert.pem`",
-        )
+        ) from None
     private_key = text("private_key")
     merchant_cert = text("merchant_cert")
     if private_key is None and not os.environ.get(PRIVATE_KEY_ENV):
@@ -253,7 +256,7 @@ def parse_profile(table: object, *, name: str, path: Path | None) -> Profile:
     return Profile(
         name=name,
         mchid=mchid,
-        serial_no=serial_no.upper(),
+        serial_no=serial_no,
         private_key=resolve_path(private_key, base) if private_key else None,
         merchant_cert=resolve_path(merchant_cert, base) if merchant_cert else None,
         public_key_id=public_key_id,

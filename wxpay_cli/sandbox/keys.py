@@ -60,7 +60,15 @@ def cert_pem(cert: x509.Certificate) -> bytes:
 
 
 def cert_serial(cert: x509.Certificate) -> str:
-    return format(cert.serial_number, "X")
+    """The serial as WeChat and openssl write it (leading 0 kept): the sandbox's own formatting."""
+    from wxpay_cli.sandbox.protocol import serial_text
+
+    return serial_text(cert.serial_number)
+
+
+def zero_led_serial() -> int:
+    """A random 20-byte serial whose first hex digit is 0, like one WeChat certificate in sixteen."""
+    return int.from_bytes(bytes([secrets.randbelow(15) + 1]) + secrets.token_bytes(19), "big")
 
 
 @dataclass
@@ -83,16 +91,18 @@ class SandboxKeys:
         return cert_serial(self.platform_cert)
 
     @classmethod
-    def generate(cls, mchid: str = DEMO_MCHID) -> SandboxKeys:
+    def generate(cls, mchid: str = DEMO_MCHID, *, zero_led: bool = False) -> SandboxKeys:
+        """Fresh keys; `zero_led` gives both certificates serials that start with 0 (0A1B…)."""
         merchant_key, wechat_key, platform_key = new_rsa_key(), new_rsa_key(), new_rsa_key()
+        serial = zero_led_serial if zero_led else (lambda: None)
         return cls(
             mchid=mchid,
             merchant_key=merchant_key,
-            merchant_cert=make_certificate(merchant_key, f"{mchid} sandbox merchant"),
+            merchant_cert=make_certificate(merchant_key, f"{mchid} sandbox merchant", serial=serial()),
             wechat_key=wechat_key,
             public_key_id="PUB_KEY_ID_0114" + "".join(secrets.choice(string.digits) for _ in range(24)),
             platform_key=platform_key,
-            platform_cert=make_certificate(platform_key, "Tenpay.com sandbox platform"),
+            platform_cert=make_certificate(platform_key, "Tenpay.com sandbox platform", serial=serial()),
             apiv3_key="".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(32)),
         )
 
