@@ -16,7 +16,7 @@ from wxpay_cli.sandbox.server import Sandbox, seed_demo
 
 WXPAY_ENV = (
     "WXPAY_CONFIG", "WXPAY_PROFILE", "WXPAY_PRIVATE_KEY", "WXPAY_PRIVATE_KEY_PASSWORD",
-    "WXPAY_APIV3_KEY", "WXPAY_TRACEBACK",
+    "WXPAY_APIV3_KEY", "WXPAY_TRACEBACK", "WXPAY_LANG",
 )
 
 
@@ -25,6 +25,10 @@ def isolated_env(tmp_path, monkeypatch):
     """No test reads or writes the developer's own config, state or home."""
     for name in WXPAY_ENV:
         monkeypatch.delenv(name, raising=False)
+    # English unless a test asks for Chinese, whatever the developer's locale.
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_MESSAGES", raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))

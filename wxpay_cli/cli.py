@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from wxpay_cli import __version__, output
+from wxpay_cli import __version__, i18n, output
 from wxpay_cli.app import App
 from wxpay_cli.errors import ExitStatus, InternalError, SigtermReceived, WxpayError
 from wxpay_cli.i18n import _
@@ -42,6 +42,14 @@ class WxpayGroup(click.Group):
     """The top-level group: loads commands from COMMANDS on demand, and reports
     WxpayError and Ctrl-C with the documented exit codes."""
 
+    def main(self, args=None, prog_name=None, **extra):
+        # The language is chosen before click parses anything, so its usage
+        # errors and every --help are already in it.
+        argv = sys.argv[1:] if args is None else list(args)
+        i18n.set_language(i18n.choose_language(i18n.lang_flag(argv)))
+        i18n.localize_command(self)
+        return super().main(args=argv, prog_name=prog_name, **extra)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
@@ -49,7 +57,9 @@ class WxpayGroup(click.Group):
         if name not in COMMANDS:
             return None
         module, attribute = COMMANDS[name].split(":")
-        return getattr(importlib.import_module(module), attribute)
+        command = getattr(importlib.import_module(module), attribute)
+        i18n.localize_command(command)
+        return command
 
     def invoke(self, ctx: click.Context):
         try:
@@ -109,8 +119,9 @@ def internal_error(exc: BaseException) -> InternalError:
 @click.option("--sandbox", is_flag=True, help="Run against a built-in loopback sandbox with demo keys: no credentials needed.")
 @click.option("-v", "--verbose", is_flag=True, help="Trace requests and responses on stderr (signatures redacted).")
 @click.option("--traceback", is_flag=True, envvar="WXPAY_TRACEBACK", help="Show Python tracebacks for errors (debugging).")
+@click.option("--lang", type=click.Choice(i18n.LANGUAGES), help="Language of messages and help: zh (Simplified Chinese) or en (default: $WXPAY_LANG, else the locale).")
 @click.pass_context
-def cli(ctx: click.Context, config_path, profile, sandbox, verbose, traceback) -> None:
+def cli(ctx: click.Context, config_path, profile, sandbox, verbose, traceback, lang) -> None:
     """wxpay: WeChat Pay APIv3 tool for K12 face-payment service providers.
 
     Fetch a pupil's verified repayment link, forward it to the family, then
