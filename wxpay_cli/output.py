@@ -18,6 +18,28 @@ from wxpay_cli.i18n import _, english_data
 FORMATS = ("table", "json")
 
 
+@dataclass(frozen=True)
+class Column:
+    """A table column that may be cut to fit: at most `width` cells (longer values end in …),
+    shown only when the terminal has room, the columns with the highest `keep` first."""
+
+    heading: str
+    width: int
+    keep: int = 0
+
+
+def fit_columns(columns: list[Column], width: int) -> list[int]:
+    """The indexes of the columns to show in `width` cells (each costs its width and 2 of padding)."""
+    chosen: list[int] = []
+    used = 2  # the table's left and right edge
+    for index in sorted(range(len(columns)), key=lambda i: -columns[i].keep):
+        cost = columns[index].width + 2
+        if used + cost <= width:
+            chosen.append(index)
+            used += cost
+    return sorted(chosen)
+
+
 @dataclass
 class View:
     """What a command returns.
@@ -31,18 +53,22 @@ class View:
 
     data: object
     rows: list[tuple] = field(default_factory=list)
-    columns: tuple[str, ...] = ()
+    columns: tuple[str | Column, ...] = ()  # Column: one line a row, cut to fit the terminal
     title: str | None = None
     blocks: list[str] = field(default_factory=list)
     pretty_json: bool = False
     json_lines: bool = False  # `data` is a list of records: print one JSON line each
 
 
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
 def resolve_format(explicit: str | None) -> str:
     """The explicit choice, else a table on a terminal and JSON in a pipe."""
     if explicit:
         return explicit
-    return "table" if sys.stdout.isatty() else "json"
+    return "table" if stdout_is_terminal() else "json"
 
 
 def render(view: View, fmt: str, *, to_stderr: bool = False) -> None:
@@ -75,7 +101,19 @@ def _render_table(view: View, *, to_stderr: bool = False) -> None:
     from rich.text import Text
 
     console = Console(highlight=False, stderr=to_stderr)
-    if view.rows:
+    if view.rows and any(isinstance(column, Column) for column in view.columns):
+        columns = [c if isinstance(c, Column) else Column(c, len(c), keep=1_000) for c in view.columns]
+        shown = fit_columns(columns, console.width)
+        table = Table(title=view.title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False,
+                      collapse_padding=False)
+        for index in shown:
+            table.add_column(columns[index].heading, max_width=columns[index].width, no_wrap=True,
+                             overflow="ellipsis")
+        for row in view.rows:
+            table.add_row(*(value if isinstance(value, Text) else Text("" if value is None else str(value))
+                            for value in (row[index] for index in shown)))
+        console.print(table)
+    elif view.rows:
         table = Table(title=view.title, box=box.SIMPLE_HEAD, show_header=bool(view.columns), title_justify="left")
         for index, heading in enumerate(view.columns or ("", "")):
             table.add_column(heading, style="bold" if index == 0 else None, overflow="fold")

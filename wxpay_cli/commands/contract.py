@@ -48,8 +48,11 @@ def show(app: App, contract_id: str, appid: str | None) -> None:
     """Show a contract: state, user, signing and termination times."""
     from wxpay_cli import api
 
+    from wxpay_cli import times
+
     answer = app.client().call(api.get_contract(contract_id=contract_id, appid=appid))
-    app.render(View(data=answer.data, rows=table_rows(answer.data, CONTRACT_LABELS), title="Contract"))
+    shown = {key: times.local(value) if key.endswith("_time") else value for key, value in answer.data.items()}
+    app.render(View(data=answer.data, rows=table_rows(shown, CONTRACT_LABELS), title="Contract"))
 
 
 @contract_group.command("terminate")

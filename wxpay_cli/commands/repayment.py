@@ -93,13 +93,15 @@ def link_fetcher(app: App):
 
 
 def repayment_view(app: App, data: dict, out_user_id: str, organization_id: str) -> View:
+    from wxpay_cli import times
+
     profile = app.profile()
     expire = datetime.fromisoformat(data["expire_at"])
     return View(
         data=data,
         title="Repayment link",
         rows=[
-            ("Expires", f"{expire.astimezone():%Y-%m-%d %H:%M:%S %Z} ({relative(expire)})"),
+            ("Expires", f"{times.local(expire)} ({relative(expire)})"),
             ("Pupil (out_user_id)", out_user_id),
             ("Organization", organization_id),
             ("Profile", profile.name),
