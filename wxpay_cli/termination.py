@@ -90,7 +90,10 @@ class Termination:
 
     def record(self, target: Target, outcome: str, *, http_status: int | None = None,
                request_id: str | None = None, error: str | None = None) -> None:
+        """Write one audit line; an `attempted` line is on disk before this returns (before the POST),
+        even in a batch, where the other lines wait for the row's group commit."""
         self.audit.append(
+            sync_now=outcome == "attempted",
             operator=self.profile.operator, profile=self.profile.name, mchid=self.profile.mchid, operation="terminate",
             organization_id=target.organization_id, out_user_id=target.out_user_id, user_id=target.user_id,
             contract_id=target.contract_id, outcome=outcome, http_status=http_status, request_id=request_id,
