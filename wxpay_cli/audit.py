@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from wxpay_cli.errors import AuditLogError
+from wxpay_cli.i18n import _
 
 FIELDS = (
     "time", "operator", "host", "profile", "mchid", "operation", "organization_id", "out_user_id", "user_id",
@@ -60,8 +61,8 @@ class AuditLog:
             return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         except OSError as exc:
             raise AuditLogError(
-                f"cannot write the audit log {self.path}: {exc.strerror}",
-                hint="fix the folder's permissions or set XDG_STATE_HOME",
+                _("cannot write the audit log {path}: {strerror}").format(path=self.path, strerror=exc.strerror),
+                hint=_("fix the folder's permissions or set XDG_STATE_HOME"),
             ) from None
 
     def check_writable(self) -> None:
@@ -72,7 +73,7 @@ class AuditLog:
         """Write one record (unknown fields are a programming error) and fsync it."""
         unknown = set(fields) - set(FIELDS)
         if unknown:
-            raise ValueError(f"not an audit field: {sorted(unknown)}")
+            raise ValueError(_("not an audit field: {fields}").format(fields=sorted(unknown)))
         record = {"time": datetime.now().astimezone().isoformat(timespec="seconds")}
         record.update({key: fields.get(key) for key in FIELDS if key != "time"})
         # Who: the profile's `operator` when the caller passes it, else the login name.
@@ -84,7 +85,7 @@ class AuditLog:
             os.write(fd, line)
             os.fsync(fd)
         except OSError as exc:
-            raise AuditLogError(f"cannot write the audit log {self.path}: {exc.strerror}") from None
+            raise AuditLogError(_("cannot write the audit log {path}: {strerror}").format(path=self.path, strerror=exc.strerror)) from None
         finally:
             os.close(fd)
         return record
@@ -96,7 +97,7 @@ class AuditLog:
         except FileNotFoundError:
             return
         except OSError as exc:
-            raise AuditLogError(f"cannot read the audit log {self.path}: {exc.strerror}") from None
+            raise AuditLogError(_("cannot read the audit log {path}: {strerror}").format(path=self.path, strerror=exc.strerror)) from None
         with handle:
             for line in handle:
                 try:

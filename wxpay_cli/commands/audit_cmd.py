@@ -9,6 +9,7 @@ import click
 from wxpay_cli.app import App
 from wxpay_cli.commands._options import non_blank, output_options
 from wxpay_cli.output import View
+from wxpay_cli.i18n import _
 
 COLUMNS = [
     ("time", "Time"),
@@ -29,7 +30,7 @@ def parse_since(ctx, param, value: str | None) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter("use a date or time like 2026-11-26 or 2026-11-26T08:00") from None
+        raise click.BadParameter(_("use a date or time like 2026-11-26 or 2026-11-26T08:00")) from None
     return moment if moment.tzinfo else moment.astimezone()
 
 
@@ -54,7 +55,7 @@ def audit(app: App, out_user_id: str | None, since: datetime | None) -> None:
         records.append(record)
     rows = [tuple(record.get(key) for key, _ in COLUMNS) for record in records]
     app.render(View(data=records, rows=rows, columns=tuple(heading for _, heading in COLUMNS),
-                    title=f"Audit log {log.path}", json_lines=True))
+                    title=_("Audit log {path}").format(path=log.path), json_lines=True))
 
 
 def _at_or_after(value: object, since: datetime) -> bool:

@@ -16,21 +16,21 @@ from wxpay_cli.commands._options import (
     user_option,
 )
 from wxpay_cli.errors import OperationRefused
-from wxpay_cli.i18n import _
+from wxpay_cli.i18n import N_, _
 from wxpay_cli.output import View, table_rows
 from wxpay_cli.sanitise import for_terminal
 
 CONTRACT_LABELS = [
     ("contract_id", "Contract"),
     ("contract_state", "State"),
-    ("user_id", "WeChat user_id"),
+    ("user_id", N_("WeChat user_id")),
     ("organization_id", "Organization"),
     ("mchid", "Merchant (mchid)"),
     ("openid", "openid"),
     ("contract_signed_time", "Signed"),
     ("contract_terminated_time", "Terminated"),
     ("contract_mode", "Mode"),
-    ("contract_bank_card_from", "Bank card from"),
+    ("contract_bank_card_from", N_("Bank card from")),
 ]
 
 
@@ -49,7 +49,7 @@ def show(app: App, contract_id: str, appid: str | None) -> None:
     from wxpay_cli import api
 
     answer = app.client().call(api.get_contract(contract_id=contract_id, appid=appid))
-    app.render(View(data=answer.data, rows=table_rows(answer.data, CONTRACT_LABELS), title="Contract"))
+    app.render(View(data=answer.data, rows=table_rows(answer.data, CONTRACT_LABELS), title=_("Contract")))
 
 
 @contract_group.command("terminate")
@@ -77,7 +77,7 @@ def terminate(app: App, out_user_id: str | None, user_id: str | None, organizati
         run_termination_batch(app, batch_input, yes=yes, dry_run=dry_run, concurrency=concurrency, rate=rate)
         return
     if bool(out_user_id) == bool(user_id):
-        raise click.UsageError("give exactly one of --user OUT_USER_ID or --user-id USER_ID")
+        raise click.UsageError(_("give exactly one of --user OUT_USER_ID or --user-id USER_ID"))
     run_termination(app, organization_id=organization_id, out_user_id=out_user_id, user_id=user_id,
                     yes=yes, dry_run=dry_run)
 
@@ -96,36 +96,36 @@ def run_termination(app: App, *, organization_id: str, out_user_id: str | None, 
                                                  user_id=user_id))
     # The preview goes to stderr; with JSON output it is shown only to a person about to confirm.
     if app.format == "table" or (not yes and not dry_run and _prompt.interactive()):
-        output.render(View(data=target.as_dict(), rows=target.rows(), title="To terminate"), "table", to_stderr=True)
+        output.render(View(data=target.as_dict(), rows=target.rows(), title=_("To terminate")), "table", to_stderr=True)
         if target.contract_state is None:
-            output.warn("looked up by --user-id: the contract state cannot be checked before sending")
+            output.warn(_("looked up by --user-id: the contract state cannot be checked before sending"))
     termination.check_terminable(target)
     if dry_run:
         result = termination.dry_run(target)
         request = result["request"]
-        rows = [("Would send", f"{request['method']} {request['url']}")]
+        rows = [(_("Would send"), f"{request['method']} {request['url']}")]
         rows += [(name, value) for name, value in request["headers"].items()]
         rows.append(("Body", request["body"] or "(empty)"))
-        app.render(View(data=result, rows=rows, title="Dry run: no termination was sent"))
+        app.render(View(data=result, rows=rows, title=_("Dry run: no termination was sent")))
         return
     if not yes:
         if not _prompt.interactive():
             raise termination.refuse(
-                target, "refusing to terminate without confirmation: nothing was sent",
-                code="NOT_CONFIRMED", hint="run it on a terminal, or pass --yes in scripts",
+                target, _("refusing to terminate without confirmation: nothing was sent"),
+                code="NOT_CONFIRMED", hint=_("run it on a terminal, or pass --yes in scripts"),
             )
         who = for_terminal(target.user_name or target.out_user_id or target.user_id)
         question = question or _("Terminate the face-payment contract of {who}? This cannot be undone").format(who=who)
         if not _prompt.confirm_irreversible(question):
             termination.record(target, "declined")
-            raise OperationRefused("not confirmed: nothing was terminated", code="NOT_CONFIRMED")
+            raise OperationRefused(_("not confirmed: nothing was terminated"), code="NOT_CONFIRMED")
     result = steps.run(app.client(), termination.run(target))
-    rows = [("Contract state", result["contract_state"]), *[r for r in target.rows() if r[0] != "Contract state"]]
+    rows = [(_("Contract state"), result["contract_state"]), *[r for r in target.rows() if r[0] != _("Contract state")]]
     if result.get("request_id"):
         rows.append(("Request-ID", result["request_id"]))
     if result.get("note"):
         rows.append(("Note", result["note"]))
-    app.render(View(data=result, rows=rows, title="Contract terminated"))
+    app.render(View(data=result, rows=rows, title=_("Contract terminated")))
 
 
 def run_termination_batch(app: App, stream, *, yes: bool, dry_run: bool, concurrency: int,
@@ -143,13 +143,15 @@ def run_termination_batch(app: App, stream, *, yes: bool, dry_run: bool, concurr
     pupils = [row.values.get("out_user_id") or f"user_id {row.values['user_id']}" for row in usable]
     profile = app.profile()
     output.info(
-        f"{'dry run: would terminate' if dry_run else 'about to terminate'} the contracts of {len(usable)} "
-        f"pupils ({len(rows) - len(usable)} unusable rows) with profile {profile.name} (mchid {profile.mchid}), "
-        f"organizations: {_first(organizations)}; pupils: {_first(pupils, 10)}"
+        (_("dry run: would terminate the contracts of {count} pupils ({unusable} unusable rows) with profile {profile} (mchid {mchid}), organizations: {organizations}; pupils: {pupils}")
+         if dry_run else
+         _("about to terminate the contracts of {count} pupils ({unusable} unusable rows) with profile {profile} (mchid {mchid}), organizations: {organizations}; pupils: {pupils}")
+         ).format(count=len(usable), unusable=len(rows) - len(usable), profile=profile.name, mchid=profile.mchid,
+                  organizations=_first(organizations), pupils=_first(pupils, 10))
     )
     if not (yes or dry_run):
-        raise OperationRefused("a batch termination needs --yes: nothing was sent",
-                               hint="check the summary above, or try --dry-run first", code="NOT_CONFIRMED")
+        raise OperationRefused(_("a batch termination needs --yes: nothing was sent"),
+                               hint=_("check the summary above, or try --dry-run first"), code="NOT_CONFIRMED")
     if not dry_run:
         audit.check_writable()
 
@@ -166,4 +168,4 @@ def run_termination_batch(app: App, stream, *, yes: bool, dry_run: bool, concurr
 
 
 def _first(names: list[str], count: int = 5) -> str:
-    return ", ".join(names[:count]) + (f" and {len(names) - count} more" if len(names) > count else "")
+    return ", ".join(names[:count]) + (_(" and {count} more").format(count=len(names) - count) if len(names) > count else "")

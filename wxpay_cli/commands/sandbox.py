@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from wxpay_cli import output
+from wxpay_cli.i18n import _
 
 
 @click.group("sandbox")
@@ -37,7 +38,7 @@ def serve(port: int, mode: str, quiet: bool) -> None:
     try:
         sandbox = Sandbox(mode=mode.replace("-", "_"), port=port, log=None if quiet else output.info)
     except OSError as exc:
-        raise click.UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
+        raise click.UsageError(_("cannot listen on 127.0.0.1:{port}: {strerror}").format(port=port, strerror=exc.strerror)) from None
     seed_demo(sandbox)
     folder = Path(tempfile.mkdtemp(prefix="wxpay-sandbox-"))
     document = {"default_profile": "sandbox", "profiles": {"sandbox": profile_table(sandbox, folder / "keys")}}
@@ -47,12 +48,12 @@ def serve(port: int, mode: str, quiet: bool) -> None:
     config.chmod(0o600)
     sys.stdout.write(text)
     sys.stdout.flush()
-    output.info(f"sandbox listening on {sandbox.url}; profile written to {config}")
-    output.info(f"try: WXPAY_CONFIG={config} wxpay repayment-url --user demo --org demo-org")
+    output.info(_("sandbox listening on {url}; profile written to {config}").format(url=sandbox.url, config=config))
+    output.info(_("try: WXPAY_CONFIG={config} wxpay repayment-url --user demo --org demo-org").format(config=config))
     try:
         sandbox.serve_forever()
     except KeyboardInterrupt:
-        output.info("sandbox stopped")
+        output.info(_("sandbox stopped"))
     finally:
         sandbox.server.server_close()
         shutil.rmtree(folder, ignore_errors=True)
