@@ -18,6 +18,28 @@ from wxpay_cli.i18n import _, english_data
 FORMATS = ("table", "json")
 
 
+@dataclass(frozen=True)
+class Column:
+    """A table column that may be cut to fit: at most `width` cells (longer values end in …),
+    shown only when the terminal has room, the columns with the highest `keep` first."""
+
+    heading: str
+    width: int
+    keep: int = 0
+
+
+def fit_columns(columns: list[Column], width: int) -> list[int]:
+    """The indexes of the columns to show in `width` cells (each costs its width and 2 of padding)."""
+    chosen: list[int] = []
+    used = 2  # the table's left and right edge
+    for index in sorted(range(len(columns)), key=lambda i: -columns[i].keep):
+        cost = columns[index].width + 2
+        if used + cost <= width:
+            chosen.append(index)
+            used += cost
+    return sorted(chosen)
+
+
 @dataclass
 class View:
     """What a command returns.
@@ -31,18 +53,22 @@ class View:
 
     data: object
     rows: list[tuple] = field(default_factory=list)
-    columns: tuple[str, ...] = ()
+    columns: tuple[str | Column, ...] = ()  # Column: one line a row, cut to fit the terminal
     title: str | None = None
     blocks: list[str] = field(default_factory=list)
     pretty_json: bool = False
     json_lines: bool = False  # `data` is a list of records: print one JSON line each
 
 
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
 def resolve_format(explicit: str | None) -> str:
     """The explicit choice, else a table on a terminal and JSON in a pipe."""
     if explicit:
         return explicit
-    return "table" if sys.stdout.isatty() else "json"
+    return "table" if stdout_is_terminal() else "json"
 
 
 def render(view: View, fmt: str, *, to_stderr: bool = False) -> None:
@@ -75,7 +101,19 @@ def _render_table(view: View, *, to_stderr: bool = False) -> None:
     from rich.text import Text
 
     console = Console(highlight=False, stderr=to_stderr)
-    if view.rows:
+    if view.rows and any(isinstance(column, Column) for column in view.columns):
+        columns = [c if isinstance(c, Column) else Column(c, len(c), keep=1_000) for c in view.columns]
+        shown = fit_columns(columns, console.width)
+        table = Table(title=view.title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False,
+                      collapse_padding=False)
+        for index in shown:
+            table.add_column(columns[index].heading, max_width=columns[index].width, no_wrap=True,
+                             overflow="ellipsis")
+        for row in view.rows:
+            table.add_row(*(value if isinstance(value, Text) else Text("" if value is None else str(value))
+                            for value in (row[index] for index in shown)))
+        console.print(table)
+    elif view.rows:
         table = Table(title=view.title, box=box.SIMPLE_HEAD, show_header=bool(view.columns), title_justify="left")
         for index, heading in enumerate(view.columns or ("", "")):
             table.add_column(heading, style="bold" if index == 0 else None, overflow="fold")
@@ -129,30 +167,163 @@ def error(exc: WxpayError, *, as_json: bool) -> None:
     sys.stderr.flush()
 
 
-class progress:
-    """`with progress("rows") as advance:` a live counter on stderr when it is a terminal; else nothing."""
+class Progress:
+    """A one-line batch progress display on stderr when it is a terminal; nothing otherwise.
 
-    def __init__(self, unit: str):
-        self.unit = unit
-        self._progress = None
+    `12/30 (40%) · 10 ok, 2 failed · ETA 4 s` when the total is known, else
+    `12 rows · 10 ok, 2 failed · 3 s`. Redrawn at most every `interval` seconds.
+    When stdout is the same terminal, `before_output()` erases the line first, so
+    a data line never starts glued to the progress text.
+    """
 
-    def __enter__(self):
-        if not sys.stderr.isatty():
-            return lambda: None
-        from rich.console import Console
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    def __init__(self, total: int | None = None, *, clock=None, interval: float = 0.1, stream=None):
+        import time
 
-        self._progress = Progress(
-            SpinnerColumn(), TextColumn(f"{{task.completed}} {self.unit}"), TimeElapsedColumn(),
-            console=Console(stderr=True), transient=True,
-            # rich would otherwise swap sys.stdout for its own proxy while the bar
-            # is live, sending the JSON lines to the terminal instead of the pipe.
-            redirect_stdout=False, redirect_stderr=False,
-        )
-        self._progress.start()
-        task = self._progress.add_task(self.unit, total=None)
-        return lambda: self._progress.advance(task)
+        self.total = total
+        self.stream = stream or sys.stderr
+        self.clock = clock or time.monotonic
+        self.interval = interval
+        self.live = _isatty(self.stream)
+        self.shared = self.live and _isatty(sys.stdout)
+        self.started = self.clock()
+        self._drawn_at: float | None = None
+        self._shown = False
+        self.done = self.ok = self.failed = 0
+
+    def __enter__(self) -> Progress:
+        return self
 
     def __exit__(self, *exc_info) -> None:
-        if self._progress is not None:
-            self._progress.stop()
+        self.clear()
+
+    def update(self, *, ok: int, failed: int) -> None:
+        self.ok, self.failed, self.done = ok, failed, ok + failed
+        if not self.live:
+            return
+        now = self.clock()
+        if self._drawn_at is not None and now - self._drawn_at < self.interval:
+            return
+        self._drawn_at = now
+        self.stream.write("\r\x1b[2K" + self.text(now))
+        self.stream.flush()
+        self._shown = True
+
+    def text(self, now: float | None = None) -> str:
+        from wxpay_cli.i18n import _
+
+        elapsed = (self.clock() if now is None else now) - self.started
+        counts = _("{ok} ok, {failed} failed").format(ok=self.ok, failed=self.failed)
+        if self.total:
+            total = max(self.total, self.done)
+            percent = int(100 * self.done / total)
+            if self.done and total > self.done:
+                eta = _("ETA {time}").format(time=_duration(elapsed / self.done * (total - self.done)))
+            else:
+                eta = _duration(elapsed)
+            return f"{self.done}/{total} ({percent}%) · {counts} · {eta}"
+        return _("{done} rows").format(done=self.done) + f" · {counts} · {_duration(elapsed)}"
+
+    def before_output(self) -> None:
+        """Erase the progress line if the next stdout line would land on it."""
+        if self.shared:
+            self.clear()
+
+    def clear(self) -> None:
+        if self._shown:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
+            self._shown = False
+            self._drawn_at = None  # redraw at the next update
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds + 0.5)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}:{seconds:02d}"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}"
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+# -- batch output --------------------------------------------------------------
+
+
+class JsonLinesWriter:
+    """Batch output as JSON lines: each row's line as it is."""
+
+    def write(self, record: dict) -> None:
+        write_json_line(record)
+
+
+class CsvWriter:
+    """Batch output as CSV for Excel: UTF-8 with a BOM, CRLF, a header first.
+
+    Columns: the input's (`input_columns()`, asked when the first line is written,
+    when the input has been read that far), then `result_columns`, then
+    error_code and error_message. Values WeChat sent that Excel would run as a
+    formula (=, +, -, @ first) are prefixed with a quote; the input's own cells
+    are written as read, so a line feeds back as input.
+    """
+
+    def __init__(self, input_columns, result_columns: tuple[str, ...]):
+        self._input_columns = input_columns
+        self.result_columns = result_columns
+        self.columns: list[str] | None = None
+        self._writer = None
+
+    def write(self, record: dict) -> None:
+        import csv
+
+        if self.columns is None:
+            given = [name for name in (self._input_columns() or []) if name not in ("error_code", "error_message")]
+            self.columns = [*given, *(c for c in self.result_columns if c not in given), "error_code",
+                            "error_message"]
+            self._inputs = set(given)
+            self._writer = csv.writer(sys.stdout, lineterminator="\r\n")
+            sys.stdout.write("\ufeff")
+            self._writer.writerow(self.columns)
+        error = record.get("error") or {}
+        cells = []
+        for name in self.columns:
+            if name == "error_code":
+                value = error.get("code")
+            elif name == "error_message":
+                value = error.get("message")
+            else:
+                value = _lookup(record, name)
+            cells.append(_cell(value, from_input=name in self._inputs))
+        self._writer.writerow(cells)
+        sys.stdout.flush()
+
+
+def _lookup(record: dict, name: str) -> object:
+    """`record[name]`, or for a result column like `student_info.class_name` the nested value."""
+    if name in record or "." not in name:
+        return record.get(name)
+    value: object = record
+    for part in name.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _cell(value: object, *, from_input: bool) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, dict | list):
+        text = json.dumps(value, ensure_ascii=False)
+    else:
+        text = str(value)
+    if not from_input and text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        text = "'" + text
+    return text
