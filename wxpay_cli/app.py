@@ -19,7 +19,10 @@ if TYPE_CHECKING:
 
 
 class App:
-    def __init__(self) -> None:
+    def __init__(self, *, retry_sleep=None) -> None:
+        # How the clients wait between retries (seconds -> None); None: really sleep.
+        # Tests pass a recorder so no test waits on a back-off.
+        self.retry_sleep = retry_sleep
         self.config_flag: str | None = None
         self.profile_flag: str | None = None
         self.use_sandbox = False
@@ -46,9 +49,19 @@ class App:
         output.render(view, self.format)
 
     def audit(self):
+        """The audit log of the profile in use: its `audit_log`, else the default one.
+
+        With no config file at all (and no --sandbox), the default log: `wxpay
+        audit` must still read it before any profile exists.
+        """
         from wxpay_cli.audit import AuditLog
 
-        return AuditLog()
+        if self._profile is None and not self.use_sandbox:
+            from wxpay_cli.config import config_path
+
+            if not config_path(self.config_flag)[0].exists():
+                return AuditLog()
+        return AuditLog(self.profile().audit_log)
 
     def profile(self) -> Profile:
         if self._profile is None:
@@ -97,8 +110,9 @@ class App:
         from wxpay_cli.client import Client
 
         profile = self.profile()
+        extra = {"sleep": self.retry_sleep} if self.retry_sleep else {}
         return Client(base_url=profile.base_url, signer=self.signer(), verifier=verifier, timeout=profile.timeout,
-                      trace=output.info if self.verbose else None, on_response=on_response)
+                      trace=output.info if self.verbose else None, on_response=on_response, **extra)
 
     def async_client(self, *, concurrency: int, rate: float | None):
         """A batch client (create it inside the running event loop; close it with `aclose`)."""
@@ -107,13 +121,15 @@ class App:
         signer, verifier = self.credentials()
         return AsyncClient(base_url=self.profile().base_url, signer=signer, verifier=verifier,
                            timeout=self.profile().timeout, trace=output.info if self.verbose else None,
-                           concurrency=concurrency, rate=rate)
+                           concurrency=concurrency, rate=rate, retry_sleep=self.retry_sleep)
 
     def _start_sandbox(self) -> Profile:
         from wxpay_cli.sandbox.profile import sandbox_profile
         from wxpay_cli.sandbox.server import Sandbox, seed_demo
 
-        self._sandbox = Sandbox().start()
+        # A merchant in migration: answers signed with the public key, and platform
+        # certificates to download, so every README command can be rehearsed.
+        self._sandbox = Sandbox(has_platform_certs=True).start()
         seed_demo(self._sandbox)
         import tempfile
         from pathlib import Path

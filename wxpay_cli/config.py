@@ -73,6 +73,7 @@ PROFILE_KEYS = (
     "timeout",
     "apiv3_key",
     "operator",
+    "audit_log",
 )
 
 MAX_OPERATOR_LENGTH = 64
@@ -94,6 +95,7 @@ class Profile:
     timeout: float = DEFAULT_TIMEOUT
     apiv3_key: str | None = field(default=None, repr=False)
     operator: str | None = None  # who runs wxpay, for the audit log (default: the login name)
+    audit_log: Path | None = None  # this profile's own audit log (default: audit.default_path())
     private_key_pem: bytes | None = field(default=None, repr=False)
     config_path: Path | None = None
     # Where each value came from: "file", "env", "flag", "default" or "sandbox".
@@ -250,6 +252,8 @@ def parse_profile(table: object, *, name: str, path: Path | None) -> Profile:
         raise ConfigError(_("{where}: operator must be a name of at most {count} characters, "
                             "without control characters").format(where=where, count=MAX_OPERATOR_LENGTH))
 
+    audit_log = text("audit_log")
+
     sources = {key: "file" for key in table}
     sources.setdefault("base_url", "default")
     sources.setdefault("timeout", "default")
@@ -266,6 +270,7 @@ def parse_profile(table: object, *, name: str, path: Path | None) -> Profile:
         timeout=float(timeout),
         apiv3_key=text("apiv3_key"),
         operator=operator,
+        audit_log=resolve_path(audit_log, base) if audit_log else None,
         config_path=path,
         sources=sources,
     )

@@ -160,6 +160,10 @@ def describe(profile: Profile) -> list[Setting]:
     settings.append(Setting("timeout", profile.timeout, src.get("timeout", "default"), {}))
     if profile.apiv3_key:
         settings.append(Setting("apiv3_key", "(set; not shown)", src.get("apiv3_key", "file"), {}))
+    from wxpay_cli.audit import default_path
+
+    settings.append(Setting("audit_log", str(profile.audit_log or default_path()),
+                            src.get("audit_log", "file") if profile.audit_log else "default", {}))
     return settings
 
 

@@ -28,16 +28,23 @@ def writer_for(app: App, source, result_columns: tuple[str, ...]):
 def run_batch(app: App, stream, work: Callable[[object, object], Awaitable[dict]], *, concurrency: int,
               rate: float | None, required: tuple[str, ...] = (), one_of: tuple[str, ...] = (),
               result_columns: tuple[str, ...] = (), encoding: str | None = None, source=None, rows=None,
-              claims=None, writer=None) -> None:
+              claims=None, writer=None, audit=None) -> None:
     """Work through the rows of `stream` (or of the opened `source`, or the pre-read `rows`
-    of it); exit as batch.finish decides."""
+    of it); exit as batch.finish decides.
+
+    With `audit`, its file stays open for the run (group commit): `work` must
+    await `audit.commit()` before it returns a row.
+    """
+    from contextlib import nullcontext
+
     from wxpay_cli import batch
 
     if source is None:
         source = open_input(app, stream, required=required, one_of=one_of, result_columns=result_columns,
                             encoding=encoding)
     total = len(rows) if rows is not None else source.total
-    summary = batch.run(source if rows is None else rows, work, concurrency=concurrency, total=total,
-                        writer=writer or writer_for(app, source, result_columns), claims=claims,
-                        make_client=lambda: app.async_client(concurrency=concurrency, rate=rate))
+    with audit.held_open() if audit is not None else nullcontext():
+        summary = batch.run(source if rows is None else rows, work, concurrency=concurrency, total=total,
+                            writer=writer or writer_for(app, source, result_columns), claims=claims,
+                            make_client=lambda: app.async_client(concurrency=concurrency, rate=rate))
     batch.finish(summary)

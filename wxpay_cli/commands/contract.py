@@ -15,7 +15,7 @@ from wxpay_cli.commands._options import (
     single_or_batch,
     user_option,
 )
-from wxpay_cli.errors import OperationRefused
+from wxpay_cli.errors import AuditLogError, OperationRefused, WxpayError
 from wxpay_cli.i18n import N_, _
 from wxpay_cli.output import View, table_rows
 from wxpay_cli.sanitise import for_terminal
@@ -182,6 +182,15 @@ def run_termination_batch(app: App, stream, *, yes: bool, dry_run: bool, concurr
     claims = batch.Claims()  # which row reaches each pupil first, whatever the scheduling
 
     async def work(client, row) -> dict:
+        try:
+            result = await one_row(client, row)
+        except WxpayError as exc:
+            await _commit_audit(audit, exc)
+            raise
+        await _commit_audit(audit, None, result)
+        return result
+
+    async def one_row(client, row) -> dict:
         termination = Termination(client, profile, audit)
         out_user_id = row.values.get("out_user_id")
         target = await steps.run_async(client, find_target(
@@ -198,12 +207,27 @@ def run_termination_batch(app: App, stream, *, yes: bool, dry_run: bool, concurr
         table = DryRunTable()
         try:
             run_batch(app, stream, work, concurrency=concurrency, rate=rate, source=source, rows=rows,
-                      claims=claims, writer=table, result_columns=TERMINATION_COLUMNS)
+                      claims=claims, writer=table, result_columns=TERMINATION_COLUMNS, audit=audit)
         finally:
             table.render()
         return
     run_batch(app, stream, work, concurrency=concurrency, rate=rate, source=source, rows=rows, claims=claims,
-              result_columns=TERMINATION_COLUMNS)
+              result_columns=TERMINATION_COLUMNS, audit=audit)
+
+
+async def _commit_audit(audit, failure: WxpayError | None, result: dict | None = None) -> None:
+    """A row's audit lines are on disk before its output line. If they cannot be: a row that
+    terminated keeps its result with a note; otherwise the run stops (AuditLogError)."""
+    try:
+        await audit.commit()
+    except AuditLogError as exc:
+        if result is not None and failure is None:
+            note = _("the audit log could not record it: {reason}").format(reason=exc.message)
+            result["note"] = f"{result['note']}; {note}" if result.get("note") else note
+            return
+        if failure is not None:
+            exc.message = _("{error}; and {audit_error}").format(error=failure.message, audit_error=exc.message)
+        raise exc from None
 
 
 class DryRunTable:

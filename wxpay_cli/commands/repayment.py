@@ -51,10 +51,13 @@ def repayment_url(app: App, out_user_id: str | None, organization_id: str | None
         fetcher = link_fetcher(app)
 
         async def work(client, row) -> dict:
-            return (await steps.run_async(client, fetcher.fetch(**row.values))).data
+            try:
+                return (await steps.run_async(client, fetcher.fetch(**row.values))).data
+            finally:
+                await fetcher.commit()  # the row's audit line is on disk before its output line
 
         run_batch(app, batch_input, work, concurrency=concurrency, rate=rate, encoding=encoding,
-                  required=("out_user_id", "organization_id"), result_columns=LINK_COLUMNS)
+                  required=("out_user_id", "organization_id"), result_columns=LINK_COLUMNS, audit=fetcher.audit)
         return
     data = fetch_link(app, out_user_id, organization_id)
     view = repayment_view(app, data, out_user_id, organization_id)

@@ -80,7 +80,8 @@ class Fault:
     kind: "status" (answer `status` with `code`), "bad_signature", "signtest",
     "stale_timestamp", "unknown_serial", "missing_header", "tamper_body",
     "not_json", "unsigned", "delay" (sleep `seconds` before handling the request),
-    "slow_answer" (handle it at once, sleep `seconds` before answering: a lost answer).
+    "slow_answer" (handle it at once, sleep `seconds` before answering: a lost answer),
+    "flip_byte" (change one letter of the body after signing: valid JSON, wrong signature).
     """
 
     kind: str
@@ -110,6 +111,29 @@ class SandboxState:
         self.faults: deque[Fault] = deque()
         self.lock = threading.RLock()
         self.clock_offset = 0.0  # seconds added to the sandbox's own clock (clock-skew tests)
+        self.on_change = None  # called (under the lock) after a contract state changes: `--state` saves
+
+    def changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+    def snapshot(self) -> dict:
+        """Organizations and pupils as plain data (for `sandbox serve --state`)."""
+        from dataclasses import asdict
+
+        with self.lock:
+            return {"organizations": dict(self.organizations), "users": [asdict(u) for u in self.users.values()]}
+
+    def restore(self, data: dict) -> None:
+        """The inverse of `snapshot`; ValueError when `data` is not one."""
+        try:
+            organizations = {str(k): str(v) for k, v in data["organizations"].items()}
+            users = [SandboxUser(**fields) for fields in data["users"]]
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"not a sandbox state: {exc}") from None
+        with self.lock:
+            self.organizations = organizations
+            self.users = {(u.organization_id, u.out_user_id): u for u in users}
 
     def seed_user(self, organization_id: str, out_user_id: str, **fields) -> SandboxUser:
         with self.lock:
@@ -242,7 +266,8 @@ class Handler(BaseHTTPRequestHandler):
         record.status = status
         if fault and fault.kind == "slow_answer":
             time.sleep(fault.seconds)
-        raw = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
+        # Compact, as WeChat answers: clients must verify the raw bytes, not a re-serialisation.
+        raw = b"" if payload is None else json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         extra = {"Retry-After": fault.retry_after} if (fault and fault.retry_after is not None) else {}
         self._answer(status, raw, fault, extra)
 
@@ -364,6 +389,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise ApiFailure(400, "INVALID_REQUEST", "用户未签约或已解约", {"contract_state": user.contract_state})
             user.contract_state = "TERMINATED"
             user.contract_terminated_time = now_rfc3339()
+            state.changed()
         return 204, None
 
     def route_contract_query(self, record: Received, contract_id: str):
@@ -442,6 +468,10 @@ class Handler(BaseHTTPRequestHandler):
         signature = protocol.sign(signing_key, protocol.signed_answer(timestamp, nonce, body))
         if kind == "tamper_body":
             body = body.replace(b"sandbox/repay", b"evil.example/repay") or b"{}"
+        elif kind == "flip_byte" and body:
+            body = flip_one_byte(body)
+        elif kind == "flip_byte":  # nothing to change in an empty body: change the signed nonce instead
+            nonce = flip_one_byte(nonce.encode()).decode()
         elif kind == "bad_signature":
             signature = protocol.sign(keys.merchant_key, protocol.signed_answer(timestamp, nonce, body))
         elif kind == "signtest":
@@ -467,12 +497,22 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         if body:
             self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
+        if status != 204:  # a 204 has no body, so no Content-Length either (RFC 9110 8.6)
+            self.send_header("Content-Length", str(len(body)))
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
-        if body:
+        if body and status != 204:
             self.wfile.write(body)
+
+
+def flip_one_byte(body: bytes) -> bytes:
+    """The body with its last ASCII letter changed in case: still JSON, no longer what was signed."""
+    for index in range(len(body) - 1, -1, -1):
+        char = body[index:index + 1]
+        if char.isalpha() and char.isascii():
+            return body[:index] + char.swapcase() + body[index + 1:]
+    return body + b" "  # no letter at all: one more byte
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):
