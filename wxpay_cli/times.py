@@ -66,5 +66,5 @@ def relative(moment: datetime, now: datetime | None = None) -> str:
     else:
         text = _("{minutes} min").format(minutes=minutes)
     if seconds < 0:
-        return _("expired {duration} ago").format(duration=text)
-    return _("in {duration}").format(duration=text) if minutes else _("in under a minute")
+        return _("expired {text} ago").format(text=text)
+    return _("in {text}").format(text=text) if minutes else _("in under a minute")

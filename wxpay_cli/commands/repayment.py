@@ -82,7 +82,7 @@ def repayment_url(app: App, out_user_id: str | None, organization_id: str | None
 
             view.blocks.append(terminal_text(data["repayment_url"]))
         else:
-            output.warn("--qr draws only in table output; use --qr-png FILE with JSON")
+            output.warn(_("--qr draws only in table output; use --qr-png FILE with JSON"))
     app.render(view)
     if copy:
         copy_to_clipboard(text if with_message else data["repayment_url"], _("message") if with_message else _("link"))
@@ -92,8 +92,8 @@ def repayment_url(app: App, out_user_id: str | None, organization_id: str | None
         try:
             save_png(data["repayment_url"], qr_png)
         except OSError as exc:
-            raise WxpayError(f"cannot write the QR code to {qr_png}: {exc.strerror}", code="FILE_ERROR") from None
-        output.info(f"QR code written to {qr_png}")
+            raise WxpayError(_("cannot write the QR code to {qr_png}: {strerror}").format(qr_png=qr_png, strerror=exc.strerror), code="FILE_ERROR") from None
+        output.info(_("QR code written to {qr_png}").format(qr_png=qr_png))
 
 
 def fetch_link(app: App, out_user_id: str, organization_id: str) -> dict:
@@ -148,7 +148,7 @@ def link_fetcher(app: App):
     from wxpay_cli.links import LinkFetcher
 
     def warn(exc: AuditLogError) -> None:
-        output.warn(f"{exc.message}; link fetches are not being recorded in the audit log")
+        output.warn(_("{message}; link fetches are not being recorded in the audit log").format(message=exc.message))
 
     return LinkFetcher(app.profile(), app.audit(), warn)
 
@@ -165,14 +165,14 @@ def repayment_view(app: App, data: dict, out_user_id: str, organization_id: str,
     known += [(_("Class"), for_terminal(group))] if group else []
     return View(
         data=data,
-        title="Repayment link",
+        title=_("Repayment link"),
         rows=[
-            ("Expires", f"{times.local(expire)} ({times.relative(expire)})"),
+            (_("Expires"), f"{times.local(expire)} ({times.relative(expire)})"),
             *known,
-            ("Pupil (out_user_id)", out_user_id),
-            ("Organization", organization_id),
-            ("Profile", profile.name),
-            ("Merchant (mchid)", profile.mchid),
+            (_("Pupil (out_user_id)"), out_user_id),
+            (_("Organization"), organization_id),
+            (_("Profile"), profile.name),
+            (_("Merchant (mchid)"), profile.mchid),
         ],
-        blocks=["Repayment link (forward it whole):", data["repayment_url"]],
+        blocks=[_("Repayment link (forward it whole):"), data["repayment_url"]],
     )
