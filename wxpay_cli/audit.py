@@ -2,7 +2,8 @@
 
 `$XDG_STATE_HOME/wxpay/audit.jsonl` (default `~/.local/state/wxpay/audit.jsonl`),
 folder mode 700, file mode 600, each line flushed and fsynced. A record holds
-only the fields in `FIELDS`: never a key, a signature or a link.
+only the fields in `FIELDS`: never a key, a signature or a link. Every record
+says who: `operator` (the profile's, else the login name) and `host`.
 """
 
 from __future__ import annotations
@@ -16,9 +17,32 @@ from pathlib import Path
 from wxpay_cli.errors import AuditLogError
 
 FIELDS = (
-    "time", "profile", "mchid", "operation", "organization_id", "out_user_id", "user_id",
+    "time", "operator", "host", "profile", "mchid", "operation", "organization_id", "out_user_id", "user_id",
     "contract_id", "outcome", "http_status", "request_id", "error",
 )
+MAX_WHO_LENGTH = 64
+
+
+def login_name() -> str:
+    """Who is logged in (getpass: $LOGNAME, $USER, ..., then the password database), never an error."""
+    import getpass
+
+    try:
+        name = getpass.getuser()
+    except Exception:  # no such variables and no passwd entry (containers): say what is known
+        name = ""
+    if not name and hasattr(os, "getuid"):
+        name = f"uid {os.getuid()}"
+    return name[:MAX_WHO_LENGTH] or "unknown"
+
+
+def host_name() -> str:
+    import socket
+
+    try:
+        return socket.gethostname()[:MAX_WHO_LENGTH] or "unknown"
+    except OSError:
+        return "unknown"
 
 
 def default_path() -> Path:
@@ -51,6 +75,9 @@ class AuditLog:
             raise ValueError(f"not an audit field: {sorted(unknown)}")
         record = {"time": datetime.now().astimezone().isoformat(timespec="seconds")}
         record.update({key: fields.get(key) for key in FIELDS if key != "time"})
+        # Who: the profile's `operator` when the caller passes it, else the login name.
+        record["operator"] = record["operator"] or login_name()
+        record["host"] = record["host"] or host_name()
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode()
         fd = self._open()
         try:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wxpay_cli.errors import ConfigError, OperationRefused
+from wxpay_cli.i18n import _
 
 CONFIG_ENV = "WXPAY_CONFIG"
 PROFILE_ENV = "WXPAY_PROFILE"
@@ -70,7 +71,10 @@ PROFILE_KEYS = (
     "base_url",
     "timeout",
     "apiv3_key",
+    "operator",
 )
+
+MAX_OPERATOR_LENGTH = 64
 
 
 @dataclass
@@ -88,6 +92,7 @@ class Profile:
     base_url: str = DEFAULT_BASE_URL
     timeout: float = DEFAULT_TIMEOUT
     apiv3_key: str | None = field(default=None, repr=False)
+    operator: str | None = None  # who runs wxpay, for the audit log (default: the login name)
     private_key_pem: bytes | None = field(default=None, repr=False)
     config_path: Path | None = None
     # Where each value came from: "file", "env", "flag", "default" or "sandbox".
@@ -236,6 +241,12 @@ def parse_profile(table: object, *, name: str, path: Path | None) -> Profile:
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= MAX_TIMEOUT:
         raise ConfigError(f"{where}: timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT:.0f}")
 
+    operator = text("operator")
+    if operator is not None and (len(operator) > MAX_OPERATOR_LENGTH
+                                 or any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in operator)):
+        raise ConfigError(_("{where}: operator must be a name of at most {count} characters, "
+                            "without control characters").format(where=where, count=MAX_OPERATOR_LENGTH))
+
     sources = {key: "file" for key in table}
     sources.setdefault("base_url", "default")
     sources.setdefault("timeout", "default")
@@ -251,6 +262,7 @@ def parse_profile(table: object, *, name: str, path: Path | None) -> Profile:
         base_url=base_url.rstrip("/"),
         timeout=float(timeout),
         apiv3_key=text("apiv3_key"),
+        operator=operator,
         config_path=path,
         sources=sources,
     )

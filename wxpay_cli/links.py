@@ -36,7 +36,7 @@ class LinkFetcher:
     def _record(self, out_user_id, organization_id, outcome, http_status, request_id, error) -> None:
         try:
             self.audit.append(
-                profile=self.profile.name, mchid=self.profile.mchid, operation="repayment_url",
+                operator=self.profile.operator, profile=self.profile.name, mchid=self.profile.mchid, operation="repayment_url",
                 organization_id=organization_id, out_user_id=out_user_id, outcome=outcome,
                 http_status=http_status, request_id=request_id, error=error,
             )

@@ -91,7 +91,7 @@ class Termination:
     def record(self, target: Target, outcome: str, *, http_status: int | None = None,
                request_id: str | None = None, error: str | None = None) -> None:
         self.audit.append(
-            profile=self.profile.name, mchid=self.profile.mchid, operation="terminate",
+            operator=self.profile.operator, profile=self.profile.name, mchid=self.profile.mchid, operation="terminate",
             organization_id=target.organization_id, out_user_id=target.out_user_id, user_id=target.user_id,
             contract_id=target.contract_id, outcome=outcome, http_status=http_status, request_id=request_id,
             error=error,

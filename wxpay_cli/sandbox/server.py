@@ -115,6 +115,7 @@ class SandboxState:
         self.mode = mode
         self.has_platform_certs = mode == "certificate" if has_platform_certs is None else has_platform_certs
         self.users: dict[tuple[str, str], SandboxUser] = {}
+        self.organizations: dict[str, str] = {}  # organization_id -> organization_name
         self.nonces: set[str] = set()
         self.received: list[Received] = []
         self.faults: deque[Fault] = deque()
@@ -135,6 +136,10 @@ class SandboxState:
             )
             self.users[(organization_id, out_user_id)] = user
             return user
+
+    def seed_organization(self, organization_id: str, organization_name: str) -> None:
+        with self.lock:
+            self.organizations[organization_id] = organization_name
 
     def find_user_id(self, organization_id: str, user_id: str) -> SandboxUser | None:
         return next(
@@ -179,6 +184,7 @@ ROUTES: list[tuple[str, re.Pattern, str]] = [
         "terminate",
     ),
     ("GET", re.compile(r"^/v3/offlineface/contracts/([^/]+)$"), "contract_query"),
+    ("GET", re.compile(r"^/v3/offlinefacemch/organizations$"), "organization_query"),
     ("GET", re.compile(r"^/v3/certificates$"), "certificates"),
 ]
 
@@ -391,6 +397,22 @@ class Handler(BaseHTTPRequestHandler):
             answer["contract_terminated_time"] = user.contract_terminated_time
         return 200, answer
 
+    def route_organization_query(self, record: Received):
+        by_id = record.query.get("organization_id", [""])[0]
+        by_name = record.query.get("organization_name", [""])[0]
+        if not by_id and not by_name:
+            raise ApiFailure(400, "PARAM_ERROR", "organization_id 与 organization_name 至少填写一个")
+        organizations = self.server.state.organizations
+        found = [
+            (oid, name) for oid, name in organizations.items()
+            if (not by_id or oid == by_id) and (not by_name or name == by_name)
+        ]
+        if not found:
+            raise ApiFailure(404, "RESOURCE_NOT_EXISTS", "机构不存在",
+                             {"organization_id": by_id, "organization_name": by_name})
+        oid, name = found[0]
+        return 200, {"organization_id": oid, "organization_name": name}
+
     def route_certificates(self, record: Received):
         state = self.server.state
         if not state.has_platform_certs:
@@ -507,6 +529,9 @@ class Sandbox:
     def seed_user(self, organization_id: str, out_user_id: str, **fields) -> SandboxUser:
         return self.state.seed_user(organization_id, out_user_id, **fields)
 
+    def seed_organization(self, organization_id: str, organization_name: str) -> None:
+        self.state.seed_organization(organization_id, organization_name)
+
     def inject(self, kind: str, **fields) -> None:
         self.state.inject(Fault(kind, **fields))
 
@@ -532,9 +557,7 @@ class Sandbox:
 
 
 def seed_demo(sandbox: Sandbox) -> None:
-    """The pupils the README's demo commands use."""
-    sandbox.seed_user("demo-org", "demo", user_name="张小明", class_name="三年级二班")
-    sandbox.seed_user("demo-org", "demo-2", user_name="李小红", class_name="五年级一班", encrypt_name=False)
-    sandbox.seed_user("demo-org", "demo-terminated", user_name="王小刚", contract_state="TERMINATED")
+    """The organizations and pupils the README's demo commands use (see roster.py)."""
+    from wxpay_cli.sandbox.roster import seed_demo_roster
 
-
+    seed_demo_roster(sandbox)
