@@ -15,7 +15,7 @@ from wxpay_cli.sandbox.server import Sandbox, seed_demo
 
 WXPAY_ENV = (
     "WXPAY_CONFIG", "WXPAY_PROFILE", "WXPAY_PRIVATE_KEY", "WXPAY_PRIVATE_KEY_PASSWORD",
-    "WXPAY_APIV3_KEY", "WXPAY_TRACEBACK",
+    "WXPAY_APIV3_KEY", "WXPAY_TRACEBACK", "WXPAY_LANG",
 )
 
 
@@ -24,6 +24,10 @@ def isolated_env(tmp_path, monkeypatch):
     """No test reads or writes the developer's own config, state or home."""
     for name in WXPAY_ENV:
         monkeypatch.delenv(name, raising=False)
+    # English unless a test asks for Chinese, whatever the developer's locale.
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_MESSAGES", raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
@@ -35,8 +39,15 @@ def isolated_env(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def sandbox_keys() -> SandboxKeys:
-    """RSA key generation is slow-ish: one set of keys for the whole run."""
-    return SandboxKeys.generate()
+    """RSA key generation is slow-ish: one set of keys for the whole run.
+
+    Both certificates' serials start with 0 (0A1B…), the case `format(n, "X")`
+    got wrong: every test in every role runs on it.
+    """
+    keys = SandboxKeys.generate(zero_led=True)
+    assert keys.serial_no.startswith("0") and keys.platform_serial.startswith("0")
+    assert len(keys.serial_no) == len(keys.platform_serial) == 40
+    return keys
 
 
 @pytest.fixture

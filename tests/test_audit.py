@@ -63,3 +63,141 @@ def test_bad_operator_in_profile_is_a_config_error(value, sandbox, configure, ru
     assert result.exit_code == 3, result.stderr
     assert "operator" in result.stderr
     assert sandbox.received == []
+
+
+# -- `wxpay audit` ------------------------------------------------------------------
+
+
+@pytest.fixture
+def shanghai(monkeypatch):
+    """Local time is China's (UTC+8, no summer time), whatever the machine says."""
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def write_log(records: list[dict]) -> None:
+    log = AuditLog()
+    log.path.parent.mkdir(parents=True, exist_ok=True)
+    with log.path.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def record(n: int, **fields) -> dict:
+    """Record n, n minutes after 2026-11-26 06:00 UTC (14:00 in Shanghai)."""
+    base = {
+        "time": f"2026-11-26T06:{n:02d}:00+00:00", "operator": "张三", "host": "ops-laptop-01",
+        "profile": "school-a", "mchid": "1900000001", "operation": "repayment_url",
+        "organization_id": "1234567", "out_user_id": f"2024{n:04d}", "user_id": None, "contract_id": None,
+        "outcome": "fetched", "http_status": 200, "request_id": f"08A1B2C3D4E5F60718293A4B5C6D7E8F{n:04d}",
+        "error": None,
+    }
+    base.update(fields)
+    return base
+
+
+def json_records(result) -> list[dict]:
+    assert result.exit_code == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_newest_first_and_limit(run):
+    write_log([record(n) for n in range(5)])
+    assert [r["out_user_id"] for r in json_records(run("audit", "--json"))] == [
+        "20240004", "20240003", "20240002", "20240001", "20240000"]
+    assert [r["out_user_id"] for r in json_records(run("audit", "--limit", "2", "--json"))] == [
+        "20240004", "20240003"]
+    assert run("audit", "--limit", "0").exit_code == 2
+
+
+def test_json_keeps_full_records(run):
+    write_log([record(1)])
+    assert json_records(run("audit", "--json")) == [record(1)]
+
+
+def test_filters(run, shanghai):
+    write_log([
+        record(1),
+        record(2, operation="terminate", outcome="attempted", user_id="wxu_1", out_user_id="20240002"),
+        record(3, operation="terminate", outcome="succeeded", user_id="wxu_1", out_user_id="20240002"),
+        record(4, organization_id="7654321", outcome="failed"),
+        record(5, time="2026-11-27T01:00:00+00:00"),  # 09:00 on the 27th in Shanghai
+    ])
+
+    def pupils(*args):
+        return [r["time"][11:16] for r in json_records(run("audit", "--json", *args))]
+
+    assert pupils("--user", "wxu_1") == ["06:03", "06:02"]
+    assert pupils("--user", "20240002") == ["06:03", "06:02"]
+    assert pupils("--org", "7654321") == ["06:04"]
+    assert pupils("--operation", "terminate") == ["06:03", "06:02"]
+    assert pupils("--outcome", "failed") == ["06:04"]
+    assert pupils("--operation", "terminate", "--outcome", "succeeded") == ["06:03"]
+    # --until a date takes the whole of that (local) day; --since a time is at or after it
+    assert pupils("--until", "2026-11-26") == ["06:04", "06:03", "06:02", "06:01"]
+    assert pupils("--since", "2026-11-27") == ["01:00"]
+    assert pupils("--since", "2026-11-26T14:03", "--until", "2026-11-26T14:04") == ["06:04", "06:03"]
+    assert run("audit", "--since", "2026-11-27", "--until", "2026-11-26").exit_code == 2
+    assert run("audit", "--until", "tomorrow").exit_code == 2
+
+
+def test_default_limit_is_50_on_a_terminal_only(run, monkeypatch):
+    write_log([record(n % 60, out_user_id=f"p{n}") for n in range(60)])
+    assert len(json_records(run("audit"))) == 60  # a pipe gets every record
+    monkeypatch.setattr("wxpay_cli.output.stdout_is_terminal", lambda: True)
+    result = run("audit", "--json")
+    assert len(json_records(result)) == 50
+    assert "50" in result.stderr and "--limit" in result.stderr  # says that more are there
+    assert len(json_records(run("audit", "--json", "--limit", "55"))) == 55
+
+
+def table_lines(result) -> list[str]:
+    from rich.cells import cell_len
+
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    return lines, max(cell_len(line) for line in lines)
+
+
+@pytest.mark.parametrize("width", [80, 160])
+def test_table_is_one_line_per_record_and_fits(width, run, shanghai):
+    records = [
+        record(1, operator="欧阳娜娜娜娜娜娜", organization_id="1234567890123456789",
+               out_user_id="20240117-very-long-pupil-id-0000001"),
+        record(2, operation="terminate", outcome="succeeded", user_id="wxu_" + "f" * 40, host="a" * 60,
+               contract_id="ct_" + "c" * 40, error="SOME_VERY_LONG_ERROR_CODE_FROM_WECHAT"),
+        record(3, operation="terminate", outcome="unknown", http_status=None, request_id=None),
+    ]
+    write_log(records)
+    result = run("audit", "--format", "table", env={"COLUMNS": str(width)})
+    lines, widest = table_lines(result)
+    assert widest <= width
+    body = [line for line in lines if "11-26 14:0" in line]
+    assert len(body) == 3  # one line per record, newest first
+    assert [line.split()[0:2] for line in body] == [["11-26", "14:03"], ["11-26", "14:02"], ["11-26", "14:01"]]
+    assert "+08:00" in result.stdout  # the offset, said once
+    assert "欧阳" in result.stdout and "…" in result.stdout  # truncated, not wrapped
+    if width >= 160:
+        assert "ops-laptop-01" in result.stdout and "08A1B2C3" in result.stdout
+
+
+def test_outside_text_in_the_log_cannot_control_the_terminal(run):
+    write_log([record(1, operator="evil\x1b]0;pwned\x07", out_user_id="x\u202ey")])
+    result = run("audit", "--format", "table", env={"COLUMNS": "160"})
+    assert result.exit_code == 0
+    assert "\x1b" not in result.stdout and "\u202e" not in result.stdout and "\x07" not in result.stdout
+
+
+def test_every_link_fetch_and_termination_shows_with_its_operator(sandbox, configure, run):
+    configure(sandbox, operator="张三")
+    run(*FETCH)
+    run(*TERMINATE)
+    result = run("audit", "--format", "table", env={"COLUMNS": "80"})
+    lines, widest = table_lines(result)
+    assert widest <= 80
+    assert sum("张三" in line for line in lines) == 3

@@ -116,13 +116,13 @@ def test_verification_failure_stops_the_run_and_names_the_row(sandbox, configure
     assert len(sandbox.received) == 4  # nothing after the bad row was sent
 
 
-def test_input_that_is_not_utf8_is_a_clean_usage_error(sandbox, configure, run, tmp_path):
+def test_input_in_no_known_encoding_is_a_clean_usage_error(sandbox, configure, run, tmp_path):
     configure(sandbox)
-    path = tmp_path / "gbk.csv"
-    path.write_bytes("out_user_id,organization_id\n学生1,demo-org\n".encode("gbk"))
+    path = tmp_path / "utf16.csv"  # Excel's "Unicode text"
+    path.write_bytes("out_user_id,organization_id\n学生1,demo-org\n".encode("utf-16"))
     result = run("user", "show", "--batch", str(path))
     assert result.exit_code == 2
-    assert "not UTF-8" in result.stderr and "Traceback" not in result.stderr
+    assert "neither UTF-8 nor GB18030" in result.stderr and "Traceback" not in result.stderr
     assert sandbox.received == []
 
 
@@ -182,8 +182,8 @@ def test_read_ahead_is_bounded(sandbox, configure, run):
 
     lead = []
 
-    async def work(client, values):
-        lead.append(len(read) - int(values["n"]))
+    async def work(client, row):
+        lead.append(len(read) - int(row.values["n"]))
         return {}
 
     class NoClient:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import click
 import pytest
+from terminal import wxpay_script
 
 from wxpay_cli import __version__
 from wxpay_cli.cli import cli
@@ -20,9 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def wxpay(*args: str, env: dict | None = None, input: str | None = None) -> subprocess.CompletedProcess:
-    exe = shutil.which("wxpay")
-    assert exe, "the wxpay console script is not installed (pip install -e '.[test]')"
-    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=60, input=input,
+    return subprocess.run([wxpay_script(), *args], capture_output=True, text=True, timeout=60, input=input,
                           env={**os.environ, **(env or {})})
 
 
@@ -99,8 +97,7 @@ def test_sandbox_serve_prints_a_profile_scripts_can_use(tmp_path):
     import signal
     import tomllib
 
-    exe = shutil.which("wxpay")
-    server = subprocess.Popen([exe, "sandbox", "serve", "--port", "0"], stdout=subprocess.PIPE,
+    server = subprocess.Popen([wxpay_script(), "sandbox", "serve", "--port", "0"], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     try:
         ready = server.stderr.readline()

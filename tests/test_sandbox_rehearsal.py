@@ -65,3 +65,63 @@ def test_pupils_csv_refused_with_a_reason(sandbox, tmp_path, text):
     roster.write_text(text, encoding="utf-8")
     with pytest.raises(RosterError, match="pupils.csv"):
         load_csv(sandbox, roster)
+
+
+# -- HTTP as WeChat does it ------------------------------------------------------
+
+def signed_call(sandbox, method, path, body=b""):
+    import httpx
+
+    from wxpay_cli.signing import Signer
+
+    signer = Signer(sandbox.keys.mchid, sandbox.keys.serial_no, sandbox.keys.merchant_key)
+    headers = {"Authorization": signer.authorization(method, path, body), "User-Agent": "t"}
+    if body:
+        headers["Content-Type"] = "application/json"
+    return httpx.request(method, sandbox.url + path, content=body, headers=headers)
+
+
+def test_a_204_has_no_content_length_and_no_body(sandbox):
+    user = sandbox.state.users[("demo-org", "demo")]
+    answer = signed_call(sandbox, "POST", f"/v3/offlinefacemch/organizations/demo-org/users/user-id/{user.user_id}/terminate-contract")
+    assert answer.status_code == 204 and answer.content == b""
+    assert "content-length" not in answer.headers
+    assert answer.headers["Wechatpay-Signature"]
+
+
+def test_answers_are_compact_json(sandbox):
+    answer = signed_call(sandbox, "GET", "/v3/offlinefacemch/organizations?organization_id=demo-org")
+    assert answer.content == '{"organization_id":"demo-org","organization_name":"演示实验小学"}'.encode()
+
+
+# -- rehearsals stay out of the real audit log -------------------------------------
+
+def test_profile_names_its_own_audit_log(sandbox, configure, run, tmp_path):
+    from wxpay_cli.audit import default_path
+
+    configure(sandbox, audit_log="rehearsal/audit.jsonl")  # relative: next to the config file
+    assert run("repayment-url", "--user", "demo", "--org", "demo-org").exit_code == 0
+    own = tmp_path / "rehearsal" / "audit.jsonl"
+    assert [json.loads(line)["out_user_id"] for line in own.read_text().splitlines()] == ["demo"]
+    assert not default_path().exists()
+    result = run("audit", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert [json.loads(line)["out_user_id"] for line in result.stdout.splitlines()] == ["demo"]
+    shown = json.loads(run("config", "show", "--json").stdout)
+    assert shown["audit_log"] == {"value": str(own), "source": "file"}
+
+
+def test_sandbox_flag_writes_to_a_throwaway_log(run):
+    from wxpay_cli.audit import default_path
+
+    result = run("--sandbox", "repayment-url", "--user", "demo", "--org", "demo-org")
+    assert result.exit_code == 0, result.stderr
+    assert not default_path().exists()
+    assert run("audit", "--json").stdout == ""  # no config: the default log, still empty
+
+
+def test_sandbox_flag_can_download_certificates(run, tmp_path):
+    result = run("--sandbox", "certs", "download", "--output", str(tmp_path / "c"), "--json")
+    assert result.exit_code == 0, result.stderr
+    [cert] = json.loads(result.stdout)["certificates"]
+    assert (tmp_path / "c" / f"wechatpay_{cert['serial_no']}.pem").is_file()

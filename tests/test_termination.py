@@ -256,3 +256,14 @@ def test_failed_fetch_is_audited(sandbox, configure, run):
     assert run("repayment-url", "--user", "demo", "--org", "demo-org").exit_code == 5
     [line] = audit_lines()
     assert (line["outcome"], line["error"]) == ("failed", "VERIFICATION_FAILED")
+
+
+def test_confirmation_question_shows_the_name_sanitised(sandbox, configure, run, terminal):
+    configure(sandbox)
+    sandbox.seed_user("demo-org", "evil", user_name="\x1b]0;pwned\x07\u202eevil", encrypt_name=False)
+    result = run("contract", "terminate", "--user", "evil", "--org", "demo-org", input="n\n")
+    assert result.exit_code == 1
+    [question] = [line for line in result.stderr.splitlines() if "cannot be undone" in line]
+    assert "\x1b" not in question and "\u202e" not in question and "\x07" not in question
+    assert "\\x1b]0;pwned\\x07\\u202eevil" in question
+    assert posts(sandbox) == []

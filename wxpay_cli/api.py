@@ -16,6 +16,7 @@ from urllib.parse import quote
 from wxpay_cli import shapes
 from wxpay_cli.client import Call, Response
 from wxpay_cli.errors import InputError
+from wxpay_cli.i18n import _
 from wxpay_cli.signing import Signer
 
 
@@ -137,6 +138,33 @@ def get_contract(*, contract_id: str, appid: str | None = None) -> Call:
     params = {"appid": appid} if appid else None
     return Call("GET", f"/v3/offlineface/contracts/{segment(contract_id)}", params=params,
                 parse=checked(shapes.CONTRACT, {"contract_id": contract_id}))
+
+
+# -- 5. organization query ---------------------------------------------------------
+
+MAX_NAME_LENGTH = 128
+
+
+def get_organization(*, organization_id: str | None = None, organization_name: str | None = None) -> Call:
+    """GET /v3/offlinefacemch/organizations by id or by the school's name (exactly one).
+
+    The answer must be about the school asked for: the id asked, or the name asked.
+    """
+    if (organization_id is None) == (organization_name is None):
+        raise InputError(_("ask for an organization by its id or by its name, not both"))
+    if organization_id is not None:
+        asked = {"organization_id": organization_id}
+    else:
+        asked = {"organization_name": organization_name}
+    return Call("GET", "/v3/offlinefacemch/organizations", params=asked,
+                parse=checked(shapes.ORGANIZATION, asked, _read_organization))
+
+
+def _read_organization(response: Response, signer: Signer) -> Answer:
+    """Only the two declared fields, checked by `checked(shapes.ORGANIZATION, ...)` first."""
+    data = response.data or {}
+    return Answer({"organization_id": data["organization_id"], "organization_name": data["organization_name"]},
+                  response.status, response.request_id)
 
 
 # -- anything else --------------------------------------------------------------

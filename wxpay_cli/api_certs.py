@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from wxpay_cli import keys
+from wxpay_cli import keys, serials
 from wxpay_cli.client import Call, Client
 from wxpay_cli.errors import ApiError, ConfigError, VerificationError
 from wxpay_cli.signing import VerificationKey, Verifier, aead_decrypt
@@ -70,7 +70,9 @@ def decrypt_certificates(data: object, apiv3_key: str, *, request_id: str | None
         encrypted = item.get("encrypt_certificate") if isinstance(item, dict) else None
         if not isinstance(encrypted, dict) or not isinstance(item.get("serial_no"), str):
             raise bad("has an item without serial_no or encrypt_certificate")
-        serial = item["serial_no"].upper()
+        if not serials.is_serial(item["serial_no"]):
+            raise bad("has an item whose serial_no is not hex")
+        serial = serials.canonical(item["serial_no"])
         if encrypted.get("algorithm") != "AEAD_AES_256_GCM":
             raise bad(f"uses an unknown algorithm {encrypted.get('algorithm')!r} for {serial}")
         try:
@@ -108,7 +110,7 @@ def download_certificates(client: Client, apiv3_key: str) -> Download:
     except ValueError:
         raise VerificationError("WeChat's certificate list is not JSON; nothing was saved", request_id=request_id) from None
     certificates = decrypt_certificates(data, apiv3_key, request_id=request_id)
-    if any(c.serial_no == client.signer.serial_no for c in certificates):
+    if any(serials.same(c.serial_no, client.signer.serial_no) for c in certificates):
         raise VerificationError("WeChat's certificate list holds the merchant's own serial; nothing was saved",
                                 request_id=request_id)
     known = list(client.verifier.keys.values()) if client.verifier else []

@@ -45,9 +45,19 @@ class App:
         output.render(view, self.format)
 
     def audit(self):
+        """The audit log of the profile in use: its `audit_log`, else the default one.
+
+        With no config file at all (and no --sandbox), the default log: `wxpay
+        audit` must still read it before any profile exists.
+        """
         from wxpay_cli.audit import AuditLog
 
-        return AuditLog()
+        if self._profile is None and not self.use_sandbox:
+            from wxpay_cli.config import config_path
+
+            if not config_path(self.config_flag)[0].exists():
+                return AuditLog()
+        return AuditLog(self.profile().audit_log)
 
     def profile(self) -> Profile:
         if self._profile is None:
@@ -112,7 +122,9 @@ class App:
         from wxpay_cli.sandbox.profile import sandbox_profile
         from wxpay_cli.sandbox.server import Sandbox, seed_demo
 
-        self._sandbox = Sandbox().start()
+        # A merchant in migration: answers signed with the public key, and platform
+        # certificates to download, so every README command can be rehearsed.
+        self._sandbox = Sandbox(has_platform_certs=True).start()
         seed_demo(self._sandbox)
         import tempfile
         from pathlib import Path

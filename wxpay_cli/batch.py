@@ -1,33 +1,32 @@
-"""Batch mode: rows in (CSV or JSON lines), JSON lines out, in input order.
+"""Batch mode: rows in (CSV or JSON lines, see batch_input.py), one line out per row, in input order.
 
-`read_rows` streams rows from a file and checks each has the keys its
-operation needs; `run` works on them concurrently over one `AsyncClient` and
-writes each result line as soon as it and every row before it are done. At
-most `concurrency * 4` rows are in memory at once, however long the input.
+`run` works on the rows concurrently over one `AsyncClient` and writes each
+result line (JSON, or CSV through output.CsvWriter) as soon as it and every
+row before it are done, carrying the row's input columns. At most
+`concurrency * 4` rows are in memory at once, however long the input.
 
 A row's own failure (WeChat refused it, the network failed, it lacks a key)
 becomes an `"error"` object on its line. A fault that makes every row suspect
-(configuration, the audit log, a response that fails verification) stops the
-run at once: no new row starts, rows already sent are finished and written,
-and the error names the row. Ctrl-C does the same and exits 130.
+(configuration, credentials WeChat refuses, the audit log, a response that
+fails verification) stops the run at once: no new row starts, rows already
+sent are finished and written, and the error names the first such row. Input
+that cannot be read further ends the input: the rows before it are finished.
+Ctrl-C stops like a fault and exits 130.
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
-import itertools
-import json
 import signal
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TextIO
 
 from wxpay_cli import output
-from wxpay_cli.api import MAX_ID_LENGTH, check_id
+from wxpay_cli.batch_input import Row
 from wxpay_cli.errors import (
+    ApiError,
     AuditLogError,
     ConfigError,
     ExitStatus,
@@ -35,91 +34,66 @@ from wxpay_cli.errors import (
     VerificationError,
     WxpayError,
 )
+from wxpay_cli.i18n import _, ngettext
+
+__all__ = ["Row", "Claims", "Summary", "run", "finish", "BatchIncomplete", "stops_the_run"]
 
 # Faults that stop the whole run rather than failing one row.
 FATAL = (ConfigError, AuditLogError, VerificationError)
 
 
-@dataclass
-class Row:
-    """One input row: its number (1-based, as a person counts), its keys, and why it is unusable, if it is."""
+def stops_the_run(exc: WxpayError) -> WxpayError | None:
+    """The error that stops the whole run for `exc`, or None when only its row failed.
 
-    number: int
-    values: dict[str, str]
-    problem: str | None = None
+    Credentials WeChat refuses (401: SIGN_ERROR and the like) would be refused
+    for every row: a configuration problem (exit 3), not one refusal per row."""
+    if isinstance(exc, FATAL):
+        return exc
+    if isinstance(exc, ApiError) and exc.http_status == 401:
+        stop = ConfigError(_("WeChat refused the merchant's credentials ({code}: {message})").format(
+            code=exc.code, message=exc.message), hint=_("check the profile with `wxpay config check`"),
+            code=exc.code)
+        stop.http_status, stop.detail, stop.request_id = exc.http_status, exc.detail, exc.request_id
+        return stop
+    return None
 
 
-def read_rows(stream: TextIO, *, required: tuple[str, ...], one_of: tuple[str, ...] = ()) -> Iterator[Row]:
-    """Rows from CSV with a header, or from JSON lines (detected by a leading `{`).
+class Claims:
+    """Which row reaches a pupil first, in input order whatever the scheduling.
 
-    Only the operation's input keys are kept, so an output line (which adds
-    result fields and an "error") is valid input again. Each row needs every
-    key in `required` and, when `one_of` is given, at least one of those. A
-    file that cannot be read as text rows at all raises InputError (exit 2).
+    A row that has found its pupil calls `claim(number, key)`: it waits until
+    every earlier row has claimed its own pupil or finished, then learns the
+    first earlier row with the same key (or None: the pupil is its own). The
+    runner settles every row when its line is done, so nobody waits for a row
+    that failed or never started. Rows start in input order, so every earlier
+    row is already running or done when a later one waits.
     """
-    number = 0
-    try:
-        for number, record in enumerate(_records(stream), start=1):
-            yield _row(number, record, required, one_of)
-    except UnicodeDecodeError:
-        raise InputError(f"the batch input is not UTF-8 text (after row {number})",
-                         hint="save it as UTF-8, e.g. Excel's 'CSV UTF-8'") from None
-    except csv.Error as exc:
-        raise InputError(f"the batch input is not valid CSV after row {number}: {exc}") from None
 
+    def __init__(self) -> None:
+        self._owner: dict[object, int] = {}  # key -> the first row that claimed it
+        self._settled: set[int] = set()
+        self._low = 1  # every row below this one is settled
+        self._changed = asyncio.Event()
 
-def _records(stream: TextIO) -> Iterator[dict | str]:
-    first = stream.readline()
-    while first and not first.strip():
-        first = stream.readline()
-    if not first:
-        return
-    lines = itertools.chain([first], stream)
-    yield from (_json_records(lines) if first.lstrip().startswith("{") else _csv_records(lines))
+    async def claim(self, number: int, key: object) -> int | None:
+        owner = self._owner.get(key)
+        if owner is None or number < owner:
+            self._owner[key] = number
+        self.settle(number)
+        while self._low < number:
+            self._changed.clear()
+            await self._changed.wait()
+        owner = self._owner[key]
+        return owner if owner < number else None
 
-
-def _row(number: int, record: dict | str, required: tuple[str, ...], one_of: tuple[str, ...]) -> Row:
-    if isinstance(record, str):  # a line that could not be read
-        return Row(number, {}, record)
-    values = {}
-    for key in required + one_of:
-        value = str(record.get(key) if record.get(key) is not None else "").strip()
-        if value:
-            values[key] = value
-    missing = [key for key in required if key not in values]
-    if one_of and not any(key in values for key in one_of):
-        missing.append(" or ".join(one_of))
-    if missing:
-        return Row(number, values, f"missing {', '.join(missing)}")
-    for key, value in values.items():
-        problem = check_id(value)
-        if problem:
-            return Row(number, {k: v[:MAX_ID_LENGTH] for k, v in values.items()}, f"{key} cannot be an id: {problem}")
-    return Row(number, values)
-
-
-def _json_records(lines: Iterable[str]) -> Iterator[dict | str]:
-    for line in lines:
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            yield "not a JSON object (the input is read as JSON lines)"
-            continue
-        yield record if isinstance(record, dict) else "not a JSON object"
-
-
-def _csv_records(lines: Iterable[str]) -> Iterator[dict | str]:
-    reader = csv.reader(lines)
-    header = [name.strip().lower() for name in next(reader)]
-    for cells in reader:
-        if not any(cell.strip() for cell in cells):
-            continue
-        if len(cells) > len(header):
-            yield f"has {len(cells)} cells but the header has {len(header)}"
-            continue
-        yield dict(zip(header, cells, strict=False))
+    def settle(self, number: int) -> None:
+        if number < self._low or number in self._settled:
+            return
+        self._settled.add(number)
+        while self._low in self._settled:
+            self._settled.discard(self._low)
+            self._low += 1
+        self._changed.set()
 
 
 def error_object(exc: WxpayError) -> dict:
@@ -133,7 +107,11 @@ class Summary:
     not_started: int = 0
     started_at: float = field(default_factory=time.monotonic)
     interrupted: bool = False
-    fatal: tuple[int, WxpayError] | None = None
+    fatal: tuple[int, WxpayError] | None = None  # the first row (in input order) that stopped the run
+
+    def stop_at(self, number: int, exc: WxpayError) -> None:
+        if self.fatal is None or number < self.fatal[0]:
+            self.fatal = (number, exc)
 
     @property
     def exit_status(self) -> ExitStatus:
@@ -143,38 +121,55 @@ class Summary:
             return ExitStatus.INTERRUPTED
         return ExitStatus.REFUSED if self.failed else ExitStatus.OK
 
+    def count(self, record: dict) -> None:
+        code = (record.get("error") or {}).get("code")
+        if code == "NOT_STARTED":
+            self.not_started += 1
+        elif code:
+            self.failed += 1
+        else:
+            self.ok += 1
+
     def line(self) -> str:
         elapsed = time.monotonic() - self.started_at
         done = self.ok + self.failed
-        rate = f" ({done / elapsed:.0f} rows/s)" if elapsed > 0 and done else ""
-        text = f"batch: {self.ok} ok, {self.failed} failed in {elapsed:.2f} s{rate}"
+        text = _("batch: {ok} ok, {failed} failed in {seconds} s").format(
+            ok=self.ok, failed=self.failed, seconds=f"{elapsed:.2f}")
+        if elapsed > 0 and done:
+            text += " " + _("({rate} rows/s)").format(rate=f"{done / elapsed:.0f}")
         if self.not_started:
-            text += f"; {self.not_started} rows were not started (their lines say NOT_STARTED)"
+            text += "; " + ngettext("{count} row was not started (its line says NOT_STARTED)",
+                                    "{count} rows were not started (their lines say NOT_STARTED)",
+                                    self.not_started).format(count=self.not_started)
         if self.interrupted or self.fatal:
-            text += "; the rest of the input was not read"
+            text += "; " + _("the rest of the input was not read")
         return text
 
 
-def run(rows: Iterable[Row], work: Callable[[object, dict], Awaitable[dict]], *,
-        make_client: Callable[[], object], concurrency: int) -> Summary:
-    """Work on every row with `work(client, values)`; write one JSON line per row in
-    input order; return the tally. `make_client()` is called inside the event loop."""
-    return asyncio.run(_run(rows, work, make_client, concurrency))
+def run(rows: Iterable[Row], work: Callable[[object, Row], Awaitable[dict]], *,
+        make_client: Callable[[], object], concurrency: int, writer=None, total: int | None = None,
+        claims: Claims | None = None) -> Summary:
+    """Work on every row with `work(client, row)`; write one line per row in input
+    order (JSON lines unless `writer` says otherwise); return the tally.
+    `make_client()` is called inside the event loop; `total` (rows, when known)
+    feeds the progress display; `claims` is settled as each row finishes."""
+    return asyncio.run(_run(rows, work, make_client, concurrency, writer or output.JsonLinesWriter(), total,
+                            claims))
 
 
-async def _run(rows, work, make_client, concurrency) -> Summary:
+async def _run(rows, work, make_client, concurrency, writer, total, claims) -> Summary:
     client = make_client()
     try:
-        return await _work_through(rows, work, client, concurrency)
+        return await _work_through(rows, work, client, concurrency, writer, total, claims)
     finally:
         await client.aclose()
 
 
 def _error_line(row: Row, code: str, message: str) -> dict:
-    return {**row.values, "error": {"code": code, "message": message, "http_status": None, "request_id": None}}
+    return {**row.columns, "error": {"code": code, "message": message, "http_status": None, "request_id": None}}
 
 
-async def _work_through(rows: Iterable[Row], work, client, concurrency: int) -> Summary:
+async def _work_through(rows: Iterable[Row], work, client, concurrency: int, writer, total, claims) -> Summary:
     """Three parts, so a slow input never holds up rows already read:
 
     - a reader thread turns the input into rows (blocking reads stay off the
@@ -214,26 +209,34 @@ async def _work_through(rows: Iterable[Row], work, client, concurrency: int) -> 
                 if stop.is_set():
                     return
                 hand(row)
-        except BaseException as exc:  # handed to the loop: InputError stops the run, a bug re-raises there
+        except BaseException as exc:  # handed to the loop: InputError ends the input, a bug re-raises there
             hand(exc)
         finally:
             hand(None)
 
     async def one(row: Row):
+        try:
+            return await attempt(row)
+        finally:
+            if claims is not None:
+                claims.settle(row.number)
+
+    async def attempt(row: Row):
         if row.problem:
-            return _error_line(row, "INVALID_ROW", f"row {row.number}: {row.problem}")
+            return _error_line(row, "INVALID_ROW", _("row {number}: {problem}").format(
+                number=row.number, problem=row.problem))
         async with working:
             if stop.is_set():
-                return _error_line(row, "NOT_STARTED", f"row {row.number} was not started: the run stopped first")
+                return _error_line(row, "NOT_STARTED", _("row {number} was not started: the run stopped first")
+                                   .format(number=row.number))
             try:
-                return {**row.values, **await work(client, dict(row.values))}
-            except FATAL as exc:
-                if summary.fatal is None:
-                    summary.fatal = (row.number, exc)
-                halt()
-                return {**row.values, "error": error_object(exc)}
+                return {**row.columns, **await work(client, row)}
             except WxpayError as exc:
-                return {**row.values, "error": error_object(exc)}
+                fatal = stops_the_run(exc)
+                if fatal is not None:
+                    summary.stop_at(row.number, fatal)
+                    halt()
+                return {**row.columns, "error": error_object(exc)}
 
     async def start_rows() -> None:
         last = 0
@@ -243,9 +246,8 @@ async def _work_through(rows: Iterable[Row], work, client, concurrency: int) -> 
                 if item is None:
                     break
                 if isinstance(item, WxpayError):
-                    if summary.fatal is None:
-                        summary.fatal = (last + 1, item)
-                    halt()
+                    # The input cannot be read past here: the rows before it are still worked on.
+                    summary.stop_at(last + 1, item)
                     break
                 if isinstance(item, BaseException):
                     raise item
@@ -265,19 +267,14 @@ async def _work_through(rows: Iterable[Row], work, client, concurrency: int) -> 
     started: set[asyncio.Task] = set()
     starter = asyncio.create_task(start_rows())
     try:
-        with output.progress("rows") as advance:
+        with output.Progress(total) as progress:
             while (task := await ordered.get()) is not None:
                 record = await task
                 room.release()
-                output.write_json_line(record)
-                code = record.get("error", {}).get("code")
-                if code == "NOT_STARTED":
-                    summary.not_started += 1
-                elif code:
-                    summary.failed += 1
-                else:
-                    summary.ok += 1
-                advance()
+                progress.before_output()
+                writer.write(record)
+                summary.count(record)
+                progress.update(ok=summary.ok, failed=summary.failed + summary.not_started)
         await starter
     finally:
         # Leaving early (stdout closed, a bug): settle every task before the client closes.
@@ -297,7 +294,8 @@ def finish(summary: Summary) -> None:
     output.info(summary.line())
     if summary.fatal:
         number, exc = summary.fatal
-        exc.message = f"stopped at row {number}: {exc.message}"
+        if not isinstance(exc, InputError):  # an input error names its row and file line itself
+            exc.message = _("stopped at row {number}: {message}").format(number=number, message=exc.message)
         raise exc
     if summary.exit_status != ExitStatus.OK:
         raise BatchIncomplete(summary)
@@ -309,6 +307,6 @@ class BatchIncomplete(WxpayError):
     code = "BATCH_INCOMPLETE"
 
     def __init__(self, summary: Summary):
-        super().__init__("some rows failed; their lines carry an \"error\"" if not summary.interrupted
-                         else "interrupted")
+        super().__init__(_("some rows failed; their lines carry an \"error\"") if not summary.interrupted
+                         else _("interrupted"))
         self.exit_status = summary.exit_status

@@ -9,9 +9,10 @@ import sys
 
 import click
 
-from wxpay_cli import __version__, output
+from wxpay_cli import __version__, i18n, output
 from wxpay_cli.app import App
 from wxpay_cli.errors import ExitStatus, WxpayError
+from wxpay_cli.i18n import _
 
 # name -> "module:attribute". A command's module is imported only when that
 # command runs (or --help lists them all), so `wxpay --version` and
@@ -22,6 +23,7 @@ COMMANDS = {
     "contract": "wxpay_cli.commands.contract:contract_group",
     "handover": "wxpay_cli.commands.handover:handover",
     "audit": "wxpay_cli.commands.audit_cmd:audit",
+    "org": "wxpay_cli.commands.org:org_group",
     "request": "wxpay_cli.commands.request_cmd:request",
     "config": "wxpay_cli.commands.config_cmd:config_group",
     "certs": "wxpay_cli.commands.certs:certs_group",
@@ -40,6 +42,14 @@ class WxpayGroup(click.Group):
     """The top-level group: loads commands from COMMANDS on demand, and reports
     WxpayError and Ctrl-C with the documented exit codes."""
 
+    def main(self, args=None, prog_name=None, **extra):
+        # The language is chosen before click parses anything, so its usage
+        # errors and every --help are already in it.
+        argv = sys.argv[1:] if args is None else list(args)
+        i18n.set_language(i18n.choose_language(i18n.lang_flag(argv)))
+        i18n.localize_command(self)
+        return super().main(args=argv, prog_name=prog_name, **extra)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
@@ -47,7 +57,9 @@ class WxpayGroup(click.Group):
         if name not in COMMANDS:
             return None
         module, attribute = COMMANDS[name].split(":")
-        return getattr(importlib.import_module(module), attribute)
+        command = getattr(importlib.import_module(module), attribute)
+        i18n.localize_command(command)
+        return command
 
     def invoke(self, ctx: click.Context):
         try:
@@ -59,7 +71,7 @@ class WxpayGroup(click.Group):
             output.error(exc, as_json=bool(app and app.json_errors))
             ctx.exit(int(exc.exit_status))
         except (KeyboardInterrupt, click.Abort):
-            output.info("interrupted")
+            output.info(_("interrupted"))
             ctx.exit(int(ExitStatus.INTERRUPTED))
         except BrokenPipeError:
             # The reader of stdout went away (`| head`): end quietly. Later writes
@@ -79,8 +91,9 @@ class WxpayGroup(click.Group):
 @click.option("--sandbox", is_flag=True, help="Run against a built-in loopback sandbox with demo keys: no credentials needed.")
 @click.option("-v", "--verbose", is_flag=True, help="Trace requests and responses on stderr (signatures redacted).")
 @click.option("--traceback", is_flag=True, envvar="WXPAY_TRACEBACK", help="Show Python tracebacks for errors (debugging).")
+@click.option("--lang", type=click.Choice(i18n.LANGUAGES), help="Language of messages and help: zh (Simplified Chinese) or en (default: $WXPAY_LANG, else the locale).")
 @click.pass_context
-def cli(ctx: click.Context, config_path, profile, sandbox, verbose, traceback) -> None:
+def cli(ctx: click.Context, config_path, profile, sandbox, verbose, traceback, lang) -> None:
     """wxpay: WeChat Pay APIv3 tool for K12 face-payment service providers.
 
     Fetch a pupil's verified repayment link, forward it to the family, then

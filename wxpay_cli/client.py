@@ -39,37 +39,79 @@ from wxpay_cli.signing import Signer, Verifier, redact_authorization
 
 
 def _import_httpx():
-    """Import httpx and httpcore without the parts wxpay never uses.
+    """Import httpx and httpcore without loading what a wxpay call never uses,
+    leaving both working exactly as usual for any other code in the process.
 
     - httpx's `__init__` imports `httpx._main` (its own CLI, which loads rich
-      and pygments) whenever click and rich are installed, as they are here:
-      about 40 ms. A placeholder stands in for that one module while httpx
-      loads; `httpx.main` then says how to get the real one.
-    - httpcore imports trio, when it is installed, to support trio event
-      loops: about 50 ms. wxpay runs on asyncio only, so trio is hidden (a
-      None in sys.modules makes its import fail, which httpcore expects).
-    Both are skipped when something imported them first.
+      and pygments: about 40 ms) whenever click and rich are installed. While
+      httpx loads, `httpx._main` is a small module whose `main` imports the
+      real CLI when called; it is removed from `sys.modules` straight after,
+      so `httpx.main()` and `import httpx._main` behave as without wxpay.
+      This relies on httpx's `try: from ._main import main` (httpx < 0.29,
+      pinned in pyproject.toml; tests/test_imports.py checks it still holds).
+    - httpcore imports trio, when it is installed, for trio event loops: about
+      50 ms. When trio is installed and not yet imported, it is registered
+      with the standard library's `importlib.util.LazyLoader`: the module
+      object exists (httpcore and any later `import trio` get that one), and
+      trio's code runs the first time anything uses it, e.g. under `trio.run`.
+    Nothing is done when httpx was imported first.
     """
     if "httpx" in sys.modules:
         return sys.modules["httpx"]
-    placeholder = types.ModuleType("httpx._main")
-
-    def main() -> None:
-        raise SystemExit("httpx's own CLI is not loaded inside wxpay; run `python -m httpx` instead")
-
-    placeholder.main = main
-    hidden = {"httpx._main": placeholder}
     if "trio" not in sys.modules:
-        hidden["trio"] = None
-    sys.modules.update(hidden)
+        _register_lazily("trio")
+    placeholder = types.ModuleType("httpx._main")
+    placeholder.main = _httpx_cli
+    sys.modules["httpx._main"] = placeholder
     try:
         import httpcore  # noqa: F401  (httpx would import it later, on first use)
         import httpx
     finally:
-        for name, module in hidden.items():
-            if sys.modules.get(name, 0) is module:
-                del sys.modules[name]
+        if sys.modules.get("httpx._main") is placeholder:
+            del sys.modules["httpx._main"]
+    if getattr(httpx, "_main", None) is placeholder:
+        del httpx._main
     return httpx
+
+
+def _httpx_cli(*args, **kwargs):
+    """httpx's own `main` (its command-line client), imported when called."""
+    from httpx._main import main
+
+    return main(*args, **kwargs)
+
+
+def _register_lazily(name: str) -> None:
+    """Put `name` in sys.modules as a module whose code runs on first use; no-op if not installed.
+
+    Like `importlib.util.LazyLoader`, except that the import system's own look
+    at `__spec__` (on every later `import name`) does not count as a use.
+    """
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return
+    if spec is None or spec.loader is None:
+        return
+    module = importlib.util.module_from_spec(spec)
+    module.__dict__.pop("__path__", None)  # a submodule import asks for it: that is a use
+    module.__class__ = _Deferred
+    sys.modules[name] = module
+
+
+class _Deferred(types.ModuleType):
+    """A module not run yet: its first missing attribute runs it, in place."""
+
+    def __getattr__(self, attribute: str):
+        if type(self) is not _Deferred:
+            raise AttributeError(attribute)
+        self.__class__ = types.ModuleType
+        if self.__spec__.submodule_search_locations is not None:
+            self.__path__ = self.__spec__.submodule_search_locations
+        self.__spec__.loader.exec_module(self)
+        return getattr(self, attribute)
 
 
 httpx = _import_httpx()

@@ -24,6 +24,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wxpay_cli import serials
 from wxpay_cli.errors import ConfigError, OperationRefused
 from wxpay_cli.i18n import _
 
@@ -72,6 +73,7 @@ PROFILE_KEYS = (
     "timeout",
     "apiv3_key",
     "operator",
+    "audit_log",
 )
 
 MAX_OPERATOR_LENGTH = 64
@@ -93,6 +95,7 @@ class Profile:
     timeout: float = DEFAULT_TIMEOUT
     apiv3_key: str | None = field(default=None, repr=False)
     operator: str | None = None  # who runs wxpay, for the audit log (default: the login name)
+    audit_log: Path | None = None  # this profile's own audit log (default: audit.default_path())
     private_key_pem: bytes | None = field(default=None, repr=False)
     config_path: Path | None = None
     # Where each value came from: "file", "env", "flag", "default" or "sandbox".
@@ -214,11 +217,13 @@ def parse_profile(table: object, *, name: str, path: Path | None) -> Profile:
     if not re.fullmatch(r"[0-9]+", mchid):  # ASCII digits: str.isdigit() accepts full-width ones
         raise ConfigError(f"{where}: mchid {mchid!r} must be digits, e.g. \"1900000001\"")
     serial_no = text("serial_no", required=True)
-    if not re.fullmatch(r"[0-9A-Fa-f]+", serial_no):
+    try:
+        serial_no = serials.canonical(serial_no)
+    except ValueError:
         raise ConfigError(
             f"{where}: serial_no must be the merchant certificate serial in hex",
             hint="read it with `openssl x509 -noout -serial -in apiclient_cert.pem`",
-        )
+        ) from None
     private_key = text("private_key")
     merchant_cert = text("merchant_cert")
     if private_key is None and not os.environ.get(PRIVATE_KEY_ENV):
@@ -247,13 +252,15 @@ def parse_profile(table: object, *, name: str, path: Path | None) -> Profile:
         raise ConfigError(_("{where}: operator must be a name of at most {count} characters, "
                             "without control characters").format(where=where, count=MAX_OPERATOR_LENGTH))
 
+    audit_log = text("audit_log")
+
     sources = {key: "file" for key in table}
     sources.setdefault("base_url", "default")
     sources.setdefault("timeout", "default")
     return Profile(
         name=name,
         mchid=mchid,
-        serial_no=serial_no.upper(),
+        serial_no=serial_no,
         private_key=resolve_path(private_key, base) if private_key else None,
         merchant_cert=resolve_path(merchant_cert, base) if merchant_cert else None,
         public_key_id=public_key_id,
@@ -263,6 +270,7 @@ def parse_profile(table: object, *, name: str, path: Path | None) -> Profile:
         timeout=float(timeout),
         apiv3_key=text("apiv3_key"),
         operator=operator,
+        audit_log=resolve_path(audit_log, base) if audit_log else None,
         config_path=path,
         sources=sources,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wxpay_cli import keys
+from wxpay_cli import keys, serials
 from wxpay_cli.config import PRIVATE_KEY_ENV, Profile
 from wxpay_cli.errors import ConfigError
 from wxpay_cli.signing import Signer, VerificationKey, Verifier
@@ -43,7 +43,7 @@ def load_public_key(path):
 def load_platform_certificate(path, *, merchant_serial: str) -> keys.Certificate:
     """A platform certificate file; a ConfigError if it is the merchant's own certificate."""
     cert = keys.load_certificate(keys.read_pem_file(path, "platform certificate"), source=str(path))
-    if cert.serial_no == merchant_serial.upper():
+    if serials.same(cert.serial_no, merchant_serial):
         raise ConfigError(
             f"{path} is the merchant's own certificate (serial {cert.serial_no}), not a platform certificate",
             hint="run `wxpay certs download --output DIR --save` to fetch WeChat's platform certificates",

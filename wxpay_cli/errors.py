@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from wxpay_cli.i18n import english as _english
+
 
 class ExitStatus(IntEnum):
     """The documented exit codes (see README.md)."""
@@ -45,7 +47,8 @@ class WxpayError(Exception):
         """The `{"error": {...}}` payload printed with --json."""
         return {
             "code": self.code,
-            "message": self.message if not self.hint else f"{self.message} ({self.hint})",
+            # JSON is the same in every language: the English of translated sentences.
+            "message": _english(self.message) if not self.hint else f"{_english(self.message)} ({_english(self.hint)})",
             "detail": self.detail,
             "http_status": self.http_status,
             "request_id": self.request_id,

@@ -1,25 +1,192 @@
 """The translation layer: every sentence a person reads goes through `_` (or `ngettext`).
 
-English is the source language; Simplified Chinese comes from gettext catalogs
-(`wxpay_cli/locale/`). JSON keys and values never pass through here: only
-human text does. This first version is the interface every module uses; the
-catalogs and the language choice (--lang, WXPAY_LANG, LC_ALL/LC_MESSAGES/LANG)
-are filled in behind it without changing a call site.
+English is the source language; Simplified Chinese comes from the gettext
+catalog in `wxpay_cli/locale/` (stdlib `gettext`, loaded only when Chinese is
+chosen, so English start-up pays nothing). The language: `--lang`, else
+`WXPAY_LANG`, else the first of LC_ALL / LC_MESSAGES / LANG that is set; `zh…`
+means Chinese, anything else English.
+
+JSON keys and values never change with the language. A translated sentence
+remembers its English source (`english`), so a message that reaches JSON
+(a `--json` error, a batch record) is written in English whatever the
+language. click's own sentences ("Usage:", "Missing option") and the help
+texts click stores at import are translated at display time too
+(`localize_command`).
 """
 
 from __future__ import annotations
 
+import os
+import sys
+
+DOMAIN = "wxpay"
+LANGUAGES = ("en", "zh")
+
+_catalog = None  # gettext.GNUTranslations while Chinese is on, else None
+_language = "en"
+
+
+class Text(str):
+    """A translated sentence that still knows its English source (`.source`)."""
+
+    source: str
+
+    def __new__(cls, translated: str, source: str) -> Text:
+        text = super().__new__(cls, translated)
+        text.source = source
+        return text
+
+    def format(self, *args, **kwargs) -> Text:  # noqa: D102 - str.format, both languages
+        return Text(str.format(self, *args, **kwargs), self.source.format(*args, **kwargs))
+
+    def __mod__(self, values) -> Text:
+        return Text(str.__mod__(self, values), self.source % values)
+
 
 def _(message: str) -> str:
     """The translation of `message` (an English sentence with `{named}` placeholders)."""
-    return message
+    if _catalog is None:
+        return message
+    translated = _catalog.gettext(message)
+    return Text(translated, message) if translated is not message else message
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The translation of a sentence that depends on a count."""
-    return singular if n == 1 else plural
+    source = singular if n == 1 else plural
+    if _catalog is None:
+        return source
+    return Text(_catalog.ngettext(singular, plural, n), source)
 
 
 def N_(message: str) -> str:
     """Marks a string for extraction without translating it yet (module-level tables)."""
     return message
+
+
+def english(text: object) -> object:
+    """The English source of a sentence (itself when it was never translated)."""
+    return getattr(text, "source", text)
+
+
+def english_data(data: object) -> object:
+    """`data` with every translated sentence put back into English (for JSON)."""
+    if _catalog is None:
+        return data
+    if isinstance(data, Text):
+        return data.source
+    if isinstance(data, dict):
+        return {english_data(key): english_data(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [english_data(value) for value in data]
+    return data
+
+
+# -- choosing the language ----------------------------------------------------
+
+
+def choose_language(flag: str | None = None, environ=None) -> str:
+    """`--lang`, else WXPAY_LANG, else LC_ALL / LC_MESSAGES / LANG (the first set)."""
+    environ = os.environ if environ is None else environ
+    if flag:
+        return "zh" if flag.lower().startswith("zh") else "en"
+    for name in ("WXPAY_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = environ.get(name)
+        if value:
+            return "zh" if value.lower().startswith("zh") else "en"
+    return "en"
+
+
+def lang_flag(args: list[str]) -> str | None:
+    """The value of the global `--lang` in an argument list, read before click parses it
+    (so click's own usage errors and `--help` are already in that language)."""
+    for index, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--lang" and index + 1 < len(args):
+            return args[index + 1] if args[index + 1] in LANGUAGES else None
+        if arg.startswith("--lang="):
+            value = arg.partition("=")[2]
+            return value if value in LANGUAGES else None
+    return None
+
+
+def current_language() -> str:
+    return _language
+
+
+def set_language(language: str) -> None:
+    """Turn Chinese on (loading the catalog) or off."""
+    global _catalog, _language
+    _language = "zh" if language == "zh" else "en"
+    if _language == "en":
+        _catalog = None
+        return
+    import gettext
+
+    _catalog = gettext.translation(
+        DOMAIN, os.path.join(os.path.dirname(__file__), "locale"), languages=["zh_CN"], fallback=True
+    )
+    _route_click()
+
+
+def _route_click() -> None:
+    """click translates its own sentences with `gettext.gettext` bound at import in
+    each of its modules; point those names at our catalog (click's msgids are in it)."""
+    for name in ("core", "decorators", "exceptions", "formatting", "parser", "termui", "types",
+                 "utils", "shell_completion", "_termui_impl"):
+        module = sys.modules.get(f"click.{name}")
+        if module is None:
+            continue
+        if hasattr(module, "_"):
+            module._ = _
+        if hasattr(module, "ngettext"):
+            module.ngettext = ngettext
+    formatting = sys.modules.get("click.formatting")
+    if formatting is not None and not hasattr(formatting.wrap_text, "original"):
+        from wxpay_cli.cjkwrap import wrapper
+
+        formatting.wrap_text = wrapper(formatting.wrap_text)
+
+
+# -- help texts click stored at import ----------------------------------------
+
+_SOURCE = "_wxpay_english"
+
+
+def _help_source(obj, attribute: str) -> str | None:
+    sources = obj.__dict__.setdefault(_SOURCE, {})
+    if attribute not in sources:
+        value = english(getattr(obj, attribute, None))
+        if isinstance(value, str) and attribute == "help":
+            import inspect  # already imported by click
+
+            value = inspect.cleandoc(value).partition("\f")[0]
+        sources[attribute] = value
+    return sources[attribute]
+
+
+def localize_command(command) -> None:
+    """Put the help texts of `command` (and its subcommands and options) into the
+    current language. The English is kept, so switching back restores it."""
+    if _catalog is None and _SOURCE not in command.__dict__:
+        return  # English, and never translated: nothing to do (start-up stays free)
+    for attribute in ("help", "short_help", "epilog"):
+        source = _help_source(command, attribute)
+        if source:
+            setattr(command, attribute, _(source))
+    if _catalog is not None and not _help_source(command, "short_help") and command.help:
+        # click cuts a short help at the first ". " within 45 characters, which
+        # would leave "..." of a Chinese sentence: take its first sentence.
+        first = command.help.split("\n\n")[0].replace("\n", "")
+        command.short_help = first.split("。")[0] if "。" in first else first
+    elif _catalog is None and not _help_source(command, "short_help"):
+        command.short_help = None
+    if hasattr(command, "_help_option"):
+        command._help_option = None  # click (>= 8.2) keeps each --help option: make it again
+    for param in getattr(command, "params", ()):
+        source = _help_source(param, "help")
+        if source:
+            param.help = _(source)
+    for sub in getattr(command, "commands", {}).values():
+        localize_command(sub)

@@ -16,6 +16,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from wxpay_cli import serials
 from wxpay_cli.errors import ConfigError
 
 PASSWORD_ENV = "WXPAY_PRIVATE_KEY_PASSWORD"
@@ -100,7 +101,7 @@ def load_public_key(data: bytes, *, source: str) -> rsa.RSAPublicKey:
 class Certificate:
     """The parts of an X.509 certificate wxpay uses."""
 
-    serial_no: str  # upper-case hex, as WeChat Pay writes it
+    serial_no: str  # as openssl and WeChat write it (serials.canonical)
     public_key: rsa.RSAPublicKey
     not_before: datetime
     not_after: datetime
@@ -121,7 +122,7 @@ def load_certificate(data: bytes, *, source: str) -> Certificate:
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise ConfigError(f"{source} does not hold an RSA key")
     return Certificate(
-        serial_no=format(cert.serial_number, "X"),
+        serial_no=serials.of_certificate(cert),
         public_key=public_key,
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,

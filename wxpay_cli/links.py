@@ -33,6 +33,13 @@ class LinkFetcher:
         self._record(out_user_id, organization_id, "fetched", answer.http_status, answer.request_id, None)
         return answer
 
+    async def commit(self) -> None:
+        """Batch mode: wait until this row's audit line is on disk (before its output line)."""
+        try:
+            await self.audit.commit()
+        except AuditLogError as exc:
+            self._failed(exc)
+
     def _record(self, out_user_id, organization_id, outcome, http_status, request_id, error) -> None:
         try:
             self.audit.append(
@@ -41,6 +48,9 @@ class LinkFetcher:
                 http_status=http_status, request_id=request_id, error=error,
             )
         except AuditLogError as exc:
-            if not self._audit_failed:
-                self._audit_failed = True
-                self._on_audit_failure(exc)
+            self._failed(exc)
+
+    def _failed(self, exc: AuditLogError) -> None:
+        if not self._audit_failed:
+            self._audit_failed = True
+            self._on_audit_failure(exc)

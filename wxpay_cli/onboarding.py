@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from wxpay_cli import credentials, keys
+from wxpay_cli import credentials, keys, serials
 from wxpay_cli.config import PRIVATE_KEY_ENV, Profile, base_url_problem, expand
 from wxpay_cli.errors import ConfigError
 
@@ -37,10 +37,14 @@ def check_mchid(value: str) -> str:
 
 
 def check_serial_no(value: str) -> str:
-    return _shaped(
-        value.strip().upper(), r"[0-9A-F]+", "is not a certificate serial_no in hex",
-        "pass --merchant-cert apiclient_cert.pem to read it, or `openssl x509 -noout -serial -in apiclient_cert.pem`",
-    )
+    """A serial typed or pasted from openssl (`serial=0A1B…`), in its canonical form."""
+    try:
+        return serials.canonical(value)
+    except ValueError:
+        raise ConfigError(
+            f"{value!r} is not a certificate serial_no in hex",
+            hint="pass --merchant-cert apiclient_cert.pem to read it, or `openssl x509 -noout -serial -in apiclient_cert.pem`",
+        ) from None
 
 
 def check_public_key_id(value: str) -> str:
@@ -76,7 +80,7 @@ def check_merchant_cert(path: str, private_key, serial_no: str | None = None) ->
             f"the private key does not belong to {file} (serial {cert.serial_no})",
             hint="use the apiclient_key.pem and apiclient_cert.pem downloaded together",
         )
-    if serial_no and serial_no.upper() != cert.serial_no:
+    if serial_no and not serials.same(serial_no, cert.serial_no):
         raise ConfigError(
             f"serial_no {serial_no} is not the serial of {file} ({cert.serial_no})",
             hint=f"set serial_no = \"{cert.serial_no}\" (config init reads it from --merchant-cert)",
@@ -156,6 +160,10 @@ def describe(profile: Profile) -> list[Setting]:
     settings.append(Setting("timeout", profile.timeout, src.get("timeout", "default"), {}))
     if profile.apiv3_key:
         settings.append(Setting("apiv3_key", "(set; not shown)", src.get("apiv3_key", "file"), {}))
+    from wxpay_cli.audit import default_path
+
+    settings.append(Setting("audit_log", str(profile.audit_log or default_path()),
+                            src.get("audit_log", "file") if profile.audit_log else "default", {}))
     return settings
 
 

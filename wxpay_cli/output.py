@@ -17,10 +17,32 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from wxpay_cli.errors import WxpayError
-from wxpay_cli.i18n import _
+from wxpay_cli.i18n import _, english_data
 from wxpay_cli.sanitise import for_terminal, json_text, lines_for_terminal
 
 FORMATS = ("table", "json")
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column that may be cut to fit: at most `width` cells (longer values end in …),
+    shown only when the terminal has room, the columns with the highest `keep` first."""
+
+    heading: str
+    width: int
+    keep: int = 0
+
+
+def fit_columns(columns: list[Column], width: int) -> list[int]:
+    """The indexes of the columns to show in `width` cells (each costs its width and 2 of padding)."""
+    chosen: list[int] = []
+    used = 2  # the table's left and right edge
+    for index in sorted(range(len(columns)), key=lambda i: -columns[i].keep):
+        cost = columns[index].width + 2
+        if used + cost <= width:
+            chosen.append(index)
+            used += cost
+    return sorted(chosen)
 
 
 @dataclass
@@ -36,18 +58,22 @@ class View:
 
     data: object
     rows: list[tuple] = field(default_factory=list)
-    columns: tuple[str, ...] = ()
+    columns: tuple[str | Column, ...] = ()  # Column: one line a row, cut to fit the terminal
     title: str | None = None
     blocks: list[str] = field(default_factory=list)
     pretty_json: bool = False
     json_lines: bool = False  # `data` is a list of records: print one JSON line each
 
 
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
 def resolve_format(explicit: str | None) -> str:
     """The explicit choice, else a table on a terminal and JSON in a pipe."""
     if explicit:
         return explicit
-    return "table" if sys.stdout.isatty() else "json"
+    return "table" if stdout_is_terminal() else "json"
 
 
 def render(view: View, fmt: str, *, to_stderr: bool = False) -> None:
@@ -63,12 +89,12 @@ def render(view: View, fmt: str, *, to_stderr: bool = False) -> None:
 
 def write_json_line(record: object) -> None:
     """One JSON line on stdout, flushed at once (batch output)."""
-    sys.stdout.write(json_text(json.dumps(record, ensure_ascii=False)) + "\n")
+    sys.stdout.write(json_text(json.dumps(english_data(record), ensure_ascii=False)) + "\n")
     sys.stdout.flush()
 
 
 def _write_json(data: object, *, pretty: bool) -> None:
-    text = json_text(json.dumps(data, ensure_ascii=False, indent=2 if pretty else None))
+    text = json_text(json.dumps(english_data(data), ensure_ascii=False, indent=2 if pretty else None))
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
@@ -80,17 +106,40 @@ def _render_table(view: View, *, to_stderr: bool = False) -> None:
     from rich.text import Text
 
     console = Console(highlight=False, stderr=to_stderr)
-    if view.rows:
-        table = Table(title=for_terminal(view.title) if view.title else None, box=box.SIMPLE_HEAD, show_header=bool(view.columns), title_justify="left")
+    if view.rows and any(isinstance(column, Column) for column in view.columns):
+        columns = [c if isinstance(c, Column) else Column(c, len(c), keep=1_000) for c in view.columns]
+        shown = fit_columns(columns, console.width)
+        table = Table(title=_title(view), box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False,
+                      collapse_padding=False)
+        for index in shown:
+            table.add_column(columns[index].heading, max_width=columns[index].width, no_wrap=True,
+                             overflow="ellipsis")
+        for row in view.rows:
+            table.add_row(*(_cell(value, Text) for value in (row[index] for index in shown)))
+        console.print(table)
+    elif view.rows:
+        table = Table(title=_title(view), box=box.SIMPLE_HEAD, show_header=bool(view.columns), title_justify="left")
         for index, heading in enumerate(view.columns or ("", "")):
             table.add_column(heading, style="bold" if index == 0 else None, overflow="fold")
         for row in view.rows:
-            table.add_row(*(Text(for_terminal(value)) for value in row))
+            table.add_row(*(_cell(value, Text) for value in row))
         console.print(table)
     for block in view.blocks:
         # soft_wrap: the terminal wraps long lines itself, so a copied link stays whole.
         console.print(Text(lines_for_terminal(block)), soft_wrap=True)
     console.file.flush()
+
+
+def _title(view: View) -> str | None:
+    return for_terminal(view.title) if view.title else None
+
+
+def _cell(value: object, text_class):
+    """A table cell, sanitised; a styled rich Text keeps its style unless it held something unsafe."""
+    if isinstance(value, text_class):
+        safe = for_terminal(value.plain)
+        return value if safe == value.plain else text_class(safe)
+    return text_class(for_terminal(value))
 
 
 def table_rows(data: dict, labels: Iterable[tuple[str, str]]) -> list[tuple[str, object]]:
@@ -114,7 +163,7 @@ def info(message: str) -> None:
 def error(exc: WxpayError, *, as_json: bool) -> None:
     """Report an error on stderr: one JSON line with --json, else readable lines."""
     if as_json:
-        sys.stderr.write(json_text(json.dumps({"error": exc.to_dict()}, ensure_ascii=False)) + "\n")
+        sys.stderr.write(json_text(json.dumps(english_data({"error": exc.to_dict()}), ensure_ascii=False)) + "\n")
         sys.stderr.flush()
         return
     message = lines_for_terminal(exc.message)
@@ -125,42 +174,177 @@ def error(exc: WxpayError, *, as_json: bool) -> None:
     else:
         line = _("error: {message}").format(message=message)
     if exc.hint:
-        line += f" ({lines_for_terminal(exc.hint)})"
+        line += _(" ({hint})").format(hint=lines_for_terminal(exc.hint))
     lines = [line]
     if exc.detail not in (None, "", {}):
         detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail, ensure_ascii=False)
-        label = _("detail (unverified)") if exc.http_status is not None else _("detail")
-        lines.append(f"  {label}: {for_terminal(detail)}")
+        if exc.http_status is not None:
+            lines.append(_("  detail (unverified): {detail}").format(detail=for_terminal(detail)))
+        else:
+            lines.append(_("  detail: {detail}").format(detail=for_terminal(detail)))
     if exc.request_id:
         lines.append(f"  Request-ID: {for_terminal(exc.request_id)}")
     sys.stderr.write("\n".join(lines) + "\n")
     sys.stderr.flush()
 
 
-class progress:
-    """`with progress("rows") as advance:` a live counter on stderr when it is a terminal; else nothing."""
+class Progress:
+    """A one-line batch progress display on stderr when it is a terminal; nothing otherwise.
 
-    def __init__(self, unit: str):
-        self.unit = unit
-        self._progress = None
+    `12/30 (40%) · 10 ok, 2 failed · ETA 4 s` when the total is known, else
+    `12 rows · 10 ok, 2 failed · 3 s`. Redrawn at most every `interval` seconds.
+    When stdout is the same terminal, `before_output()` erases the line first, so
+    a data line never starts glued to the progress text.
+    """
 
-    def __enter__(self):
-        if not sys.stderr.isatty():
-            return lambda: None
-        from rich.console import Console
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    def __init__(self, total: int | None = None, *, clock=None, interval: float = 0.1, stream=None):
+        import time
 
-        self._progress = Progress(
-            SpinnerColumn(), TextColumn(f"{{task.completed}} {self.unit}"), TimeElapsedColumn(),
-            console=Console(stderr=True), transient=True,
-            # rich would otherwise swap sys.stdout for its own proxy while the bar
-            # is live, sending the JSON lines to the terminal instead of the pipe.
-            redirect_stdout=False, redirect_stderr=False,
-        )
-        self._progress.start()
-        task = self._progress.add_task(self.unit, total=None)
-        return lambda: self._progress.advance(task)
+        self.total = total
+        self.stream = stream or sys.stderr
+        self.clock = clock or time.monotonic
+        self.interval = interval
+        self.live = _isatty(self.stream)
+        self.shared = self.live and _isatty(sys.stdout)
+        self.started = self.clock()
+        self._drawn_at: float | None = None
+        self._shown = False
+        self.done = self.ok = self.failed = 0
+
+    def __enter__(self) -> Progress:
+        return self
 
     def __exit__(self, *exc_info) -> None:
-        if self._progress is not None:
-            self._progress.stop()
+        self.clear()
+
+    def update(self, *, ok: int, failed: int) -> None:
+        self.ok, self.failed, self.done = ok, failed, ok + failed
+        if not self.live:
+            return
+        now = self.clock()
+        if self._drawn_at is not None and now - self._drawn_at < self.interval:
+            return
+        self._drawn_at = now
+        self.stream.write("\r\x1b[2K" + self.text(now))
+        self.stream.flush()
+        self._shown = True
+
+    def text(self, now: float | None = None) -> str:
+        from wxpay_cli.i18n import _
+
+        elapsed = (self.clock() if now is None else now) - self.started
+        counts = _("{ok} ok, {failed} failed").format(ok=self.ok, failed=self.failed)
+        if self.total:
+            total = max(self.total, self.done)
+            percent = int(100 * self.done / total)
+            if self.done and total > self.done:
+                eta = _("ETA {time}").format(time=_duration(elapsed / self.done * (total - self.done)))
+            else:
+                eta = _duration(elapsed)
+            return f"{self.done}/{total} ({percent}%) · {counts} · {eta}"
+        return _("{done} rows").format(done=self.done) + f" · {counts} · {_duration(elapsed)}"
+
+    def before_output(self) -> None:
+        """Erase the progress line if the next stdout line would land on it."""
+        if self.shared:
+            self.clear()
+
+    def clear(self) -> None:
+        if self._shown:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
+            self._shown = False
+            self._drawn_at = None  # redraw at the next update
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds + 0.5)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}:{seconds:02d}"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}"
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+# -- batch output --------------------------------------------------------------
+
+
+class JsonLinesWriter:
+    """Batch output as JSON lines: each row's line as it is."""
+
+    def write(self, record: dict) -> None:
+        write_json_line(record)
+
+
+class CsvWriter:
+    """Batch output as CSV for Excel: UTF-8 with a BOM, CRLF, a header first.
+
+    Columns: the input's (`input_columns()`, asked when the first line is written,
+    when the input has been read that far), then `result_columns`, then
+    error_code and error_message. Values WeChat sent that Excel would run as a
+    formula (=, +, -, @ first) are prefixed with a quote; the input's own cells
+    are written as read, so a line feeds back as input.
+    """
+
+    def __init__(self, input_columns, result_columns: tuple[str, ...]):
+        self._input_columns = input_columns
+        self.result_columns = result_columns
+        self.columns: list[str] | None = None
+        self._writer = None
+
+    def write(self, record: dict) -> None:
+        import csv
+
+        if self.columns is None:
+            given = [name for name in (self._input_columns() or []) if name not in ("error_code", "error_message")]
+            self.columns = [*given, *(c for c in self.result_columns if c not in given), "error_code",
+                            "error_message"]
+            self._inputs = set(given)
+            self._writer = csv.writer(sys.stdout, lineterminator="\r\n")
+            sys.stdout.write("\ufeff")
+            self._writer.writerow(self.columns)
+        error = record.get("error") or {}
+        cells = []
+        for name in self.columns:
+            if name == "error_code":
+                value = error.get("code")
+            elif name == "error_message":
+                value = error.get("message")
+            else:
+                value = _lookup(record, name)
+            cells.append(_cell(value, from_input=name in self._inputs))
+        self._writer.writerow(cells)
+        sys.stdout.flush()
+
+
+def _lookup(record: dict, name: str) -> object:
+    """`record[name]`, or for a result column like `student_info.class_name` the nested value."""
+    if name in record or "." not in name:
+        return record.get(name)
+    value: object = record
+    for part in name.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _cell(value: object, *, from_input: bool) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, dict | list):
+        text = json.dumps(value, ensure_ascii=False)
+    else:
+        text = str(value)
+    if not from_input and text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        text = "'" + text
+    return text

@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import re
 import secrets
-import string
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,18 +25,26 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from wxpay_cli import serials
 from wxpay_cli.errors import VerificationError
 
 SCHEME = "WECHATPAY2-SHA256-RSA2048"
 TIMESTAMP_WINDOW = 300  # seconds; the official SDKs' window
 SIGNTEST_PREFIX = "WECHATPAY/SIGNTEST/"
-_NONCE_ALPHABET = string.ascii_letters + string.digits
 _UNIX_TIME = re.compile(r"[0-9]{1,12}")  # ASCII digits only: int() would take "١٢", " 1", "1_0"
 
 
 def make_nonce(length: int = 32) -> str:
-    """A random nonce of [0-9a-zA-Z] from the OS CSPRNG."""
-    return "".join(secrets.choice(_NONCE_ALPHABET) for _ in range(length))
+    """A random nonce of `length` characters from [0-9a-zA-Z], from the OS CSPRNG.
+
+    Base64 of random bytes is uniform over 64 symbols; dropping `+` and `/`
+    leaves it uniform over the 62 the protocol allows. One `token_bytes` call
+    instead of one `secrets.choice` per character (about 30x cheaper).
+    """
+    nonce = b""
+    while len(nonce) < length:
+        nonce += base64.b64encode(secrets.token_bytes(48)).translate(None, b"+/")
+    return nonce[:length].decode("ascii")
 
 
 def request_message(method: str, target: str, timestamp: int | str, nonce: str, body: bytes) -> bytes:
@@ -72,7 +79,7 @@ class Signer:
 
     def __init__(self, mchid: str, serial_no: str, private_key: rsa.RSAPrivateKey):
         self.mchid = mchid
-        self.serial_no = serial_no
+        self.serial_no = serials.key_id(serial_no)  # written as openssl does, whatever the profile said
         self._private_key = private_key
 
     def __repr__(self) -> str:  # never show the key
@@ -142,7 +149,7 @@ class Verifier:
         clock: Callable[[], float] = time.time,
         window: int = TIMESTAMP_WINDOW,
     ):
-        self.keys = {key.key_id: key for key in keys}
+        self.keys = {serials.key_id(key.key_id): key for key in keys}
         self._clock = clock
         self._window = window
         # Nonces of answers accepted within the window: a second answer with one is a replay.
@@ -181,7 +188,7 @@ class Verifier:
             raise fail(f"unsupported Wechatpay-Signature-Type {signature_type}")
         if signature.startswith(SIGNTEST_PREFIX):
             raise fail("WeChat sent a signature probe (WECHATPAY/SIGNTEST/)")
-        key = self.keys.get(serial)
+        key = self.keys.get(serials.key_id(serial))
         if key is None:
             known = ", ".join(sorted(self.keys)) or "none"
             raise fail(

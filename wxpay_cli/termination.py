@@ -90,7 +90,10 @@ class Termination:
 
     def record(self, target: Target, outcome: str, *, http_status: int | None = None,
                request_id: str | None = None, error: str | None = None) -> None:
+        """Write one audit line; an `attempted` line is on disk before this returns (before the POST),
+        even in a batch, where the other lines wait for the row's group commit."""
         self.audit.append(
+            sync_now=outcome == "attempted",
             operator=self.profile.operator, profile=self.profile.name, mchid=self.profile.mchid, operation="terminate",
             organization_id=target.organization_id, out_user_id=target.out_user_id, user_id=target.user_id,
             contract_id=target.contract_id, outcome=outcome, http_status=http_status, request_id=request_id,
@@ -151,19 +154,9 @@ class Termination:
             result["note"] = "; ".join(notes)
         return result
 
-    def batch_row(self, *, organization_id: str, out_user_id: str | None, user_id: str | None,
-                  dry_run: bool, seen: set[tuple[str, str]]) -> Steps[dict]:
-        """One row of a batch: look up, check, then terminate (or describe, for a dry run).
-
-        `seen` holds the pupils earlier rows of this batch have reached: a pupil
-        listed twice (even once by out_user_id and once by user_id) is sent once.
-        """
-        target = yield from find_target(organization_id=organization_id, out_user_id=out_user_id, user_id=user_id)
-        key = (target.organization_id, target.user_id)
-        if key in seen:
-            raise self.refuse(target, f"user_id {target.user_id} came in an earlier row of this batch; "
-                                      "it is terminated once only", code="DUPLICATE_ROW")
-        seen.add(key)
+    def batch_row(self, target: Target, *, dry_run: bool) -> Steps[dict]:
+        """One row of a batch, once its pupil is found (and known to be named by no earlier
+        row: see batch.Claims): check, then terminate (or describe, for a dry run)."""
         self.check_terminable(target)
         if dry_run:
             return self.dry_run(target)
@@ -208,5 +201,6 @@ def result_fields(target: Target) -> dict:
         "user_id": target.user_id,
         "contract_id": target.contract_id,
         "user_name": target.user_name,
+        "class_name": target.class_name,
         "contract_state": target.contract_state,
     }

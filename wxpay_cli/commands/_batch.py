@@ -1,21 +1,50 @@
-"""Running a command's batch mode: read the rows, work through them, report."""
+"""Running a command's batch mode: open the input, work through the rows, report."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TextIO
 
+from wxpay_cli import output
 from wxpay_cli.app import App
 
 
-def run_batch(app: App, stream: TextIO, work: Callable[[object, dict], Awaitable[dict]], *, concurrency: int,
-              rate: float | None, required: tuple[str, ...], one_of: tuple[str, ...] = (), rows=None) -> None:
-    """Work through the rows of `stream` (or the pre-read `rows`); exit as batch.finish decides."""
-    from wxpay_cli import batch
+def open_input(app: App, stream, *, required: tuple[str, ...], one_of: tuple[str, ...] = (),
+               result_columns: tuple[str, ...] = (), encoding: str | None = None):
+    """The checked input (its CSV header read now, before anything is sent)."""
+    from wxpay_cli.batch_input import BatchInput
 
     app.credentials()  # a configuration problem stops here, before any input is read
-    if rows is None:
-        rows = batch.read_rows(stream, required=required, one_of=one_of)
-    summary = batch.run(rows, work, concurrency=concurrency,
-                        make_client=lambda: app.async_client(concurrency=concurrency, rate=rate))
+    return BatchInput(stream, required=required, one_of=one_of, drop=result_columns, encoding=encoding,
+                      announce=output.info)
+
+
+def writer_for(app: App, source, result_columns: tuple[str, ...]):
+    """CSV with --format csv, else JSON lines (also on a terminal)."""
+    if app.format == "csv":
+        return output.CsvWriter(lambda: source.columns, result_columns)
+    return output.JsonLinesWriter()
+
+
+def run_batch(app: App, stream, work: Callable[[object, object], Awaitable[dict]], *, concurrency: int,
+              rate: float | None, required: tuple[str, ...] = (), one_of: tuple[str, ...] = (),
+              result_columns: tuple[str, ...] = (), encoding: str | None = None, source=None, rows=None,
+              claims=None, writer=None, audit=None) -> None:
+    """Work through the rows of `stream` (or of the opened `source`, or the pre-read `rows`
+    of it); exit as batch.finish decides.
+
+    With `audit`, its file stays open for the run (group commit): `work` must
+    await `audit.commit()` before it returns a row.
+    """
+    from contextlib import nullcontext
+
+    from wxpay_cli import batch
+
+    if source is None:
+        source = open_input(app, stream, required=required, one_of=one_of, result_columns=result_columns,
+                            encoding=encoding)
+    total = len(rows) if rows is not None else source.total
+    with audit.held_open() if audit is not None else nullcontext():
+        summary = batch.run(source if rows is None else rows, work, concurrency=concurrency, total=total,
+                            writer=writer or writer_for(app, source, result_columns), claims=claims,
+                            make_client=lambda: app.async_client(concurrency=concurrency, rate=rate))
     batch.finish(summary)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import click
 
 from wxpay_cli.app import App
+from wxpay_cli.i18n import _
 from wxpay_cli.output import FORMATS
 
 
 def _set_format(ctx: click.Context, param: click.Parameter, value):
+    if value == "csv" and not any(p.name == "batch_input" for p in ctx.command.params):
+        raise click.BadParameter(_("csv is for batches (--batch); use table or json"), ctx=ctx, param=param)
     if value:
         ctx.ensure_object(App).output_format = "json" if param.name == "as_json" else value
     return value
@@ -22,8 +25,9 @@ def output_options(command):
         help="Same as --format json.",
     )(command)
     command = click.option(
-        "--format", "fmt", type=click.Choice(FORMATS), expose_value=False, is_eager=True, callback=_set_format,
-        help="Output format (default: table on a terminal, JSON in a pipe).",
+        "--format", "fmt", type=click.Choice((*FORMATS, "csv")), expose_value=False, is_eager=True,
+        callback=_set_format,
+        help="Output format (default: table on a terminal, JSON in a pipe; csv for --batch).",
     )(command)
     return command
 
@@ -67,15 +71,21 @@ def batch_options(command):
                            help="With --batch: at most R requests per second.")(command)
     command = click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True,
                            help="With --batch: rows worked on at once.")(command)
-    command = click.option("--batch", "batch_input", type=click.File("r", encoding="utf-8-sig"), metavar="FILE|-",
+    command = click.option("--encoding", metavar="NAME",
+                           help="With --batch: the input's encoding (default: UTF-8, else GB18030 when the "
+                                "file is not UTF-8).")(command)
+    command = click.option("--batch", "batch_input", type=click.File("rb"), metavar="FILE|-",
                            help="Take rows from a CSV (with header) or JSON-lines file, or - for stdin; "
-                                "print one JSON line per row, in input order.")(command)
+                                "print one line per row, in input order, with the input's columns.")(command)
     return command
 
 
 def single_or_batch(batch_input, required: dict[str, object], extras: dict[str, object] | None = None) -> None:
     """Usage errors: in batch mode the rows come from the file, so no single-row option
     may be given; otherwise every `required` option ("--flag": value) is needed."""
+    app = click.get_current_context().find_object(App)
+    if batch_input is None and app is not None and app.output_format == "csv":
+        raise click.UsageError(_("--format csv is for batches: give --batch FILE"))
     if batch_input is not None:
         given = [flag for flag, value in {**required, **(extras or {})}.items() if value]
         if given:

@@ -1,7 +1,13 @@
-"""Asking the operator on a terminal, and refusing to hang when there is none."""
+"""Asking the operator on a terminal, and refusing to hang when there is none.
+
+`confirm_irreversible` is the one way to ask before something that cannot be
+undone: what was typed before the question appeared is thrown away first, so a
+`y` typed ahead (or a second `y` meant for an earlier question) cannot answer it.
+"""
 
 from __future__ import annotations
 
+import io
 import sys
 
 import click
@@ -15,6 +21,26 @@ def interactive() -> bool:
     The one place every command asks this, so wxpay asks instead of failing
     only where someone can see the question."""
     return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def flush_typeahead() -> None:
+    """Discard terminal input typed before now (nothing to do when stdin is not a terminal)."""
+    try:
+        import termios
+
+        termios.tcflush(sys.stdin.fileno(), termios.TCIFLUSH)
+    except (ImportError, OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass  # not a terminal, or no termios (Windows): there is no type-ahead to drop
+
+
+def confirm_irreversible(question: str) -> bool:
+    """Ask a yes/no question that guards an irreversible step; the default is no.
+
+    Pending input is flushed right before the question is shown, so only an
+    answer typed after seeing it counts. Pass `question` already sanitised.
+    """
+    flush_typeahead()
+    return click.confirm(question, default=False, err=True)
 
 
 def ask(text: str, check=None, *, default: str | None = None, hide_input: bool = False):

@@ -1,65 +1,144 @@
-"""`wxpay audit`: read the audit log of links fetched and terminations."""
+"""`wxpay audit`: read the audit log of links fetched and terminations, newest first."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections import deque
+from datetime import datetime, timedelta
 
 import click
 
+from wxpay_cli import output
 from wxpay_cli.app import App
 from wxpay_cli.commands._options import non_blank, output_options
-from wxpay_cli.output import View
+from wxpay_cli.i18n import N_, _
+from wxpay_cli.output import Column, View
 
+DEFAULT_TERMINAL_LIMIT = 50
+
+# (record key, heading, width in cells, keep): the table drops the lowest `keep`
+# first, so 80 columns show who did what to whom and when, 160 add the rest.
 COLUMNS = [
-    ("time", "Time"),
-    ("profile", "Profile"),
-    ("operation", "Operation"),
-    ("outcome", "Outcome"),
-    ("organization_id", "Organization"),
-    ("out_user_id", "Pupil"),
-    ("user_id", "user_id"),
-    ("http_status", "HTTP"),
-    ("request_id", "Request-ID"),
+    ("time", N_("Time"), 11, 100),
+    ("operator", N_("Operator"), 8, 90),
+    ("operation", N_("Operation"), 9, 95),
+    ("outcome", N_("Outcome"), 9, 95),
+    ("organization_id", N_("Org"), 10, 80),
+    ("pupil", N_("Pupil"), 12, 85),
+    ("http_status", N_("HTTP"), 4, 50),
+    ("profile", N_("Profile"), 10, 40),
+    ("host", N_("Host"), 14, 35),
+    ("request_id", N_("Request-ID"), 36, 30),
+    ("error", N_("Error"), 16, 20),
+    ("contract_id", N_("Contract"), 14, 10),
 ]
+OPERATIONS = {"repayment_url": N_("link"), "terminate": N_("terminate")}
 
 
-def parse_since(ctx, param, value: str | None) -> datetime | None:
+def parse_moment(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    """A date or time, local when it has no offset; for --until a bare date means the end of that day."""
     if value is None:
         return None
     try:
-        moment = datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise click.BadParameter("use a date or time like 2026-11-26 or 2026-11-26T08:00") from None
-    return moment if moment.tzinfo else moment.astimezone()
+        raise click.BadParameter(_("use a date or time like 2026-11-26 or 2026-11-26T08:00")) from None
+    moment = moment if moment.tzinfo else moment.astimezone()
+    if param.name == "until" and len(value.strip()) == 10:
+        moment += timedelta(days=1, microseconds=-1)
+    return moment
+
+
+def lower(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    return value.strip().lower() if value is not None else None
 
 
 @click.command("audit")
-@click.option("--user", "out_user_id", metavar="OUT_USER_ID", callback=non_blank, help="Only this pupil (out_user_id or user_id).")
-@click.option("--since", callback=parse_since, metavar="DATE", help="Only records at or after DATE (ISO 8601, local time).")
+@click.option("--user", "out_user_id", metavar="PUPIL", callback=non_blank,
+              help="Only this pupil (out_user_id or user_id).")
+@click.option("--org", "organization_id", metavar="ORGANIZATION_ID", callback=non_blank,
+              help="Only this organization.")
+@click.option("--operation", metavar="NAME", callback=lower, help="Only this operation: repayment_url or terminate.")
+@click.option("--outcome", metavar="NAME", callback=lower,
+              help="Only this outcome, e.g. fetched, failed, succeeded, refused, unknown.")
+@click.option("--since", callback=parse_moment, metavar="DATE",
+              help="Only records at or after DATE (ISO 8601; local time unless it has an offset).")
+@click.option("--until", callback=parse_moment, metavar="DATE",
+              help="Only records at or before DATE (a bare date takes the whole day).")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N",
+              help="Only the newest N records (default on a terminal: 50; in a pipe: all).")
 @output_options
 @click.pass_obj
-def audit(app: App, out_user_id: str | None, since: datetime | None) -> None:
-    """Show the audit log: every repayment link fetched and every termination step.
+def audit(app: App, out_user_id: str | None, organization_id: str | None, operation: str | None,
+          outcome: str | None, since: datetime | None, until: datetime | None, limit: int | None) -> None:
+    """Show the audit log, newest first: who fetched which link and terminated which contract.
 
     The log is $XDG_STATE_HOME/wxpay/audit.jsonl (default ~/.local/state/wxpay/).
-    With --json, prints its records as JSON lines.
+    On a terminal a table, one line per record, cut to the terminal's width;
+    with --json (or in a pipe) the full records as JSON lines.
     """
+    if since and until and since > until:
+        raise click.UsageError(_("--since is after --until: no record could match"))
+    default_limit = limit is None and output.stdout_is_terminal()
+    if default_limit:
+        limit = DEFAULT_TERMINAL_LIMIT
     log = app.audit()
-    records = []
+    newest: deque[dict] = deque(maxlen=limit)
+    matched = 0
     for record in log.records():
-        if out_user_id and out_user_id not in (record.get("out_user_id"), record.get("user_id")):
-            continue
-        if since and not _at_or_after(record.get("time"), since):
-            continue
-        records.append(record)
-    rows = [tuple(record.get(key) for key, _ in COLUMNS) for record in records]
-    app.render(View(data=records, rows=rows, columns=tuple(heading for _, heading in COLUMNS),
-                    title=f"Audit log {log.path}", json_lines=True))
+        if matches(record, out_user_id, organization_id, operation, outcome, since, until):
+            newest.append(record)
+            matched += 1
+    records = list(reversed(newest))
+    if not records and app.format == "table":
+        output.info(_("no audit records match"))
+    if default_limit and matched > len(records):
+        output.info(_("showing the newest {shown} of {total} records; --limit N shows more")
+                    .format(shown=len(records), total=matched))
+    app.render(audit_view(records, str(log.path)))
 
 
-def _at_or_after(value: object, since: datetime) -> bool:
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
+def matches(record: dict, out_user_id, organization_id, operation, outcome, since, until) -> bool:
+    if out_user_id and out_user_id not in (record.get("out_user_id"), record.get("user_id")):
         return False
-    return (moment if moment.tzinfo else moment.astimezone()) >= since
+    if organization_id and record.get("organization_id") != organization_id:
+        return False
+    if operation and str(record.get("operation")).lower() != operation:
+        return False
+    if outcome and str(record.get("outcome")).lower() != outcome:
+        return False
+    if since or until:
+        from wxpay_cli import times
+
+        moment = times.parse(record.get("time"))
+        if moment is None or (since and moment < since) or (until and moment > until):
+            return False
+    return True
+
+
+def audit_view(records: list[dict], path: str) -> View:
+    from wxpay_cli import times
+    from wxpay_cli.sanitise import for_terminal
+
+    offset = times.offset_label(record.get("time") for record in records)
+
+    def cell(record: dict, key: str) -> str:
+        if key == "time":
+            moment = times.parse(record.get("time"))
+            text = times.short(record.get("time"))
+            # Without one offset for the whole table, each time carries its own.
+            return for_terminal(text if offset or moment is None else text + times.offset(moment.astimezone()))
+        if key == "pupil":
+            value = record.get("out_user_id") or record.get("user_id")
+        elif key == "operation":
+            value = record.get("operation")
+            value = _(OPERATIONS[value]) if value in OPERATIONS else value
+        else:
+            value = record.get(key)
+        return for_terminal("" if value is None else value)
+
+    columns = tuple(Column(f"{_(heading)} {offset}" if key == "time" and offset else _(heading),
+                           width + (7 if key == "time" and not offset else 0), keep)
+                    for key, heading, width, keep in COLUMNS)
+    rows = [tuple(cell(record, key) for key, *_rest in COLUMNS) for record in records]
+    return View(data=records, rows=rows, columns=columns, json_lines=True,
+                title=_("Audit log {path} (newest first)").format(path=for_terminal(path)))

@@ -15,8 +15,10 @@ from wxpay_cli.commands._options import (
     single_or_batch,
     user_option,
 )
-from wxpay_cli.errors import OperationRefused
+from wxpay_cli.errors import AuditLogError, OperationRefused, WxpayError
+from wxpay_cli.i18n import _
 from wxpay_cli.output import View, table_rows
+from wxpay_cli.sanitise import for_terminal
 
 CONTRACT_LABELS = [
     ("contract_id", "Contract"),
@@ -46,8 +48,11 @@ def show(app: App, contract_id: str, appid: str | None) -> None:
     """Show a contract: state, user, signing and termination times."""
     from wxpay_cli import api
 
+    from wxpay_cli import times
+
     answer = app.client().call(api.get_contract(contract_id=contract_id, appid=appid))
-    app.render(View(data=answer.data, rows=table_rows(answer.data, CONTRACT_LABELS), title="Contract"))
+    shown = {key: times.local(value) if key.endswith("_time") else value for key, value in answer.data.items()}
+    app.render(View(data=answer.data, rows=table_rows(shown, CONTRACT_LABELS), title="Contract"))
 
 
 @contract_group.command("terminate")
@@ -61,18 +66,20 @@ def show(app: App, contract_id: str, appid: str | None) -> None:
 @output_options
 @click.pass_obj
 def terminate(app: App, out_user_id: str | None, user_id: str | None, organization_id: str | None, yes: bool,
-              dry_run: bool, batch_input, concurrency: int, rate: float | None) -> None:
+              dry_run: bool, batch_input, concurrency: int, rate: float | None, encoding: str | None) -> None:
     """Terminate a pupil's face-payment contract so the family can sign again. Cannot be undone.
 
     Shows what will be terminated, stops if the contract is not CONTRACTED, asks
     for confirmation (or needs --yes off a terminal), sends the termination once,
     then re-queries and reports the new state. Every step is in the audit log.
     With --batch, rows need organization_id and out_user_id (preferred: the state
-    is checked first) or user_id; --yes is required and a summary is shown first.
+    is checked first) or user_id; a summary is shown first, then the question on
+    a terminal (off one, --yes is required).
     """
     single_or_batch(batch_input, {"--org": organization_id}, {"--user": out_user_id, "--user-id": user_id})
     if batch_input is not None:
-        run_termination_batch(app, batch_input, yes=yes, dry_run=dry_run, concurrency=concurrency, rate=rate)
+        run_termination_batch(app, batch_input, yes=yes, dry_run=dry_run, concurrency=concurrency, rate=rate,
+                              encoding=encoding)
         return
     if bool(out_user_id) == bool(user_id):
         raise click.UsageError("give exactly one of --user OUT_USER_ID or --user-id USER_ID")
@@ -112,9 +119,9 @@ def run_termination(app: App, *, organization_id: str, out_user_id: str | None, 
                 target, "refusing to terminate without confirmation: nothing was sent",
                 code="NOT_CONFIRMED", hint="run it on a terminal, or pass --yes in scripts",
             )
-        who = target.user_name or target.out_user_id or target.user_id
-        if not click.confirm(question or f"Terminate the face-payment contract of {who}? This cannot be undone",
-                             default=False, err=True):
+        who = for_terminal(target.user_name or target.out_user_id or target.user_id)
+        question = question or _("Terminate the face-payment contract of {who}? This cannot be undone").format(who=who)
+        if not _prompt.confirm_irreversible(question):
             termination.record(target, "declined")
             raise OperationRefused("not confirmed: nothing was terminated", code="NOT_CONFIRMED")
     result = steps.run(app.client(), termination.run(target))
@@ -126,42 +133,128 @@ def run_termination(app: App, *, organization_id: str, out_user_id: str | None, 
     app.render(View(data=result, rows=rows, title="Contract terminated"))
 
 
+# A termination batch line's result columns (--format csv): the pupil found and the outcome.
+TERMINATION_COLUMNS = ("user_id", "user_name", "class_name", "contract_id", "contract_state", "request_id", "note",
+                       "dry_run")
+
+
 def run_termination_batch(app: App, stream, *, yes: bool, dry_run: bool, concurrency: int,
-                          rate: float | None) -> None:
-    """Terminate every row's contract: the whole input is read and summarised first, and
-    nothing is sent without --yes (a dry run needs none)."""
+                          rate: float | None, encoding: str | None = None) -> None:
+    """Terminate every row's contract: the whole input is read and summarised first; nothing
+    is sent before the operator confirms on a terminal, or without --yes off one (a dry run
+    needs neither). Each pupil is sent once, for the first row that names them."""
     from wxpay_cli import batch, steps
-    from wxpay_cli.commands._batch import run_batch
-    from wxpay_cli.termination import Termination
+    from wxpay_cli.commands._batch import open_input, run_batch
+    from wxpay_cli.termination import Termination, find_target
 
     audit = app.audit()
-    rows = list(batch.read_rows(stream, required=("organization_id",), one_of=("out_user_id", "user_id")))
+    source = open_input(app, stream, required=("organization_id",), one_of=("out_user_id", "user_id"),
+                        result_columns=TERMINATION_COLUMNS, encoding=encoding)
+    rows = list(source)  # the whole input, so the summary is complete before anything is sent
     usable = [row for row in rows if not row.problem]
+    pupils: dict[tuple[str, str, str], None] = {}  # distinct, in input order
+    for row in usable:
+        by = "out_user_id" if row.values.get("out_user_id") else "user_id"
+        pupils.setdefault((row.values["organization_id"], by, row.values[by]), None)
     organizations = sorted({row.values["organization_id"] for row in usable})
-    pupils = [row.values.get("out_user_id") or f"user_id {row.values['user_id']}" for row in usable]
+    names = [value if by == "out_user_id" else f"user_id {value}" for _org, by, value in pupils]
     profile = app.profile()
-    output.info(
-        f"{'dry run: would terminate' if dry_run else 'about to terminate'} the contracts of {len(usable)} "
-        f"pupils ({len(rows) - len(usable)} unusable rows) with profile {profile.name} (mchid {profile.mchid}), "
-        f"organizations: {_first(organizations)}; pupils: {_first(pupils, 10)}"
-    )
-    if not (yes or dry_run):
-        raise OperationRefused("a batch termination needs --yes: nothing was sent",
-                               hint="check the summary above, or try --dry-run first", code="NOT_CONFIRMED")
+    text = (_("dry run: would terminate the contracts of {pupils} pupils") if dry_run
+            else _("about to terminate the contracts of {pupils} pupils")).format(pupils=len(pupils))
+    text += " " + _("({rows} rows: {repeated} repeat a pupil, {unusable} unusable) with profile {profile} "
+                    "(mchid {mchid}), organizations: {organizations}; pupils: {names}").format(
+        rows=len(rows), repeated=len(usable) - len(pupils), unusable=len(rows) - len(usable),
+        profile=for_terminal(profile.name), mchid=for_terminal(profile.mchid),
+        organizations=for_terminal(_first(organizations)), names=for_terminal(_first(names, 10)))
+    output.info(text)
     if not dry_run:
-        audit.check_writable()
+        audit.check_writable()  # refuse before asking, looking up or sending anything
+        if not yes:
+            if not _prompt.interactive():
+                raise OperationRefused(_("a batch termination off a terminal needs --yes: nothing was sent"),
+                                       hint=_("check the summary above, or try --dry-run first"),
+                                       code="NOT_CONFIRMED")
+            question = _("Terminate the face-payment contracts of these {pupils} pupils? This cannot be undone") \
+                .format(pupils=len(pupils))
+            if not _prompt.confirm_irreversible(question):
+                raise OperationRefused(_("not confirmed: nothing was terminated"), code="NOT_CONFIRMED")
 
-    seen: set[tuple[str, str]] = set()  # pupils already reached by an earlier row
+    claims = batch.Claims()  # which row reaches each pupil first, whatever the scheduling
 
-    async def work(client, row: dict) -> dict:
+    async def work(client, row) -> dict:
+        try:
+            result = await one_row(client, row)
+        except WxpayError as exc:
+            await _commit_audit(audit, exc)
+            raise
+        await _commit_audit(audit, None, result)
+        return result
+
+    async def one_row(client, row) -> dict:
         termination = Termination(client, profile, audit)
-        out_user_id = row.get("out_user_id")
-        return await steps.run_async(client, termination.batch_row(
-            organization_id=row["organization_id"], out_user_id=out_user_id,
-            user_id=None if out_user_id else row.get("user_id"), dry_run=dry_run, seen=seen))
+        out_user_id = row.values.get("out_user_id")
+        target = await steps.run_async(client, find_target(
+            organization_id=row.values["organization_id"], out_user_id=out_user_id,
+            user_id=None if out_user_id else row.values.get("user_id")))
+        earlier = await claims.claim(row.number, (target.organization_id, target.user_id))
+        if earlier is not None:
+            raise termination.refuse(target, _("row {earlier} already names this pupil (user_id {user_id}); "
+                                               "each pupil is terminated once only").format(
+                earlier=earlier, user_id=target.user_id), code="DUPLICATE_ROW")
+        return await steps.run_async(client, termination.batch_row(target, dry_run=dry_run))
 
-    run_batch(app, stream, work, concurrency=concurrency, rate=rate, required=(), rows=rows)
+    if dry_run and app.format == "table":
+        table = DryRunTable()
+        try:
+            run_batch(app, stream, work, concurrency=concurrency, rate=rate, source=source, rows=rows,
+                      claims=claims, writer=table, result_columns=TERMINATION_COLUMNS, audit=audit)
+        finally:
+            table.render()
+        return
+    run_batch(app, stream, work, concurrency=concurrency, rate=rate, source=source, rows=rows, claims=claims,
+              result_columns=TERMINATION_COLUMNS, audit=audit)
+
+
+async def _commit_audit(audit, failure: WxpayError | None, result: dict | None = None) -> None:
+    """A row's audit lines are on disk before its output line. If they cannot be: a row that
+    terminated keeps its result with a note; otherwise the run stops (AuditLogError)."""
+    try:
+        await audit.commit()
+    except AuditLogError as exc:
+        if result is not None and failure is None:
+            note = _("the audit log could not record it: {reason}").format(reason=exc.message)
+            result["note"] = f"{result['note']}; {note}" if result.get("note") else note
+            return
+        if failure is not None:
+            exc.message = _("{error}; and {audit_error}").format(error=failure.message, audit_error=exc.message)
+        raise exc from None
+
+
+class DryRunTable:
+    """A batch dry run on a terminal: one table row per input row, drawn at the end."""
+
+    def __init__(self) -> None:
+        self.records: list[dict] = []
+
+    def write(self, record: dict) -> None:
+        self.records.append(record)
+
+    def render(self) -> None:
+        rows = []
+        for record in self.records:
+            pupil = record.get("out_user_id") or record.get("user_id")
+            error = record.get("error")
+            if error:
+                happens = _("nothing: {code} ({message})").format(code=error.get("code"), message=error.get("message"))
+            else:
+                happens = _("terminate contract {contract}").format(contract=record.get("contract_id") or "?")
+            rows.append(tuple(for_terminal(value) for value in (
+                pupil, record.get("user_name"), record.get("class_name"), record.get("contract_state"), happens)))
+        output.render(View(data=self.records, rows=rows, title=_("Dry run: nothing was sent"),
+                           columns=(_("Pupil"), _("Name"), _("Class"), _("State"), _("What would happen"))),
+                      "table")
 
 
 def _first(names: list[str], count: int = 5) -> str:
-    return ", ".join(names[:count]) + (f" and {len(names) - count} more" if len(names) > count else "")
+    return ", ".join(names[:count]) + (_(" and {more} more").format(more=len(names) - count)
+                                       if len(names) > count else "")

@@ -9,6 +9,8 @@ from wxpay_cli.app import App
 from wxpay_cli.commands import _prompt
 from wxpay_cli.commands._options import org_option, user_option
 from wxpay_cli.errors import OperationRefused
+from wxpay_cli.i18n import _
+from wxpay_cli.sanitise import for_terminal
 
 
 @click.command("handover")
@@ -58,5 +60,5 @@ def handover(app: App, out_user_id: str, organization_id: str) -> None:
     # and the termination must be decided on the state as it is now.
     run_termination(app, organization_id=organization_id, out_user_id=out_user_id, user_id=None, yes=False,
                     dry_run=False,
-                    question=f"Terminate the face-payment contract of {target.user_name or out_user_id} now? "
-                             "This cannot be undone")
+                    question=_("Terminate the face-payment contract of {who} now? This cannot be undone").format(
+                        who=for_terminal(target.user_name or out_user_id)))

@@ -20,6 +20,9 @@ from wxpay_cli.errors import AuditLogError, WxpayError
 from wxpay_cli.output import View
 
 
+LINK_COLUMNS = ("repayment_url", "expire_at")  # a batch line's result columns (--format csv)
+
+
 @click.command("repayment-url")
 @user_option()
 @org_option()
@@ -30,7 +33,7 @@ from wxpay_cli.output import View
 @output_options
 @click.pass_obj
 def repayment_url(app: App, out_user_id: str | None, organization_id: str | None, qr: bool, qr_png: Path | None,
-                  batch_input, concurrency: int, rate: float | None) -> None:
+                  batch_input, concurrency: int, rate: float | None, encoding: str | None) -> None:
     """Fetch the repayment link for a pupil's advance, verified as coming from WeChat.
 
     Forward the link by hand to the WeChat account that will repay. With --json
@@ -46,11 +49,14 @@ def repayment_url(app: App, out_user_id: str | None, organization_id: str | None
 
         fetcher = link_fetcher(app)
 
-        async def work(client, row: dict) -> dict:
-            return (await steps.run_async(client, fetcher.fetch(**row))).data
+        async def work(client, row) -> dict:
+            try:
+                return (await steps.run_async(client, fetcher.fetch(**row.values))).data
+            finally:
+                await fetcher.commit()  # the row's audit line is on disk before its output line
 
-        run_batch(app, batch_input, work, concurrency=concurrency, rate=rate,
-                  required=("out_user_id", "organization_id"))
+        run_batch(app, batch_input, work, concurrency=concurrency, rate=rate, encoding=encoding,
+                  required=("out_user_id", "organization_id"), result_columns=LINK_COLUMNS, audit=fetcher.audit)
         return
     data = fetch_link(app, out_user_id, organization_id)
     view = repayment_view(app, data, out_user_id, organization_id)
@@ -90,13 +96,15 @@ def link_fetcher(app: App):
 
 
 def repayment_view(app: App, data: dict, out_user_id: str, organization_id: str) -> View:
+    from wxpay_cli import times
+
     profile = app.profile()
     expire = datetime.fromisoformat(data["expire_at"])
     return View(
         data=data,
         title="Repayment link",
         rows=[
-            ("Expires", f"{expire.astimezone():%Y-%m-%d %H:%M:%S %Z} ({relative(expire)})"),
+            ("Expires", f"{times.local(expire)} ({relative(expire)})"),
             ("Pupil (out_user_id)", out_user_id),
             ("Organization", organization_id),
             ("Profile", profile.name),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from wxpay_cli import output
+from wxpay_cli.i18n import _
 
 
 @click.group("sandbox")
@@ -13,46 +14,102 @@ def sandbox_group() -> None:
 
 
 @sandbox_group.command("serve")
-@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="Port on 127.0.0.1 (0: any free port).")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="Port on 127.0.0.1 (0: any free port; with --state, the port used last time).")
 @click.option("--mode", type=click.Choice(["public-key", "certificate"]), default="public-key", show_default=True,
               help="How the sandbox signs its answers.")
+@click.option("--state", "state_dir", metavar="DIR", type=click.Path(file_okay=False),
+              help="Keep keys, pupils and contract states in DIR across restarts.")
+@click.option("--pupils", "pupils_file", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Pupils from a CSV file (out_user_id,organization_id,name,class,contract_state) "
+                   "instead of the demo roster.")
 @click.option("--quiet", is_flag=True, help="Do not log each request on stderr.")
-def serve(port: int, mode: str, quiet: bool) -> None:
-    """Serve the sandbox on 127.0.0.1 until Ctrl-C.
+def serve(port: int, mode: str, state_dir: str | None, pupils_file: str | None, quiet: bool) -> None:
+    """Serve the sandbox on 127.0.0.1 until Ctrl-C, SIGTERM or SIGHUP.
 
-    Prints a ready profile (TOML) on stdout; its keys and a config.toml are
-    written to a temporary folder, so `WXPAY_CONFIG=<folder>/config.toml wxpay ...`
-    works at once. Demo pupils: demo, demo-2, demo-terminated in demo-org.
+    Prints a ready profile (TOML) on stdout and writes it, with its keys, a
+    throwaway APIv3 key and its own audit log, to a temporary folder (removed
+    when the sandbox stops), so `WXPAY_CONFIG=<folder>/config.toml wxpay ...`
+    works at once. With --state DIR, everything is kept in DIR instead.
+    Demo pupils: demo, demo-2, demo-terminated and 20230001-20230300 in
+    demo-org; 20240101-20240160 in 1234567.
     """
-    import shutil
+    import signal
     import sys
-    import tempfile
     from pathlib import Path
 
     import tomli_w
 
+    from wxpay_cli.sandbox.home import HomeError, SandboxHome
     from wxpay_cli.sandbox.profile import profile_table
+    from wxpay_cli.sandbox.roster import RosterError, load_csv
     from wxpay_cli.sandbox.server import Sandbox, seed_demo
 
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    # Installed first: a kill between the folder's creation and serving must remove it too.
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), stop)
+    home = None
+    sandbox = None
     try:
-        sandbox = Sandbox(mode=mode.replace("-", "_"), port=port, log=None if quiet else output.info)
-    except OSError as exc:
-        raise click.UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
-    seed_demo(sandbox)
-    folder = Path(tempfile.mkdtemp(prefix="wxpay-sandbox-"))
-    document = {"default_profile": "sandbox", "profiles": {"sandbox": profile_table(sandbox, folder / "keys")}}
-    text = tomli_w.dumps(document)
-    config = folder / "config.toml"
-    config.write_text(text)
-    config.chmod(0o600)
-    sys.stdout.write(text)
-    sys.stdout.flush()
-    output.info(f"sandbox listening on {sandbox.url}; profile written to {config}")
-    output.info(f"try: WXPAY_CONFIG={config} wxpay repayment-url --user demo --org demo-org")
-    try:
+        try:
+            home = SandboxHome(Path(state_dir) if state_dir else None)
+            saved = home.saved()
+            keys = home.keys()
+        except HomeError as exc:
+            raise click.UsageError(str(exc)) from None
+        if port == 0 and saved and isinstance(saved.get("port"), int):
+            port = saved["port"]  # the profile made last time names this port
+        try:
+            sandbox = Sandbox(keys, mode=mode.replace("-", "_"), port=port, log=None if quiet else output.info)
+        except OSError as exc:
+            raise click.UsageError(_("cannot listen on 127.0.0.1:{port}: {reason}").format(
+                port=port, reason=exc.strerror)) from None
+        if saved:
+            try:
+                sandbox.state.restore(saved)
+            except ValueError as exc:
+                raise click.UsageError(str(exc)) from None
+        elif not pupils_file:
+            seed_demo(sandbox)
+        if pupils_file:
+            try:
+                count = load_csv(sandbox, Path(pupils_file))
+            except RosterError as exc:
+                raise click.UsageError(str(exc)) from None
+            output.info(_("{count} pupils loaded from {file}").format(count=count, file=pupils_file))
+        actual_port = sandbox.server.server_address[1]
+        sandbox.state.on_change = lambda: home.save(sandbox.state.snapshot(), actual_port)
+        sandbox.state.changed()
+        table = profile_table(sandbox, home.folder / "keys", apiv3_key=True, audit_log=home.audit_log)
+        text = tomli_w.dumps({"default_profile": "sandbox", "profiles": {"sandbox": table}})
+        if home.keep and home.config.exists():
+            # Kept as the operator left it (`certs download --save` may have added to it).
+            text = home.config.read_text(encoding="utf-8")
+        else:
+            home.write_config(text)
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        output.info(_("sandbox listening on {url}; profile written to {config}").format(url=sandbox.url, config=home.config))
+        output.info(_("try: WXPAY_CONFIG={config} wxpay repayment-url --user demo --org demo-org").format(config=home.config))
+        output.info(_("stop it with Ctrl-C, or `kill {pid}`").format(pid=_pid()))
         sandbox.serve_forever()
     except KeyboardInterrupt:
-        output.info("sandbox stopped")
+        output.info(_("sandbox stopped"))
     finally:
-        sandbox.server.server_close()
-        shutil.rmtree(folder, ignore_errors=True)
+        for name in ("SIGTERM", "SIGHUP"):  # a second signal during clean-up must not interrupt it
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), signal.SIG_IGN)
+        if sandbox is not None:
+            sandbox.server.server_close()
+        if home is not None:
+            home.close()
+
+
+def _pid() -> int:
+    import os
+
+    return os.getpid()

@@ -27,6 +27,11 @@ USER_LABELS = [
 ]
 
 
+# A batch line's result columns (--format csv): WeChat's user fields, nested ones by path.
+USER_COLUMNS = ("user_id", "user_name", "user_type", "student_info.class_name", "staff_info.occupation", "status",
+                "contract_state", "contract_id", "face_image_ok", "student_info", "staff_info")
+
+
 @click.group("user")
 def user_group() -> None:
     """Look up pupils (and staff) registered for face payment."""
@@ -39,7 +44,7 @@ def user_group() -> None:
 @output_options
 @click.pass_obj
 def show(app: App, out_user_id: str | None, organization_id: str | None, batch_input, concurrency: int,
-         rate: float | None) -> None:
+         rate: float | None, encoding: str | None) -> None:
     """Show a pupil: names, ids, class, status and contract state.
 
     An encrypted user_name is shown decrypted with the merchant private key.
@@ -51,11 +56,11 @@ def show(app: App, out_user_id: str | None, organization_id: str | None, batch_i
     if batch_input is not None:
         from wxpay_cli.commands._batch import run_batch
 
-        async def work(client, row: dict) -> dict:
-            return (await client.call(api.get_user(**row))).data
+        async def work(client, row) -> dict:
+            return (await client.call(api.get_user(**row.values))).data
 
-        run_batch(app, batch_input, work, concurrency=concurrency, rate=rate,
-                  required=("out_user_id", "organization_id"))
+        run_batch(app, batch_input, work, concurrency=concurrency, rate=rate, encoding=encoding,
+                  required=("out_user_id", "organization_id"), result_columns=USER_COLUMNS)
         return
     answer = app.client().call(api.get_user(organization_id=organization_id, out_user_id=out_user_id))
     app.render(user_view(answer.data))

@@ -14,6 +14,7 @@ empty).
 from __future__ import annotations
 
 import csv
+import functools
 import random
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -44,33 +45,52 @@ def _state(rng: random.Random) -> str:
     return "CONTRACTED" if roll < 0.8 else "NOT_CONTRACTED" if roll < 0.92 else "TERMINATED"
 
 
-def _terminated_time(rng: random.Random) -> str:
+def _days_ago(rng: random.Random, low: int, high: int) -> str:
     from wxpay_cli.sandbox.server import CHINA
 
-    moment = datetime.now(CHINA).replace(microsecond=0) - timedelta(days=rng.randint(1, 200), minutes=rng.randint(0, 1439))
+    moment = datetime.now(CHINA).replace(microsecond=0) - timedelta(days=rng.randint(low, high), minutes=rng.randint(0, 1439))
     return moment.isoformat()
+
+
+def _terminated_time(rng: random.Random) -> str:
+    return _days_ago(rng, 1, 200)
 
 
 def seed_demo_roster(sandbox: Sandbox) -> None:
     """The README's demo pupils and the two demo organizations' rosters."""
-    rng = random.Random(20261127)
     for organization_id, name in DEMO_ORGANIZATIONS.items():
         sandbox.seed_organization(organization_id, name)
-    sandbox.seed_user("demo-org", "demo", user_name="张小明", class_name="三年级二班")
-    sandbox.seed_user("demo-org", "demo-2", user_name="李小红", class_name="五年级一班", encrypt_name=False)
-    sandbox.seed_user("demo-org", "demo-terminated", user_name="王小刚", class_name="四年级三班",
-                      contract_state="TERMINATED", contract_terminated_time=_terminated_time(rng))
+    for organization_id, out_user_id, fields in _demo_roster():
+        sandbox.seed_user(organization_id, out_user_id, **fields)
+
+
+@functools.cache
+def _demo_roster() -> tuple[tuple[str, str, dict], ...]:
+    # Built once per process: every test's sandbox seeds it, and uuid4 for 360 pupils is not free.
+    rng = random.Random(20261127)
+
+    def ids(n: int) -> dict:
+        token = f"{rng.getrandbits(128):032x}"
+        return {"user_id": f"wxu_{token[:20]}", "contract_id": f"ct_{token[8:32]}", "openid": f"o_{token[:26]}"}
+
+    rows = [
+        ("demo-org", "demo", {"user_name": "张小明", "class_name": "三年级二班"}),
+        ("demo-org", "demo-2", {"user_name": "李小红", "class_name": "五年级一班", "encrypt_name": False}),
+        ("demo-org", "demo-terminated", {"user_name": "王小刚", "class_name": "四年级三班",
+                                         "contract_state": "TERMINATED", "contract_terminated_time": _terminated_time(rng)}),
+    ]
     for organization_id, prefix, count, first in (("demo-org", "2023", 300, 1), ("1234567", "2024", 60, 101)):
         for number in range(first, first + count):
             state = _state(rng)
-            sandbox.seed_user(
-                organization_id, f"{prefix}{number:04d}",
-                user_name=_name(rng),
-                class_name=f"{rng.choice(_GRADES)}年级{rng.choice(_CLASSES)}班",
-                contract_state=state,
-                contract_terminated_time=_terminated_time(rng) if state == "TERMINATED" else None,
-                encrypt_name=rng.random() < 0.5,
-            )
+            rows.append((organization_id, f"{prefix}{number:04d}", {
+                "user_name": _name(rng),
+                "class_name": f"{rng.choice(_GRADES)}年级{rng.choice(_CLASSES)}班",
+                "contract_state": state,
+                "contract_terminated_time": _terminated_time(rng) if state == "TERMINATED" else None,
+                "encrypt_name": rng.random() < 0.5,
+            }))
+    signed = _days_ago(rng, 201, 400)  # one signing day for the whole roster, before any termination
+    return tuple((org, out, {**ids(0), "contract_signed_time": signed, **fields}) for org, out, fields in rows)
 
 
 class RosterError(ValueError):

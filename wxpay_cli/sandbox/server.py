@@ -23,19 +23,8 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from wxpay_cli.sandbox import protocol
 from wxpay_cli.sandbox.keys import SandboxKeys, cert_pem
-from wxpay_cli.signing import (
-    SCHEME,
-    TIMESTAMP_WINDOW,
-    aead_encrypt,
-    make_nonce,
-    oaep_encrypt,
-    parse_authorization,
-    request_message,
-    response_message,
-    rsa_sign,
-    rsa_verify,
-)
 
 CHINA = timezone(timedelta(hours=8))
 
@@ -91,7 +80,8 @@ class Fault:
     kind: "status" (answer `status` with `code`), "bad_signature", "signtest",
     "stale_timestamp", "unknown_serial", "missing_header", "tamper_body",
     "not_json", "unsigned", "delay" (sleep `seconds` before handling the request),
-    "slow_answer" (handle it at once, sleep `seconds` before answering: a lost answer).
+    "slow_answer" (handle it at once, sleep `seconds` before answering: a lost answer),
+    "flip_byte" (change one letter of the body after signing: valid JSON, wrong signature).
     """
 
     kind: str
@@ -121,6 +111,29 @@ class SandboxState:
         self.faults: deque[Fault] = deque()
         self.lock = threading.RLock()
         self.clock_offset = 0.0  # seconds added to the sandbox's own clock (clock-skew tests)
+        self.on_change = None  # called (under the lock) after a contract state changes: `--state` saves
+
+    def changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+    def snapshot(self) -> dict:
+        """Organizations and pupils as plain data (for `sandbox serve --state`)."""
+        from dataclasses import asdict
+
+        with self.lock:
+            return {"organizations": dict(self.organizations), "users": [asdict(u) for u in self.users.values()]}
+
+    def restore(self, data: dict) -> None:
+        """The inverse of `snapshot`; ValueError when `data` is not one."""
+        try:
+            organizations = {str(k): str(v) for k, v in data["organizations"].items()}
+            users = [SandboxUser(**fields) for fields in data["users"]]
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"not a sandbox state: {exc}") from None
+        with self.lock:
+            self.organizations = organizations
+            self.users = {(u.organization_id, u.out_user_id): u for u in users}
 
     def seed_user(self, organization_id: str, out_user_id: str, **fields) -> SandboxUser:
         with self.lock:
@@ -253,7 +266,8 @@ class Handler(BaseHTTPRequestHandler):
         record.status = status
         if fault and fault.kind == "slow_answer":
             time.sleep(fault.seconds)
-        raw = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
+        # Compact, as WeChat answers: clients must verify the raw bytes, not a re-serialisation.
+        raw = b"" if payload is None else json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         extra = {"Retry-After": fault.retry_after} if (fault and fault.retry_after is not None) else {}
         self._answer(status, raw, fault, extra)
 
@@ -266,33 +280,32 @@ class Handler(BaseHTTPRequestHandler):
         header = record.headers.get("Authorization", "")
         if not header:
             self._sign_error(record, "missing Authorization header")
-        fields = parse_authorization(header)
+        fields = protocol.authorization_fields(header)
         if fields is None:
-            self._sign_error(record, f"Authorization scheme is not {SCHEME}")
+            self._sign_error(record, f"Authorization scheme is not {protocol.SCHEME}")
         missing = [k for k in ("mchid", "nonce_str", "timestamp", "serial_no", "signature") if not fields.get(k)]
         if missing:
             self._sign_error(record, f"Authorization lacks {', '.join(missing)}")
         if fields["mchid"] != state.keys.mchid:
             self._sign_error(record, f"mchid {fields['mchid']} is not the merchant these keys belong to")
-        if fields["serial_no"].upper() != state.keys.serial_no:
+        if not protocol.names_key(fields["serial_no"], state.keys.serial_no):
             self._sign_error(record, f"serial_no {fields['serial_no']} is not the merchant's API certificate serial")
-        try:
-            skew = abs(time.time() + state.clock_offset - int(fields["timestamp"]))
-        except ValueError:
+        if not (fields["timestamp"].isascii() and fields["timestamp"].isdigit()):
             self._sign_error(record, "timestamp is not a unix time")
-        if skew > TIMESTAMP_WINDOW:
+        skew = abs(time.time() + state.clock_offset - int(fields["timestamp"]))
+        if skew > protocol.WINDOW:
             self._sign_error(record, f"timestamp is {int(skew)} s away from the server clock")
         with state.lock:
             if fields["nonce_str"] in state.nonces:
                 self._sign_error(record, "nonce_str was already used (replayed request)")
             state.nonces.add(fields["nonce_str"])
-        message = request_message(record.method, record.target, fields["timestamp"], fields["nonce_str"], record.body)
-        if not rsa_verify(state.keys.merchant_key.public_key(), message, fields["signature"]):
+        message = protocol.signed_request(record.method, record.target, fields["timestamp"], fields["nonce_str"], record.body)
+        if not protocol.verify(state.keys.merchant_key.public_key(), message, fields["signature"]):
             self._sign_error(record, "signature does not match the request", message)
         record.signature_ok = True
         serial = record.headers.get("Wechatpay-Serial")
-        known = {state.keys.public_key_id, state.keys.platform_serial}
-        if serial and serial not in known:
+        known = (state.keys.public_key_id, state.keys.platform_serial)
+        if serial and not any(protocol.names_key(serial, key) for key in known):
             raise ApiFailure(400, "PARAM_ERROR", "Wechatpay-Serial 无效", {"issue": f"unknown Wechatpay-Serial {serial}"})
 
     def _sign_error(self, record: Received, issue: str, message: bytes | None = None) -> None:
@@ -347,7 +360,7 @@ class Handler(BaseHTTPRequestHandler):
     def route_user_query(self, record: Received, organization_id: str, out_user_id: str):
         user = self._user(organization_id, out_user_id)
         keys = self.server.state.keys
-        name = oaep_encrypt(keys.merchant_key.public_key(), user.user_name) if user.encrypt_name else user.user_name
+        name = protocol.encrypt_for(keys.merchant_key.public_key(), user.user_name) if user.encrypt_name else user.user_name
         answer = {
             "use_id" if user.use_id_typo else "user_id": user.user_id,
             "out_user_id": user.out_user_id,
@@ -377,6 +390,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise ApiFailure(400, "INVALID_REQUEST", "用户未签约或已解约", {"contract_state": user.contract_state})
             user.contract_state = "TERMINATED"
             user.contract_terminated_time = now_rfc3339()
+            state.changed()
         return 204, None
 
     def route_contract_query(self, record: Received, contract_id: str):
@@ -419,7 +433,7 @@ class Handler(BaseHTTPRequestHandler):
         if not state.has_platform_certs:
             raise ApiFailure(404, "RESOURCE_NOT_EXISTS", "无可用的平台证书，请在商户平台-API安全申请使用微信支付公钥")
         cert = state.keys.platform_cert
-        nonce = make_nonce(12)
+        nonce = protocol.nonce(12)
         return 200, {
             "data": [
                 {
@@ -430,8 +444,8 @@ class Handler(BaseHTTPRequestHandler):
                         "algorithm": "AEAD_AES_256_GCM",
                         "nonce": nonce,
                         "associated_data": "certificate",
-                        "ciphertext": aead_encrypt(
-                            state.keys.apiv3_key.encode(), nonce, "certificate", cert_pem(state.keys.platform_cert)
+                        "ciphertext": protocol.seal(
+                            state.keys.apiv3_key, nonce, "certificate", cert_pem(state.keys.platform_cert)
                         ),
                     },
                 }
@@ -448,20 +462,24 @@ class Handler(BaseHTTPRequestHandler):
         else:
             signing_key, serial = keys.platform_key, keys.platform_serial
         timestamp = str(int(time.time() + state.clock_offset))
-        nonce = make_nonce()
+        nonce = protocol.nonce()
         kind = fault.kind if fault else None
         if kind == "not_json":
             body = b"<html>gateway</html>"
-        signature = rsa_sign(signing_key, response_message(timestamp, nonce, body))
+        signature = protocol.sign(signing_key, protocol.signed_answer(timestamp, nonce, body))
         if kind == "tamper_body":
             body = body.replace(b"sandbox/repay", b"evil.example/repay") or b"{}"
+        elif kind == "flip_byte" and body:
+            body = flip_one_byte(body)
+        elif kind == "flip_byte":  # nothing to change in an empty body: change the signed nonce instead
+            nonce = flip_one_byte(nonce.encode()).decode()
         elif kind == "bad_signature":
-            signature = rsa_sign(keys.merchant_key, response_message(timestamp, nonce, body))
+            signature = protocol.sign(keys.merchant_key, protocol.signed_answer(timestamp, nonce, body))
         elif kind == "signtest":
             signature = "WECHATPAY/SIGNTEST/" + signature
         elif kind == "stale_timestamp":
             timestamp = str(int(timestamp) - 3600)
-            signature = rsa_sign(signing_key, response_message(timestamp, nonce, body))
+            signature = protocol.sign(signing_key, protocol.signed_answer(timestamp, nonce, body))
         elif kind == "unknown_serial":
             serial = "PUB_KEY_ID_0114000000000000000000000000"
         headers = {
@@ -470,7 +488,7 @@ class Handler(BaseHTTPRequestHandler):
             "Wechatpay-Nonce": nonce,
             "Wechatpay-Signature": signature,
             "Wechatpay-Serial": serial,
-            "Wechatpay-Signature-Type": SCHEME,
+            "Wechatpay-Signature-Type": protocol.SCHEME,
         }
         if kind == "missing_header":
             del headers["Wechatpay-Signature"]
@@ -480,12 +498,22 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         if body:
             self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
+        if status != 204:  # a 204 has no body, so no Content-Length either (RFC 9110 8.6)
+            self.send_header("Content-Length", str(len(body)))
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
-        if body:
+        if body and status != 204:
             self.wfile.write(body)
+
+
+def flip_one_byte(body: bytes) -> bytes:
+    """The body with its last ASCII letter changed in case: still JSON, no longer what was signed."""
+    for index in range(len(body) - 1, -1, -1):
+        char = body[index:index + 1]
+        if char.isalpha() and char.isascii():
+            return body[:index] + char.swapcase() + body[index + 1:]
+    return body + b" "  # no letter at all: one more byte
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):

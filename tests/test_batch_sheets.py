@@ -1,0 +1,267 @@
+"""Batch input as operators have it (Excel CSV in GBK, extra roster columns, CSV out),
+input that cannot be trusted (headers, JSON values, encodings), and faults that stop a run."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from wxpay_cli import output
+
+ROSTER = [("p00", "张小明", "三年级二班", "13800000000"), ("p01", "李小红", "五年级一班", "13900000000"),
+          ("missing", "赵小刚", "一年级一班", "13700000000")]
+
+
+def lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def csv_rows(users, org="demo-org", header="out_user_id,organization_id") -> str:
+    return header + "\n" + "".join(f"{u},{org}\n" for u in users)
+
+
+@pytest.fixture
+def pupils(sandbox):
+    names = [f"p{i:02d}" for i in range(12)]
+    for name in names:
+        sandbox.seed_user("demo-org", name, user_name=name.upper(), encrypt_name=False, class_name="三年级二班")
+    return names
+
+
+def excel_gbk_roster(path, rows=ROSTER):
+    """What Excel writes for 'CSV (comma delimited)' on a Chinese Windows: GBK, CRLF, no BOM."""
+    text = "姓名,out_user_id,班级,organization_id,家长电话\r\n"
+    text += "".join(f"{name},{user},{klass},demo-org,{phone}\r\n" for user, name, klass, phone in rows)
+    path.write_bytes(text.encode("gbk"))
+    return path
+
+
+# -- spreadsheets in -------------------------------------------------------------------
+
+
+def test_gbk_roster_from_excel_is_read_and_its_columns_carried(sandbox, configure, run, pupils, tmp_path):
+    configure(sandbox)
+    path = excel_gbk_roster(tmp_path / "roster.csv")
+    result = run("repayment-url", "--batch", str(path))
+    assert result.exit_code == 1, result.stderr  # the third pupil is unknown to WeChat
+    assert "GB18030" in result.stderr
+    out = lines(result.stdout)
+    assert [list(r)[:5] for r in out] == [["姓名", "out_user_id", "班级", "organization_id", "家长电话"]] * 3
+    assert [(r["姓名"], r["班级"], r["家长电话"]) for r in out] == [(n, k, p) for _, n, k, p in ROSTER]
+    assert "/repay/" in out[0]["repayment_url"] and list(out[0])[5:] == ["repayment_url", "expire_at"]
+    assert out[2]["error"]["code"] == "RESOURCE_NOT_EXISTS" and out[2]["姓名"] == "赵小刚"
+    assert [r.json["out_user_id"] for r in sandbox.received] == ["p00", "p01", "missing"]
+
+
+def test_encoding_option_overrides_and_is_said(sandbox, configure, run, pupils, tmp_path):
+    configure(sandbox)
+    path = excel_gbk_roster(tmp_path / "roster.csv", ROSTER[:2])
+    result = run("user", "show", "--batch", str(path), "--encoding", "gbk")
+    assert result.exit_code == 0, result.stderr
+    assert "gbk" in result.stderr
+    assert [r["姓名"] for r in lines(result.stdout)] == ["张小明", "李小红"]
+    wrong = run("user", "show", "--batch", str(path), "--encoding", "utf-8")
+    assert wrong.exit_code == 2 and "file line 1" in wrong.stderr and "Traceback" not in wrong.stderr
+    assert run("user", "show", "--batch", str(path), "--encoding", "klingon").exit_code == 2
+
+
+def test_utf8_with_bom_as_excel_saves_csv_utf8(sandbox, configure, run, pupils, tmp_path):
+    configure(sandbox)
+    path = tmp_path / "utf8.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + "out_user_id,organization_id,姓名\r\np00,demo-org,张三\r\n".encode())
+    result = run("user", "show", "--batch", str(path))
+    assert result.exit_code == 0, result.stderr
+    assert "UTF-8" in result.stderr
+    assert lines(result.stdout)[0]["姓名"] == "张三"
+
+
+def test_undecodable_bytes_name_the_row_and_line_after_working_on_the_rows_before(
+        sandbox, configure, run, pupils, tmp_path):
+    configure(sandbox)
+    path = tmp_path / "mixed.csv"
+    # UTF-8 is decided by the first non-ASCII row; row 4 (file line 6: a blank line is skipped) is not UTF-8.
+    path.write_bytes("out_user_id,organization_id,姓名\np00,demo-org,张三\n\np01,demo-org,x\n"
+                     "p02,demo-org,y\n".encode() + b"p03,demo-org,\xc3\x28\n" + b"p04,demo-org,z\n")
+    result = run("user", "show", "--batch", str(path), "--concurrency", "1")
+    assert result.exit_code == 2, result.stderr
+    assert "row 4 (file line 6)" in result.stderr and "Traceback" not in result.stderr
+    out = lines(result.stdout)
+    assert [r["out_user_id"] for r in out] == ["p00", "p01", "p02"]
+    assert all("error" not in r for r in out)
+    assert "batch: 3 ok, 0 failed" in result.stderr
+
+
+# -- the header, checked before anything is sent ------------------------------------------
+
+
+@pytest.mark.parametrize("header, found", [
+    ("学号,学校", "学号,学校"),
+    ("out_user_id;organization_id", "out_user_id;organization_id"),
+])
+def test_a_header_without_the_columns_sends_nothing(sandbox, configure, run, header, found):
+    configure(sandbox)
+    text = header + "\n" + header.replace("out_user_id", "p00").replace("organization_id", "demo-org") + "\n"
+    result = run("repayment-url", "--batch", "-", input=text)
+    assert result.exit_code == 2, result.stderr
+    assert found in result.stderr and "out_user_id,organization_id" in result.stderr
+    assert sandbox.received == [] and result.stdout == ""
+    if ";" in header:
+        assert "comma" in result.stderr
+
+
+def test_a_column_twice_is_a_usage_error(sandbox, configure, run):
+    configure(sandbox)
+    result = run("user", "show", "--batch", "-", input="out_user_id,organization_id,Out_User_ID\na,demo-org,b\n")
+    assert result.exit_code == 2 and "twice" in result.stderr
+    assert sandbox.received == []
+
+
+def test_duplicate_json_keys_stop_the_input_there(sandbox, configure, run, pupils):
+    configure(sandbox)
+    text = ('{"out_user_id": "p00", "organization_id": "demo-org"}\n'
+            '{"out_user_id": "p01", "organization_id": "demo-org", "out_user_id": "p02"}\n')
+    result = run("user", "show", "--batch", "-", input=text)
+    assert result.exit_code == 2 and "row 2 (file line 2)" in result.stderr and "twice" in result.stderr
+    assert [r["out_user_id"] for r in lines(result.stdout)] == ["p00"]
+    assert [r.path.rsplit("/", 1)[1] for r in sandbox.received] == ["p00"]
+
+
+@pytest.mark.parametrize("line", [
+    '{"out_user_id": ' + "[" * 10_000 + "]" * 10_000 + ', "organization_id": "demo-org"}',
+    '{"out_user_id": "\\ud800", "organization_id": "demo-org"}',
+    '{"out_user_id": "p00", "organization_id": "demo-org", "note": "\\udc00x"}',
+], ids=["nested-deep", "lone-surrogate-id", "lone-surrogate-extra"])
+def test_hostile_json_lines_are_usage_errors(sandbox, configure, run, line):
+    configure(sandbox)
+    result = run("user", "show", "--batch", "-", input=line + "\n")
+    assert result.exit_code == 2, result.stderr
+    assert "row 1" in result.stderr and "Traceback" not in result.stderr
+    assert sandbox.received == []
+
+
+def test_json_values_that_are_not_text_are_invalid_rows_carrying_their_keys(sandbox, configure, run):
+    configure(sandbox)
+    user_id = sandbox.seed_user("demo-org", "12345678901234567890123", encrypt_name=False).user_id
+    values = [{"a": 1}, ["x"], True, 2.0, float("nan"), 1e25]
+    text = "".join(json.dumps({"out_user_id": v, "organization_id": "demo-org", "班级": "一班"}) + "\n"
+                   for v in values)
+    text += '{"out_user_id": 12345678901234567890123, "organization_id": "demo-org", "班级": "二班"}\n'
+    result = run("user", "show", "--batch", "-", input=text)
+    assert result.exit_code == 1
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["error"]["code"] for r in out[:-1]] == ["INVALID_ROW"] * len(values)
+    assert all("must be text" in r["error"]["message"] for r in out[:-1])
+    assert all(set(r) == {"out_user_id", "organization_id", "班级", "error"} for r in out[:-1])
+    assert out[0]["out_user_id"] == {"a": 1} and out[3]["out_user_id"] == 2.0
+    # An integer id is taken digit for digit (a spreadsheet exported to JSON writes ids as numbers).
+    assert out[-1]["user_id"] == user_id and out[-1]["班级"] == "二班"
+    assert [r.path.rsplit("/", 1)[1] for r in sandbox.received] == ["12345678901234567890123"]
+
+
+def test_extra_json_keys_are_carried_in_order(sandbox, configure, run, pupils):
+    configure(sandbox)
+    text = '{"姓名": "张", "out_user_id": "p00", "备注": [1, 2], "organization_id": "demo-org"}\n'
+    out = lines(run("repayment-url", "--batch", "-", input=text).stdout)
+    assert list(out[0])[:4] == ["姓名", "out_user_id", "备注", "organization_id"] and out[0]["备注"] == [1, 2]
+
+
+# -- spreadsheets out ----------------------------------------------------------------------
+
+
+def read_csv_output(text: str) -> list[dict]:
+    assert text.startswith("\ufeff")
+    return list(csv.DictReader(io.StringIO(text[1:], newline="")))
+
+
+def test_csv_output_opens_in_excel_and_feeds_back(sandbox, configure, run, pupils, tmp_path):
+    configure(sandbox)
+    path = excel_gbk_roster(tmp_path / "roster.csv")
+    result = run("repayment-url", "--batch", str(path), "--format", "csv")
+    assert result.exit_code == 1
+    assert result.stdout_bytes.startswith("\ufeff姓名".encode()) and result.stdout_bytes.count(b"\r\n") == 4
+    first_line = result.stdout[1:].splitlines()[0]
+    assert first_line == ("姓名,out_user_id,班级,organization_id,家长电话,repayment_url,expire_at,"
+                          "error_code,error_message")
+    out = read_csv_output(result.stdout)
+    assert [r["姓名"] for r in out] == ["张小明", "李小红", "赵小刚"]
+    assert "/repay/" in out[0]["repayment_url"] and out[0]["error_code"] == ""
+    assert out[2]["error_code"] == "RESOURCE_NOT_EXISTS" and out[2]["repayment_url"] == ""
+    # The whole output, saved by Excel as it was, is valid input: rows keep their columns,
+    # old results are replaced, the late pupil now succeeds.
+    sandbox.seed_user("demo-org", "missing")
+    again_path = tmp_path / "again.csv"
+    again_path.write_text(result.stdout, encoding="utf-8", newline="")
+    again = run("repayment-url", "--batch", str(again_path), "--format", "csv")
+    assert again.exit_code == 0, again.stderr
+    out = read_csv_output(again.stdout)
+    assert list(out[0]) == ["姓名", "out_user_id", "班级", "organization_id", "家长电话", "repayment_url",
+                            "expire_at", "error_code", "error_message"]
+    assert [r["out_user_id"] for r in out] == ["p00", "p01", "missing"]
+    assert all("/repay/" in r["repayment_url"] and r["error_code"] == "" for r in out)
+
+
+def test_csv_output_of_user_show_has_the_user_fields(sandbox, configure, run, pupils):
+    configure(sandbox)
+    result = run("user", "show", "--batch", "-", "--format", "csv", input=csv_rows(["p00"]))
+    row = read_csv_output(result.stdout)[0]
+    assert row["user_name"] == "P00" and row["student_info.class_name"] == "三年级二班"
+    assert row["contract_state"] == "CONTRACTED" and row["face_image_ok"] == "true"
+
+
+def test_csv_output_cells_from_wechat_cannot_be_formulas(sandbox, configure, run):
+    configure(sandbox)
+    sandbox.seed_user("demo-org", "f1", user_name="=HYPERLINK(\"http://x\")", encrypt_name=False)
+    row = read_csv_output(run("user", "show", "--batch", "-", "--format", "csv",
+                              input=csv_rows(["f1"])).stdout)[0]
+    assert row["user_name"] == "'=HYPERLINK(\"http://x\")"
+
+
+def test_csv_format_is_for_batches_only(sandbox, configure, run):
+    configure(sandbox)
+    assert run("user", "show", "--user", "demo", "--org", "demo-org", "--format", "csv").exit_code == 2
+    assert run("config", "show", "--format", "csv").exit_code == 2
+    assert sandbox.received == []
+
+
+# -- progress ---------------------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_progress_shows_total_percentage_counts_and_eta():
+    clock = Clock()
+    progress = output.Progress(200, clock=clock)
+    clock.now += 10
+    progress.ok, progress.failed, progress.done = 45, 5, 50
+    assert progress.text() == "50/200 (25%) · 45 ok, 5 failed · ETA 30 s"
+    progress.ok, progress.done = 195, 200
+    assert progress.text().startswith("200/200 (100%) · 195 ok, 5 failed")
+    unknown = output.Progress(None, clock=clock)
+    unknown.ok, unknown.done = 3, 3
+    assert unknown.text() == "3 rows · 3 ok, 0 failed · 0 s"
+
+
+def test_the_file_total_reaches_the_progress_display(sandbox, configure, run, pupils, tmp_path, monkeypatch):
+    configure(sandbox)
+    totals = []
+    real = output.Progress.__init__
+
+    def spy(self, total=None, **kwargs):
+        totals.append(total)
+        real(self, total, **kwargs)
+
+    monkeypatch.setattr(output.Progress, "__init__", spy)
+    path = tmp_path / "rows.csv"
+    path.write_text(csv_rows(pupils[:5]) + "\n")
+    run("user", "show", "--batch", str(path))
+    run("user", "show", "--batch", "-", input=csv_rows(pupils[:5]))
+    assert totals == [5, None]

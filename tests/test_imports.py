@@ -1,0 +1,112 @@
+"""What importing the clients costs, and that it changes nothing for other code.
+
+- A batch request must not try to import anything: httpcore asks for `sniffio`
+  on every request, and when it is missing each ask walks sys.path (about 1 ms
+  of CPU per row, measured). `sniffio` is a declared dependency for that.
+- `wxpay_cli.client` loads httpx without httpx's own CLI (rich, pygments) and
+  defers trio; httpx must still work under trio, and `httpx.main` must still
+  be httpx's CLI, in the same process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from wxpay_cli import api
+from wxpay_cli.aclient import AsyncClient
+from wxpay_cli.sandbox.keys import SandboxKeys
+from wxpay_cli.signing import Signer, VerificationKey, Verifier
+
+
+class ImportRecorder:
+    """A meta path finder that notes every module the import system goes looking for."""
+
+    def __init__(self):
+        self.wanted: list[str] = []
+
+    def find_spec(self, name, path=None, target=None):
+        self.wanted.append(name)
+        return None
+
+
+def _async_client(box, keys: SandboxKeys) -> AsyncClient:
+    return AsyncClient(
+        base_url=box.url,
+        signer=Signer(keys.mchid, keys.serial_no, keys.merchant_key),
+        verifier=Verifier([VerificationKey(keys.public_key_id, keys.wechat_key.public_key(), "public_key")]),
+        concurrency=4,
+    )
+
+
+def test_batch_requests_import_nothing(sandbox, sandbox_keys):
+    async def go(recorder: ImportRecorder) -> list:
+        client = _async_client(sandbox, sandbox_keys)
+        call = api.repayment_url(out_user_id="demo", organization_id="demo-org")
+        try:
+            await client.call(call)  # the first request may import what it needs once
+            sys.meta_path.insert(0, recorder)
+            try:
+                return await asyncio.gather(*(client.call(call) for _ in range(6)))
+            finally:
+                sys.meta_path.remove(recorder)
+        finally:
+            await client.aclose()
+
+    recorder = ImportRecorder()
+    answers = asyncio.run(go(recorder))
+    assert len(answers) == 6
+    assert recorder.wanted == [], f"each batch request looks for modules: {sorted(set(recorder.wanted))}"
+
+
+def _run(code: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_client_import_skips_httpx_cli_but_httpx_main_still_works():
+    result = _run("""
+        import sys
+        import wxpay_cli.client
+        print("rich" in sys.modules, "pygments" in sys.modules, "httpx._main" in sys.modules)
+        import httpx
+        import httpx._main
+        print(httpx._main.main.__class__.__name__, httpx.main is not httpx._main.main)
+        try:
+            httpx.main(["--help"], prog_name="httpx", standalone_mode=False)
+        except SystemExit:
+            pass
+    """)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "False False False"  # the trick still works with the httpx installed
+    assert lines[1] == "Command True"  # the real CLI is there once asked for
+    assert "Usage: httpx" in result.stdout  # and httpx.main runs it
+
+
+def test_httpx_still_works_under_trio_after_importing_the_client(sandbox):
+    pytest.importorskip("trio")
+    result = _run(f"""
+        import sys
+        import wxpay_cli.client
+        print("trio._core" in sys.modules)  # deferred, not loaded
+        import httpx
+        import trio
+        import trio.lowlevel
+
+        async def main():
+            async with httpx.AsyncClient() as http:
+                answer = await http.get("{sandbox.url}/v3/certificates")
+                print(answer.status_code, trio.lowlevel.current_task().name is not None)
+
+        trio.run(main)
+    """)
+    assert result.returncode == 0, result.stderr
+    first, second = result.stdout.splitlines()
+    assert first == "False"
+    assert second.split()[1] == "True" and second.split()[0].isdigit()
+    assert any(r.path.startswith("/v3/certificates") for r in sandbox.received)

@@ -1,0 +1,108 @@
+"""`wxpay sandbox serve` as a place to rehearse: it stops cleanly on SIGTERM and
+SIGHUP (its keys go with it), keeps everything across restarts with --state,
+hands out a profile with which `certs download` works, and loads your pupils."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+from terminal import wxpay_script
+
+
+class Served:
+    """A `wxpay sandbox serve` subprocess, ready once it has written its profile."""
+
+    def __init__(self, *args: str, timeout: float = 30.0):
+        self.proc = subprocess.Popen([wxpay_script(), "sandbox", "serve", "--quiet", *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
+        self.stderr = b""
+        selector = selectors.DefaultSelector()
+        selector.register(self.proc.stderr, selectors.EVENT_READ)
+        deadline = time.monotonic() + timeout
+        while b"stop it with" not in self.stderr:
+            assert time.monotonic() < deadline, self.stderr
+            assert self.proc.poll() is None, self.stderr.decode() + self.proc.stderr.read().decode()
+            if selector.select(timeout=1):
+                self.stderr += os.read(self.proc.stderr.fileno(), 4096)
+        selector.close()
+        line = next(li for li in self.stderr.decode().splitlines() if "profile written to" in li)
+        self.config = Path(line.rsplit(" ", 1)[1])
+        self.profile = tomllib.loads(self.config.read_text())["profiles"]["sandbox"]
+
+    def stop(self, signum: int = signal.SIGTERM) -> int:
+        self.proc.send_signal(signum)
+        try:
+            return self.proc.wait(timeout=20)
+        finally:
+            self.proc.stdout.close()
+            self.proc.stderr.close()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=["TERM", "HUP", "INT"])
+def test_a_signal_stops_it_and_removes_its_keys(signum):
+    served = Served()
+    folder = served.config.parent
+    key = Path(served.profile["private_key"])
+    assert key.is_file() and key.is_relative_to(folder)
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    assert served.stop(signum) == 0
+    assert not folder.exists()
+
+
+@pytest.fixture
+def state_dir(tmp_path, sandbox_keys):
+    """A --state folder holding the session keys already (RSA generation is slow; serials start with 0)."""
+    folder = tmp_path / "state"
+    sandbox_keys.save(folder / "sandbox")
+    return folder
+
+
+def test_state_keeps_keys_pupils_and_a_config_init_profile(state_dir, run, tmp_path, sandbox_keys):
+    served = Served("--state", str(state_dir))
+    keys_dir = Path(served.profile["private_key"]).parent
+    assert served.profile["serial_no"] == sandbox_keys.serial_no
+    assert run("config", "init", "--profile", "mine", "--mchid", sandbox_keys.mchid,
+               "--merchant-cert", str(keys_dir / "apiclient_cert.pem"), "--private-key", str(keys_dir / "apiclient_key.pem"),
+               "--public-key-id", sandbox_keys.public_key_id, "--public-key", str(keys_dir / "pub_key.pem"),
+               "--base-url", served.profile["base_url"]).exit_code == 0
+    result = run("contract", "terminate", "--user", "demo", "--org", "demo-org", "--yes", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert served.stop() == 0
+    assert (state_dir / "config.toml").exists() and (state_dir / "sandbox" / "wechat_key.pem").exists()
+
+    served = Served("--state", str(state_dir))
+    try:
+        assert served.profile["base_url"] == tomllib.loads((tmp_path / "config.toml").read_text())["profiles"]["mine"]["base_url"]
+        result = run("user", "show", "--user", "demo", "--org", "demo-org", "--json")
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["contract_state"] == "TERMINATED"
+        assert run("repayment-url", "--user", "demo-2", "--org", "demo-org").exit_code == 0
+    finally:
+        served.stop()
+
+
+def test_certificate_mode_profile_downloads_certificates_and_loads_pupils(state_dir, run, tmp_path, sandbox_keys):
+    pupils = tmp_path / "pupils.csv"
+    pupils.write_text("out_user_id,organization_id,name,class,contract_state\n"
+                      "p1,school-x,赵一,一年级一班,CONTRACTED\n", encoding="utf-8")
+    served = Served("--mode", "certificate", "--state", str(state_dir), "--pupils", str(pupils))
+    try:
+        assert served.profile["apiv3_key"] == sandbox_keys.apiv3_key
+        env = {"WXPAY_CONFIG": str(served.config)}
+        result = run("certs", "download", "--output", str(tmp_path / "certs"), "--save", "--json", env=env)
+        assert result.exit_code == 0, result.stderr
+        assert (tmp_path / "certs" / f"wechatpay_{sandbox_keys.platform_serial}.pem").is_file()
+        result = run("user", "show", "--user", "p1", "--org", "school-x", "--json", env=env)
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["user_name"] == "赵一"
+        assert run("user", "show", "--user", "demo", "--org", "demo-org", env=env).exit_code == 1  # own roster only
+    finally:
+        served.stop()

@@ -1,0 +1,46 @@
+"""Every time shown to a person is local time with its offset, in one format."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import datetime
+
+import pytest
+
+from wxpay_cli import times
+
+LOCAL = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d\d:\d\d")
+
+
+@pytest.fixture
+def new_york(monkeypatch):
+    """A local zone that is not the sandbox's (+08:00), so conversion shows."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_one_long_format(new_york):
+    assert times.local("2026-11-26T12:00:00+08:00") == "2026-11-25 23:00:00 -05:00"
+    moment = datetime.fromisoformat("2026-11-26T12:00:00+08:00")
+    assert LOCAL.fullmatch(times.local(moment))
+    assert times.local("not a time") == "not a time"
+
+
+def test_link_expiry_and_contract_times_are_local_with_offset(new_york, sandbox, configure, run):
+    configure(sandbox)
+    link = run("repayment-url", "--user", "demo", "--org", "demo-org", "--format", "table")
+    assert link.exit_code == 0, link.stderr
+    [expires] = [line for line in link.stdout.splitlines() if "Expires" in line]
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d -05:00", expires)
+
+    contract_id = sandbox.state.users[("demo-org", "demo")].contract_id
+    table = run("contract", "show", contract_id, "--format", "table")
+    [signed] = [line for line in table.stdout.splitlines() if "Signed" in line]
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d -05:00", signed)
+    raw = json.loads(run("contract", "show", contract_id, "--json").stdout)
+    assert raw["contract_signed_time"].endswith("+08:00")  # JSON keeps WeChat's value as it came

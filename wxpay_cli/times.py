@@ -1,0 +1,54 @@
+"""How times are shown to a person: local time with its offset, one format everywhere.
+
+`local` is the one long form ("2026-11-26 14:05:03 +08:00"); `short` is the
+same clock for tables that must stay narrow ("11-26 14:05", or the date alone
+for another year), with the offset said once in the column heading
+(`offset_label`). JSON output keeps the RFC 3339 strings as they came.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+def parse(value: object) -> datetime | None:
+    """An ISO 8601 / RFC 3339 time with its offset, or None (a naive time is taken as local)."""
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value))
+        except ValueError:
+            return None
+    return moment if moment.tzinfo else moment.astimezone()
+
+
+def offset(moment: datetime) -> str:
+    """'+08:00'."""
+    text = moment.strftime("%z")
+    return f"{text[:3]}:{text[3:]}" if text else ""
+
+
+def local(value: object) -> str:
+    """'2026-11-26 14:05:03 +08:00' in this machine's time zone; the value as it came if not a time."""
+    moment = parse(value)
+    if moment is None:
+        return "" if value is None else str(value)
+    moment = moment.astimezone()
+    return f"{moment:%Y-%m-%d %H:%M:%S} {offset(moment)}"
+
+
+def short(value: object, now: datetime | None = None) -> str:
+    """'11-26 14:05' (this year) or '2025-11-26' (another year), local time; see `offset_label`."""
+    moment = parse(value)
+    if moment is None:
+        return "" if value is None else str(value)
+    moment = moment.astimezone()
+    now = (now or datetime.now()).astimezone()
+    return f"{moment:%m-%d %H:%M}" if moment.year == now.year else f"{moment:%Y-%m-%d}"
+
+
+def offset_label(values) -> str:
+    """The local offset of these times when they share one ('+08:00'), else ''."""
+    offsets = {offset(moment.astimezone()) for moment in map(parse, values) if moment is not None}
+    return offsets.pop() if len(offsets) == 1 else ""
