@@ -115,14 +115,14 @@ def _render_table(view: View, *, to_stderr: bool = False) -> None:
             table.add_column(columns[index].heading, max_width=columns[index].width, no_wrap=True,
                              overflow="ellipsis")
         for row in view.rows:
-            table.add_row(*(_cell(value, Text) for value in (row[index] for index in shown)))
+            table.add_row(*(_table_cell(value, Text) for value in (row[index] for index in shown)))
         console.print(table)
     elif view.rows:
         table = Table(title=_title(view), box=box.SIMPLE_HEAD, show_header=bool(view.columns), title_justify="left")
         for index, heading in enumerate(view.columns or ("", "")):
             table.add_column(heading, style="bold" if index == 0 else None, overflow="fold")
         for row in view.rows:
-            table.add_row(*(_cell(value, Text) for value in row))
+            table.add_row(*(_table_cell(value, Text) for value in row))
         console.print(table)
     for block in view.blocks:
         # soft_wrap: the terminal wraps long lines itself, so a copied link stays whole.
@@ -134,7 +134,7 @@ def _title(view: View) -> str | None:
     return for_terminal(view.title) if view.title else None
 
 
-def _cell(value: object, text_class):
+def _table_cell(value: object, text_class):
     """A table cell, sanitised; a styled rich Text keeps its style unless it held something unsafe."""
     if isinstance(value, text_class):
         safe = for_terminal(value.plain)
