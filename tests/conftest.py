@@ -8,6 +8,7 @@ import pytest
 import tomli_w
 from click.testing import CliRunner
 
+from wxpay_cli.app import App
 from wxpay_cli.cli import cli
 from wxpay_cli.sandbox.keys import SandboxKeys
 from wxpay_cli.sandbox.profile import profile_table
@@ -89,11 +90,18 @@ def configure(tmp_path):
 
 
 @pytest.fixture
-def run():
+def retry_sleeps() -> list[float]:
+    """The back-off waits the clients asked for during `run` (none is really slept)."""
+    return []
+
+
+@pytest.fixture
+def run(retry_sleeps):
     """run(*args, input=None, env=None) invokes wxpay in-process; stdout and stderr stay apart."""
 
     def invoke(*args: str, input: str | None = None, env: dict | None = None):
-        return CliRunner().invoke(cli, list(args), input=input, env=env, catch_exceptions=False)
+        return CliRunner().invoke(cli, list(args), input=input, env=env, catch_exceptions=False,
+                                  obj=App(retry_sleep=retry_sleeps.append))
 
     return invoke
 

@@ -126,7 +126,9 @@ def test_second_termination_by_user_id_gets_wechats_refusal(sandbox, configure, 
     second = run(*args, "--json")
     assert second.exit_code == 1 and second.stdout == ""
     assert json.loads(second.stderr)["error"]["code"] == "INVALID_REQUEST"
-    assert [line["outcome"] for line in audit_lines()] == ["attempted", "succeeded", "attempted", "refused"]
+    # An answer, even a refusal, proves the POST was sent; by --user-id it cannot be re-queried.
+    assert [line["outcome"] for line in audit_lines()] == ["attempted", "succeeded", "attempted", "unknown"]
+    assert "wxpay user show" in json.loads(second.stderr)["error"]["message"]
 
 
 def test_user_and_user_id_are_exclusive(sandbox, configure, run):
@@ -267,3 +269,165 @@ def test_confirmation_question_shows_the_name_sanitised(sandbox, configure, run,
     assert "\x1b" not in question and "\u202e" not in question and "\x07" not in question
     assert "\\x1b]0;pwned\\x07\\u202eevil" in question
     assert posts(sandbox) == []
+
+
+# -- the irreversible path: one POST at most, every doubt re-queried -----------------------------
+
+
+def hostile_user_query(monkeypatch, change, *, skip: int = 0):
+    """The sandbox answers user queries (after the first `skip`) with `change(answer)`, signed with
+    its trusted key: a correctly signed but wrong answer."""
+    from wxpay_cli.sandbox.server import Handler
+
+    real = Handler.route_user_query
+    seen = {"n": 0}
+
+    def route(self, record, organization_id, out_user_id):
+        status, answer = real(self, record, organization_id, out_user_id)
+        seen["n"] += 1
+        return status, (change(dict(answer)) if seen["n"] > skip else answer)
+
+    monkeypatch.setattr(Handler, "route_user_query", route)
+
+
+@pytest.mark.parametrize("status", [429, 408, 499, 400, 503])
+def test_any_answer_to_the_termination_is_requeried_never_resent(sandbox, configure, run, status, retry_sleeps):
+    configure(sandbox)
+    sandbox.inject("status", status=status, code="SOMETHING", retry_after="0", path_contains="terminate-contract",
+                   times=5)
+    result = run(*TERMINATE, "--yes")
+    assert len(posts(sandbox)) == 1  # never twice, whatever the status
+    assert [r.method for r in sandbox.received] == ["GET", "POST", "GET"]
+    assert result.exit_code == (4 if status in (429, 503) else 1)
+    assert "still CONTRACTED when re-queried" in result.stderr and "wxpay user show --user demo" in result.stderr
+    assert [line["outcome"] for line in audit_lines()] == ["attempted", "unknown"]
+    assert "Traceback" not in result.stderr
+
+
+def test_a_refusal_that_did_terminate_is_settled_by_requery(sandbox, configure, run, monkeypatch):
+    """A proxy answers 408 but WeChat did terminate: the re-query decides, nothing is resent."""
+    configure(sandbox)
+    sandbox.inject("status", status=408, code="TIMEOUT", path_contains="terminate-contract")
+    hostile_user_query(monkeypatch, lambda a: {**a, "contract_state": "TERMINATED"}, skip=1)
+    result = run(*TERMINATE, "--yes", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["contract_state"] == "TERMINATED"
+    assert [line["outcome"] for line in audit_lines()] == ["attempted", "succeeded"]
+
+
+def test_cannot_tell_when_the_post_times_out_and_the_requery_fails(sandbox, configure, run, retry_sleeps):
+    configure(sandbox, timeout=0.5)
+    sandbox.inject("slow_answer", seconds=1.0, path_contains="terminate-contract")
+    sandbox.inject("status", status=500, retry_after="0", path_contains="out-user-id", skip=1, times=10)
+    result = run(*TERMINATE, "--yes")
+    assert result.exit_code == 4
+    assert "may or may not have happened" in result.stderr and "re-query failed too" in result.stderr
+    assert "wxpay user show --user demo --org demo-org" in result.stderr
+    assert len(posts(sandbox)) == 1
+    assert [line["outcome"] for line in audit_lines()] == ["attempted", "unknown"]
+
+
+def test_requery_about_another_pupil_never_confirms_a_termination(sandbox, configure, run, monkeypatch):
+    """After a 5xx, a signed re-query describing ANOTHER pupil as TERMINATED is refused, not believed."""
+    configure(sandbox)
+    sandbox.inject("status", status=500, retry_after="0", path_contains="terminate-contract")
+    hostile_user_query(monkeypatch, lambda a: {**a, "user_id": "wxu_someone_else", "contract_state": "TERMINATED"},
+                       skip=1)
+    result = run(*TERMINATE, "--yes")
+    assert result.exit_code == 4
+    assert "wxu_someone_else" in result.stderr and "may or may not have happened" in result.stderr
+    assert [line["outcome"] for line in audit_lines()] == ["attempted", "unknown"]
+    assert len(posts(sandbox)) == 1
+
+
+def test_requery_after_204_about_another_pupil_is_not_reported(sandbox, configure, run, monkeypatch):
+    configure(sandbox)
+    hostile_user_query(monkeypatch, lambda a: {**a, "user_id": "wxu_someone_else", "contract_state": "CONTRACTED"},
+                       skip=1)
+    result = run(*TERMINATE, "--yes", "--json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["contract_state"] == "TERMINATED"  # from the verified 204, and said so
+    assert "could not be re-queried" in data["note"] and "wxu_someone_else" in data["note"]
+
+
+def test_requery_after_204_without_a_state_is_said_not_filled_in(sandbox, configure, run, monkeypatch):
+    configure(sandbox)
+    hostile_user_query(monkeypatch, lambda a: {**a, "contract_state": None}, skip=1)
+    result = run(*TERMINATE, "--yes", "--json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert "re-query" in data.get("note", "") and "no contract_state" in data["note"]
+
+
+@pytest.mark.parametrize("change", [lambda a: {**a, "contract_state": None},
+                                    lambda a: {k: v for k, v in a.items() if k != "contract_state"}],
+                         ids=["null", "missing"])
+def test_a_record_without_contract_state_is_not_terminable(sandbox, configure, run, monkeypatch, change):
+    configure(sandbox)
+    hostile_user_query(monkeypatch, change)
+    result = run(*TERMINATE, "--yes")
+    assert result.exit_code == 5, result.stderr
+    assert "contract_state" in result.stderr and "Traceback" not in result.stderr
+    assert posts(sandbox) == []
+
+
+def test_check_terminable_refuses_a_looked_up_pupil_without_state(tmp_path):
+    from wxpay_cli.config import Profile
+    from wxpay_cli.errors import VerificationError
+    from wxpay_cli.termination import Termination, target_from_user
+
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    termination = Termination(None, Profile("p", "1900000001", "AB", None), audit)
+    target = target_from_user({"user_id": "wxu_1", "contract_state": None}, "org", "pupil")
+    with pytest.raises(VerificationError):
+        termination.check_terminable(target)
+    assert [line["outcome"] for line in audit.records()] == ["refused"]
+    termination.check_terminable(target_from_user({"user_id": "wxu_1", "contract_state": "CONTRACTED"}, "o", "p"))
+
+
+def test_connection_refused_is_not_sent(sandbox, configure, run, retry_sleeps):
+    import socket
+
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    configure(sandbox, base_url=f"http://127.0.0.1:{port}")
+    result = run("contract", "terminate", "--user-id", "wxu_1", "--org", "demo-org", "--yes")
+    assert result.exit_code == 4
+    assert "was not sent" in result.stderr and "may or may not" not in result.stderr
+    assert [line["outcome"] for line in audit_lines()] == ["attempted", "not_sent"]
+    assert len(retry_sleeps) == 2  # a connection never set up is safe to try again
+
+
+def test_tls_failure_is_not_sent(sandbox, configure, run, retry_sleeps):
+    """https:// to a server that speaks plain HTTP: the TLS handshake fails before any request."""
+    configure(sandbox, base_url=sandbox.url.replace("http://", "https://"))
+    result = run("contract", "terminate", "--user-id", "wxu_1", "--org", "demo-org", "--yes")
+    assert result.exit_code == 4, result.stderr
+    assert "was not sent" in result.stderr
+    assert posts(sandbox) == []
+    assert [line["outcome"] for line in audit_lines()] == ["attempted", "not_sent"]
+
+
+def test_unexpected_error_during_the_post_is_recorded_unknown(sandbox, configure, run, monkeypatch):
+    """A bug while the POST is in flight: audit `unknown`, the advice, exit 70 — no traceback."""
+    from wxpay_cli.client import Client
+
+    configure(sandbox)
+    real = Client.send_unverified
+
+    def broken(self, call):
+        response = real(self, call)
+        if call.method == "POST":
+            raise ZeroDivisionError("bug")
+        return response
+
+    monkeypatch.setattr(Client, "send_unverified", broken)
+    result = run(*TERMINATE, "--yes")
+    assert result.exit_code == 70
+    assert "Traceback" not in result.stderr
+    assert "may or may not have happened" in result.stderr and "wxpay user show --user demo" in result.stderr
+    assert "--traceback" in result.stderr
+    assert [line["outcome"] for line in audit_lines()] == ["attempted", "unknown"]
+    assert len(posts(sandbox)) == 1

@@ -18,7 +18,7 @@ import math
 import time
 
 from wxpay_cli import bounds
-from wxpay_cli.client import Call, _BaseClient, api_error, describe_transport_error, httpx
+from wxpay_cli.client import Call, _BaseClient, api_error, describe_transport_error, httpx, never_sent
 from wxpay_cli.errors import NetworkError
 
 POOL_SIZE = 8
@@ -29,9 +29,10 @@ class AsyncClient(_BaseClient):
     paced to `rate` requests per second (retries included)."""
 
     def __init__(self, *, timeout: float = 10.0, transport=None, concurrency: int = 8,
-                 rate: float | None = None, **kwargs):
+                 rate: float | None = None, retry_sleep=None, **kwargs):
         super().__init__(**kwargs)
         self.timeout = timeout
+        self._retry_sleep = retry_sleep  # seconds -> None, instead of waiting (tests)
         options = self._http_options(timeout, transport)
         if self._trace:
             options["event_hooks"] = {"request": [self._atrace_request], "response": []}
@@ -70,7 +71,7 @@ class AsyncClient(_BaseClient):
             except httpx.RequestError as exc:
                 delay = self._retry_delay(attempt, call.idempotent, exc=exc)
                 if delay is None:
-                    raise NetworkError(describe_transport_error(exc, request)) from None
+                    raise NetworkError(describe_transport_error(exc, request), never_sent=never_sent(exc)) from None
             else:
                 self._trace_response(response, started)
                 if response.is_success:
@@ -78,6 +79,9 @@ class AsyncClient(_BaseClient):
                 delay = self._retry_delay(attempt, call.idempotent, response=response)
                 if delay is None:
                     raise api_error(response)
+            if self._retry_sleep:
+                self._retry_sleep(delay)
+                delay = 0
             await asyncio.sleep(delay)
             attempt += 1
 

@@ -18,7 +18,10 @@ if TYPE_CHECKING:
 
 
 class App:
-    def __init__(self) -> None:
+    def __init__(self, *, retry_sleep=None) -> None:
+        # How the clients wait between retries (seconds -> None); None: really sleep.
+        # Tests pass a recorder so no test waits on a back-off.
+        self.retry_sleep = retry_sleep
         self.config_flag: str | None = None
         self.profile_flag: str | None = None
         self.use_sandbox = False
@@ -106,8 +109,9 @@ class App:
         from wxpay_cli.client import Client
 
         profile = self.profile()
+        extra = {"sleep": self.retry_sleep} if self.retry_sleep else {}
         return Client(base_url=profile.base_url, signer=self.signer(), verifier=verifier, timeout=profile.timeout,
-                      trace=output.info if self.verbose else None, on_response=on_response)
+                      trace=output.info if self.verbose else None, on_response=on_response, **extra)
 
     def async_client(self, *, concurrency: int, rate: float | None):
         """A batch client (create it inside the running event loop; close it with `aclose`)."""
@@ -116,7 +120,7 @@ class App:
         signer, verifier = self.credentials()
         return AsyncClient(base_url=self.profile().base_url, signer=signer, verifier=verifier,
                            timeout=self.profile().timeout, trace=output.info if self.verbose else None,
-                           concurrency=concurrency, rate=rate)
+                           concurrency=concurrency, rate=rate, retry_sleep=self.retry_sleep)
 
     def _start_sandbox(self) -> Profile:
         from wxpay_cli.sandbox.profile import sandbox_profile

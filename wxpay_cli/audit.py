@@ -8,6 +8,7 @@ says who: `operator` (the profile's, else the login name) and `host`.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from wxpay_cli.errors import AuditLogError
+from wxpay_cli.i18n import _
 
 FIELDS = (
     "time", "operator", "host", "profile", "mchid", "operation", "organization_id", "out_user_id", "user_id",
@@ -68,16 +70,34 @@ class AuditLog:
         self._written = 0  # lines written while held
         self._synced = 0  # of those, lines known durable
         self._syncing = None  # the fsync in flight (an asyncio task), shared by every waiter
+        self.unreadable: list[int] = []  # line numbers `records()` could not read
 
     def _open(self) -> int:
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            return os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         except OSError as exc:
             raise AuditLogError(
                 f"cannot write the audit log {self.path}: {exc.strerror}",
                 hint="fix the folder's permissions or set XDG_STATE_HOME",
             ) from None
+
+    def _write(self, fd: int, line: bytes) -> None:
+        """Append `line` whole: after a torn tail (a line cut short by a crash or a full
+        disk) it starts on a new line, and a short write is followed by the rest."""
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line
+        view = memoryview(line)
+        while view:
+            written = os.write(fd, view)
+            if written <= 0:
+                raise OSError(errno.EIO, "the audit line could not be written whole")
+            view = view[written:]
+
+    def _failed(self, exc: OSError) -> AuditLogError:
+        return AuditLogError(_("cannot write the audit log {path}: {reason}").format(
+            path=self.path, reason=exc.strerror or exc))
 
     def check_writable(self) -> None:
         """Raise AuditLogError now, before anything irreversible is sent, if a line could not be written."""
@@ -121,7 +141,7 @@ class AuditLog:
         try:
             await asyncio.get_running_loop().run_in_executor(None, os.fsync, self._fd)
         except OSError as exc:
-            raise AuditLogError(f"cannot write the audit log {self.path}: {exc.strerror}") from None
+            raise self._failed(exc) from None
         finally:
             self._syncing = None
         self._synced = max(self._synced, covered)
@@ -140,37 +160,44 @@ class AuditLog:
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode()
         if self._fd is not None:
             try:
-                os.write(self._fd, line)
+                self._write(self._fd, line)
                 self._written += 1
                 if sync_now:
                     os.fsync(self._fd)
                     self._synced = self._written
             except OSError as exc:
-                raise AuditLogError(f"cannot write the audit log {self.path}: {exc.strerror}") from None
+                raise self._failed(exc) from None
             return record
         fd = self._open()
         try:
-            os.write(fd, line)
+            self._write(fd, line)
             os.fsync(fd)
         except OSError as exc:
-            raise AuditLogError(f"cannot write the audit log {self.path}: {exc.strerror}") from None
+            raise self._failed(exc) from None
         finally:
             os.close(fd)
         return record
 
     def records(self) -> Iterator[dict]:
-        """Every well-formed record, oldest first (a damaged line is skipped, not fatal)."""
+        """Every well-formed record, oldest first. A damaged line (torn, not UTF-8, not
+        a JSON object) is not fatal: its line number is added to `self.unreadable`."""
+        self.unreadable: list[int] = []
         try:
-            handle = self.path.open(encoding="utf-8")
+            handle = self.path.open("rb")
         except FileNotFoundError:
             return
         except OSError as exc:
-            raise AuditLogError(f"cannot read the audit log {self.path}: {exc.strerror}") from None
+            raise AuditLogError(_("cannot read the audit log {path}: {reason}").format(
+                path=self.path, reason=exc.strerror)) from None
         with handle:
-            for line in handle:
-                try:
-                    record = json.loads(line)
-                except ValueError:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
                     continue
+                try:
+                    record = json.loads(line.decode("utf-8"))
+                except (UnicodeDecodeError, ValueError, RecursionError):
+                    record = None
                 if isinstance(record, dict):
                     yield record
+                else:
+                    self.unreadable.append(number)

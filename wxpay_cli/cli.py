@@ -11,7 +11,7 @@ import click
 
 from wxpay_cli import __version__, i18n, output
 from wxpay_cli.app import App
-from wxpay_cli.errors import ExitStatus, WxpayError
+from wxpay_cli.errors import ExitStatus, InternalError, SigtermReceived, WxpayError
 from wxpay_cli.i18n import _
 
 # name -> "module:attribute". A command's module is imported only when that
@@ -70,9 +70,9 @@ class WxpayGroup(click.Group):
                 raise
             output.error(exc, as_json=bool(app and app.json_errors))
             ctx.exit(int(exc.exit_status))
-        except (KeyboardInterrupt, click.Abort):
+        except (KeyboardInterrupt, click.Abort) as exc:
             output.info(_("interrupted"))
-            ctx.exit(int(ExitStatus.INTERRUPTED))
+            ctx.exit(int(ExitStatus.TERMINATED if isinstance(exc, SigtermReceived) else ExitStatus.INTERRUPTED))
         except BrokenPipeError:
             # The reader of stdout went away (`| head`): end quietly. Later writes
             # (and Python's own flush at exit) go to /dev/null instead of failing.
@@ -82,6 +82,34 @@ class WxpayGroup(click.Group):
             except (OSError, ValueError):
                 pass  # stdout is not a real file (tests)
             ctx.exit(int(ExitStatus.BROKEN_PIPE))
+        except (click.ClickException, click.exceptions.Exit):
+            raise  # usage errors and exits: click reports them itself
+        except Exception as exc:
+            # The last net: a bug must not reach the operator as a traceback.
+            app = ctx.find_object(App)
+            if app is not None and app.traceback:
+                raise
+            error = internal_error(exc)
+            output.error(error, as_json=bool(app and app.json_errors))
+            ctx.exit(int(error.exit_status))
+
+
+def internal_error(exc: BaseException) -> InternalError:
+    """One line for an unexpected exception: what failed and where, and how to see more."""
+    import traceback
+
+    from wxpay_cli.sanitise import for_terminal
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [frame for frame in frames if "wxpay_cli" in frame.filename] or frames
+    where = f" in {os.path.basename(ours[-1].filename)} line {ours[-1].lineno}" if ours else ""
+    text = for_terminal(str(exc))
+    text = text[:200] + "..." if len(text) > 200 else text
+    return InternalError(
+        _("unexpected error ({kind}{where}){text}: this is a bug in wxpay").format(
+            kind=type(exc).__name__, where=where, text=f": {text}" if text else ""),
+        hint=_("rerun with --traceback to see where, and report it"),
+    )
 
 
 @click.group(cls=WxpayGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -106,6 +134,21 @@ def cli(ctx: click.Context, config_path, profile, sandbox, verbose, traceback, l
 
 
 
+def _on_sigterm(signum, frame) -> None:
+    """SIGTERM stops wxpay like Ctrl-C (a termination in flight is recorded first), then
+    exits 143; a second SIGTERM kills at once."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    raise SigtermReceived()
+
+
 def main() -> None:
     """Console-script entry point."""
+    import signal
+
+    try:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError):  # not the main thread of the main interpreter
+        pass
     cli.main(prog_name="wxpay", obj=App())

@@ -245,18 +245,18 @@ class _BaseClient:
 
         Connection failures, timeouts, 5xx and 429 are retried; 4xx never. A call
         that is not idempotent (a termination) is retried only when it surely
-        never reached the server: the connection failed, or 429.
+        never reached the server: the connection (TCP or TLS) could not be set
+        up. Any answer at all, 429 included, proves it was sent: never again.
         """
         if attempt >= self.retries:
             return None
         if exc is not None:
-            never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
-            if not (idempotent or never_sent):
+            if not (idempotent or never_sent(exc)):
                 return None
             reason, retry_after = type(exc).__name__, None
         else:
             status = response.status_code
-            if not (status == 429 or (status >= 500 and idempotent)):
+            if not idempotent or not (status == 429 or status >= 500):
                 return None
             reason, retry_after = f"HTTP {status}", response.headers.get("Retry-After")
         delay = self._backoff_delay(attempt, retry_after)
@@ -360,7 +360,7 @@ class Client(_BaseClient):
             except httpx.RequestError as exc:
                 delay = self._retry_delay(attempt, call.idempotent, exc=exc)
                 if delay is None:
-                    raise NetworkError(describe_transport_error(exc, request)) from None
+                    raise NetworkError(describe_transport_error(exc, request), never_sent=never_sent(exc)) from None
             else:
                 self._trace_response(response, started)
                 if response.is_success:
@@ -370,6 +370,12 @@ class Client(_BaseClient):
                     raise api_error(response)
             self._sleep(delay)
             attempt += 1
+
+
+def never_sent(exc: Exception) -> bool:
+    """True when the connection could not be set up (refused, TLS handshake, connect
+    timeout): not a byte of the request left, so sending it again is safe."""
+    return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
 
 
 def parse_retry_after(value: str) -> float | None:

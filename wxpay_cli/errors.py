@@ -21,8 +21,10 @@ class ExitStatus(IntEnum):
     CONFIG = 3  # configuration or credential problem
     NETWORK = 4  # network failure, timeout, or 5xx/429 still failing after retries
     VERIFICATION = 5  # the response failed verification; nothing from it is used
-    INTERRUPTED = 130  # Ctrl-C
+    INTERNAL = 70  # an unexpected error inside wxpay (a bug): rerun with --traceback
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
     BROKEN_PIPE = 141  # the reader of stdout went away (128 + SIGPIPE)
+    TERMINATED = 143  # stopped by SIGTERM (128 + SIGTERM)
 
 
 class WxpayError(Exception):
@@ -70,10 +72,18 @@ class OperationRefused(WxpayError):
 
 
 class NetworkError(WxpayError):
-    """The request did not get an answer: connection failure or timeout."""
+    """The request did not get an answer: connection failure or timeout.
+
+    `never_sent` is True only when the connection (TCP or TLS) could not be
+    set up, so not a byte of the request can have reached the server.
+    """
 
     exit_status = ExitStatus.NETWORK
     code = "NETWORK_ERROR"
+
+    def __init__(self, message: str, *, never_sent: bool = False, **kwargs):
+        super().__init__(message, **kwargs)
+        self.never_sent = never_sent
 
 
 class VerificationError(WxpayError):
@@ -125,3 +135,26 @@ class InputError(WxpayError):
 
     exit_status = ExitStatus.USAGE
     code = "INPUT_ERROR"
+
+
+class Interrupted(WxpayError):
+    """Ctrl-C or SIGTERM arrived while something that matters was in flight (a termination)."""
+
+    exit_status = ExitStatus.INTERRUPTED
+    code = "INTERRUPTED"
+
+    def __init__(self, message: str, *, by_sigterm: bool = False, **kwargs):
+        super().__init__(message, **kwargs)
+        if by_sigterm:
+            self.exit_status = ExitStatus.TERMINATED
+
+
+class InternalError(WxpayError):
+    """An unexpected exception (a bug) turned into one line; `--traceback` shows the original."""
+
+    exit_status = ExitStatus.INTERNAL
+    code = "INTERNAL_ERROR"
+
+
+class SigtermReceived(KeyboardInterrupt):
+    """Raised by wxpay's SIGTERM handler: stops the work like Ctrl-C does, then exits 143."""

@@ -1,7 +1,8 @@
 """Multi-step API flows written once, run on either client.
 
 A flow is a generator that yields `Call`s and receives each call's result (or
-has the call's error thrown in at the `yield`, where it may catch it); its
+has whatever the call raised — an error, Ctrl-C, a cancellation — thrown in at
+the `yield`, where it may catch it and must re-raise what it does not handle); its
 return value is the flow's result. `run` drives it on the one-at-a-time
 `Client`, `run_async` on the batch `AsyncClient`. The termination flow
 (lookup → terminate → re-query, with its timeout handling) is written this way
@@ -14,7 +15,6 @@ from collections.abc import Generator
 from typing import TypeVar
 
 from wxpay_cli.client import Call
-from wxpay_cli.errors import WxpayError
 
 T = TypeVar("T")
 Steps = Generator[Call, object, T]
@@ -30,7 +30,9 @@ def run(client, steps: Steps[T]) -> T:
         result, error = None, None
         try:
             result = client.call(call)
-        except WxpayError as exc:
+        except GeneratorExit:
+            raise
+        except BaseException as exc:  # the flow decides: a termination must record Ctrl-C and bugs too
             error = exc
 
 
@@ -44,5 +46,7 @@ async def run_async(client, steps: Steps[T]) -> T:
         result, error = None, None
         try:
             result = await client.call(call)
-        except WxpayError as exc:
+        except GeneratorExit:
+            raise
+        except BaseException as exc:  # cancellation included: the flow records what it must, then re-raises
             error = exc

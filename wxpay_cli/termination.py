@@ -12,19 +12,23 @@ so single mode (`steps.run`) and batch mode (`steps.run_async`) share them.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from wxpay_cli import api
 from wxpay_cli.audit import AuditLog
 from wxpay_cli.config import Profile
 from wxpay_cli.errors import (
     AuditLogError,
+    InternalError,
+    Interrupted,
     NetworkError,
     OperationRefused,
-    ServiceUnavailable,
+    SigtermReceived,
     VerificationError,
     WxpayError,
 )
+from wxpay_cli.i18n import _
+from wxpay_cli.sanitise import for_terminal
 from wxpay_cli.steps import Steps
 
 
@@ -39,6 +43,8 @@ class Target:
     contract_state: str | None = None  # None: not known (looked up by user_id only)
     user_name: str | None = None
     class_name: str | None = None
+    # True when WeChat's user query described the pupil: its contract_state must then be known.
+    looked_up: bool = field(default=False, repr=False)
 
     def rows(self) -> list[tuple[str, object]]:
         return [
@@ -52,7 +58,9 @@ class Target:
         ]
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        del data["looked_up"]
+        return data
 
 
 def target_from_user(data: dict, organization_id: str, out_user_id: str) -> Target:
@@ -68,6 +76,7 @@ def target_from_user(data: dict, organization_id: str, out_user_id: str) -> Targ
         contract_state=data.get("contract_state"),
         user_name=data.get("user_name"),
         class_name=info.get("class_name") or info.get("occupation"),
+        looked_up=True,
     )
 
 
@@ -106,6 +115,13 @@ class Termination:
         return OperationRefused(message, code=code, hint=hint)
 
     def check_terminable(self, target: Target) -> None:
+        if target.looked_up and not (isinstance(target.contract_state, str) and target.contract_state):
+            self.record(target, "refused", error="NO_CONTRACT_STATE")
+            raise VerificationError(
+                _("WeChat's record of {who} has no contract_state: it cannot be checked, so nothing was sent").format(
+                    who=for_terminal(target.out_user_id)),
+                code="NO_CONTRACT_STATE",
+            )
         if target.contract_state not in (None, "CONTRACTED"):
             raise self.refuse(
                 target,
@@ -123,33 +139,45 @@ class Termination:
         """Send the termination once; then re-query and report the new state.
 
         The "attempted" line is written first: if the audit log cannot take it,
-        nothing is sent. An answer that leaves the outcome open (no answer, 5xx,
-        or a 2xx that fails verification) is followed by a re-query, never by
-        a second POST. Once WeChat's 204 is verified the termination is reported
-        as done, even if the re-query or the last audit line then fails.
+        nothing is sent. The POST is never sent twice. A connection that could
+        not be set up means it was not sent ("not_sent"). Any other failure
+        after sending — no answer, any non-2xx status, a 2xx that fails
+        verification — leaves the outcome open and is followed by a re-query
+        ("unknown" unless it shows TERMINATED). Ctrl-C, SIGTERM or an
+        unexpected error while the POST is in flight are recorded as "unknown"
+        with the advice to check before anything else happens. Once WeChat's
+        204 is verified the termination is reported as done, even if the
+        re-query or the last audit line then fails.
         """
         call = api.terminate_contract(organization_id=target.organization_id, user_id=target.user_id)
         self.record(target, "attempted")
         try:
             answer = yield call
-        except (NetworkError, ServiceUnavailable, VerificationError) as exc:
+        except NetworkError as exc:
+            if exc.never_sent:
+                self._record_or_note(exc, target, "not_sent", error=exc.code)
+                exc.message = _("the termination was not sent: {reason}").format(reason=exc.message)
+                exc.hint = _("nothing reached WeChat; it is safe to run it again once the connection works")
+                raise
             return (yield from self._after_uncertain_answer(target, exc))
-        except WxpayError as exc:  # WeChat refused (4xx): nothing happened
-            self.record(target, "refused", http_status=exc.http_status, request_id=exc.request_id, error=exc.code)
-            raise
+        except WxpayError as exc:  # any answer, even a 4xx, proves it was sent: ask, never resend
+            return (yield from self._after_uncertain_answer(target, exc))
+        except BaseException as exc:
+            raise self._abandoned(target, exc) from exc
         result = {**result_fields(target), "contract_state": "TERMINATED", "request_id": answer.request_id}
         notes = []
         try:
             self.record(target, "succeeded", http_status=answer.http_status, request_id=answer.request_id)
         except AuditLogError as exc:
-            notes.append(f"terminated, but the audit log could not record it: {exc.message}")
+            notes.append(_("terminated, but the audit log could not record it: {reason}").format(reason=exc.message))
         if target.out_user_id:
             try:
-                result["contract_state"] = (yield from self._current_state(target)) or "TERMINATED"
+                result["contract_state"] = yield from self._current_state(target)
             except WxpayError as exc:
-                notes.append(f"WeChat answered 204; the state could not be re-queried ({exc.message})")
+                notes.append(_("state from WeChat's verified 204; it could not be re-queried ({reason})").format(
+                    reason=exc.message))
         else:
-            notes.append("state from WeChat's 204; a pupil given by --user-id cannot be re-queried")
+            notes.append(_("state from WeChat's verified 204; a pupil given by --user-id cannot be re-queried"))
         if notes:
             result["note"] = "; ".join(notes)
         return result
@@ -162,35 +190,79 @@ class Termination:
             return self.dry_run(target)
         return (yield from self.run(target))
 
-    def _current_state(self, target: Target) -> Steps[str | None]:
+    def _current_state(self, target: Target) -> Steps[str]:
+        """The contract state WeChat reports now for exactly this pupil; VerificationError otherwise."""
         answer = yield api.get_user(organization_id=target.organization_id, out_user_id=target.out_user_id)
-        return answer.data.get("contract_state")
+        data = answer.data
+        if data.get("user_id") != target.user_id:
+            raise VerificationError(
+                _("the re-query answered for user_id {got}, not {wanted}; it was not used").format(
+                    got=for_terminal(data.get("user_id")), wanted=for_terminal(target.user_id)),
+                request_id=answer.request_id)
+        state = data.get("contract_state")
+        if not isinstance(state, str) or not state:
+            raise VerificationError(_("the re-query has no contract_state; it was not used"),
+                                    request_id=answer.request_id)
+        return state
+
+    def _check_advice(self, target: Target) -> str:
+        return _("check with `wxpay user show --user {user} --org {org}` before running it again").format(
+            user=for_terminal(target.out_user_id or "OUT_USER_ID"), org=for_terminal(target.organization_id))
+
+    def _record_or_note(self, exc: WxpayError, target: Target, outcome: str, **fields) -> None:
+        """Record `outcome`; if the audit log fails now, say so in `exc` instead of hiding it."""
+        try:
+            self.record(target, outcome, **fields)
+        except AuditLogError as failure:
+            exc.message += _(" (and the audit log could not record it: {reason})").format(reason=failure.message)
+
+    def _abandoned(self, target: Target, exc: BaseException) -> BaseException:
+        """Ctrl-C, SIGTERM, cancellation or a bug while the POST was in flight: record
+        "unknown" and return what to raise (the error that says to check first)."""
+        advice = self._check_advice(target)
+        if isinstance(exc, KeyboardInterrupt):
+            error = Interrupted(_("interrupted while the termination was in flight: "
+                                  "it may or may not have happened"),
+                                hint=advice, by_sigterm=isinstance(exc, SigtermReceived))
+        elif isinstance(exc, Exception):
+            error = InternalError(_("unexpected error while the termination was in flight ({kind}): "
+                                    "it may or may not have happened").format(kind=type(exc).__name__),
+                                  hint=advice + _("; rerun with --traceback to see the error"))
+        else:  # asyncio's CancelledError, GeneratorExit, SystemExit: keep their meaning
+            error = None
+        note = error or InternalError("")
+        self._record_or_note(note, target, "unknown", error=note.code if error else type(exc).__name__)
+        return error or exc
 
     def _after_uncertain_answer(self, target: Target, exc: WxpayError) -> Steps[dict]:
         """The termination may or may not have happened: ask WeChat before deciding anything.
 
         Re-raises `exc` (keeping its exit code) with what is known added, unless
-        the re-query shows the contract TERMINATED.
+        a re-query bound to this pupil shows the contract TERMINATED.
         """
-        check = f"check with `wxpay user show --user {target.out_user_id or 'OUT_USER_ID'} " \
-                f"--org {target.organization_id}` before running it again"
-        state = None
+        state, requery_problem = None, None
         if target.out_user_id:
             try:
                 state = yield from self._current_state(target)
-            except WxpayError:
-                state = None
+            except WxpayError as failure:
+                requery_problem = failure.message
+            except BaseException as interruption:
+                raise self._abandoned(target, interruption) from interruption
         if state == "TERMINATED":
-            self.record(target, "succeeded", http_status=exc.http_status, request_id=exc.request_id,
-                        error=f"confirmed by re-query after: {exc.code}")
+            self._record_or_note(exc, target, "succeeded", http_status=exc.http_status, request_id=exc.request_id,
+                                 error=f"confirmed by re-query after: {exc.code}")
             return {**result_fields(target), "contract_state": "TERMINATED", "request_id": exc.request_id,
-                    "note": f"confirmed by re-query after: {exc.message}"}
-        self.record(target, "unknown", http_status=exc.http_status, request_id=exc.request_id, error=exc.code)
+                    "note": _("confirmed by re-query after: {reason}").format(reason=exc.message)}
+        self._record_or_note(exc, target, "unknown", http_status=exc.http_status, request_id=exc.request_id,
+                             error=exc.code)
         if state is None:
-            exc.message += "; the termination may or may not have happened"
+            exc.message += _("; the termination may or may not have happened")
+            if requery_problem:
+                exc.message += _(" (the re-query failed too: {reason})").format(reason=requery_problem)
         else:
-            exc.message += f"; the contract was still {state} when re-queried, but WeChat may yet process the request"
-        exc.hint = check
+            exc.message += _("; the contract was still {state} when re-queried, but WeChat may yet process "
+                             "the request").format(state=for_terminal(state))
+        exc.hint = self._check_advice(target)
         raise exc
 
 

@@ -89,6 +89,12 @@ def audit(app: App, out_user_id: str | None, organization_id: str | None, operat
             newest.append(record)
             matched += 1
     records = list(reversed(newest))
+    if log.unreadable:
+        lines = ", ".join(str(number) for number in log.unreadable[:20])
+        more = len(log.unreadable) - 20
+        output.warn(_("{count} unreadable lines in {path} (damaged or cut short), not shown: line {lines}{more}").format(
+            count=len(log.unreadable), path=log.path, lines=lines,
+            more=_(" and {n} more").format(n=more) if more > 0 else ""))
     if not records and app.format == "table":
         output.info(_("no audit records match"))
     if default_limit and matched > len(records):
