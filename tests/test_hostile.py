@@ -315,3 +315,37 @@ def test_api_error_detail_is_capped_in_the_exception(hostile, sandbox, sandbox_k
     with client_for(sandbox, sandbox_keys, 5) as client, pytest.raises(ApiError) as caught:
         client.call(api.get_user(organization_id="demo-org", out_user_id="demo"))
     assert len(caught.value.detail) < 1000 and len(caught.value.message) < 1000 and len(caught.value.code) < 200
+
+
+# -- the environment ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, value, words", [
+    ("ALL_PROXY", "socks5://127.0.0.1:1080", "SOCKS"),
+    ("HTTPS_PROXY", "ftp://proxy.example:21", "kind"),
+    ("HTTP_PROXY", "http://[::1", "not a usable proxy"),
+    ("https_proxy", "http://proxy.example:notaport", "not a usable proxy"),
+])
+def test_a_proxy_that_cannot_work_is_exit_3_naming_the_variable(sandbox, configure, run, name, value, words):
+    configure(sandbox)
+    result = run("user", "show", "--user", "demo", "--org", "demo-org", env={name: value})
+    refused(result, ExitStatus.CONFIG, name, words)
+    assert sandbox.received == []
+
+
+@pytest.mark.parametrize("url", ["http://api.mch.weixin.qq.com", "http://10.0.0.1:8080", "http://127.0.0.1.evil.example"])
+def test_plain_http_is_refused_except_on_loopback(sandbox, configure, run, url):
+    configure(sandbox, base_url=url)
+    refused(run("user", "show", "--user", "demo", "--org", "demo-org"), ExitStatus.CONFIG, "https")
+
+
+def test_plain_http_on_loopback_is_the_sandbox(sandbox, configure, run):
+    configure(sandbox, base_url=sandbox.url.replace("127.0.0.1", "localhost"))
+    assert run("user", "show", "--user", "demo", "--org", "demo-org").exit_code == 0
+
+
+def test_a_base_url_with_credentials_is_refused_without_echoing_them(sandbox, configure, run):
+    configure(sandbox, base_url="https://operator:hunter2@api.mch.weixin.qq.com")
+    result = run("user", "show", "--user", "demo", "--org", "demo-org")
+    refused(result, ExitStatus.CONFIG, "base_url")
+    assert "hunter2" not in result.stderr and "operator:" not in result.stderr
