@@ -34,8 +34,8 @@ def handover(app: App, out_user_id: str, organization_id: str) -> None:
     from wxpay_cli.termination import Termination, target_from_user
 
     if not _prompt.interactive():
-        raise OperationRefused("handover is guided and needs a terminal",
-                               hint="in scripts use `wxpay repayment-url` and `wxpay contract terminate --yes`",
+        raise OperationRefused(_("handover is guided and needs a terminal"),
+                               hint=_("in scripts use `wxpay repayment-url` and `wxpay contract terminate --yes`"),
                                code="NOT_INTERACTIVE")
     from wxpay_cli import api
 
@@ -46,15 +46,15 @@ def handover(app: App, out_user_id: str, organization_id: str) -> None:
     target = target_from_user(user, organization_id, out_user_id)
     Termination(app.client(), app.profile(), app.audit()).check_terminable(target)
 
-    if not click.confirm("Fetch the repayment link now?", default=True, err=True):
-        raise OperationRefused("stopped before fetching the link: nothing was terminated", code="ABANDONED")
+    if not click.confirm(_("Fetch the repayment link now?"), default=True, err=True):
+        raise OperationRefused(_("stopped before fetching the link: nothing was terminated"), code="ABANDONED")
     link = fetch_link(app, out_user_id, organization_id)
     view = repayment_view(app, link, out_user_id, organization_id)
     view.blocks.append(terminal_text(link["repayment_url"]))
     app.render(view)
 
-    if not click.confirm("Have you reached the family and forwarded the link?", default=False, err=True):
-        raise OperationRefused("stopped before termination: nothing was terminated", code="ABANDONED")
+    if not click.confirm(_("Have you reached the family and forwarded the link?"), default=False, err=True):
+        raise OperationRefused(_("stopped before termination: nothing was terminated"), code="ABANDONED")
     output.info("")
     # The pupil is looked up again: the call with the family may have taken a while,
     # and the termination must be decided on the state as it is now.

@@ -18,6 +18,7 @@ from wxpay_cli.commands._options import (
 )
 from wxpay_cli.errors import AuditLogError, WxpayError
 from wxpay_cli.output import View
+from wxpay_cli.i18n import _
 
 
 LINK_COLUMNS = ("repayment_url", "expire_at")  # a batch line's result columns (--format csv)
@@ -66,7 +67,7 @@ def repayment_url(app: App, out_user_id: str | None, organization_id: str | None
 
             view.blocks.append(terminal_text(data["repayment_url"]))
         else:
-            output.warn("--qr draws only in table output; use --qr-png FILE with JSON")
+            output.warn(_("--qr draws only in table output; use --qr-png FILE with JSON"))
     app.render(view)
     if qr_png:
         from wxpay_cli.qr import save_png
@@ -74,8 +75,8 @@ def repayment_url(app: App, out_user_id: str | None, organization_id: str | None
         try:
             save_png(data["repayment_url"], qr_png)
         except OSError as exc:
-            raise WxpayError(f"cannot write the QR code to {qr_png}: {exc.strerror}", code="FILE_ERROR") from None
-        output.info(f"QR code written to {qr_png}")
+            raise WxpayError(_("cannot write the QR code to {qr_png}: {strerror}").format(qr_png=qr_png, strerror=exc.strerror), code="FILE_ERROR") from None
+        output.info(_("QR code written to {qr_png}").format(qr_png=qr_png))
 
 
 def fetch_link(app: App, out_user_id: str, organization_id: str) -> dict:
@@ -90,7 +91,7 @@ def link_fetcher(app: App):
     from wxpay_cli.links import LinkFetcher
 
     def warn(exc: AuditLogError) -> None:
-        output.warn(f"{exc.message}; link fetches are not being recorded in the audit log")
+        output.warn(_("{message}; link fetches are not being recorded in the audit log").format(message=exc.message))
 
     return LinkFetcher(app.profile(), app.audit(), warn)
 
@@ -102,15 +103,15 @@ def repayment_view(app: App, data: dict, out_user_id: str, organization_id: str)
     expire = datetime.fromisoformat(data["expire_at"])
     return View(
         data=data,
-        title="Repayment link",
+        title=_("Repayment link"),
         rows=[
-            ("Expires", f"{times.local(expire)} ({relative(expire)})"),
-            ("Pupil (out_user_id)", out_user_id),
-            ("Organization", organization_id),
-            ("Profile", profile.name),
-            ("Merchant (mchid)", profile.mchid),
+            (_("Expires"), f"{times.local(expire)} ({relative(expire)})"),
+            (_("Pupil (out_user_id)"), out_user_id),
+            (_("Organization"), organization_id),
+            (_("Profile"), profile.name),
+            (_("Merchant (mchid)"), profile.mchid),
         ],
-        blocks=["Repayment link (forward it whole):", data["repayment_url"]],
+        blocks=[_("Repayment link (forward it whole):"), data["repayment_url"]],
     )
 
 
@@ -119,7 +120,10 @@ def relative(moment: datetime, now: datetime | None = None) -> str:
     now = now or datetime.now(moment.tzinfo)
     seconds = int((moment - now).total_seconds())
     minutes = abs(seconds) // 60
-    text = f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+    if minutes >= 60:
+        text = _("{hours} h {minutes} min").format(hours=minutes // 60, minutes=minutes % 60)
+    else:
+        text = _("{minutes} min").format(minutes=minutes)
     if seconds < 0:
-        return f"expired {text} ago"
-    return f"in {text}" if minutes else "in under a minute"
+        return _("expired {text} ago").format(text=text)
+    return _("in {text}").format(text=text) if minutes else _("in under a minute")
