@@ -30,7 +30,7 @@ def handover(app: App, out_user_id: str, organization_id: str) -> None:
     from wxpay_cli.commands.contract import run_termination
     from wxpay_cli.commands.repayment import fetch_link, repayment_view
     from wxpay_cli.commands.user import user_view
-    from wxpay_cli.qr import terminal_text
+    from wxpay_cli.qr import LinkTooLong, terminal_text
     from wxpay_cli.termination import Termination, target_from_user
 
     if not _prompt.interactive():
@@ -50,7 +50,10 @@ def handover(app: App, out_user_id: str, organization_id: str) -> None:
         raise OperationRefused(_("stopped before fetching the link: nothing was terminated"), code="ABANDONED")
     link = fetch_link(app, out_user_id, organization_id)
     view = repayment_view(app, link, out_user_id, organization_id)
-    view.blocks.append(terminal_text(link["repayment_url"]))
+    try:
+        view.blocks.append(terminal_text(link["repayment_url"]))
+    except LinkTooLong as exc:
+        output.warn(f"{exc.message}; {exc.hint}")
     app.render(view)
 
     if not click.confirm(_("Have you reached the family and forwarded the link?"), default=False, err=True):
