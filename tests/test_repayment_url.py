@@ -35,7 +35,7 @@ def test_json_is_exactly_the_api_object_and_request_is_signed(sandbox, configure
 def test_pipe_defaults_to_json(sandbox, configure, run):
     configure(sandbox)
     result = run("repayment-url", "--user", "demo", "--org", "demo-org")
-    assert json.loads(result.stdout)["repayment_url"].startswith("http://127.0.0.1")
+    assert json.loads(result.stdout)["repayment_url"].startswith("https://127.0.0.1")
 
 
 def test_table_shows_whole_link_expiry_and_context(sandbox, configure, run):
@@ -102,7 +102,8 @@ def test_wechat_refusal_exits_1_with_code_message_and_request_id(sandbox, config
     assert "RESOURCE_NOT_EXISTS" in result.stderr and "用户不存在" in result.stderr
     assert "Request-ID: 08" in result.stderr
     assert "Traceback" not in result.stderr
-    assert len(sandbox.received) == 1  # 4xx is never retried
+    # on a terminal: the read-only name lookup, then the link; a 4xx is never retried
+    assert [r.method for r in sandbox.received] == ["GET", "POST"]
 
 
 def test_json_error_is_one_line(sandbox, configure, run):
@@ -191,5 +192,5 @@ def test_verbose_trace_redacts_signature(sandbox, configure, run):
 def test_sandbox_flag_needs_no_config(run, tmp_path):
     result = run("--sandbox", "repayment-url", "--user", "demo", "--org", "demo-org")
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["repayment_url"].startswith("http://127.0.0.1")
+    assert json.loads(result.stdout)["repayment_url"].startswith("https://127.0.0.1")
     assert not (tmp_path / "config.toml").exists()
