@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from wxpay_cli import output
+from wxpay_cli.i18n import _
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -93,7 +94,7 @@ class App:
     def client(self):
         """The shared signed, verifying client for the chosen profile."""
         if self._client is None:
-            _, verifier = self.credentials()
+            verifier = self.credentials()[1]
             self._client = self._new_client(verifier)
         return self._client
 
@@ -134,7 +135,7 @@ class App:
         from pathlib import Path
 
         self._sandbox_dir = Path(tempfile.mkdtemp(prefix="wxpay-sandbox-"))
-        output.info(f"note: using the built-in sandbox at {self._sandbox.url} (demo keys; links are not real)")
+        output.info(_("note: using the built-in sandbox at {url} (demo keys; links are not real)").format(url=self._sandbox.url))
         return sandbox_profile(self._sandbox, self._sandbox_dir, name="sandbox")
 
     def close(self) -> None:
@@ -154,4 +155,4 @@ def warn_if_readable(private_key: Path | None) -> None:
     from wxpay_cli import keys
 
     if private_key and keys.loose_permissions(private_key):
-        output.warn(f"{private_key} is readable by other users; run: chmod 600 {private_key}")
+        output.warn(_("{private_key} is readable by other users; run: chmod 600 {private_key}").format(private_key=private_key))

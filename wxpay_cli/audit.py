@@ -78,8 +78,8 @@ class AuditLog:
             return os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         except OSError as exc:
             raise AuditLogError(
-                f"cannot write the audit log {self.path}: {exc.strerror}",
-                hint="fix the folder's permissions or set XDG_STATE_HOME",
+                _("cannot write the audit log {path}: {strerror}").format(path=self.path, strerror=exc.strerror),
+                hint=_("fix the folder's permissions or set XDG_STATE_HOME"),
             ) from None
 
     def _write(self, fd: int, line: bytes) -> None:
@@ -92,7 +92,7 @@ class AuditLog:
         while view:
             written = os.write(fd, view)
             if written <= 0:
-                raise OSError(errno.EIO, "the audit line could not be written whole")
+                raise OSError(errno.EIO, _("the audit line could not be written whole"))
             view = view[written:]
 
     def _failed(self, exc: OSError) -> AuditLogError:

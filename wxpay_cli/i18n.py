@@ -37,7 +37,9 @@ class Text(str):
         return text
 
     def format(self, *args, **kwargs) -> Text:  # noqa: D102 - str.format, both languages
-        return Text(str.format(self, *args, **kwargs), self.source.format(*args, **kwargs))
+        # The English keeps English arguments too (a translated label inside a message).
+        return Text(str.format(self, *args, **kwargs),
+                    self.source.format(*map(english, args), **{k: english(v) for k, v in kwargs.items()}))
 
     def __mod__(self, values) -> Text:
         return Text(str.__mod__(self, values), self.source % values)

@@ -16,6 +16,7 @@ from pathlib import Path
 from wxpay_cli import credentials, keys, serials
 from wxpay_cli.config import PRIVATE_KEY_ENV, Profile, base_url_problem, expand
 from wxpay_cli.errors import ConfigError
+from wxpay_cli.i18n import _
 
 EXPIRY_WARNING_DAYS = 30
 
@@ -42,8 +43,8 @@ def check_serial_no(value: str) -> str:
         return serials.canonical(value)
     except ValueError:
         raise ConfigError(
-            f"{value!r} is not a certificate serial_no in hex",
-            hint="pass --merchant-cert apiclient_cert.pem to read it, or `openssl x509 -noout -serial -in apiclient_cert.pem`",
+            _("{value} is not a certificate serial_no in hex").format(value=repr(value)),
+            hint=_("pass --merchant-cert apiclient_cert.pem to read it, or `openssl x509 -noout -serial -in apiclient_cert.pem`"),
         ) from None
 
 

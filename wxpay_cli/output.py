@@ -127,8 +127,8 @@ def _render_table(view: View, *, to_stderr: bool = False) -> None:
 
 
 def table_rows(data: dict, labels: Iterable[tuple[str, str]]) -> list[tuple[str, object]]:
-    """(label, value) rows for the keys of `data` that are present."""
-    return [(label, data[key]) for key, label in labels if data.get(key) not in (None, "")]
+    """(label, value) rows for the keys of `data` that are present (labels marked with N_)."""
+    return [(_(label), data[key]) for key, label in labels if data.get(key) not in (None, "")]
 
 
 # -- stderr -------------------------------------------------------------------

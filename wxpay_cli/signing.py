@@ -112,7 +112,7 @@ _PAIR = re.compile(r'([a-z_]+)="([^"]*)"')
 
 def parse_authorization(value: str) -> dict[str, str] | None:
     """The key/value pairs of an `Authorization` header, or None if it is not ours."""
-    scheme, _, rest = value.partition(" ")
+    scheme, _sep, rest = value.partition(" ")
     if scheme != SCHEME:
         return None
     return dict(_PAIR.findall(rest))

@@ -7,6 +7,7 @@ import click
 from wxpay_cli.app import App
 from wxpay_cli.i18n import _
 from wxpay_cli.output import FORMATS
+from wxpay_cli.i18n import _
 
 
 def _set_format(ctx: click.Context, param: click.Parameter, value):
@@ -40,10 +41,10 @@ def non_blank(ctx: click.Context, param: click.Parameter, value):
 
     value = value.strip()
     if not value:
-        raise click.BadParameter("must not be empty")
+        raise click.BadParameter(_("must not be empty"))
     problem = check_id(value)
     if problem:
-        raise click.BadParameter(f"cannot be an id: {problem}")
+        raise click.BadParameter(_("cannot be an id: {problem}").format(problem=problem))
     return value
 
 
@@ -61,7 +62,7 @@ def finite_rate(ctx: click.Context, param: click.Parameter, value):
     import math
 
     if value is not None and not math.isfinite(value):
-        raise click.BadParameter("must be a finite number of requests per second")
+        raise click.BadParameter(_("must be a finite number of requests per second"))
     return value
 
 
@@ -89,8 +90,8 @@ def single_or_batch(batch_input, required: dict[str, object], extras: dict[str, 
     if batch_input is not None:
         given = [flag for flag, value in {**required, **(extras or {})}.items() if value]
         if given:
-            raise click.UsageError(f"--batch takes the rows from the file: drop {', '.join(given)}")
+            raise click.UsageError(_("--batch takes the rows from the file: drop {options}").format(options=", ".join(given)))
         return
     missing = [flag for flag, value in required.items() if not value]
     if missing:
-        raise click.UsageError(f"missing option '{missing[0]}' (or give --batch FILE)")
+        raise click.UsageError(_("missing option '{option}' (or give --batch FILE)").format(option=missing[0]))

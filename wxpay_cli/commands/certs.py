@@ -10,6 +10,7 @@ from wxpay_cli.commands import _prompt
 from wxpay_cli.commands._options import output_options
 from wxpay_cli.commands._prompt import ask
 from wxpay_cli.output import View
+from wxpay_cli.i18n import _
 
 
 @click.group("certs")
@@ -37,12 +38,12 @@ def download(app: App, folder: str, save: bool) -> None:
 
     profile = app.profile()
     if save and profile.config_path is None:
-        raise ConfigError("--save needs a profile from a config file; this profile has none (--sandbox?)")
+        raise ConfigError(_("--save needs a profile from a config file; this profile has none (--sandbox?)"))
     apiv3_key = _apiv3_key(profile)
     try:
         existing = credentials.verification_keys(profile)
     except ConfigError as exc:
-        output.warn(f"{exc.message}; verifying with the downloaded certificates only")
+        output.warn(_("{message}; verifying with the downloaded certificates only").format(message=exc.message))
         existing = []
     download = api_certs.download_certificates(app.client_with(Verifier(existing) if existing else None), apiv3_key)
 
@@ -54,7 +55,7 @@ def download(app: App, folder: str, save: bool) -> None:
             paths.append(target / f"wechatpay_{cert.serial_no}.pem")
             paths[-1].write_bytes(cert.pem)
     except OSError as exc:
-        raise ConfigError(f"cannot write certificates to {target}: {exc.strerror}") from None
+        raise ConfigError(_("cannot write certificates to {target}: {strerror}").format(target=target, strerror=exc.strerror)) from None
     if save:
         config.add_platform_certs(profile.config_path, profile.name, [onboarding.absolute(str(p)) for p in paths])
 
@@ -68,9 +69,9 @@ def download(app: App, folder: str, save: bool) -> None:
         for cert, path in zip(download.certificates, paths, strict=True)
     ]
     if save:
-        output.info(f"added to profile {profile.name!r} in {profile.config_path}")
+        output.info(_("added to profile {name!r} in {config_path}").format(name=profile.name, config_path=profile.config_path))
     app.render(View(data={"certificates": records, "saved_to_profile": profile.name if save else None},
-                    rows=rows, columns=("serial_no", "valid from", "valid", "file"), title="Platform certificates"))
+                    rows=rows, columns=("serial_no", _("valid from"), _("valid"), _("file")), title=_("Platform certificates")))
 
 
 def _apiv3_key(profile) -> str:
@@ -85,10 +86,9 @@ def _apiv3_key(profile) -> str:
         return os.environ[APIV3_KEY_ENV]
     if profile.apiv3_key:
         if profile.config_path and keys.loose_permissions(profile.config_path):
-            output.warn(f"{profile.config_path} holds apiv3_key and is readable by other users; "
-                        f"run: chmod 600 {profile.config_path} (or use ${APIV3_KEY_ENV} instead)")
+            output.warn(_("{config_path} holds apiv3_key and is readable by other users; run: chmod 600 {config_path} (or use ${APIV3_KEY_ENV} instead)").format(config_path=profile.config_path, APIV3_KEY_ENV=APIV3_KEY_ENV))
         return profile.apiv3_key
     if _prompt.interactive():
         return ask("APIv3 key", lambda value: check_apiv3_key(value) and value, hide_input=True)
-    raise ConfigError("no APIv3 key to decrypt the certificates with",
-                      hint=f"set {APIV3_KEY_ENV}, or run on a terminal to be asked")
+    raise ConfigError(_("no APIv3 key to decrypt the certificates with"),
+                      hint=_("set {APIV3_KEY_ENV}, or run on a terminal to be asked").format(APIV3_KEY_ENV=APIV3_KEY_ENV))

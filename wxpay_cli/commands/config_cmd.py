@@ -11,6 +11,7 @@ from wxpay_cli.commands._options import output_options
 from wxpay_cli.commands._prompt import ask
 from wxpay_cli.errors import WxpayError
 from wxpay_cli.output import View
+from wxpay_cli.i18n import _
 
 
 @click.group("config")
@@ -35,7 +36,7 @@ class _Inputs:
         if not (self.guided if optional else self.asking):
             if optional:
                 return default
-            raise click.UsageError(f"Missing option '{flag}' (stdin is not a terminal, so wxpay cannot ask for it).")
+            raise click.UsageError(_("Missing option '{flag}' (stdin is not a terminal, so wxpay cannot ask for it).").format(flag=flag))
         answer = ask(text, (lambda v: check(v) if (check and v) else v), default=default if default else ("" if optional else None))
         return answer or None
 
@@ -69,16 +70,15 @@ def init(app: App, name, mchid, serial_no, merchant_cert, private_key, public_ke
     from wxpay_cli.app import warn_if_readable
 
     if app.use_sandbox:
-        raise click.UsageError("config init writes your real config file; drop --sandbox "
-                               "(`wxpay sandbox serve` writes a sandbox profile of its own)")
+        raise click.UsageError(_("config init writes your real config file; drop --sandbox (`wxpay sandbox serve` writes a sandbox profile of its own)"))
 
     given = (name, mchid, serial_no, merchant_cert, private_key, public_key_id, public_key, base_url)
     inputs = _Inputs(_prompt.interactive(), guided=all(value is None for value in given) and not platform_certs)
-    path, _ = config.config_path(app.config_flag)
-    name = name or app.profile_flag or inputs.get(None, "--profile", "Profile name", default="default", optional=True) or "default"
+    path = config.config_path(app.config_flag)[0]
+    name = name or app.profile_flag or inputs.get(None, "--profile", _("Profile name"), default="default", optional=True) or "default"
     config.refuse_existing_profile(path, name, force=force)
-    mchid = inputs.get(mchid, "--mchid", "Merchant id (mchid)", onboarding.check_mchid)
-    key_path = inputs.get(private_key, "--private-key", "Private key file (apiclient_key.pem)", _readable_key)
+    mchid = inputs.get(mchid, "--mchid", _("Merchant id (mchid)"), onboarding.check_mchid)
+    key_path = inputs.get(private_key, "--private-key", _("Private key file (apiclient_key.pem)"), _readable_key)
     key, asked_passphrase = _load_key(key_path, inputs.asking)
     warn_if_readable(config.expand(key_path))
     # Every file is checked as it is answered, so a wrong one is asked again, not fatal.
@@ -87,18 +87,18 @@ def init(app: App, name, mchid, serial_no, merchant_cert, private_key, public_ke
         return path
 
     if merchant_cert is None and serial_no is None:
-        merchant_cert = inputs.get(None, "--merchant-cert", "Merchant certificate (apiclient_cert.pem; empty to type serial_no)",
+        merchant_cert = inputs.get(None, "--merchant-cert", _("Merchant certificate (apiclient_cert.pem; empty to type serial_no)"),
                                    merchant_cert_of_key, optional=True)
     if merchant_cert:
         serial_no = onboarding.check_merchant_cert(merchant_cert, key, serial_no).serial_no
     else:
-        serial_no = inputs.get(serial_no, "--serial-no", "Merchant certificate serial_no (hex)", onboarding.check_serial_no)
+        serial_no = inputs.get(serial_no, "--serial-no", _("Merchant certificate serial_no (hex)"), onboarding.check_serial_no)
     if public_key_id is None and public_key is None:
-        public_key_id = inputs.get(None, "--public-key-id", "WeChat Pay public key id (PUB_KEY_ID_…; empty for certificate mode)",
+        public_key_id = inputs.get(None, "--public-key-id", _("WeChat Pay public key id (PUB_KEY_ID_…; empty for certificate mode)"),
                                    onboarding.check_public_key_id, optional=True)
     if public_key_id or public_key:
-        public_key_id = inputs.get(public_key_id, "--public-key-id", "WeChat Pay public key id", onboarding.check_public_key_id)
-        public_key = inputs.get(public_key, "--public-key", "WeChat Pay public key file (pub_key.pem)",
+        public_key_id = inputs.get(public_key_id, "--public-key-id", _("WeChat Pay public key id"), onboarding.check_public_key_id)
+        public_key = inputs.get(public_key, "--public-key", _("WeChat Pay public key file (pub_key.pem)"),
                                 lambda path: onboarding.check_public_key(path) and path)
         public_key_facts = keys.fingerprint(onboarding.check_public_key(public_key))
     if not platform_certs and not public_key_id and inputs.guided:
@@ -108,11 +108,11 @@ def init(app: App, name, mchid, serial_no, merchant_cert, private_key, public_ke
                     onboarding.check_platform_cert(item, serial_no)
             return listed
 
-        listed = inputs.get(None, "--platform-cert", "Platform certificate files, comma-separated (empty: none yet)",
+        listed = inputs.get(None, "--platform-cert", _("Platform certificate files, comma-separated (empty: none yet)"),
                             certificates, optional=True)
         platform_certs = [item.strip() for item in (listed or "").split(",") if item.strip()]
     certs = [onboarding.check_platform_cert(item, serial_no) for item in platform_certs]
-    base_url = inputs.get(base_url, "--base-url", "API base URL", onboarding.check_base_url,
+    base_url = inputs.get(base_url, "--base-url", _("API base URL"), onboarding.check_base_url,
                           default=config.DEFAULT_BASE_URL, optional=True)
 
     table = {
@@ -127,20 +127,19 @@ def init(app: App, name, mchid, serial_no, merchant_cert, private_key, public_ke
     }
     config.write_profile(path, name, table, force=force)
 
-    rows = [("Profile", name), ("Config file", str(path)), ("mchid", mchid),
-            ("serial_no", serial_no + (" (from the merchant certificate, matches the key)" if merchant_cert else "")),
-            ("Private key", f"{table['private_key']} ({keys.fingerprint(key.public_key())})")]
+    rows = [(_("Profile"), name), (_("Config file"), str(path)), ("mchid", mchid),
+            ("serial_no", serial_no + (_(" (from the merchant certificate, matches the key)") if merchant_cert else "")),
+            (_("Private key"), f"{table['private_key']} ({keys.fingerprint(key.public_key())})")]
     if public_key_id:
-        rows.append(("Public key", f"{public_key_id} ({public_key_facts})"))
-    rows += [("Platform certificate", f"{cert.serial_no} ({onboarding.validity(cert)})") for cert in certs]
+        rows.append((_("Public key"), f"{public_key_id} ({public_key_facts})"))
+    rows += [(_("Platform certificate"), f"{cert.serial_no} ({onboarding.validity(cert)})") for cert in certs]
     rows.append(("Next", "wxpay config check"))
     if not public_key_id and not certs:
-        output.warn("no key to verify WeChat's answers yet: run `wxpay certs download --output DIR --save`, "
-                    "or add public_key_id and public_key")
+        output.warn(_("no key to verify WeChat's answers yet: run `wxpay certs download --output DIR --save`, or add public_key_id and public_key"))
     if asked_passphrase:
-        output.info(f"note: the key is encrypted; set {keys.PASSWORD_ENV} when you run wxpay")
+        output.info(_("note: the key is encrypted; set {PASSWORD_ENV} when you run wxpay").format(PASSWORD_ENV=keys.PASSWORD_ENV))
     written = {key: value for key, value in table.items() if value not in (None, [])}
-    app.render(View(data={"profile": name, "config": str(path), "written": written}, rows=rows, title="Profile written"))
+    app.render(View(data={"profile": name, "config": str(path), "written": written}, rows=rows, title=_("Profile written")))
 
 
 def _readable_key(path: str) -> str:
@@ -160,7 +159,7 @@ def _load_key(path: str, asking: bool):
 
     password = keys.private_key_password()
     if password is None and asking and onboarding.private_key_is_encrypted(path):
-        return ask("Passphrase for the private key", lambda pw: onboarding.check_private_key(path, pw), hide_input=True), True
+        return ask(_("Passphrase for the private key"), lambda pw: onboarding.check_private_key(path, pw), hide_input=True), True
     return onboarding.check_private_key(path, password), False
 
 
@@ -183,7 +182,7 @@ def show(app: App) -> None:
         else:
             data[setting.name] = setting.to_dict()
     rows = [(setting.name, setting.shown(), setting.source) for setting in settings]
-    app.render(View(data=data, rows=rows, columns=("setting", "value", "from"), title="Profile", pretty_json=True))
+    app.render(View(data=data, rows=rows, columns=(_("setting"), _("value"), _("from")), title=_("Profile"), pretty_json=True))
 
 
 @config_group.command("check")
@@ -203,5 +202,6 @@ def check(app: App) -> None:
     app.render(View(data=report.to_dict(), rows=[c.row for c in report.checks], columns=("", "check", "result", "hint"),
                     title=f"Profile {report.profile}"))
     if report.failed:
-        raise WxpayError(f"{len(report.failed)} of {len(report.checks)} checks failed: "
-                         + ", ".join(c.name for c in report.failed), code="CHECK_FAILED")
+        raise WxpayError(_("{failed} of {total} checks failed: {names}").format(
+            failed=len(report.failed), total=len(report.checks), names=", ".join(c.name for c in report.failed)),
+            code="CHECK_FAILED")

@@ -16,21 +16,21 @@ from wxpay_cli.commands._options import (
     user_option,
 )
 from wxpay_cli.errors import AuditLogError, OperationRefused, WxpayError
-from wxpay_cli.i18n import _
+from wxpay_cli.i18n import N_, _
 from wxpay_cli.output import View, table_rows
 from wxpay_cli.sanitise import for_terminal
 
 CONTRACT_LABELS = [
     ("contract_id", "Contract"),
     ("contract_state", "State"),
-    ("user_id", "WeChat user_id"),
+    ("user_id", N_("WeChat user_id")),
     ("organization_id", "Organization"),
     ("mchid", "Merchant (mchid)"),
     ("openid", "openid"),
     ("contract_signed_time", "Signed"),
     ("contract_terminated_time", "Terminated"),
     ("contract_mode", "Mode"),
-    ("contract_bank_card_from", "Bank card from"),
+    ("contract_bank_card_from", N_("Bank card from")),
 ]
 
 
@@ -52,7 +52,7 @@ def show(app: App, contract_id: str, appid: str | None) -> None:
 
     answer = app.client().call(api.get_contract(contract_id=contract_id, appid=appid))
     shown = {key: times.local(value) if key.endswith("_time") else value for key, value in answer.data.items()}
-    app.render(View(data=answer.data, rows=table_rows(shown, CONTRACT_LABELS), title="Contract"))
+    app.render(View(data=answer.data, rows=table_rows(shown, CONTRACT_LABELS), title=_("Contract")))
 
 
 @contract_group.command("terminate")
@@ -82,7 +82,7 @@ def terminate(app: App, out_user_id: str | None, user_id: str | None, organizati
                               encoding=encoding)
         return
     if bool(out_user_id) == bool(user_id):
-        raise click.UsageError("give exactly one of --user OUT_USER_ID or --user-id USER_ID")
+        raise click.UsageError(_("give exactly one of --user OUT_USER_ID or --user-id USER_ID"))
     run_termination(app, organization_id=organization_id, out_user_id=out_user_id, user_id=user_id,
                     yes=yes, dry_run=dry_run)
 
@@ -101,36 +101,36 @@ def run_termination(app: App, *, organization_id: str, out_user_id: str | None, 
                                                  user_id=user_id))
     # The preview goes to stderr; with JSON output it is shown only to a person about to confirm.
     if app.format == "table" or (not yes and not dry_run and _prompt.interactive()):
-        output.render(View(data=target.as_dict(), rows=target.rows(), title="To terminate"), "table", to_stderr=True)
+        output.render(View(data=target.as_dict(), rows=target.rows(), title=_("To terminate")), "table", to_stderr=True)
         if target.contract_state is None:
-            output.warn("looked up by --user-id: the contract state cannot be checked before sending")
+            output.warn(_("looked up by --user-id: the contract state cannot be checked before sending"))
     termination.check_terminable(target)
     if dry_run:
         result = termination.dry_run(target)
         request = result["request"]
-        rows = [("Would send", f"{request['method']} {request['url']}")]
+        rows = [(_("Would send"), f"{request['method']} {request['url']}")]
         rows += [(name, value) for name, value in request["headers"].items()]
         rows.append(("Body", request["body"] or "(empty)"))
-        app.render(View(data=result, rows=rows, title="Dry run: no termination was sent"))
+        app.render(View(data=result, rows=rows, title=_("Dry run: no termination was sent")))
         return
     if not yes:
         if not _prompt.interactive():
             raise termination.refuse(
-                target, "refusing to terminate without confirmation: nothing was sent",
-                code="NOT_CONFIRMED", hint="run it on a terminal, or pass --yes in scripts",
+                target, _("refusing to terminate without confirmation: nothing was sent"),
+                code="NOT_CONFIRMED", hint=_("run it on a terminal, or pass --yes in scripts"),
             )
         who = for_terminal(target.user_name or target.out_user_id or target.user_id)
         question = question or _("Terminate the face-payment contract of {who}? This cannot be undone").format(who=who)
         if not _prompt.confirm_irreversible(question):
             termination.record(target, "declined")
-            raise OperationRefused("not confirmed: nothing was terminated", code="NOT_CONFIRMED")
+            raise OperationRefused(_("not confirmed: nothing was terminated"), code="NOT_CONFIRMED")
     result = steps.run(app.client(), termination.run(target))
-    rows = [("Contract state", result["contract_state"]), *[r for r in target.rows() if r[0] != "Contract state"]]
+    rows = [(_("Contract state"), result["contract_state"]), *[r for r in target.rows() if r[0] != _("Contract state")]]
     if result.get("request_id"):
         rows.append(("Request-ID", result["request_id"]))
     if result.get("note"):
         rows.append(("Note", result["note"]))
-    app.render(View(data=result, rows=rows, title="Contract terminated"))
+    app.render(View(data=result, rows=rows, title=_("Contract terminated")))
 
 
 # A termination batch line's result columns (--format csv): the pupil found and the outcome.

@@ -12,6 +12,7 @@ import click
 from wxpay_cli.app import App
 from wxpay_cli.errors import OperationRefused
 from wxpay_cli.output import View
+from wxpay_cli.i18n import _
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -28,14 +29,14 @@ def read_data(ctx, param, value: str | None):
             with open(value[1:], encoding="utf-8") as handle:
                 text = handle.read()
         except OSError as exc:
-            raise click.BadParameter(f"cannot read {value[1:]}: {exc.strerror}") from None
+            raise click.BadParameter(_("cannot read {value}: {strerror}").format(value=value[1:], strerror=exc.strerror)) from None
         source = value[1:]
     else:
         text = value
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise click.BadParameter(f"{source} is not valid JSON: {exc}") from None
+        raise click.BadParameter(_("{source} is not valid JSON: {exc}").format(source=source, exc=exc)) from None
 
 
 # Irreversible calls that must go through their guarded commands (confirmation, audit log).
@@ -50,13 +51,13 @@ def check_path(ctx, param, value: str) -> str:
     rewrite (fragments, `;params`, `//`, `.`/`..` segments), so the guard below sees
     the path that is signed and sent."""
     if not value.startswith("/v3/"):
-        raise click.BadParameter("must be an APIv3 path starting with /v3/, e.g. /v3/certificates")
+        raise click.BadParameter(_("must be an APIv3 path starting with /v3/, e.g. /v3/certificates"))
     path = value.split("?", 1)[0]
     segments = unquote(path).split("/")[1:]
     if "#" in value or ";" in path or "//" in path or any(s in (".", "..") for s in segments):
-        raise click.BadParameter("must be a plain path: no '#', ';', '//', '.' or '..' segments")
+        raise click.BadParameter(_("must be a plain path: no '#', ';', '//', '.' or '..' segments"))
     if any(ord(c) < 0x21 or ord(c) == 0x7F for c in unquote(value)) or len(value) > 2048:
-        raise click.BadParameter("must not hold spaces or control characters, nor exceed 2048 characters")
+        raise click.BadParameter(_("must not hold spaces or control characters, nor exceed 2048 characters"))
     return value
 
 
@@ -66,8 +67,8 @@ def refuse_guarded(method: str, path: str) -> None:
     for pattern, command in GUARDED:
         if method != "GET" and pattern.search(bare):
             raise OperationRefused(
-                "wxpay request does not send terminations: nothing was sent",
-                hint=f"use {command}, which confirms and records them", code="GUARDED_OPERATION",
+                _("wxpay request does not send terminations: nothing was sent"),
+                hint=_("use {command}, which confirms and records them").format(command=command), code="GUARDED_OPERATION",
             )
 
 

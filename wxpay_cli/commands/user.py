@@ -13,17 +13,18 @@ from wxpay_cli.commands._options import (
     user_option,
 )
 from wxpay_cli.output import View, table_rows
+from wxpay_cli.i18n import N_, _
 
 USER_LABELS = [
     ("user_name", "Name"),
-    ("user_id", "WeChat user_id"),
+    ("user_id", N_("WeChat user_id")),
     ("out_user_id", "Pupil (out_user_id)"),
     ("organization_id", "Organization"),
     ("user_type", "Type"),
     ("status", "Status"),
-    ("contract_state", "Contract state"),
+    ("contract_state", N_("Contract state")),
     ("contract_id", "Contract"),
-    ("face_image_ok", "Face image OK"),
+    ("face_image_ok", N_("Face image OK")),
 ]
 
 
@@ -72,4 +73,4 @@ def user_view(data: dict) -> View:
         rows.insert(1, ("Class", data["student_info"]["class_name"]))
     if (data.get("staff_info") or {}).get("occupation"):
         rows.insert(1, ("Occupation", data["staff_info"]["occupation"]))
-    return View(data=data, rows=rows, title="Face-payment user")
+    return View(data=data, rows=rows, title=_("Face-payment user"))
