@@ -33,11 +33,11 @@ MAX_ID_LENGTH = 256
 def check_id(value: str) -> str | None:
     """Why `value` cannot be an id in a request path, or None when it can."""
     if value in ("", ".", ".."):
-        return "it would change the request path"
+        return _("it would change the request path")
     if len(value) > MAX_ID_LENGTH:
-        return f"it is longer than {MAX_ID_LENGTH} characters"
+        return _("it is longer than {MAX_ID_LENGTH} characters").format(MAX_ID_LENGTH=MAX_ID_LENGTH)
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
-        return "it holds control characters"
+        return _("it holds control characters")
     return None
 
 
@@ -45,7 +45,7 @@ def segment(value: str) -> str:
     """One path segment, percent-encoded so a stray `/` or `?` cannot change the path."""
     problem = check_id(value)
     if problem:
-        raise InputError(f"{value[:40]!r} cannot be an id: {problem}")
+        raise InputError(_("{value!r} cannot be an id: {problem}").format(value=value[:40], problem=problem))
     return quote(value, safe="")
 
 
@@ -54,9 +54,9 @@ def parse_time(value: object, field: str, request_id: str | None = None) -> date
     try:
         parsed = datetime.fromisoformat(str(value))
     except ValueError:
-        raise VerificationError(f"WeChat's {field} {value!r} is not an RFC 3339 time", request_id=request_id) from None
+        raise VerificationError(_("WeChat's {field} {value!r} is not an RFC 3339 time").format(field=field, value=value), request_id=request_id) from None
     if parsed.tzinfo is None:
-        raise VerificationError(f"WeChat's {field} {value!r} has no time zone", request_id=request_id)
+        raise VerificationError(_("WeChat's {field} {value!r} has no time zone").format(field=field, value=value), request_id=request_id)
     return parsed
 
 
@@ -82,10 +82,10 @@ def _read_repayment_url(response: Response, signer: Signer) -> Answer:
     data = response.data or {}
     for name in ("repayment_url", "expire_at"):
         if not isinstance(data.get(name), str) or not data[name]:
-            raise VerificationError(f"WeChat's answer has no {name}; nothing from it was used",
+            raise VerificationError(_("WeChat's answer has no {name}; nothing from it was used").format(name=name),
                                     request_id=response.request_id)
     if not data["repayment_url"].startswith(("https://", "http://")):
-        raise VerificationError("WeChat's repayment_url is not a web link; nothing from it was used",
+        raise VerificationError(_("WeChat's repayment_url is not a web link; nothing from it was used"),
                                 request_id=response.request_id)
     parse_time(data["expire_at"], "expire_at", response.request_id)
     return answer(response)
