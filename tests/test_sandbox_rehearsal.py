@@ -111,7 +111,15 @@ def test_profile_names_its_own_audit_log(sandbox, configure, run, tmp_path):
     assert shown["audit_log"] == {"value": str(own), "source": "file"}
 
 
-def test_sandbox_flag_writes_to_a_throwaway_log(run):
+@pytest.fixture
+def quick_keys(monkeypatch, sandbox_keys):
+    """--sandbox makes fresh keys; the session's (zero-led serials) spare the RSA generation."""
+    from wxpay_cli.sandbox.keys import SandboxKeys
+
+    monkeypatch.setattr(SandboxKeys, "generate", classmethod(lambda cls, *a, **k: sandbox_keys))
+
+
+def test_sandbox_flag_writes_to_a_throwaway_log(run, quick_keys):
     from wxpay_cli.audit import default_path
 
     result = run("--sandbox", "repayment-url", "--user", "demo", "--org", "demo-org")
@@ -120,8 +128,9 @@ def test_sandbox_flag_writes_to_a_throwaway_log(run):
     assert run("audit", "--json").stdout == ""  # no config: the default log, still empty
 
 
-def test_sandbox_flag_can_download_certificates(run, tmp_path):
+def test_sandbox_flag_can_download_certificates(run, tmp_path, quick_keys, sandbox_keys):
     result = run("--sandbox", "certs", "download", "--output", str(tmp_path / "c"), "--json")
     assert result.exit_code == 0, result.stderr
     [cert] = json.loads(result.stdout)["certificates"]
-    assert (tmp_path / "c" / f"wechatpay_{cert['serial_no']}.pem").is_file()
+    assert cert["serial_no"] == sandbox_keys.platform_serial
+    assert (tmp_path / "c" / f"wechatpay_{sandbox_keys.platform_serial}.pem").is_file()

@@ -38,6 +38,9 @@ def check_id(value: str) -> str | None:
         return _("it is longer than {MAX_ID_LENGTH} characters").format(MAX_ID_LENGTH=MAX_ID_LENGTH)
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
         return _("it holds control characters")
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+        # Bytes that were not UTF-8 (in argv, Python keeps them as lone surrogates).
+        return _("it is not valid text (bytes that are not UTF-8)")
     return None
 
 

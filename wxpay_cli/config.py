@@ -122,21 +122,64 @@ def config_path(flag: str | None) -> tuple[Path, str]:
     return default_config_path(), "default"
 
 
-def load_document(path: Path) -> dict:
-    """The parsed TOML file; a ConfigError naming the file (and line) when it cannot be."""
+MAX_CONFIG_BYTES = 1024 * 1024  # a config is a few hundred bytes; this is generous
+
+
+def read_config_bytes(path: Path) -> bytes:
+    """The file's bytes: a regular file of sane size only (a FIFO, a device or a
+    huge file is a ConfigError, never a hang or a memory blow-up)."""
+    import stat
+
     try:
-        text = path.read_text(encoding="utf-8")
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; no effect on a regular file.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise ConfigError(
             _("no config file at {path}").format(path=path),
             hint=_("create one with `wxpay config init` (see config.example.toml), pass --config, or try --sandbox"),
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(_("cannot read config file {path}: {exc}").format(path=path, exc=exc)) from None
+    except OSError as exc:
+        raise ConfigError(_("cannot read config file {path}: {reason}").format(
+            path=path, reason=exc.strerror or exc)) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ConfigError(_("config file {path} is not a regular file (a pipe, a device or a folder?)").format(
+                path=path))
+        chunks, size = [], 0
+        while size <= MAX_CONFIG_BYTES:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(_("config file {path} is larger than {limit} KiB: not a wxpay config").format(
+                path=path, limit=MAX_CONFIG_BYTES // 1024))
+        return b"".join(chunks)
+    except OSError as exc:
+        raise ConfigError(_("cannot read config file {path}: {reason}").format(
+            path=path, reason=exc.strerror or exc)) from None
+    finally:
+        os.close(fd)
+
+
+def load_document(path: Path) -> dict:
+    """The parsed TOML file; a ConfigError naming the file (and line) when it cannot be."""
+    data = read_config_bytes(path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ConfigError(
+            _("config file {path} is not UTF-8 text (line {line})").format(path=path, line=line),
+            hint=_("save it as UTF-8 (e.g. in Notepad: Save As, Encoding: UTF-8)"),
+        ) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(_("config file {path} is not valid TOML: {exc}").format(path=path, exc=exc)) from None
+        raise ConfigError(_("config file {path} is not valid TOML: {reason}").format(path=path, reason=exc)) from None
+    except RecursionError:
+        raise ConfigError(_("config file {path} is nested too deeply to be a wxpay config").format(path=path)) from None
 
 
 def profile_names(document: dict) -> list[str]:
@@ -209,6 +252,10 @@ def parse_profile(table: object, *, name: str, path: Path | None) -> Profile:
             if required:
                 raise ConfigError(_("{where}: missing {key}").format(where=where, key=key), hint=_("see config.example.toml"))
             return None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ConfigError(
+                _("{where}: {key} must be text: put it in quotes, e.g. {key} = \"{value}\"").format(
+                    where=where, key=key, value=value))
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(_("{where}: {key} must be a non-empty string").format(where=where, key=key))
         return value.strip()
@@ -352,12 +399,21 @@ def write_document(path: Path, document: dict) -> None:
     path = path.resolve() if path.is_symlink() else path
     text = tomli_w.dumps(document)
     if path.exists():
+        # The backup is always a new file (mode 600 from mkstemp) that replaces whatever
+        # had the name: an existing .bak's looser mode is never reused, and a symlink
+        # planted there is replaced, never followed.
         backup = path.with_name(path.name + ".bak")
+        temp_backup = None
         try:
-            fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            fd, temp_backup = tempfile.mkstemp(prefix=".config-", suffix=".bak", dir=path.parent)
             with os.fdopen(fd, "wb") as handle, path.open("rb") as original:
                 shutil.copyfileobj(original, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp_backup, backup)
         except OSError as exc:
+            if temp_backup:
+                Path(temp_backup).unlink(missing_ok=True)
             raise ConfigError(_("cannot keep a backup of {path} before rewriting it: {reason}").format(path=path, reason=exc.strerror)) from None
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

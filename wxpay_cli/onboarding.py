@@ -43,7 +43,7 @@ def check_serial_no(value: str) -> str:
         return serials.canonical(value)
     except ValueError:
         raise ConfigError(
-            _("{value!r} is not a certificate serial_no in hex").format(value=value),
+            _("{value} is not a certificate serial_no in hex").format(value=repr(value)),
             hint=_("pass --merchant-cert apiclient_cert.pem to read it, or `openssl x509 -noout -serial -in apiclient_cert.pem`"),
         ) from None
 

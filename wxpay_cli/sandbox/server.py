@@ -130,7 +130,9 @@ class SandboxState:
             organizations = {str(k): str(v) for k, v in data["organizations"].items()}
             users = [SandboxUser(**fields) for fields in data["users"]]
         except (KeyError, TypeError, AttributeError) as exc:
-            raise ValueError(f"not a sandbox state: {exc}") from None
+            from wxpay_cli.i18n import _
+
+            raise ValueError(_("not a sandbox state: {reason}").format(reason=exc)) from None
         with self.lock:
             self.organizations = organizations
             self.users = {(u.organization_id, u.out_user_id): u for u in users}
@@ -141,10 +143,11 @@ class SandboxState:
             user = SandboxUser(
                 organization_id=organization_id,
                 out_user_id=out_user_id,
-                user_id=fields.pop("user_id", f"wxu_{uuid.uuid4().hex[:20]}"),
-                user_name=fields.pop("user_name", f"Pupil {n}"),
-                contract_id=fields.pop("contract_id", f"ct_{uuid.uuid4().hex[:24]}"),
-                openid=fields.pop("openid", f"o_{uuid.uuid4().hex[:26]}"),
+                # Ids made only when not given: the demo roster brings its own for 363 pupils.
+                user_id=fields.pop("user_id") if "user_id" in fields else f"wxu_{uuid.uuid4().hex[:20]}",
+                user_name=fields.pop("user_name") if "user_name" in fields else f"Pupil {n}",
+                contract_id=fields.pop("contract_id") if "contract_id" in fields else f"ct_{uuid.uuid4().hex[:24]}",
+                openid=fields.pop("openid") if "openid" in fields else f"o_{uuid.uuid4().hex[:26]}",
                 **fields,
             )
             self.users[(organization_id, out_user_id)] = user
