@@ -102,7 +102,8 @@ def test_wechat_refusal_exits_1_with_code_message_and_request_id(sandbox, config
     assert "RESOURCE_NOT_EXISTS" in result.stderr and "用户不存在" in result.stderr
     assert "Request-ID: 08" in result.stderr
     assert "Traceback" not in result.stderr
-    assert len(sandbox.received) == 1  # 4xx is never retried
+    # on a terminal: the read-only name lookup, then the link; a 4xx is never retried
+    assert [r.method for r in sandbox.received] == ["GET", "POST"]
 
 
 def test_json_error_is_one_line(sandbox, configure, run):

@@ -237,7 +237,7 @@ def test_audit_command_filters(sandbox, configure, run):
     assert run("audit", "--since", "2999-01-01", "--json").stdout == ""
     assert len(run("audit", "--since", "2000-01-01", "--json").stdout.splitlines()) == 2
     table = run("audit", "--format", "table", env={"COLUMNS": "250"})
-    assert "repayment_url" in table.stdout and "demo-2" in table.stdout
+    assert "link" in table.stdout and "demo-2" in table.stdout
     assert run("audit", "--since", "yesterday").exit_code == 2
 
 

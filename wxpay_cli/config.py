@@ -73,6 +73,7 @@ PROFILE_KEYS = (
     "timeout",
     "apiv3_key",
     "operator",
+    "message_template",
     "audit_log",
 )
 
@@ -95,6 +96,7 @@ class Profile:
     timeout: float = DEFAULT_TIMEOUT
     apiv3_key: str | None = field(default=None, repr=False)
     operator: str | None = None  # who runs wxpay, for the audit log (default: the login name)
+    message_template: str | None = None  # `repayment-url --message` (see message.py)
     audit_log: Path | None = None  # this profile's own audit log (default: audit.default_path())
     private_key_pem: bytes | None = field(default=None, repr=False)
     config_path: Path | None = None
@@ -299,6 +301,13 @@ def parse_profile(table: object, *, name: str, path: Path | None) -> Profile:
         raise ConfigError(_("{where}: operator must be a name of at most {count} characters, "
                             "without control characters").format(where=where, count=MAX_OPERATOR_LENGTH))
 
+    message_template = table.get("message_template")
+    if message_template is not None:
+        from wxpay_cli.message import template_problem
+
+        problem = template_problem(message_template)
+        if problem:
+            raise ConfigError(_("{where}: message_template {problem}").format(where=where, problem=problem))
     audit_log = text("audit_log")
 
     sources = {key: "file" for key in table}
@@ -317,6 +326,7 @@ def parse_profile(table: object, *, name: str, path: Path | None) -> Profile:
         timeout=float(timeout),
         apiv3_key=text("apiv3_key"),
         operator=operator,
+        message_template=message_template,
         audit_log=resolve_path(audit_log, base) if audit_log else None,
         config_path=path,
         sources=sources,

@@ -52,3 +52,19 @@ def offset_label(values) -> str:
     """The local offset of these times when they share one ('+08:00'), else ''."""
     offsets = {offset(moment.astimezone()) for moment in map(parse, values) if moment is not None}
     return offsets.pop() if len(offsets) == 1 else ""
+
+
+def relative(moment: datetime, now: datetime | None = None) -> str:
+    """'in 29 min', 'in 2 h 5 min', 'expired 3 min ago'."""
+    from wxpay_cli.i18n import _
+
+    now = now or datetime.now(moment.tzinfo)
+    seconds = int((moment - now).total_seconds())
+    minutes = abs(seconds) // 60
+    if minutes >= 60:
+        text = _("{hours} h {minutes} min").format(hours=minutes // 60, minutes=minutes % 60)
+    else:
+        text = _("{minutes} min").format(minutes=minutes)
+    if seconds < 0:
+        return _("expired {text} ago").format(text=text)
+    return _("in {text}").format(text=text) if minutes else _("in under a minute")

@@ -16,19 +16,21 @@ from wxpay_cli.sanitise import for_terminal
 @click.command("handover")
 @user_option(required=True)
 @org_option(required=True)
+@click.option("--copy", is_flag=True, help="Put the message to forward (with the link) on the clipboard.")
 @click.pass_obj
-def handover(app: App, out_user_id: str, organization_id: str) -> None:
+def handover(app: App, out_user_id: str, organization_id: str, copy: bool) -> None:
     """Guided: show the pupil, fetch the repayment link (with QR), then terminate.
 
     1. shows the pupil and stops if there is no active contract;
-    2. fetches and shows the verified repayment link and its QR code;
+    2. fetches and shows the verified repayment link, its QR code and a message
+       ready to paste into WeChat (--copy puts that message on the clipboard);
     3. waits until you confirm the family was reached and the link forwarded;
     4. asks once more, then terminates the contract and shows the new state.
     Answering no at any step stops there; nothing is terminated without your yes.
     Needs a terminal: scripts use `repayment-url` and `contract terminate --yes`.
     """
     from wxpay_cli.commands.contract import run_termination
-    from wxpay_cli.commands.repayment import fetch_link, repayment_view
+    from wxpay_cli.commands.repayment import copy_to_clipboard, fetch_link, link_message, repayment_view
     from wxpay_cli.commands.user import user_view
     from wxpay_cli.qr import terminal_text
     from wxpay_cli.termination import Termination, target_from_user
@@ -49,9 +51,13 @@ def handover(app: App, out_user_id: str, organization_id: str) -> None:
     if not click.confirm(_("Fetch the repayment link now?"), default=True, err=True):
         raise OperationRefused(_("stopped before fetching the link: nothing was terminated"), code="ABANDONED")
     link = fetch_link(app, out_user_id, organization_id)
-    view = repayment_view(app, link, out_user_id, organization_id)
+    view = repayment_view(app, link, out_user_id, organization_id, user)
     view.blocks.append(terminal_text(link["repayment_url"]))
+    text = link_message(app, link, out_user_id, organization_id, user)
+    view.blocks += ["", _("Message to forward (paste it whole):"), text]
     app.render(view)
+    if copy:
+        copy_to_clipboard(text, _("message"))
 
     if not click.confirm(_("Have you reached the family and forwarded the link?"), default=False, err=True):
         raise OperationRefused(_("stopped before termination: nothing was terminated"), code="ABANDONED")

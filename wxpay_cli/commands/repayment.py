@@ -17,8 +17,8 @@ from wxpay_cli.commands._options import (
     user_option,
 )
 from wxpay_cli.errors import AuditLogError, WxpayError
-from wxpay_cli.output import View
 from wxpay_cli.i18n import _
+from wxpay_cli.output import View
 
 
 LINK_COLUMNS = ("repayment_url", "expire_at")  # a batch line's result columns (--format csv)
@@ -30,11 +30,16 @@ LINK_COLUMNS = ("repayment_url", "expire_at")  # a batch line's result columns (
 @click.option("--qr", is_flag=True, help="Also draw the link as a QR code below the table (scan it with a phone).")
 @click.option("--qr-png", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="Also write the link as a QR code PNG to FILE.")
+@click.option("--message", "with_message", is_flag=True,
+              help="Also print a message ready to paste into WeChat: the pupil's name and class, the link, "
+                   "and when it expires (template: the profile's message_template).")
+@click.option("--copy", is_flag=True,
+              help="Put the message (or, without --message, the link) on the clipboard.")
 @batch_options
 @output_options
 @click.pass_obj
 def repayment_url(app: App, out_user_id: str | None, organization_id: str | None, qr: bool, qr_png: Path | None,
-                  batch_input, concurrency: int, rate: float | None, encoding: str | None) -> None:
+                  with_message: bool, copy: bool, batch_input, concurrency: int, rate: float | None, encoding: str | None) -> None:
     """Fetch the repayment link for a pupil's advance, verified as coming from WeChat.
 
     Forward the link by hand to the WeChat account that will repay. With --json
@@ -43,7 +48,7 @@ def repayment_url(app: App, out_user_id: str | None, organization_id: str | None
     written to the audit log.
     """
     single_or_batch(batch_input, {"--user": out_user_id, "--org": organization_id},
-                    {"--qr": qr, "--qr-png": qr_png})
+                    {"--qr": qr, "--qr-png": qr_png, "--message": with_message, "--copy": copy})
     if batch_input is not None:
         from wxpay_cli import steps
         from wxpay_cli.commands._batch import run_batch
@@ -59,8 +64,18 @@ def repayment_url(app: App, out_user_id: str | None, organization_id: str | None
         run_batch(app, batch_input, work, concurrency=concurrency, rate=rate, encoding=encoding,
                   required=("out_user_id", "organization_id"), result_columns=LINK_COLUMNS, audit=fetcher.audit)
         return
+    # The pupil's name and class: a second, read-only call, made before the link is
+    # fetched, for the message and for the table a person reads.
+    user = find_pupil(app, out_user_id, organization_id) if with_message or app.format == "table" else None
     data = fetch_link(app, out_user_id, organization_id)
-    view = repayment_view(app, data, out_user_id, organization_id)
+    view = repayment_view(app, data, out_user_id, organization_id, user)
+    text = None
+    if with_message:
+        text = link_message(app, data, out_user_id, organization_id, user)
+        if app.format == "table":
+            view.blocks += ["", _("Message to forward (paste it whole):"), text]
+        else:
+            view.data = {**data, "message": text}
     if qr:
         if app.format == "table":
             from wxpay_cli.qr import terminal_text
@@ -69,6 +84,8 @@ def repayment_url(app: App, out_user_id: str | None, organization_id: str | None
         else:
             output.warn(_("--qr draws only in table output; use --qr-png FILE with JSON"))
     app.render(view)
+    if copy:
+        copy_to_clipboard(text if with_message else data["repayment_url"], _("message") if with_message else _("link"))
     if qr_png:
         from wxpay_cli.qr import save_png
 
@@ -87,6 +104,46 @@ def fetch_link(app: App, out_user_id: str, organization_id: str) -> dict:
     return steps.run(app.client(), flow).data
 
 
+def find_pupil(app: App, out_user_id: str, organization_id: str) -> dict | None:
+    """The user query's answer, or None (with a warning) when WeChat would not say.
+
+    An answer that fails verification, or is about another pupil, stops the
+    command: no link is fetched or shown next to a name that may not be this pupil's.
+    """
+    from wxpay_cli import api
+    from wxpay_cli.errors import VerificationError
+
+    try:
+        return app.client().call(api.get_user(organization_id=organization_id, out_user_id=out_user_id)).data
+    except VerificationError:
+        raise
+    except WxpayError as exc:
+        output.warn(_("the pupil's name and class could not be looked up ({reason}); "
+                      "the pupil is named by id").format(reason=exc.code))
+        return None
+
+
+def link_message(app: App, data: dict, out_user_id: str, organization_id: str, user: dict | None) -> str:
+    from wxpay_cli.message import compose
+
+    return compose(data, out_user_id=out_user_id, organization_id=organization_id, user=user,
+                   template=app.profile().message_template)
+
+
+def copy_to_clipboard(text: str, what: str) -> None:
+    """Copy, and say on stderr whether it worked: a failed copy must never pass for a good one."""
+    from wxpay_cli.clipboard import copy
+
+    tool, problem = copy(text)
+    if tool:
+        output.info(_("{what} copied to the clipboard ({tool})").format(what=what, tool=tool))
+    elif problem:
+        output.warn(_("could not copy the {what} to the clipboard ({problem}); nothing was copied")
+                    .format(what=what, problem=problem))
+    else:
+        output.warn(_("no clipboard tool found (pbcopy, wl-copy, xclip, xsel, clip.exe); nothing was copied"))
+
+
 def link_fetcher(app: App):
     from wxpay_cli.links import LinkFetcher
 
@@ -96,16 +153,22 @@ def link_fetcher(app: App):
     return LinkFetcher(app.profile(), app.audit(), warn)
 
 
-def repayment_view(app: App, data: dict, out_user_id: str, organization_id: str) -> View:
+def repayment_view(app: App, data: dict, out_user_id: str, organization_id: str, user: dict | None = None) -> View:
     from wxpay_cli import times
+    from wxpay_cli.message import pupil_facts
+    from wxpay_cli.sanitise import for_terminal
 
     profile = app.profile()
     expire = datetime.fromisoformat(data["expire_at"])
+    name, group = pupil_facts(user)
+    known = [(_("Name"), for_terminal(name))] if name else []
+    known += [(_("Class"), for_terminal(group))] if group else []
     return View(
         data=data,
         title=_("Repayment link"),
         rows=[
-            (_("Expires"), f"{times.local(expire)} ({relative(expire)})"),
+            (_("Expires"), f"{times.local(expire)} ({times.relative(expire)})"),
+            *known,
             (_("Pupil (out_user_id)"), out_user_id),
             (_("Organization"), organization_id),
             (_("Profile"), profile.name),
@@ -113,17 +176,3 @@ def repayment_view(app: App, data: dict, out_user_id: str, organization_id: str)
         ],
         blocks=[_("Repayment link (forward it whole):"), data["repayment_url"]],
     )
-
-
-def relative(moment: datetime, now: datetime | None = None) -> str:
-    """'in 29 min', 'in 2 h 5 min', 'expired 3 min ago'."""
-    now = now or datetime.now(moment.tzinfo)
-    seconds = int((moment - now).total_seconds())
-    minutes = abs(seconds) // 60
-    if minutes >= 60:
-        text = _("{hours} h {minutes} min").format(hours=minutes // 60, minutes=minutes % 60)
-    else:
-        text = _("{minutes} min").format(minutes=minutes)
-    if seconds < 0:
-        return _("expired {text} ago").format(text=text)
-    return _("in {text}").format(text=text) if minutes else _("in under a minute")

@@ -1,0 +1,179 @@
+"""The link, ready to forward: `repayment-url --message` and `--copy`, end to end against the sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+
+LINK = ("repayment-url", "--user", "demo", "--org", "demo-org")
+USER_PATH = "/v3/offlinefacemch/organizations/demo-org/users/out-user-id/demo"
+
+
+def test_message_names_the_pupil_and_holds_the_link_whole(sandbox, configure, run):
+    configure(sandbox)
+    result = run(*LINK, "--message", "--json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) == {"repayment_url", "expire_at", "message"}
+    message = data["message"]
+    assert "张小明" in message and "三年级二班" in message
+    assert data["repayment_url"] in message.split()
+    # the name comes from a second, read-only call, made before the link is fetched
+    assert [(r.method, r.path) for r in sandbox.received] == [("GET", USER_PATH),
+                                                              ("POST", "/v3/offlineface/repayment-url")]
+    assert all(r.signature_ok for r in sandbox.received)
+
+
+def test_table_shows_name_class_and_the_message(sandbox, configure, run):
+    configure(sandbox)
+    result = run(*LINK, "--message", "--format", "table", env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any("Name" in line and "张小明" in line for line in lines)
+    assert any("Class" in line and "三年级二班" in line for line in lines)
+    link_lines = [line for line in lines if "/sandbox/repay/" in line]
+    assert len(link_lines) == 2 and link_lines[0] == link_lines[1]  # below the table and in the message, whole
+
+
+def test_plain_table_shows_name_and_class_too(sandbox, configure, run):
+    configure(sandbox)
+    result = run(*LINK, "--format", "table")
+    assert "张小明" in result.stdout and "三年级二班" in result.stdout
+
+
+def test_json_without_message_is_unchanged_and_makes_one_call(sandbox, configure, run):
+    configure(sandbox)
+    data = json.loads(run(*LINK, "--json").stdout)
+    assert set(data) == {"repayment_url", "expire_at"}
+    assert len(sandbox.received) == 1
+
+
+def test_profile_template(sandbox, configure, run):
+    configure(sandbox, message_template="{name}（{class_name}）家长您好，请点击链接还款：{url} 有效期至 {expires}")
+    data = json.loads(run(*LINK, "--message", "--json").stdout)
+    assert data["message"].startswith("张小明（三年级二班）家长您好，请点击链接还款：" + data["repayment_url"] + " 有效期至 ")
+
+
+@pytest.mark.parametrize("template", ["{name} {link}", "{url} {0}", "{url} {}", "{url.__class__}", "{url!r}",
+                                      "{url:>200}", "no link here {name}", "{url", ""])
+def test_bad_template_is_a_config_error_before_anything_is_sent(template, sandbox, configure, run):
+    configure(sandbox, message_template=template)
+    result = run(*LINK, "--message")
+    assert result.exit_code == 3, result.stderr
+    assert "message_template" in result.stderr
+    assert sandbox.received == []
+
+
+def test_name_lookup_refused_still_gives_the_message_by_id(sandbox, configure, run):
+    configure(sandbox)
+    sandbox.inject("status", status=403, code="NO_AUTH", message="无权限", path_contains="/users/out-user-id/")
+    result = run(*LINK, "--message", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert "NO_AUTH" in result.stderr and "warning" in result.stderr
+    data = json.loads(result.stdout)
+    assert "demo" in data["message"] and data["repayment_url"] in data["message"]
+
+
+def test_name_lookup_that_fails_verification_shows_no_link(sandbox, configure, run):
+    configure(sandbox)
+    sandbox.inject("bad_signature", path_contains="/users/out-user-id/")
+    result = run(*LINK, "--message", "--json")
+    assert result.exit_code == 5
+    assert result.stdout == ""
+    assert [r.method for r in sandbox.received] == ["GET"]  # no link was fetched
+
+
+def test_outside_name_cannot_control_the_terminal(sandbox, configure, run):
+    sandbox.seed_user("demo-org", "evil", user_name="张\x1b[2J小明\u202e", class_name="一班\x07", encrypt_name=False)
+    configure(sandbox)
+    result = run("repayment-url", "--user", "evil", "--org", "demo-org", "--message", "--format", "table")
+    assert result.exit_code == 0, result.stderr
+    assert not any(c in result.stdout for c in "\x1b\u202e\x07")
+    assert "\\x1b[2J" in result.stdout
+
+
+def test_message_and_copy_are_single_mode_only(sandbox, configure, run, tmp_path):
+    configure(sandbox)
+    rows = tmp_path / "rows.csv"
+    rows.write_text("out_user_id,organization_id\ndemo,demo-org\n")
+    for flag in ("--message", "--copy"):
+        result = run("repayment-url", "--batch", str(rows), flag)
+        assert result.exit_code == 2 and flag in result.stderr
+
+
+# -- --copy -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_tools(tmp_path, monkeypatch):
+    """A PATH holding only fake clipboard tools that write what they get to a file."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.delenv("DISPLAY", raising=False)
+
+    def add(name: str, exit_code: int = 0):
+        out = tmp_path / f"{name}.out"
+        script = bin_dir / name
+        script.write_text(f"#!/bin/sh\n/bin/cat > '{out}'\nexit {exit_code}\n")
+        script.chmod(script.stat().st_mode | stat.S_IXUSR)
+        return out
+
+    return add
+
+
+def test_copy_puts_the_message_on_the_clipboard(sandbox, configure, run, fake_tools, monkeypatch):
+    configure(sandbox)
+    clipboard = fake_tools("xclip")
+    monkeypatch.setenv("DISPLAY", ":0")
+    result = run(*LINK, "--message", "--copy", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert clipboard.read_text(encoding="utf-8") == json.loads(result.stdout)["message"]
+    assert "copied" in result.stderr and "xclip" in result.stderr
+
+
+def test_copy_without_message_copies_the_link(sandbox, configure, run, fake_tools, monkeypatch):
+    configure(sandbox)
+    clipboard = fake_tools("wl-copy")
+    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
+    result = run(*LINK, "--copy", "--json")
+    assert clipboard.read_text(encoding="utf-8") == json.loads(result.stdout)["repayment_url"]
+
+
+def test_clip_exe_gets_utf16_so_chinese_names_survive(sandbox, configure, run, fake_tools):
+    configure(sandbox)
+    clipboard = fake_tools("clip.exe")
+    result = run(*LINK, "--message", "--copy", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert clipboard.read_bytes().decode("utf-16") == json.loads(result.stdout)["message"]
+
+
+def test_no_clipboard_says_so(sandbox, configure, run, fake_tools):
+    configure(sandbox)
+    result = run(*LINK, "--copy", "--json")
+    assert result.exit_code == 0
+    assert "no clipboard" in result.stderr and "nothing was copied" in result.stderr
+    assert json.loads(result.stdout)["repayment_url"]
+
+
+def test_failing_clipboard_tool_says_nothing_was_copied(sandbox, configure, run, fake_tools, monkeypatch):
+    configure(sandbox)
+    fake_tools("xclip", exit_code=1)
+    monkeypatch.setenv("DISPLAY", ":0")
+    result = run(*LINK, "--copy", "--json")
+    assert result.exit_code == 0
+    assert "xclip" in result.stderr and "nothing was copied" in result.stderr
+    assert "copied to the clipboard" not in result.stderr
+
+
+def test_handover_shows_the_message(sandbox, configure, run, monkeypatch):
+    monkeypatch.setattr("wxpay_cli.commands._prompt.interactive", lambda: True)
+    configure(sandbox)
+    result = run("handover", "--user", "demo", "--org", "demo-org", input="y\nn\n", env={"COLUMNS": "200"})
+    assert result.exit_code == 1  # stopped before termination
+    assert "Message to forward" in result.stdout and "张小明" in result.stdout
+    assert os.environ.get("PATH")  # the environment was left alone
