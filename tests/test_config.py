@@ -43,7 +43,7 @@ def test_config_flag_beats_env(run, tmp_path, sandbox):
 @pytest.fixture
 def two_sandboxes(sandbox, tmp_path):
     """Profiles a and b, each pointing at its own sandbox, so the receiver tells which was used."""
-    with Sandbox(SandboxKeys.generate(mchid="1900000002")) as other:
+    with Sandbox(SandboxKeys.generate(mchid="1900000002", zero_led=True)) as other:
         seed_demo(other)
         profiles = {"a": profile_table(sandbox, tmp_path / "ka"), "b": profile_table(other, tmp_path / "kb")}
         yield sandbox, other, profiles

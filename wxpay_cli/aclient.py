@@ -17,6 +17,7 @@ import asyncio
 import math
 import time
 
+from wxpay_cli import bounds
 from wxpay_cli.client import Call, _BaseClient, api_error, describe_transport_error, httpx, never_sent
 from wxpay_cli.errors import NetworkError
 
@@ -30,6 +31,7 @@ class AsyncClient(_BaseClient):
     def __init__(self, *, timeout: float = 10.0, transport=None, concurrency: int = 8,
                  rate: float | None = None, retry_sleep=None, **kwargs):
         super().__init__(**kwargs)
+        self.timeout = timeout
         self._retry_sleep = retry_sleep  # seconds -> None, instead of waiting (tests)
         options = self._http_options(timeout, transport)
         if self._trace:
@@ -50,7 +52,7 @@ class AsyncClient(_BaseClient):
         lane = self._in_flight.index(min(self._in_flight))
         self._in_flight[lane] += 1
         try:
-            return await self._pools[lane].send(request)
+            return await bounds.asend(self._pools[lane], request, self.timeout)
         finally:
             self._in_flight[lane] -= 1
 

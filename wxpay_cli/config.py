@@ -37,7 +37,11 @@ MAX_TIMEOUT = 600.0
 
 
 def base_url_problem(value: str) -> str | None:
-    """What is wrong with a base URL (scheme and host, optional port, nothing else), or None."""
+    """What is wrong with a base URL (scheme and host, optional port, nothing else), or None.
+
+    http:// is for the loopback sandbox only: anything else would send signed
+    requests and take answers in the clear. The message never holds the URL.
+    """
     from urllib.parse import urlsplit
 
     try:
@@ -45,13 +49,78 @@ def base_url_problem(value: str) -> str | None:
         parts.port  # noqa: B018  (raises ValueError for a bad port)
     except ValueError:
         return _("is not a valid URL")
+    if parts.username is not None or parts.password is not None:
+        return _("must not hold a user name or password (they are not shown here)")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return _("must start with https:// and name a host")
-    if parts.path.strip("/") or parts.query or parts.fragment or parts.username or parts.password:
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        return _("must use https:// (plain http:// is only for the sandbox on this machine)")
+    if parts.path.strip("/") or parts.query or parts.fragment:
         return _("must be just scheme, host and port: no path, query, fragment or user")
     if any(c.isspace() for c in value):
         return _("must not hold spaces")
     return None
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def shown_url(value: str) -> str:
+    """A URL for a message: any user name and password replaced by `***`."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        if parts.username is None and parts.password is None:
+            return value
+        return parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()
+    except ValueError:
+        return _("(a URL that cannot be read)")
+
+
+PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+
+
+def check_proxy_environment(environ=None) -> None:
+    """A proxy variable httpx would use but cannot work with is a ConfigError naming it.
+
+    httpx itself would fail with a traceback (unknown scheme, SOCKS without the
+    socksio package) or an unclear message; the value is not shown (it may hold a password).
+    """
+    from urllib.parse import urlsplit
+
+    environ = os.environ if environ is None else environ
+    for name in PROXY_VARIABLES:
+        value = environ.get(name, "").strip()
+        if not value:
+            continue
+        url = value if "://" in value else "http://" + value
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018
+        except ValueError:
+            parts = None
+        if parts is None or not parts.hostname or any(c.isspace() or ord(c) < 0x20 for c in url):
+            raise ConfigError(_("${name} is not a usable proxy URL").format(name=name),
+                              hint=_("fix or unset it; e.g. http://proxy.example:3128"))
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https", "socks5", "socks5h"):
+            raise ConfigError(_("${name} names a proxy of a kind wxpay cannot use ({scheme})").format(
+                name=name, scheme=scheme[:20]), hint=_("use an http://, https:// or socks5:// proxy, or unset it"))
+        if scheme.startswith("socks"):
+            import importlib.util
+
+            if importlib.util.find_spec("socksio") is None:
+                raise ConfigError(_("${name} names a SOCKS proxy, but SOCKS support is not installed").format(
+                    name=name), hint=_("run `pip install 'httpx[socks]'`, or use an http:// proxy"))
 
 
 def expand(value: str) -> Path:
@@ -290,7 +359,7 @@ def parse_profile(table: object, *, name: str, path: Path | None) -> Profile:
     base_url = text("base_url") or DEFAULT_BASE_URL
     problem = base_url_problem(base_url)
     if problem:
-        raise ConfigError(_("{where}: base_url {base_url!r} {problem}").format(where=where, base_url=base_url, problem=problem), hint=_("e.g. https://api.mch.weixin.qq.com"))
+        raise ConfigError(f"{where}: base_url {shown_url(base_url)!r} {problem}", hint=_("e.g. https://api.mch.weixin.qq.com"))
     timeout = table.get("timeout", DEFAULT_TIMEOUT)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= MAX_TIMEOUT:
         raise ConfigError(_("{where}: timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT:.0f}").format(where=where, MAX_TIMEOUT=MAX_TIMEOUT))

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from wxpay_cli import credentials, keys, serials
-from wxpay_cli.config import PRIVATE_KEY_ENV, Profile, base_url_problem, expand
+from wxpay_cli.config import PRIVATE_KEY_ENV, Profile, base_url_problem, expand, shown_url
 from wxpay_cli.errors import ConfigError
 from wxpay_cli.i18n import _
 
@@ -57,7 +57,7 @@ def check_base_url(value: str) -> str:
     value = value.strip().rstrip("/")
     problem = base_url_problem(value)
     if problem:
-        raise ConfigError(_("{value!r} {problem}").format(value=value, problem=problem), hint=_("e.g. https://api.mch.weixin.qq.com"))
+        raise ConfigError(f"{shown_url(value)!r} {problem}", hint=_("e.g. https://api.mch.weixin.qq.com"))
     return value
 
 

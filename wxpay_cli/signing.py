@@ -32,6 +32,7 @@ from wxpay_cli.i18n import _
 SCHEME = "WECHATPAY2-SHA256-RSA2048"
 TIMESTAMP_WINDOW = 300  # seconds; the official SDKs' window
 SIGNTEST_PREFIX = "WECHATPAY/SIGNTEST/"
+_UNIX_TIME = re.compile(r"[0-9]{1,12}")  # ASCII digits only: int() would take "١٢", " 1", "1_0"
 
 
 def make_nonce(length: int = 32) -> str:
@@ -152,6 +153,8 @@ class Verifier:
         self.keys = {serials.key_id(key.key_id): key for key in keys}
         self._clock = clock
         self._window = window
+        # Nonces of answers accepted within the window: a second answer with one is a replay.
+        self._seen_nonces: dict[str, float] = {}
 
     @property
     def serial(self) -> str | None:
@@ -192,14 +195,29 @@ class Verifier:
             raise fail(
                 _("unknown Wechatpay-Serial {serial} (known: {known}); run `wxpay certs download` or check public_key_id").format(serial=serial, known=known)
             )
-        try:
-            skew = abs(self._clock() - int(timestamp))
-        except ValueError:
-            raise fail(_("Wechatpay-Timestamp {timestamp!r} is not a unix time").format(timestamp=timestamp)) from None
+        if not _UNIX_TIME.fullmatch(timestamp):
+            raise fail(_("Wechatpay-Timestamp is not a unix time"))
+        now = self._clock()
+        skew = abs(now - int(timestamp))
         if skew > self._window:
             raise fail(_("Wechatpay-Timestamp is {skew} s away from the local clock (limit {window} s)").format(skew=int(skew), window=self._window))
         if not rsa_verify(key.public_key, response_message(timestamp, nonce, body), signature):
             raise fail(_("bad signature (key {serial})").format(serial=serial))
+        self._check_fresh(nonce, now, fail)
+
+    def _check_fresh(self, nonce: str, now: float, fail: Callable[[str], VerificationError]) -> None:
+        """Refuse an answer whose nonce came before within the window: a replayed answer."""
+        # A replay keeps its timestamp, so it passes the window check at most 2 x window
+        # seconds after the first copy was seen; older nonces are forgotten, oldest first.
+        seen, keep = self._seen_nonces, 2 * self._window
+        while seen:
+            oldest = next(iter(seen))
+            if now - seen[oldest] <= keep:
+                break
+            del seen[oldest]
+        if nonce in seen:
+            raise fail(_("the answer is a replay (its Wechatpay-Nonce was seen before)"))
+        seen[nonce] = now
 
 
 def aead_decrypt(key: bytes, nonce: str, associated_data: str, ciphertext_b64: str) -> bytes:

@@ -82,13 +82,17 @@ def serve(port: int, mode: str, state_dir: str | None, pupils_file: str | None, 
                 raise click.UsageError(str(exc)) from None
             output.info(_("{count} pupils loaded from {file}").format(count=count, file=pupils_file))
         actual_port = sandbox.server.server_address[1]
-        sandbox.state.on_change = lambda: home.save(sandbox.state.snapshot(), actual_port)
+        sandbox.state.on_change = lambda: home.save(sandbox.state.snapshot(), actual_port, sandbox.state.mode)
         sandbox.state.changed()
         table = profile_table(sandbox, home.folder / "keys", apiv3_key=True, audit_log=home.audit_log)
         text = tomli_w.dumps({"default_profile": "sandbox", "profiles": {"sandbox": table}})
         if home.keep and home.config.exists():
             # Kept as the operator left it (`certs download --save` may have added to it).
             text = home.config.read_text(encoding="utf-8")
+            if saved and saved.get("mode") not in (None, sandbox.state.mode):
+                output.warn(_("{config} was written for --mode {old}; answers are now signed in --mode {new}, "
+                              "so its profile may not verify them").format(
+                    config=home.config, old=str(saved["mode"]).replace("_", "-"), new=mode))
         else:
             home.write_config(text)
         sys.stdout.write(text)

@@ -71,11 +71,11 @@ class SandboxHome:
                 file=self.state_file))
         return data
 
-    def save(self, snapshot: dict, port: int) -> None:
+    def save(self, snapshot: dict, port: int, mode: str) -> None:
         """Keep pupils and contract states (written whole, then renamed: never half a file)."""
         if not self.keep:
             return
-        data = json.dumps({**snapshot, "port": port}, ensure_ascii=False).encode()
+        data = json.dumps({**snapshot, "port": port, "mode": mode}, ensure_ascii=False).encode()
         temporary = self.state_file.with_suffix(".tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as handle:
