@@ -175,4 +175,4 @@ def test_non_json_error_page_is_not_shown(make_client):
         client.request("GET", "/v3/x")
     assert caught.value.exit_status == ExitStatus.REFUSED and caught.value.code == "HTTP_403"
     assert "evil" not in caught.value.message and not any("evil" in line for line in traced)
-    assert any("not JSON: not shown" in line for line in traced)
+    assert any("unverified body: not shown" in line for line in traced)

@@ -35,7 +35,7 @@ def test_json_is_exactly_the_api_object_and_request_is_signed(sandbox, configure
 def test_pipe_defaults_to_json(sandbox, configure, run):
     configure(sandbox)
     result = run("repayment-url", "--user", "demo", "--org", "demo-org")
-    assert json.loads(result.stdout)["repayment_url"].startswith("http://127.0.0.1")
+    assert json.loads(result.stdout)["repayment_url"].startswith("https://127.0.0.1")
 
 
 def test_table_shows_whole_link_expiry_and_context(sandbox, configure, run):
@@ -192,5 +192,5 @@ def test_verbose_trace_redacts_signature(sandbox, configure, run):
 def test_sandbox_flag_needs_no_config(run, tmp_path):
     result = run("--sandbox", "repayment-url", "--user", "demo", "--org", "demo-org")
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["repayment_url"].startswith("http://127.0.0.1")
+    assert json.loads(result.stdout)["repayment_url"].startswith("https://127.0.0.1")
     assert not (tmp_path / "config.toml").exists()

@@ -60,10 +60,12 @@ def test_verifier_matches_serials_by_value_and_key_ids_exactly(sandbox_keys):
         VerificationKey(keys.public_key_id, keys.wechat_key.public_key(), "public_key"),
     ])
     assert keys.platform_serial in verifier.keys
-    timestamp, nonce, body = "1764000000", "n" * 32, b"{}"
-    signature = protocol.sign(keys.platform_key, protocol.signed_answer(timestamp, nonce, body))
+    timestamp, body = "1764000000", b"{}"
     verifier._clock = lambda: 1764000000.0
-    for written in (keys.platform_serial, keys.platform_serial.lower(), keys.platform_serial.lstrip("0")):
+    for index, written in enumerate((keys.platform_serial, keys.platform_serial.lower(),
+                                     keys.platform_serial.lstrip("0"))):
+        nonce = f"{index}" * 32  # a fresh nonce each time: a repeated one is a replay
+        signature = protocol.sign(keys.platform_key, protocol.signed_answer(timestamp, nonce, body))
         verifier.verify({"Wechatpay-Timestamp": timestamp, "Wechatpay-Nonce": nonce,
                          "Wechatpay-Signature": signature, "Wechatpay-Serial": written}, body)
     signature = protocol.sign(keys.wechat_key, protocol.signed_answer(timestamp, nonce, body))

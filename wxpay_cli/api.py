@@ -3,17 +3,19 @@
 Each returns a `Call`: what to send, and how to check and read the verified
 answer. The same Call runs on the one-at-a-time `Client` (`client.call(...)`)
 and on the batch `AsyncClient` (`await client.call(...)`). An answer that lacks
-the fields the API documents is refused like an unverified one (exit 5).
+the fields the API documents, or of another shape than `shapes.py` declares,
+or about another pupil or contract than the one asked for, is refused like an
+unverified one (exit 5).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from urllib.parse import quote
 
+from wxpay_cli import shapes
 from wxpay_cli.client import Call, Response
-from wxpay_cli.errors import InputError, VerificationError
+from wxpay_cli.errors import InputError
 from wxpay_cli.i18n import _
 from wxpay_cli.signing import Signer
 
@@ -33,14 +35,14 @@ MAX_ID_LENGTH = 256
 def check_id(value: str) -> str | None:
     """Why `value` cannot be an id in a request path, or None when it can."""
     if value in ("", ".", ".."):
-        return "it would change the request path"
+        return _("it would change the request path")
     if len(value) > MAX_ID_LENGTH:
-        return f"it is longer than {MAX_ID_LENGTH} characters"
+        return _("it is longer than {MAX_ID_LENGTH} characters").format(MAX_ID_LENGTH=MAX_ID_LENGTH)
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
-        return "it holds control characters"
+        return _("it holds control characters")
     if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
         # Bytes that were not UTF-8 (in argv, Python keeps them as lone surrogates).
-        return "it is not valid text (bytes that are not UTF-8)"
+        return _("it is not valid text (bytes that are not UTF-8)")
     return None
 
 
@@ -48,24 +50,23 @@ def segment(value: str) -> str:
     """One path segment, percent-encoded so a stray `/` or `?` cannot change the path."""
     problem = check_id(value)
     if problem:
-        raise InputError(f"{value[:40]!r} cannot be an id: {problem}")
+        raise InputError(_("{value!r} cannot be an id: {problem}").format(value=value[:40], problem=problem))
     return quote(value, safe="")
-
-
-def parse_time(value: object, field: str, request_id: str | None = None) -> datetime:
-    """An RFC 3339 time from WeChat, with its offset."""
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise VerificationError(f"WeChat's {field} {value!r} is not an RFC 3339 time", request_id=request_id) from None
-    if parsed.tzinfo is None:
-        raise VerificationError(f"WeChat's {field} {value!r} has no time zone", request_id=request_id)
-    return parsed
 
 
 def answer(response: Response, signer: Signer | None = None) -> Answer:
     """The default reading of a verified answer: its JSON object as it came."""
     return Answer(dict(response.data or {}), response.status, response.request_id)
+
+
+def checked(shape: dict, asked: dict[str, str] | None = None, then=answer):
+    """A `parse` that checks the answer's shape and ids (shapes.check), then reads it with `then`."""
+
+    def parse(response: Response, signer: Signer) -> Answer:
+        shapes.check(shape, response.data, response.request_id, asked)
+        return then(response, signer)
+
+    return parse
 
 
 # -- 1. repayment link ----------------------------------------------------------
@@ -77,21 +78,8 @@ def repayment_url(*, out_user_id: str, organization_id: str) -> Call:
         "POST",
         "/v3/offlineface/repayment-url",
         json_body={"out_user_id": out_user_id, "organization_id": organization_id},
-        parse=_read_repayment_url,
+        parse=checked(shapes.REPAYMENT_URL),
     )
-
-
-def _read_repayment_url(response: Response, signer: Signer) -> Answer:
-    data = response.data or {}
-    for name in ("repayment_url", "expire_at"):
-        if not isinstance(data.get(name), str) or not data[name]:
-            raise VerificationError(f"WeChat's answer has no {name}; nothing from it was used",
-                                    request_id=response.request_id)
-    if not data["repayment_url"].startswith(("https://", "http://")):
-        raise VerificationError("WeChat's repayment_url is not a web link; nothing from it was used",
-                                request_id=response.request_id)
-    parse_time(data["expire_at"], "expire_at", response.request_id)
-    return answer(response)
 
 
 # -- 2. user query --------------------------------------------------------------
@@ -105,7 +93,7 @@ def get_user(*, organization_id: str, out_user_id: str) -> Call:
     return Call(
         "GET",
         f"/v3/offlinefacemch/organizations/{segment(organization_id)}/users/out-user-id/{segment(out_user_id)}",
-        parse=_read_user,
+        parse=checked(shapes.USER, {"out_user_id": out_user_id, "organization_id": organization_id}, _read_user),
     )
 
 
@@ -151,7 +139,8 @@ def terminate_contract(*, organization_id: str, user_id: str) -> Call:
 def get_contract(*, contract_id: str, appid: str | None = None) -> Call:
     """GET the contract query."""
     params = {"appid": appid} if appid else None
-    return Call("GET", f"/v3/offlineface/contracts/{segment(contract_id)}", params=params, parse=answer)
+    return Call("GET", f"/v3/offlineface/contracts/{segment(contract_id)}", params=params,
+                parse=checked(shapes.CONTRACT, {"contract_id": contract_id}))
 
 
 # -- 5. organization query ---------------------------------------------------------
@@ -167,25 +156,16 @@ def get_organization(*, organization_id: str | None = None, organization_name: s
     if (organization_id is None) == (organization_name is None):
         raise InputError(_("ask for an organization by its id or by its name, not both"))
     if organization_id is not None:
-        return Call("GET", "/v3/offlinefacemch/organizations", params={"organization_id": organization_id},
-                    parse=lambda response, signer: _read_organization(response, organization_id=organization_id))
-    return Call("GET", "/v3/offlinefacemch/organizations", params={"organization_name": organization_name},
-                parse=lambda response, signer: _read_organization(response, organization_name=organization_name))
+        asked = {"organization_id": organization_id}
+    else:
+        asked = {"organization_name": organization_name}
+    return Call("GET", "/v3/offlinefacemch/organizations", params=asked,
+                parse=checked(shapes.ORGANIZATION, asked, _read_organization))
 
 
-def _read_organization(response: Response, **asked: str) -> Answer:
-    data = response.data if isinstance(response.data, dict) else {}
-    for name in ("organization_id", "organization_name"):
-        value = data.get(name)
-        if not isinstance(value, str) or not value or len(value) > MAX_NAME_LENGTH:
-            raise VerificationError(_("WeChat's answer has no usable {field}; nothing from it was used")
-                                    .format(field=name), request_id=response.request_id)
-    for name, value in asked.items():
-        if data[name] != value:
-            raise VerificationError(
-                _("WeChat answered about another organization ({field} is not the one asked for); "
-                  "nothing from it was used").format(field=name),
-                request_id=response.request_id)
+def _read_organization(response: Response, signer: Signer) -> Answer:
+    """Only the two declared fields, checked by `checked(shapes.ORGANIZATION, ...)` first."""
+    data = response.data or {}
     return Answer({"organization_id": data["organization_id"], "organization_name": data["organization_name"]},
                   response.status, response.request_id)
 

@@ -108,6 +108,9 @@ class App:
 
     def _new_client(self, verifier, on_response=None):
         from wxpay_cli.client import Client
+        from wxpay_cli.config import check_proxy_environment
+
+        check_proxy_environment()
 
         profile = self.profile()
         extra = {"sleep": self.retry_sleep} if self.retry_sleep else {}
@@ -117,6 +120,9 @@ class App:
     def async_client(self, *, concurrency: int, rate: float | None):
         """A batch client (create it inside the running event loop; close it with `aclose`)."""
         from wxpay_cli.aclient import AsyncClient
+        from wxpay_cli.config import check_proxy_environment
+
+        check_proxy_environment()
 
         signer, verifier = self.credentials()
         return AsyncClient(base_url=self.profile().base_url, signer=signer, verifier=verifier,

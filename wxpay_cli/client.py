@@ -36,6 +36,7 @@ from wxpay_cli.errors import (
     VerificationError,
 )
 from wxpay_cli.signing import Signer, Verifier, redact_authorization
+from wxpay_cli.i18n import _
 
 
 def _import_httpx():
@@ -116,6 +117,8 @@ class _Deferred(types.ModuleType):
 
 httpx = _import_httpx()
 
+from wxpay_cli import bounds  # noqa: E402  (it builds on the httpx loaded just above)
+
 USER_AGENT = f"wxpay/{__version__} (Python {platform.python_version()}; httpx {httpx.__version__})"
 MAX_RETRY_AFTER = 60.0  # never sleep longer than this on a server's say-so
 
@@ -183,6 +186,7 @@ class _BaseClient:
         trace: Callable[[str], None] | None = None,
     ):
         self.base_url = base_url.rstrip("/")
+        self.timeout = 10.0  # total seconds per attempt; each client sets its own
         self.signer = signer
         self.verifier = verifier
         self.retries = retries
@@ -191,7 +195,8 @@ class _BaseClient:
         self._auth = WechatPayAuth(signer)
 
     def _http_options(self, timeout: float, transport, on_response=None) -> dict:
-        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        # Only the encodings bounds.BodyReader inflates (within its cap) are asked for.
+        headers = {"Accept": "application/json", "Accept-Encoding": "gzip, deflate", "User-Agent": USER_AGENT}
         if self.verifier is not None and self.verifier.serial:
             headers["Wechatpay-Serial"] = self.verifier.serial
         options = dict(base_url=self.base_url, auth=self._auth, timeout=timeout, headers=headers,
@@ -218,7 +223,7 @@ class _BaseClient:
         try:
             return http.build_request(call.method, call.path, params=call.params, content=content, headers=headers)
         except httpx.InvalidURL as exc:
-            raise InputError(f"cannot build the request URL: {exc}") from None
+            raise InputError(_("cannot build the request URL: {exc}").format(exc=exc)) from None
 
     def describe_signed(self, method: str, path: str) -> dict:
         """The request a call would send, signed but NOT sent (for --dry-run).
@@ -256,7 +261,7 @@ class _BaseClient:
                 return None
             reason, retry_after = f"HTTP {status}", response.headers.get("Retry-After")
         delay = self._backoff_delay(attempt, retry_after)
-        self._emit(f"! {reason}; retrying in {delay:.1f} s")
+        self._emit(_("! {reason}; retrying in {delay:.1f} s").format(reason=reason, delay=delay))
         return delay
 
     def _backoff_delay(self, attempt: int, retry_after: str | None) -> float:
@@ -268,11 +273,11 @@ class _BaseClient:
     def _accept(self, response: httpx.Response) -> Response:
         """Verify a 2xx answer and parse it; nothing unverified goes further."""
         if self.verifier is None:
-            raise VerificationError("no key to verify WeChat's answer with; nothing from it was used")
+            raise VerificationError(_("no key to verify WeChat's answer with; nothing from it was used"))
         try:
             self.verifier.verify(response.headers, response.content)
         except VerificationError:
-            self._emit("< [body withheld: the response failed verification]")
+            self._emit(_("< [body withheld: the response failed verification]"))
             raise
         self._trace_body(response.content)
         return Response(response.status_code, response.headers, response.content, _parse_json(response))
@@ -286,11 +291,9 @@ class _BaseClient:
             self._emit(f"< HTTP {response.status_code} {response.reason_phrase} ({elapsed:.0f} ms)")
             for name, value in response.headers.items():
                 self._emit(f"< {name}: {value}")
-            if not response.is_success:
-                if _parse_object(response.content) is not None:
-                    self._trace_body(response.content)
-                elif response.content:
-                    self._emit(f"< [{len(response.content)}-byte body that is not JSON: not shown]")
+            if not response.is_success and response.content:
+                # An error answer is not signed: its body is never traced (the error line shows a capped detail).
+                self._emit(_("< [{count}-byte unverified body: not shown]").format(count=len(response.content)))
 
     def _emit(self, line: str) -> None:
         if self._trace:
@@ -320,7 +323,9 @@ class Client(_BaseClient):
                  on_response: Callable[[httpx.Response], None] | None = None, **kwargs):
         super().__init__(**kwargs)
         self._sleep = sleep
+        self.timeout = timeout
         self._http = httpx.Client(**self._http_options(timeout, transport, on_response))
+        bounds.bound_connections(self._http)
 
     def close(self) -> None:
         self._http.close()
@@ -352,7 +357,7 @@ class Client(_BaseClient):
         while True:
             started = time.monotonic()
             try:
-                response = self._http.send(request)
+                response = bounds.send(self._http, request, self.timeout)
             except httpx.RequestError as exc:
                 delay = self._retry_delay(attempt, call.idempotent, exc=exc)
                 if delay is None:
@@ -398,9 +403,9 @@ def _parse_json(response: httpx.Response) -> dict | None:
     try:
         data = json.loads(response.content)
     except ValueError:
-        raise VerificationError("WeChat's answer is not JSON; nothing from it was used", request_id=request_id) from None
+        raise VerificationError(_("WeChat's answer is not JSON; nothing from it was used"), request_id=request_id) from None
     if not isinstance(data, dict):
-        raise VerificationError("WeChat's answer is not a JSON object; nothing from it was used", request_id=request_id)
+        raise VerificationError(_("WeChat's answer is not a JSON object; nothing from it was used"), request_id=request_id)
     return data
 
 
@@ -418,22 +423,35 @@ def api_error(response: httpx.Response) -> ApiError:
     code, message, detail = f"HTTP_{status}", response.reason_phrase or f"HTTP {status}", None
     payload = _parse_object(response.content)
     if payload is not None:
-        code = str(payload.get("code") or code)
-        message = str(payload.get("message") or message)
+        # Error answers are not signed: each part is capped, and shown labelled as unverified.
+        code = _capped(payload.get("code"), 64) or code
+        message = _capped(payload.get("message"), 200) or message
         detail = payload.get("detail")
+        if isinstance(detail, str) or len(json.dumps(detail, ensure_ascii=False)) > MAX_DETAIL:
+            detail = _capped(detail, MAX_DETAIL)  # a small object is kept as it came, for --json
     elif response.content.strip():
         # Not WeChat's JSON (a proxy's or gateway's page): its text is not shown, it may hold anything.
-        message += f" (a {len(response.content)}-byte answer that is not WeChat's JSON; not shown)"
+        message += _(" (a {count}-byte answer that is not WeChat's JSON; not shown)").format(count=len(response.content))
     cls = ServiceUnavailable if status >= 500 or status == 429 else ApiError
     return cls(status, code, message, detail=detail, request_id=response.headers.get("Request-ID"))
+
+
+MAX_DETAIL = 400  # characters of an unverified error body's `detail` that are kept
+
+
+def _capped(value: object, limit: int) -> str | None:
+    if value in (None, ""):
+        return None
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def describe_transport_error(exc: httpx.RequestError, request: httpx.Request) -> str:
     host = request.url.host
     if isinstance(exc, httpx.DecodingError):
-        return f"the answer from {host} could not be decoded ({exc})"
+        return _("the answer from {host} could not be decoded ({exc})").format(host=host, exc=exc)
     if isinstance(exc, httpx.TimeoutException):
-        return f"timed out talking to {host} ({type(exc).__name__})"
+        return _("timed out talking to {host} ({kind})").format(host=host, kind=type(exc).__name__)
     if isinstance(exc, httpx.ConnectError):
-        return f"cannot connect to {host}: {exc or 'connection failed'}"
-    return f"network error talking to {host}: {type(exc).__name__} {exc}".strip()
+        return _("cannot connect to {host}: {reason}").format(host=host, reason=exc or _("connection failed"))
+    return _("network error talking to {host}: {kind} {exc}").format(host=host, kind=type(exc).__name__, exc=exc).strip()

@@ -3,6 +3,10 @@
 Commands build a `View` (the data for JSON plus how to show it as a table) and
 hand it to `render`. Errors and warnings go to stderr through `error` and
 `warn`. rich is imported only when a table is actually drawn.
+
+This is the terminal boundary: every value drawn in a table or block and every
+error, warning or info line passes `sanitise` here, so commands need not
+remember; JSON keeps exact values (with the characters JSON leaves raw escaped).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass, field
 
 from wxpay_cli.errors import WxpayError
 from wxpay_cli.i18n import _, english_data
+from wxpay_cli.sanitise import for_terminal, json_text, lines_for_terminal
 
 FORMATS = ("table", "json")
 
@@ -84,12 +89,12 @@ def render(view: View, fmt: str, *, to_stderr: bool = False) -> None:
 
 def write_json_line(record: object) -> None:
     """One JSON line on stdout, flushed at once (batch output)."""
-    sys.stdout.write(json.dumps(english_data(record), ensure_ascii=False) + "\n")
+    sys.stdout.write(json_text(json.dumps(english_data(record), ensure_ascii=False)) + "\n")
     sys.stdout.flush()
 
 
 def _write_json(data: object, *, pretty: bool) -> None:
-    text = json.dumps(english_data(data), ensure_ascii=False, indent=2 if pretty else None)
+    text = json_text(json.dumps(english_data(data), ensure_ascii=False, indent=2 if pretty else None))
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
@@ -104,26 +109,37 @@ def _render_table(view: View, *, to_stderr: bool = False) -> None:
     if view.rows and any(isinstance(column, Column) for column in view.columns):
         columns = [c if isinstance(c, Column) else Column(c, len(c), keep=1_000) for c in view.columns]
         shown = fit_columns(columns, console.width)
-        table = Table(title=view.title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False,
+        table = Table(title=_title(view), box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False,
                       collapse_padding=False)
         for index in shown:
             table.add_column(columns[index].heading, max_width=columns[index].width, no_wrap=True,
                              overflow="ellipsis")
         for row in view.rows:
-            table.add_row(*(value if isinstance(value, Text) else Text("" if value is None else str(value))
-                            for value in (row[index] for index in shown)))
+            table.add_row(*(_table_cell(value, Text) for value in (row[index] for index in shown)))
         console.print(table)
     elif view.rows:
-        table = Table(title=view.title, box=box.SIMPLE_HEAD, show_header=bool(view.columns), title_justify="left")
+        table = Table(title=_title(view), box=box.SIMPLE_HEAD, show_header=bool(view.columns), title_justify="left")
         for index, heading in enumerate(view.columns or ("", "")):
             table.add_column(heading, style="bold" if index == 0 else None, overflow="fold")
         for row in view.rows:
-            table.add_row(*(Text("" if value is None else str(value)) for value in row))
+            table.add_row(*(_table_cell(value, Text) for value in row))
         console.print(table)
     for block in view.blocks:
         # soft_wrap: the terminal wraps long lines itself, so a copied link stays whole.
-        console.print(Text(block), soft_wrap=True)
+        console.print(Text(lines_for_terminal(block)), soft_wrap=True)
     console.file.flush()
+
+
+def _title(view: View) -> str | None:
+    return for_terminal(view.title) if view.title else None
+
+
+def _table_cell(value: object, text_class):
+    """A table cell, sanitised; a styled rich Text keeps its style unless it held something unsafe."""
+    if isinstance(value, text_class):
+        safe = for_terminal(value.plain)
+        return value if safe == value.plain else text_class(safe)
+    return text_class(for_terminal(value))
 
 
 def table_rows(data: dict, labels: Iterable[tuple[str, str]]) -> list[tuple[str, object]]:
@@ -135,34 +151,39 @@ def table_rows(data: dict, labels: Iterable[tuple[str, str]]) -> list[tuple[str,
 
 
 def warn(message: str) -> None:
-    sys.stderr.write(_("warning: {message}").format(message=message) + "\n")
+    sys.stderr.write(lines_for_terminal(_("warning: {message}").format(message=message)) + "\n")
     sys.stderr.flush()
 
 
 def info(message: str) -> None:
-    sys.stderr.write(message + "\n")
+    sys.stderr.write(lines_for_terminal(message) + "\n")
     sys.stderr.flush()
 
 
 def error(exc: WxpayError, *, as_json: bool) -> None:
     """Report an error on stderr: one JSON line with --json, else readable lines."""
     if as_json:
-        sys.stderr.write(json.dumps(english_data({"error": exc.to_dict()}), ensure_ascii=False) + "\n")
+        sys.stderr.write(json_text(json.dumps(english_data({"error": exc.to_dict()}), ensure_ascii=False)) + "\n")
         sys.stderr.flush()
         return
+    message = lines_for_terminal(exc.message)
     if exc.http_status is not None:
-        line = _("error: WeChat answered HTTP {status} {code}: {message}").format(
-            status=exc.http_status, code=exc.code, message=exc.message)
+        # Error answers are not signed: what they say is WeChat's only if nothing rewrote it on the way.
+        line = _("error: HTTP {status} {code}: {message} (unverified answer)").format(
+            status=exc.http_status, code=for_terminal(exc.code), message=message)
     else:
-        line = _("error: {message}").format(message=exc.message)
+        line = _("error: {message}").format(message=message)
     if exc.hint:
-        line += _(" ({hint})").format(hint=exc.hint)
+        line += _(" ({hint})").format(hint=lines_for_terminal(exc.hint))
     lines = [line]
     if exc.detail not in (None, "", {}):
         detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail, ensure_ascii=False)
-        lines.append(_("  detail: {detail}").format(detail=detail))
+        if exc.http_status is not None:
+            lines.append(_("  detail (unverified): {detail}").format(detail=for_terminal(detail)))
+        else:
+            lines.append(_("  detail: {detail}").format(detail=for_terminal(detail)))
     if exc.request_id:
-        lines.append(f"  Request-ID: {exc.request_id}")
+        lines.append(f"  Request-ID: {for_terminal(exc.request_id)}")
     sys.stderr.write("\n".join(lines) + "\n")
     sys.stderr.flush()
 

@@ -355,7 +355,8 @@ class Handler(BaseHTTPRequestHandler):
         token = uuid.uuid4().hex
         expire = datetime.now(CHINA).replace(microsecond=0) + timedelta(minutes=30)
         return 200, {
-            "repayment_url": f"http://{host}:{port}/sandbox/repay/{user.user_id}?token={token}",
+            # https, like WeChat's: wxpay refuses any other link (it is only shown, never fetched).
+            "repayment_url": f"https://{host}:{port}/sandbox/repay/{user.user_id}?token={token}",
             "expire_at": expire.isoformat(),
         }
 

@@ -1,0 +1,351 @@
+"""A hostile server (the sandbox's trusted key, wrong answers): every case ends with its
+documented exit code, no traceback, and nothing unverified or unsanitised on a terminal."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from hostile import Hostile, bomb
+from wxpay_cli import api
+from wxpay_cli.errors import ApiError, ExitStatus, NetworkError, VerificationError
+
+USER_PATH = "/users/out-user-id/"
+LINK_PATH = "/v3/offlineface/repayment-url"
+
+
+@pytest.fixture
+def hostile(sandbox, configure):
+    configure(sandbox)
+    return Hostile(sandbox)
+
+
+def no_traceback(result) -> None:
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+
+
+def refused(result, code: int, *words: str) -> None:
+    no_traceback(result)
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    assert result.stdout == ""
+    for word in words:
+        assert word in result.stderr, (word, result.stderr)
+
+
+def posts_to_terminate(sandbox) -> list:
+    return [r for r in sandbox.received if r.path.endswith("/terminate-contract")]
+
+
+# -- answers bound to the request they answer ------------------------------------
+
+
+@pytest.mark.parametrize("field", ["out_user_id", "organization_id"])
+def test_a_signed_record_of_another_pupil_is_refused(hostile, run, field):
+    hostile.rewrite(USER_PATH, lambda d: {**d, field: "someone-else"})
+    result = run("user", "show", "--user", "demo", "--org", "demo-org")
+    refused(result, ExitStatus.VERIFICATION, field)
+    assert "someone-else" not in result.stdout
+
+
+def test_a_termination_never_reaches_another_pupil(sandbox, hostile, run):
+    other = sandbox.seed_user("demo-org", "other-pupil")
+    hostile.rewrite(USER_PATH, lambda d: {**d, "out_user_id": other.out_user_id, "user_id": other.user_id})
+    result = run("contract", "terminate", "--user", "demo", "--org", "demo-org", "--yes")
+    refused(result, ExitStatus.VERIFICATION, "out_user_id")
+    assert posts_to_terminate(sandbox) == []
+    assert other.contract_state == "CONTRACTED"
+
+
+def test_a_contract_answer_for_another_contract_is_refused(sandbox, hostile, run):
+    demo = sandbox.state.users[("demo-org", "demo")]
+    hostile.rewrite("/v3/offlineface/contracts/", lambda d: {**d, "contract_id": "ct_someone_else"})
+    result = run("contract", "show", demo.contract_id)
+    refused(result, ExitStatus.VERIFICATION, "contract_id")
+
+
+def test_a_replayed_answer_fails_its_row_and_never_carries_another_rows_link(sandbox, hostile, run, tmp_path):
+    rows = tmp_path / "rows.csv"
+    rows.write_text("out_user_id,organization_id\ndemo,demo-org\ndemo-2,demo-org\n")
+    hostile.replay(LINK_PATH)  # the second answer is the first one, byte for byte
+    result = run("repayment-url", "--batch", str(rows), "--concurrency", "1")
+    no_traceback(result)
+    assert result.exit_code == ExitStatus.VERIFICATION
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    first_link = lines[0]["repayment_url"]
+    for line in lines[1:]:
+        assert "repayment_url" not in line and first_link not in json.dumps(line)
+    assert lines[1]["out_user_id"] == "demo-2" and lines[1]["error"]["code"] == "VERIFICATION_FAILED"
+    assert "replay" in result.stderr
+
+
+# -- bounded in time and size -----------------------------------------------------
+
+
+def client_for(sandbox, sandbox_keys, timeout):
+    from wxpay_cli.client import Client
+    from wxpay_cli.signing import Signer, VerificationKey, Verifier
+
+    return Client(base_url=sandbox.url, signer=Signer(sandbox_keys.mchid, sandbox_keys.serial_no,
+                                                      sandbox_keys.merchant_key),
+                  verifier=Verifier([VerificationKey(sandbox_keys.public_key_id, sandbox_keys.wechat_key.public_key(),
+                                                     "public_key")]),
+                  timeout=timeout, retries=0)
+
+
+def test_a_dripped_body_ends_at_the_deadline_exit_4(sandbox, sandbox_keys, hostile):
+    hostile.drip(USER_PATH, 0.2)  # ~300 bytes: a minute unbounded
+    started = time.monotonic()
+    with client_for(sandbox, sandbox_keys, timeout=0.5) as client, pytest.raises(NetworkError) as caught:
+        client.call(api.get_user(organization_id="demo-org", out_user_id="demo"))
+    assert caught.value.exit_status == ExitStatus.NETWORK and "timed out" in caught.value.message
+    assert time.monotonic() - started < 10
+
+
+def test_a_dripped_body_ends_at_the_deadline_in_batch_too(sandbox, sandbox_keys, hostile):
+    import asyncio
+
+    from wxpay_cli.aclient import AsyncClient
+
+    hostile.drip(USER_PATH, 0.2)
+    client_args = client_for(sandbox, sandbox_keys, 0.5)
+
+    async def go():
+        client = AsyncClient(base_url=sandbox.url, signer=client_args.signer, verifier=client_args.verifier,
+                             timeout=0.5, retries=0)
+        try:
+            await client.call(api.get_user(organization_id="demo-org", out_user_id="demo"))
+        finally:
+            await client.aclose()
+
+    started = time.monotonic()
+    with pytest.raises(NetworkError):
+        asyncio.run(go())
+    assert time.monotonic() - started < 10
+
+
+def test_a_gzip_bomb_is_refused_without_inflating_it(hostile, run):
+    hostile.gzip_bomb(USER_PATH)
+    result = run("user", "show", "--user", "demo", "--org", "demo-org")
+    refused(result, ExitStatus.VERIFICATION, "larger than")
+
+
+def test_the_size_cap_holds_while_inflating():
+    import httpx
+
+    from wxpay_cli import bounds
+
+    response = httpx.Response(200, headers={"Content-Encoding": "gzip"}, request=httpx.Request("GET", "https://x/"))
+    reader = bounds.BodyReader(response, deadline=time.monotonic() + 60)
+    data = bomb()
+    with pytest.raises(VerificationError):
+        for start in range(0, len(data), 65536):
+            reader.feed(data[start:start + 65536])
+    assert len(reader._out) <= bounds.MAX_ANSWER_BYTES + 1
+
+
+def test_a_large_plain_answer_is_refused(hostile, run):
+    hostile.signed(USER_PATH, b'{"user_id": "' + b"x" * (2 << 20) + b'"}')
+    refused(run("user", "show", "--user", "demo", "--org", "demo-org"), ExitStatus.VERIFICATION, "larger than")
+
+
+# -- verification edge cases ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("timestamp", ["9" * 400, "1" * 5000, "-1", " 1764000000", "1_764_000_000", "1764000000.5", "0x10", "1e9"])
+def test_a_timestamp_of_any_shape_is_a_verification_failure(hostile, run, timestamp):
+    hostile.signed(USER_PATH, b'{"user_id": "u"}', Wechatpay_Timestamp=timestamp)
+    refused(run("user", "show", "--user", "demo", "--org", "demo-org"), ExitStatus.VERIFICATION, "Wechatpay-Timestamp")
+
+
+@pytest.mark.parametrize("body", [b"[1, 2]", b'"text"', b"42", b"null"])
+def test_a_verified_answer_that_is_not_an_object_is_refused(hostile, run, body):
+    hostile.signed(USER_PATH, body)
+    refused(run("user", "show", "--user", "demo", "--org", "demo-org"), ExitStatus.VERIFICATION, "JSON object")
+
+
+def test_a_redirect_is_not_followed(sandbox, hostile, run):
+    target = f"{sandbox.url}/v3/offlinefacemch/organizations/demo-org/users/out-user-id/demo-2"
+    hostile.raw(USER_PATH, 302, headers={"Location": target})
+    result = run("user", "show", "--user", "demo", "--org", "demo-org")
+    no_traceback(result)
+    assert result.exit_code != 0 and result.stdout == ""
+    assert len(sandbox.received) == 1
+
+
+# -- shapes ------------------------------------------------------------------------------
+
+
+def link_with(**fields):
+    return lambda d: {**d, **fields}
+
+
+@pytest.mark.parametrize("fields, named", [
+    ({"repayment_url": "http://pay.example/x"}, "repayment_url"),
+    ({"repayment_url": "javascript:alert(1)"}, "repayment_url"),
+    ({"repayment_url": "https://pay.example/a b"}, "repayment_url"),
+    ({"repayment_url": "https://a.example/x\nhttps://b.example/y"}, "repayment_url"),
+    ({"repayment_url": "https://"}, "repayment_url"),
+    ({"repayment_url": ["https://pay.example/x"]}, "repayment_url"),
+    ({"expire_at": 1764000000}, "expire_at"),
+    ({"expire_at": "9999-12-31T23:59:59+08:00"}, "expire_at"),
+    ({"expire_at": "0001-01-01T00:00:00+00:00"}, "expire_at"),
+    ({"expire_at": "2026-11-26T12:00:00"}, "expire_at"),
+    ({"expire_at": "tomorrow"}, "expire_at"),
+])
+def test_a_link_of_the_wrong_shape_is_refused_naming_the_field(hostile, run, fields, named):
+    hostile.rewrite(LINK_PATH, link_with(**fields))
+    result = run("repayment-url", "--user", "demo", "--org", "demo-org", "--format", "table")
+    refused(result, ExitStatus.VERIFICATION, named)
+    assert "pay.example" not in result.stderr
+
+
+@pytest.mark.parametrize("fields, named", [
+    ({"user_id": ["u"]}, "user_id"),
+    ({"user_id": 7}, "user_id"),
+    ({"contract_state": 1}, "contract_state"),
+    ({"student_info": "Grade 3"}, "student_info"),
+    ({"student_info": {"class_name": {"x": 1}}}, "class_name"),
+    ({"staff_info": [1]}, "staff_info"),
+    ({"face_image_ok": "yes"}, "face_image_ok"),
+    ({"user_name": None, "out_user_id": 5}, "out_user_id"),
+])
+def test_a_user_record_of_the_wrong_shape_is_refused_naming_the_field(hostile, run, fields, named):
+    hostile.rewrite(USER_PATH, lambda d: {**d, **fields})
+    refused(run("user", "show", "--user", "demo", "--org", "demo-org", "--format", "table"),
+            ExitStatus.VERIFICATION, named)
+
+
+def test_a_user_record_of_the_wrong_shape_stops_a_termination_before_it_is_sent(sandbox, hostile, run):
+    hostile.rewrite(USER_PATH, lambda d: {**d, "student_info": "Grade 3"})
+    result = run("contract", "terminate", "--user", "demo", "--org", "demo-org", "--yes")
+    refused(result, ExitStatus.VERIFICATION, "student_info")
+    assert posts_to_terminate(sandbox) == []
+
+
+@pytest.mark.parametrize("fields, named", [
+    ({"contract_signed_time": "9999-01-01T00:00:00+08:00"}, "contract_signed_time"),
+    ({"contract_state": ["CONTRACTED"]}, "contract_state"),
+    ({"mchid": 1900000001}, "mchid"),
+])
+def test_a_contract_of_the_wrong_shape_is_refused_naming_the_field(sandbox, hostile, run, fields, named):
+    demo = sandbox.state.users[("demo-org", "demo")]
+    hostile.rewrite("/v3/offlineface/contracts/", lambda d: {**d, **fields})
+    refused(run("contract", "show", demo.contract_id, "--format", "table"), ExitStatus.VERIFICATION, named)
+
+
+def test_a_row_of_the_wrong_shape_in_batch_is_that_rows_error(sandbox, hostile, run, tmp_path):
+    rows = tmp_path / "rows.csv"
+    rows.write_text("out_user_id,organization_id\ndemo,demo-org\n")
+    hostile.rewrite(USER_PATH, lambda d: {**d, "student_info": 3})
+    result = run("user", "show", "--batch", str(rows))
+    no_traceback(result)
+    assert result.exit_code == ExitStatus.VERIFICATION
+    assert json.loads(result.stdout)["error"]["code"] == "VERIFICATION_FAILED"
+
+
+# -- what reaches the terminal --------------------------------------------------------------
+
+EVIL = "\x1b]0;pwned\x07\x1b[2J\u009b31m\u202eevil\u2066"
+
+
+def assert_clean(text: str) -> None:
+    for char in ("\x1b", "\x07", "\u009b", "\u202e", "\u2066"):
+        assert char not in text, (char, text)
+
+
+def test_control_and_bidi_characters_in_fields_are_escaped_in_a_table(sandbox, hostile, run):
+    hostile.rewrite(USER_PATH, lambda d: {**d, "user_name": "Ann" + EVIL, "student_info": {"class_name": EVIL}})
+    result = run("user", "show", "--user", "demo", "--org", "demo-org", "--format", "table")
+    no_traceback(result)
+    assert result.exit_code == 0
+    assert_clean(result.stdout)
+    assert "\\x1b" in result.stdout and "\\u202e" in result.stdout
+
+
+def test_json_output_keeps_exact_values(sandbox, hostile, run):
+    hostile.rewrite(USER_PATH, lambda d: {**d, "user_name": "Ann" + EVIL})
+    result = run("user", "show", "--user", "demo", "--org", "demo-org", "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["user_name"] == "Ann" + EVIL
+    assert_clean(result.stdout)  # escaped by JSON itself, as \u001b, \u009b, \u202e
+
+
+def test_the_termination_preview_is_sanitised(sandbox, hostile, run):
+    hostile.rewrite(USER_PATH, lambda d: {**d, "user_name": "Ann" + EVIL})
+    result = run("contract", "terminate", "--user", "demo", "--org", "demo-org", "--dry-run", "--format", "table")
+    no_traceback(result)
+    assert result.exit_code == 0
+    assert_clean(result.stderr) and assert_clean(result.stdout)
+
+
+def test_an_unverified_error_body_is_capped_labelled_and_sanitised(hostile, run):
+    body = json.dumps({"code": "PARAM_ERROR" + EVIL, "message": "bad" + EVIL,
+                       "detail": {"issue": EVIL + "A" * 20000}}, ensure_ascii=False).encode()
+    # header values: latin-1 only, as HTTP carries them
+    hostile.raw(USER_PATH, 400, body, {"Content-Type": "application/json", "Request-ID": "R-\x1b]0;x\x07\x9b"})
+    result = run("-v", "user", "show", "--user", "demo", "--org", "demo-org")
+    refused(result, ExitStatus.REFUSED, "unverified")
+    assert_clean(result.stderr)
+    assert len(result.stderr) < 6000  # the -v trace, the error line and a capped detail
+    assert "AAAAAAAAAA" * 100 not in result.stderr
+    assert "< {" not in result.stderr  # -v never prints an unverified body
+
+
+def test_an_unverified_error_body_is_not_traced_with_v(hostile, run):
+    hostile.raw(USER_PATH, 404, b'{"code": "NOT_FOUND", "message": "no", "detail": "secret-looking"}',
+                {"Content-Type": "application/json"})
+    result = run("-v", "user", "show", "--user", "demo", "--org", "demo-org")
+    assert result.exit_code == ExitStatus.REFUSED
+    assert not any(line.startswith("< {") for line in result.stderr.splitlines())
+
+
+def test_an_unverified_error_page_in_json_errors_is_capped(hostile, run):
+    hostile.raw(USER_PATH, 400, json.dumps({"code": "X", "message": "m", "detail": "D" * 50000}).encode(),
+                {"Content-Type": "application/json"})
+    result = run("user", "show", "--user", "demo", "--org", "demo-org", "--json")
+    assert result.exit_code == ExitStatus.REFUSED
+    error = json.loads(result.stderr)["error"]
+    assert len(error["detail"]) < 1000
+
+
+def test_api_error_detail_is_capped_in_the_exception(hostile, sandbox, sandbox_keys):
+    hostile.raw(USER_PATH, 400, json.dumps({"code": "X" * 500, "message": "m" * 5000, "detail": "D" * 50000}).encode())
+    with client_for(sandbox, sandbox_keys, 5) as client, pytest.raises(ApiError) as caught:
+        client.call(api.get_user(organization_id="demo-org", out_user_id="demo"))
+    assert len(caught.value.detail) < 1000 and len(caught.value.message) < 1000 and len(caught.value.code) < 200
+
+
+# -- the environment ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, value, words", [
+    ("ALL_PROXY", "socks5://127.0.0.1:1080", "SOCKS"),
+    ("HTTPS_PROXY", "ftp://proxy.example:21", "kind"),
+    ("HTTP_PROXY", "http://[::1", "not a usable proxy"),
+    ("https_proxy", "http://proxy.example:notaport", "not a usable proxy"),
+])
+def test_a_proxy_that_cannot_work_is_exit_3_naming_the_variable(sandbox, configure, run, name, value, words):
+    configure(sandbox)
+    result = run("user", "show", "--user", "demo", "--org", "demo-org", env={name: value})
+    refused(result, ExitStatus.CONFIG, name, words)
+    assert sandbox.received == []
+
+
+@pytest.mark.parametrize("url", ["http://api.mch.weixin.qq.com", "http://10.0.0.1:8080", "http://127.0.0.1.evil.example"])
+def test_plain_http_is_refused_except_on_loopback(sandbox, configure, run, url):
+    configure(sandbox, base_url=url)
+    refused(run("user", "show", "--user", "demo", "--org", "demo-org"), ExitStatus.CONFIG, "https")
+
+
+def test_plain_http_on_loopback_is_the_sandbox(sandbox, configure, run):
+    configure(sandbox, base_url=sandbox.url.replace("127.0.0.1", "localhost"))
+    assert run("user", "show", "--user", "demo", "--org", "demo-org").exit_code == 0
+
+
+def test_a_base_url_with_credentials_is_refused_without_echoing_them(sandbox, configure, run):
+    configure(sandbox, base_url="https://operator:hunter2@api.mch.weixin.qq.com")
+    result = run("user", "show", "--user", "demo", "--org", "demo-org")
+    refused(result, ExitStatus.CONFIG, "base_url")
+    assert "hunter2" not in result.stderr and "operator:" not in result.stderr

@@ -1,0 +1,128 @@
+"""The shape of every endpoint's answer, declared once and checked before use.
+
+A verified answer is still data to check: a field of the wrong type, a time
+out of any sane range or a link that is not one https URL is refused (exit 5,
+naming the field) before anything reads it, so no command meets a TypeError,
+an AttributeError or an OverflowError further on. `check` also binds the
+answer to its request: an id the answer carries must be the one asked for.
+
+A field is `(type, required)`; the types are below. Fields not declared are
+kept as they came (JSON output shows WeChat's object) but never read.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+from wxpay_cli.errors import VerificationError
+from wxpay_cli.i18n import _
+
+MAX_TEXT = 2048  # characters in any string field; WeChat's are ids, names and one link
+MAX_LINK = 2048  # a link this long still fits a QR code (version 40, level M: 2331 bytes)
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
+
+TEXT, FLAG, TIME, LINK = "text", "flag", "time", "link"
+
+_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})")
+_LINK = re.compile(r"https://[!-~]+")  # printable ASCII after the scheme: no spaces, no controls
+
+REPAYMENT_URL = {
+    "repayment_url": (LINK, True),
+    "expire_at": (TIME, True),
+}
+USER = {
+    "user_id": (TEXT, False),
+    "use_id": (TEXT, False),  # the mis-documented spelling some pages use
+    "out_user_id": (TEXT, False),
+    "organization_id": (TEXT, False),
+    "user_name": (TEXT, False),
+    "user_type": (TEXT, False),
+    "student_info": ({"class_name": (TEXT, False)}, False),
+    "staff_info": ({"occupation": (TEXT, False)}, False),
+    "status": (TEXT, False),
+    "contract_state": (TEXT, False),
+    "face_image_ok": (FLAG, False),
+    "contract_id": (TEXT, False),
+}
+CONTRACT = {
+    "contract_id": (TEXT, False),
+    "mchid": (TEXT, False),
+    "organization_id": (TEXT, False),
+    "user_id": (TEXT, False),
+    "openid": (TEXT, False),
+    "contract_state": (TEXT, False),
+    "contract_signed_time": (TIME, False),
+    "contract_terminated_time": (TIME, False),
+    "contract_mode": (TEXT, False),
+    "contract_bank_card_from": (TEXT, False),
+}
+ORGANIZATION = {
+    "organization_id": (TEXT, True),
+    "organization_name": (TEXT, True),
+}
+
+
+def check(shape: dict, data: dict | None, request_id: str | None, asked: dict[str, str] | None = None) -> dict:
+    """`data` when it has `shape` and every id it carries is the one `asked` for; else VerificationError."""
+    data = {} if data is None else data
+    _check_object(shape, data, "", request_id)
+    for name, value in (asked or {}).items():
+        if data.get(name) not in (None, value):
+            raise VerificationError(
+                _("WeChat's answer is about another {field} than the one asked for; nothing from it was used")
+                .format(field=name), request_id=request_id)
+    return data
+
+
+def _check_object(shape: dict, data: dict, prefix: str, request_id: str | None) -> None:
+    for name, (kind, required) in shape.items():
+        value = data.get(name)
+        field = prefix + name
+        if value is None:
+            if required:
+                raise wrong(field, _("it is missing"), request_id)
+            continue
+        if isinstance(kind, dict):
+            if not isinstance(value, dict):
+                raise wrong(field, _("it is not an object"), request_id)
+            _check_object(kind, value, field + ".", request_id)
+        elif kind == FLAG:
+            if not isinstance(value, bool):
+                raise wrong(field, _("it is not true or false"), request_id)
+        elif not isinstance(value, str) or not value or len(value) > MAX_TEXT:
+            raise wrong(field, _("it is not a string of 1 to {limit} characters").format(limit=MAX_TEXT), request_id)
+        elif kind == TIME:
+            parse_time(value, field, request_id)
+        elif kind == LINK and not (len(value) <= MAX_LINK and _LINK.fullmatch(value) and _host(value)):
+            raise wrong(field, _("it is not one https:// link without spaces"), request_id)
+
+
+def _host(link: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(link).hostname
+    except ValueError:
+        return None
+
+
+def parse_time(value: str, field: str, request_id: str | None = None) -> datetime:
+    """An RFC 3339 time with its offset, between 2000 and 2100."""
+    if not _RFC3339.fullmatch(value):
+        raise wrong(field, _("it is not an RFC 3339 time with an offset"), request_id)
+    try:
+        moment = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError:
+        raise wrong(field, _("it is not an RFC 3339 time with an offset"), request_id) from None
+    if not EARLIEST <= moment < LATEST:
+        raise wrong(field, _("it is not between 2000 and 2100"), request_id)
+    return moment
+
+
+def wrong(field: str, why: str, request_id: str | None) -> VerificationError:
+    return VerificationError(
+        _("WeChat's answer has a wrong {field}: {why}; nothing from it was used").format(field=field, why=why),
+        request_id=request_id,
+    )
