@@ -53,7 +53,7 @@ def test_gbk_roster_from_excel_is_read_and_its_columns_carried(sandbox, configur
     assert [(r["姓名"], r["班级"], r["家长电话"]) for r in out] == [(n, k, p) for _, n, k, p in ROSTER]
     assert "/repay/" in out[0]["repayment_url"] and list(out[0])[5:] == ["repayment_url", "expire_at"]
     assert out[2]["error"]["code"] == "RESOURCE_NOT_EXISTS" and out[2]["姓名"] == "赵小刚"
-    assert [r.json["out_user_id"] for r in sandbox.received] == ["p00", "p01", "missing"]
+    assert sorted(r.json["out_user_id"] for r in sandbox.received) == ["missing", "p00", "p01"]
 
 
 def test_encoding_option_overrides_and_is_said(sandbox, configure, run, pupils, tmp_path):
@@ -265,3 +265,203 @@ def test_the_file_total_reaches_the_progress_display(sandbox, configure, run, pu
     run("user", "show", "--batch", str(path))
     run("user", "show", "--batch", "-", input=csv_rows(pupils[:5]))
     assert totals == [5, None]
+
+
+# -- faults that stop a run ----------------------------------------------------------------
+
+
+def test_credentials_wechat_refuses_stop_the_run_with_exit_3(sandbox, configure, run, pupils):
+    configure(sandbox, serial_no="0123456789ABCDEF0123456789ABCDEF01234567")  # not the merchant's certificate
+    result = run("user", "show", "--batch", "-", "--concurrency", "1", input=csv_rows(pupils))
+    assert result.exit_code == 3, result.stderr
+    assert "SIGN_ERROR" in result.stderr and "wxpay config check" in result.stderr
+    assert "serial_no" in result.stderr  # WeChat's detail says which check failed
+    assert "stopped at row 1" in result.stderr
+    assert len(sandbox.received) == 1  # not one refusal per row
+    out = lines(result.stdout)
+    assert out[0]["error"]["code"] == "SIGN_ERROR"
+    assert all(r["error"]["code"] == "NOT_STARTED" for r in out[1:])
+
+
+class NoClient:
+    async def aclose(self):
+        pass
+
+
+@pytest.mark.parametrize("later_first", [True, False])
+def test_the_first_fatal_row_in_input_order_is_named(later_first, capsys):
+    """Rows 2 and 3 both fail verification, in either order in time: row 2 is named."""
+    import asyncio
+
+    from wxpay_cli import batch
+    from wxpay_cli.errors import VerificationError
+
+    first_done = asyncio.Event()
+
+    async def work(client, row):
+        if row.number == 1:
+            return {}
+        if (row.number == 2) == later_first:
+            await first_done.wait()
+        else:
+            first_done.set()
+            await asyncio.sleep(0)
+        raise VerificationError(f"row {row.number} is bad")
+
+    rows = [batch.Row(n, {"n": str(n)}) for n in (1, 2, 3)]
+    summary = batch.run(rows, work, make_client=NoClient, concurrency=4)
+    assert summary.fatal[0] == 2 and "row 2 is bad" in summary.fatal[1].message
+    with pytest.raises(VerificationError) as raised:
+        batch.finish(summary)
+    assert raised.value.message == "stopped at row 2: row 2 is bad"
+    assert [json.loads(line).get("error", {}).get("code") for line in capsys.readouterr().out.splitlines()] == [
+        None, "VERIFICATION_FAILED", "VERIFICATION_FAILED"]
+
+
+def test_halt_wakes_a_reader_waiting_for_room():
+    """Output fails (stdout closed) while the reader waits for room in a full window:
+    the reader thread ends instead of staying blocked for the rest of the process."""
+    import threading
+
+    from wxpay_cli import batch
+
+    read = []
+    window_full = threading.Event()
+
+    def rows():
+        for number in range(1, 1000):
+            read.append(number)
+            if number == 5:  # rows 1-4 fill the window (concurrency 1 x 4): row 5 waits for room
+                window_full.set()
+            yield batch.Row(number, {"n": str(number)})
+
+    async def work(client, row):
+        return {}
+
+    class ClosedStdout:
+        def write(self, record):
+            window_full.wait(timeout=10)
+            raise BrokenPipeError
+
+    with pytest.raises(BrokenPipeError):
+        batch.run(rows(), work, make_client=NoClient, concurrency=1, writer=ClosedStdout())
+    assert len(read) < 20
+    readers = [t for t in threading.enumerate() if t.name == "wxpay-batch-reader"]
+    for reader in readers:
+        reader.join(timeout=10)
+    assert not any(reader.is_alive() for reader in readers)
+
+
+def test_not_started_rows_are_not_counted_as_failed(sandbox, configure, run, pupils):
+    configure(sandbox)
+    sandbox.inject("bad_signature", path_contains="/p02")
+    result = run("user", "show", "--batch", "-", "--concurrency", "1", input=csv_rows(pupils))
+    assert result.exit_code == 5
+    out = lines(result.stdout)
+    not_started = sum(1 for r in out if r.get("error", {}).get("code") == "NOT_STARTED")
+    assert not_started >= 1
+    assert f"batch: 2 ok, 1 failed in" in result.stderr
+    assert f"{not_started} rows were not started" in result.stderr or f"{not_started} row was not started" in \
+        result.stderr
+
+
+# -- termination batches ---------------------------------------------------------------------
+
+
+def test_the_later_row_of_a_pupil_listed_twice_is_the_duplicate_whatever_answers_first(
+        sandbox, configure, run, pupils):
+    configure(sandbox)
+    sandbox.inject("delay", seconds=0.3, path_contains="/p01", times=1)  # the first row's lookup is slow
+    text = csv_rows(["p01", "p01", "p02"])
+    result = run("contract", "terminate", "--batch", "-", "--yes", "--concurrency", "8", input=text)
+    out = lines(result.stdout)
+    assert out[0].get("contract_state") == "TERMINATED", out[0]
+    assert out[1]["error"]["code"] == "DUPLICATE_ROW" and "row 1" in out[1]["error"]["message"]
+    assert out[2].get("contract_state") == "TERMINATED"
+    assert len([r for r in sandbox.received if r.method == "POST"]) == 2
+    assert "terminate the contracts of 2 pupils" in result.stderr and "(3 rows: 1 repeat" in result.stderr
+
+
+def test_batch_dry_run_checks_the_contract_state(sandbox, configure, run, pupils):
+    configure(sandbox)
+    result = run("contract", "terminate", "--batch", "-", "--dry-run", input=csv_rows(["p00", "demo-terminated"]))
+    out = lines(result.stdout)
+    assert out[0]["dry_run"] is True
+    assert out[1]["error"]["code"] == "NOT_CONTRACTED" and "request" not in out[1]
+    assert result.exit_code == 1
+
+
+def test_batch_termination_checks_the_audit_log_before_anything_is_sent(sandbox, configure, run, pupils, tmp_path):
+    configure(sandbox)
+    state = tmp_path / "state-is-a-file"
+    state.write_text("")
+    result = run("contract", "terminate", "--batch", "-", "--yes", input=csv_rows(pupils[:3]),
+                 env={"XDG_STATE_HOME": str(state)})
+    assert result.exit_code == 3 and "audit log" in result.stderr
+    assert sandbox.received == [] and result.stdout == ""
+
+
+def test_batch_dry_run_as_a_table(sandbox, configure, run, pupils):
+    configure(sandbox)
+    result = run("contract", "terminate", "--batch", "-", "--dry-run", "--format", "table",
+                 input=csv_rows(["p00", "demo-terminated", "p00"]))
+    assert result.exit_code == 1
+    table = result.stdout
+    for text in ("Pupil", "Name", "Class", "State", "What would happen", "P00", "三年级二班", "CONTRACTED",
+                 "terminate contract", "NOT_CONTRACTED", "DUPLICATE_ROW"):
+        assert text in table, text
+    assert "{" not in table
+    assert [r.method for r in sandbox.received] == ["GET"] * 3
+
+
+# -- batches on a terminal ------------------------------------------------------------------------
+
+
+def shown_lines(terminal: str) -> list[str]:
+    """What each terminal line finally shows: a carriage return goes back to the start
+    of the line, and ESC[2K erases it."""
+    result = []
+    for line in terminal.replace("\r\n", "\n").split("\n"):
+        result.append(line.split("\r")[-1].replace("\x1b[2K", ""))
+    return result
+
+
+def test_progress_and_json_lines_on_the_same_terminal_are_not_glued(sandbox, configure, pupils, tmp_path):
+    from terminal import run_on_terminal
+
+    configure(sandbox)
+    path = tmp_path / "rows.csv"
+    path.write_text(csv_rows(pupils))
+    for name in pupils[1:4]:
+        sandbox.inject("delay", seconds=0.15, path_contains=f"/{name}")
+    shown = run_on_terminal("user", "show", "--batch", str(path), "--concurrency", "1", tmp_path=tmp_path,
+                            stdin=False, stdout=True, stderr=True)
+    assert shown.returncode == 0, shown.terminal
+    data = [line for line in shown_lines(shown.terminal) if "out_user_id" in line]
+    assert [json.loads(line)["out_user_id"] for line in data] == pupils
+
+
+def test_terminate_batch_on_a_terminal_asks_after_the_summary(sandbox, configure, pupils, tmp_path):
+    from terminal import run_on_terminal
+
+    configure(sandbox)
+    path = tmp_path / "rows.csv"
+    path.write_text(csv_rows(["p00", "p01", "p00"]))
+    declined = run_on_terminal("contract", "terminate", "--batch", str(path), tmp_path=tmp_path,
+                               typeahead=b"y\n", answers=[("cannot be undone", b"n\n")])
+    assert declined.returncode == 1, declined.terminal
+    assert "about to terminate the contracts of 2 pupils" in declined.terminal
+    assert sandbox.received == []
+    agreed = run_on_terminal("contract", "terminate", "--batch", str(path), tmp_path=tmp_path,
+                             answers=[("cannot be undone", b"y\n")])
+    assert agreed.returncode == 1, agreed.terminal + agreed.stderr  # the third row repeats a pupil
+    codes = [json.loads(line).get("error", {}).get("code") for line in agreed.stdout.splitlines()]
+    assert codes == [None, None, "DUPLICATE_ROW"]
+    assert len([r for r in sandbox.received if r.method == "POST"]) == 2
+
+
+def test_encoding_is_for_batches_only(sandbox, configure, run):
+    configure(sandbox)
+    result = run("user", "show", "--user", "demo", "--org", "demo-org", "--encoding", "gbk")
+    assert result.exit_code == 2 and "--encoding" in result.stderr
+    assert sandbox.received == []

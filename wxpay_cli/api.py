@@ -35,14 +35,14 @@ MAX_ID_LENGTH = 256
 def check_id(value: str) -> str | None:
     """Why `value` cannot be an id in a request path, or None when it can."""
     if value in ("", ".", ".."):
-        return "it would change the request path"
+        return _("it would change the request path")
     if len(value) > MAX_ID_LENGTH:
-        return f"it is longer than {MAX_ID_LENGTH} characters"
+        return _("it is longer than {MAX_ID_LENGTH} characters").format(MAX_ID_LENGTH=MAX_ID_LENGTH)
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
-        return "it holds control characters"
+        return _("it holds control characters")
     if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
         # Bytes that were not UTF-8 (in argv, Python keeps them as lone surrogates).
-        return "it is not valid text (bytes that are not UTF-8)"
+        return _("it is not valid text (bytes that are not UTF-8)")
     return None
 
 
@@ -50,7 +50,7 @@ def segment(value: str) -> str:
     """One path segment, percent-encoded so a stray `/` or `?` cannot change the path."""
     problem = check_id(value)
     if problem:
-        raise InputError(f"{value[:40]!r} cannot be an id: {problem}")
+        raise InputError(_("{value!r} cannot be an id: {problem}").format(value=value[:40], problem=problem))
     return quote(value, safe="")
 
 

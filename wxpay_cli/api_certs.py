@@ -17,6 +17,7 @@ from wxpay_cli import keys, serials
 from wxpay_cli.client import Call, Client
 from wxpay_cli.errors import ApiError, ConfigError, VerificationError
 from wxpay_cli.signing import VerificationKey, Verifier, aead_decrypt
+from wxpay_cli.i18n import _
 
 PATH = "/v3/certificates"
 APIV3_KEY_ENV = "WXPAY_APIV3_KEY"
@@ -49,8 +50,8 @@ def check_apiv3_key(apiv3_key: str) -> bytes:
     raw = apiv3_key.encode()
     if len(raw) != 32:
         raise ConfigError(
-            f"the APIv3 key must be 32 bytes (32 ASCII characters), this one has {len(raw)} bytes",
-            hint=f"set {APIV3_KEY_ENV} to the APIv3 key set on the merchant platform (API安全)",
+            _("the APIv3 key must be 32 bytes (32 ASCII characters), this one has {count} bytes").format(count=len(raw)),
+            hint=_("set {APIV3_KEY_ENV} to the APIv3 key set on the merchant platform (API安全)").format(APIV3_KEY_ENV=APIV3_KEY_ENV),
         )
     return raw
 
@@ -60,21 +61,21 @@ def decrypt_certificates(data: object, apiv3_key: str, *, request_id: str | None
     key = check_apiv3_key(apiv3_key)
 
     def bad(reason: str) -> VerificationError:
-        return VerificationError(f"WeChat's certificate list {reason}; nothing was saved", request_id=request_id)
+        return VerificationError(_("WeChat's certificate list {reason}; nothing was saved").format(reason=reason), request_id=request_id)
 
     items = data.get("data") if isinstance(data, dict) else None
     if not isinstance(items, list) or not items:
-        raise bad("has no certificates")
+        raise bad(_("has no certificates"))
     found = []
     for item in items:
         encrypted = item.get("encrypt_certificate") if isinstance(item, dict) else None
         if not isinstance(encrypted, dict) or not isinstance(item.get("serial_no"), str):
-            raise bad("has an item without serial_no or encrypt_certificate")
+            raise bad(_("has an item without serial_no or encrypt_certificate"))
         if not serials.is_serial(item["serial_no"]):
-            raise bad("has an item whose serial_no is not hex")
+            raise bad(_("has an item whose serial_no is not hex"))
         serial = serials.canonical(item["serial_no"])
         if encrypted.get("algorithm") != "AEAD_AES_256_GCM":
-            raise bad(f"uses an unknown algorithm {encrypted.get('algorithm')!r} for {serial}")
+            raise bad(_("uses an unknown algorithm {get!r} for {serial}").format(get=encrypted.get('algorithm'), serial=serial))
         try:
             pem = aead_decrypt(
                 key, str(encrypted.get("nonce", "")), str(encrypted.get("associated_data") or ""),
@@ -82,15 +83,15 @@ def decrypt_certificates(data: object, apiv3_key: str, *, request_id: str | None
             )
         except ValueError:
             raise ConfigError(
-                f"cannot decrypt platform certificate {serial}: the APIv3 key is wrong; nothing was saved",
-                hint=f"set {APIV3_KEY_ENV} to the APIv3 key set on the merchant platform (API安全), not the API v2 key",
+                _("cannot decrypt platform certificate {serial}: the APIv3 key is wrong; nothing was saved").format(serial=serial),
+                hint=_("set {APIV3_KEY_ENV} to the APIv3 key set on the merchant platform (API安全), not the API v2 key").format(APIV3_KEY_ENV=APIV3_KEY_ENV),
             ) from None
         try:
-            certificate = keys.load_certificate(pem, source=f"platform certificate {serial}")
+            certificate = keys.load_certificate(pem, source=_("platform certificate {serial}").format(serial=serial))
         except ConfigError as exc:
-            raise bad(f"item {serial} decrypts to something that is not a certificate ({exc.message})") from None
+            raise bad(_("item {serial} decrypts to something that is not a certificate ({message})").format(serial=serial, message=exc.message)) from None
         if certificate.serial_no != serial:
-            raise bad(f"item {serial} holds a certificate with another serial ({certificate.serial_no})")
+            raise bad(_("item {serial} holds a certificate with another serial ({serial_no})").format(serial=serial, serial_no=certificate.serial_no))
         found.append(PlatformCertificate(serial, pem, certificate))
     return found
 
@@ -102,16 +103,16 @@ def download_certificates(client: Client, apiv3_key: str) -> Download:
         response = client.send_unverified(Call("GET", PATH))
     except ApiError as exc:
         if exc.http_status == 404 and exc.code == "RESOURCE_NOT_EXISTS":
-            exc.hint = "this merchant has no platform certificates: add public_key_id and public_key instead"
+            exc.hint = _("this merchant has no platform certificates: add public_key_id and public_key instead")
         raise
     request_id = response.headers.get("Request-ID")
     try:
         data = json.loads(response.content)
     except ValueError:
-        raise VerificationError("WeChat's certificate list is not JSON; nothing was saved", request_id=request_id) from None
+        raise VerificationError(_("WeChat's certificate list is not JSON; nothing was saved"), request_id=request_id) from None
     certificates = decrypt_certificates(data, apiv3_key, request_id=request_id)
     if any(serials.same(c.serial_no, client.signer.serial_no) for c in certificates):
-        raise VerificationError("WeChat's certificate list holds the merchant's own serial; nothing was saved",
+        raise VerificationError(_("WeChat's certificate list holds the merchant's own serial; nothing was saved"),
                                 request_id=request_id)
     known = list(client.verifier.keys.values()) if client.verifier else []
     Verifier(known + [c.verification_key() for c in certificates]).verify(response.headers, response.content)

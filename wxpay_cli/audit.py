@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from wxpay_cli.errors import AuditLogError
-from wxpay_cli.i18n import _
+from wxpay_cli.i18n import _, english_data
 
 FIELDS = (
     "time", "operator", "host", "profile", "mchid", "operation", "organization_id", "out_user_id", "user_id",
@@ -157,7 +157,7 @@ class AuditLog:
         # Who: the profile's `operator` when the caller passes it, else the login name.
         record["operator"] = record["operator"] or login_name()
         record["host"] = record["host"] or host_name()
-        line = (json.dumps(record, ensure_ascii=False) + "\n").encode()
+        line = (json.dumps(english_data(record), ensure_ascii=False) + "\n").encode()
         if self._fd is not None:
             try:
                 self._write(self._fd, line)

@@ -270,9 +270,9 @@ async def _work_through(rows: Iterable[Row], work, client, concurrency: int, wri
         with output.Progress(total) as progress:
             while (task := await ordered.get()) is not None:
                 record = await task
-                room.release()
                 progress.before_output()
                 writer.write(record)
+                room.release()
                 summary.count(record)
                 progress.update(ok=summary.ok, failed=summary.failed + summary.not_started)
         await starter

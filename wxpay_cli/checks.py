@@ -22,13 +22,12 @@ from wxpay_cli.client import Call, Client, httpx  # httpx as client.py loads it 
 from wxpay_cli.config import PRIVATE_KEY_ENV, Profile
 from wxpay_cli.errors import ApiError, ConfigError, NetworkError, VerificationError
 from wxpay_cli.signing import TIMESTAMP_WINDOW, VerificationKey, Verifier
+from wxpay_cli.i18n import N_, _
 
 MARKS = {"ok": "✓", "warn": "!", "fail": "✗", "skip": "-"}
 CLOCK_WARNING = 60  # seconds; WeChat refuses at TIMESTAMP_WINDOW
 SIGN_ERROR_CAUSES = (
-    "likely causes: serial_no is not the serial of the certificate that belongs to this private key "
-    "(set merchant_cert, or `openssl x509 -noout -serial -in apiclient_cert.pem`); "
-    "mchid is not the merchant the key was issued to; the local clock is off (see the clock row)"
+    N_("likely causes: serial_no is not the serial of the certificate that belongs to this private key (set merchant_cert, or `openssl x509 -noout -serial -in apiclient_cert.pem`); mchid is not the merchant the key was issued to; the local clock is off (see the clock row)")
 )
 
 
@@ -64,57 +63,57 @@ def local_checks(profile: Profile) -> LocalResult:
     add = result.checks.append
     add(_key_file_check(profile))
     if result.checks[-1].status == "fail":
-        add(Check("private key loads", "skip", "skipped: the file cannot be read"))
+        add(Check(_("private key loads"), "skip", _("skipped: the file cannot be read")))
     else:
         try:
             result.private_key = credentials.load_private_key(profile)
             bits = result.private_key.key_size
-            add(Check("private key loads", "ok", f"RSA {bits}, {keys.fingerprint(result.private_key.public_key())}"))
+            add(Check(_("private key loads"), "ok", f"RSA {bits}, {keys.fingerprint(result.private_key.public_key())}"))
         except ConfigError as exc:
-            add(failed("private key loads", exc))
+            add(failed(_("private key loads"), exc))
     add(_merchant_cert_check(profile, result.private_key))
     if profile.public_key_id and profile.public_key:
         try:
             public_key = credentials.load_public_key(profile.public_key)
             result.verification_keys.append(VerificationKey(profile.public_key_id, public_key, "public_key"))
-            add(Check(f"public key {profile.public_key_id}", "ok", keys.fingerprint(public_key)))
+            add(Check(_("public key {public_key_id}").format(public_key_id=profile.public_key_id), "ok", keys.fingerprint(public_key)))
         except ConfigError as exc:
-            add(failed(f"public key {profile.public_key_id}", exc))
+            add(failed(_("public key {public_key_id}").format(public_key_id=profile.public_key_id), exc))
     for path in profile.platform_certs:
         add(_platform_cert_check(profile, path, result.verification_keys))
     if not profile.has_verification_key:
         add(Check(
-            "verification keys", "fail", "none configured: WeChat's answers cannot be verified",
-            "run `wxpay certs download --output DIR --save` (platform certificates), or add public_key_id and public_key",
+            _("verification keys"), "fail", _("none configured: WeChat's answers cannot be verified"),
+            _("run `wxpay certs download --output DIR --save` (platform certificates), or add public_key_id and public_key"),
         ))
     return result
 
 
 def _key_file_check(profile: Profile) -> Check:
-    name = "private key file"
+    name = _("private key file")
     if profile.private_key is None:
-        return Check(name, "ok", f"PEM from ${PRIVATE_KEY_ENV}")
+        return Check(name, "ok", _("PEM from ${PRIVATE_KEY_ENV}").format(PRIVATE_KEY_ENV=PRIVATE_KEY_ENV))
     try:
-        keys.read_pem_file(profile.private_key, "private key")
+        keys.read_pem_file(profile.private_key, _("private key"))
     except ConfigError as exc:
         return failed(name, exc)
     mode = profile.private_key.stat().st_mode & 0o777
     if keys.loose_permissions(profile.private_key):
-        return Check(name, "warn", f"{profile.private_key} is readable by other users (mode {mode:03o})",
+        return Check(name, "warn", _("{private_key} is readable by other users (mode {mode:03o})").format(private_key=profile.private_key, mode=mode),
                      f"chmod 600 {profile.private_key}")
     return Check(name, "ok", f"{profile.private_key} (mode {mode:03o})")
 
 
 def _merchant_cert_check(profile: Profile, private_key) -> Check:
-    name = "merchant certificate"
+    name = _("merchant certificate")
     if profile.merchant_cert is None:
-        return Check(name, "skip", "not configured",
-                     "add merchant_cert (apiclient_cert.pem) to check serial_no and the key locally")
+        return Check(name, "skip", _("not configured"),
+                     _("add merchant_cert (apiclient_cert.pem) to check serial_no and the key locally"))
     try:
         cert = onboarding.check_merchant_cert(str(profile.merchant_cert), private_key, profile.serial_no)
     except ConfigError as exc:
         return failed(name, exc)
-    matched = "the key matches" if private_key is not None else "key not checked"
+    matched = _("the key matches") if private_key is not None else _("key not checked")
     return Check(name, "ok", f"serial {cert.serial_no} = serial_no, {matched}, {onboarding.validity(cert)}")
 
 
@@ -122,15 +121,15 @@ def _platform_cert_check(profile: Profile, path, found: list[VerificationKey]) -
     try:
         cert = credentials.load_platform_certificate(path, merchant_serial=profile.serial_no)
     except ConfigError as exc:
-        return failed("platform certificate", exc)
-    name = f"platform certificate {cert.serial_no}"
+        return failed(_("platform certificate"), exc)
+    name = _("platform certificate {serial_no}").format(serial_no=cert.serial_no)
     found.append(VerificationKey(cert.serial_no, cert.public_key, "platform_cert", cert.not_after.timestamp()))
     left = onboarding.days_left(cert)
-    renew = "run `wxpay certs download --output DIR --save`"
+    renew = _("run `wxpay certs download --output DIR --save`")
     if left < 0:
         return Check(name, "fail", onboarding.validity(cert), renew)
     if left < onboarding.EXPIRY_WARNING_DAYS:
-        return Check(name, "warn", f"expires soon: {onboarding.validity(cert)}", renew)
+        return Check(name, "warn", _("expires soon: {validity}").format(validity=onboarding.validity(cert)), renew)
     return Check(name, "ok", onboarding.validity(cert))
 
 
@@ -152,11 +151,11 @@ class HeaderRecorder:
 
 def live_checks(client: Client, recorder: HeaderRecorder, verification_keys: list[VerificationKey]) -> list[Check]:
     """One signed `GET /v3/certificates`, then the clock offset read from its answer."""
-    name = f"signed call GET {CERTIFICATES_PATH}"
+    name = _("signed call GET {CERTIFICATES_PATH}").format(CERTIFICATES_PATH=CERTIFICATES_PATH)
     try:
         response = client.send_unverified(Call("GET", CERTIFICATES_PATH))
     except NetworkError as exc:
-        return [Check(name, "fail", exc.message, f"check base_url ({client.base_url}) and the network")]
+        return [Check(name, "fail", exc.message, _("check base_url ({base_url}) and the network").format(base_url=client.base_url))]
     except ApiError as exc:
         checks = [_refusal_check(name, exc)]
     else:
@@ -167,29 +166,27 @@ def live_checks(client: Client, recorder: HeaderRecorder, verification_keys: lis
 
 def _refusal_check(name: str, exc: ApiError) -> Check:
     if exc.http_status == 404 and exc.code == "RESOURCE_NOT_EXISTS":
-        return Check(name, "ok", "signature accepted (404 RESOURCE_NOT_EXISTS: no platform certificates, "
-                                 "a public-key merchant)")
+        return Check(name, "ok", _("signature accepted (404 RESOURCE_NOT_EXISTS: no platform certificates, a public-key merchant)"))
     result = f"HTTP {exc.http_status} {exc.code}: {exc.message}"
     if exc.detail not in (None, "", {}):
         result += " detail: " + (exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail, ensure_ascii=False))
     if exc.request_id:
         result += f" Request-ID: {exc.request_id}"
-    hint = SIGN_ERROR_CAUSES if exc.code == "SIGN_ERROR" else None
+    hint = _(SIGN_ERROR_CAUSES) if exc.code == "SIGN_ERROR" else None
     return Check(name, "fail", result, hint)
 
 
 def _answer_check(name: str, response: httpx.Response, verification_keys: list[VerificationKey]) -> Check:
     if not verification_keys:
         # Unverified, a 200 proves little: a proxy or a wrong base_url answers 200 too.
-        return Check(name, "warn", f"HTTP {response.status_code}, but the answer cannot be verified yet, so it is "
-                                   "not known to come from WeChat", "run `wxpay certs download --output DIR --save`")
+        return Check(name, "warn", _("HTTP {status_code}, but the answer cannot be verified yet, so it is not known to come from WeChat").format(status_code=response.status_code), _("run `wxpay certs download --output DIR --save`"))
     try:
         Verifier(verification_keys).verify(response.headers, response.content)
     except VerificationError as exc:
-        return Check(name, "fail", f"signature accepted, but WeChat's answer {exc.message.removeprefix('response ')}",
-                     "run `wxpay certs download --output DIR --save`, or check public_key_id and public_key")
+        return Check(name, "fail", _("signature accepted, but WeChat's answer {problem}").format(problem=exc.message.removeprefix('response ')),
+                     _("run `wxpay certs download --output DIR --save`, or check public_key_id and public_key"))
     serial = response.headers.get("Wechatpay-Serial")
-    return Check(name, "ok", f"signature accepted; answer verified with {serial}")
+    return Check(name, "ok", _("signature accepted; answer verified with {serial}").format(serial=serial))
 
 
 def clock_check(recorder: HeaderRecorder) -> Check:
@@ -197,18 +194,19 @@ def clock_check(recorder: HeaderRecorder) -> Check:
     name = "clock"
     offset = clock_offset(recorder)
     if offset is None:
-        return Check(name, "skip", "WeChat's answer has no usable Date header")
+        return Check(name, "skip", _("WeChat's answer has no usable Date header"))
     seconds = round(offset)
     if abs(seconds) <= 1:
-        text = "in step with WeChat's (within 1 s)"
+        text = _("local clock in step with WeChat's (within 1 s)")
+    elif seconds > 0:
+        text = _("local clock {seconds} s behind WeChat's").format(seconds=abs(seconds))
     else:
-        text = f"{abs(seconds)} s {'behind' if seconds > 0 else 'ahead of'} WeChat's"
-    text = f"local clock {text}"
+        text = _("local clock {seconds} s ahead of WeChat's").format(seconds=abs(seconds))
     if abs(offset) > TIMESTAMP_WINDOW:
-        return Check(name, "fail", f"{text}; WeChat refuses requests more than {TIMESTAMP_WINDOW} s off",
-                     "synchronise the clock (NTP)")
+        return Check(name, "fail", _("{text}; WeChat refuses requests more than {TIMESTAMP_WINDOW} s off").format(text=text, TIMESTAMP_WINDOW=TIMESTAMP_WINDOW),
+                     _("synchronise the clock (NTP)"))
     if abs(offset) > CLOCK_WARNING:
-        return Check(name, "warn", text, "synchronise the clock (NTP)")
+        return Check(name, "warn", text, _("synchronise the clock (NTP)"))
     return Check(name, "ok", text)
 
 
@@ -243,7 +241,7 @@ def run(profile: Profile, connect: Callable[[Verifier | None, HeaderRecorder], C
     checks = local.checks
     recorder = HeaderRecorder()
     if local.private_key is None:
-        checks.append(Check(f"signed call GET {CERTIFICATES_PATH}", "skip", "skipped: the private key does not load"))
+        checks.append(Check(_("signed call GET {CERTIFICATES_PATH}").format(CERTIFICATES_PATH=CERTIFICATES_PATH), "skip", _("skipped: the private key does not load")))
     else:
         verifier = Verifier(local.verification_keys) if local.verification_keys else None
         checks += live_checks(connect(verifier, recorder), recorder, local.verification_keys)

@@ -36,6 +36,7 @@ from wxpay_cli.errors import (
     VerificationError,
 )
 from wxpay_cli.signing import Signer, Verifier, redact_authorization
+from wxpay_cli.i18n import _
 
 
 def _import_httpx():
@@ -222,7 +223,7 @@ class _BaseClient:
         try:
             return http.build_request(call.method, call.path, params=call.params, content=content, headers=headers)
         except httpx.InvalidURL as exc:
-            raise InputError(f"cannot build the request URL: {exc}") from None
+            raise InputError(_("cannot build the request URL: {exc}").format(exc=exc)) from None
 
     def describe_signed(self, method: str, path: str) -> dict:
         """The request a call would send, signed but NOT sent (for --dry-run).
@@ -260,7 +261,7 @@ class _BaseClient:
                 return None
             reason, retry_after = f"HTTP {status}", response.headers.get("Retry-After")
         delay = self._backoff_delay(attempt, retry_after)
-        self._emit(f"! {reason}; retrying in {delay:.1f} s")
+        self._emit(_("! {reason}; retrying in {delay:.1f} s").format(reason=reason, delay=delay))
         return delay
 
     def _backoff_delay(self, attempt: int, retry_after: str | None) -> float:
@@ -272,11 +273,11 @@ class _BaseClient:
     def _accept(self, response: httpx.Response) -> Response:
         """Verify a 2xx answer and parse it; nothing unverified goes further."""
         if self.verifier is None:
-            raise VerificationError("no key to verify WeChat's answer with; nothing from it was used")
+            raise VerificationError(_("no key to verify WeChat's answer with; nothing from it was used"))
         try:
             self.verifier.verify(response.headers, response.content)
         except VerificationError:
-            self._emit("< [body withheld: the response failed verification]")
+            self._emit(_("< [body withheld: the response failed verification]"))
             raise
         self._trace_body(response.content)
         return Response(response.status_code, response.headers, response.content, _parse_json(response))
@@ -292,7 +293,7 @@ class _BaseClient:
                 self._emit(f"< {name}: {value}")
             if not response.is_success and response.content:
                 # An error answer is not signed: its body is never traced (the error line shows a capped detail).
-                self._emit(f"< [{len(response.content)}-byte unverified body: not shown]")
+                self._emit(_("< [{count}-byte unverified body: not shown]").format(count=len(response.content)))
 
     def _emit(self, line: str) -> None:
         if self._trace:
@@ -402,9 +403,9 @@ def _parse_json(response: httpx.Response) -> dict | None:
     try:
         data = json.loads(response.content)
     except ValueError:
-        raise VerificationError("WeChat's answer is not JSON; nothing from it was used", request_id=request_id) from None
+        raise VerificationError(_("WeChat's answer is not JSON; nothing from it was used"), request_id=request_id) from None
     if not isinstance(data, dict):
-        raise VerificationError("WeChat's answer is not a JSON object; nothing from it was used", request_id=request_id)
+        raise VerificationError(_("WeChat's answer is not a JSON object; nothing from it was used"), request_id=request_id)
     return data
 
 
@@ -430,7 +431,7 @@ def api_error(response: httpx.Response) -> ApiError:
             detail = _capped(detail, MAX_DETAIL)  # a small object is kept as it came, for --json
     elif response.content.strip():
         # Not WeChat's JSON (a proxy's or gateway's page): its text is not shown, it may hold anything.
-        message += f" (a {len(response.content)}-byte answer that is not WeChat's JSON; not shown)"
+        message += _(" (a {count}-byte answer that is not WeChat's JSON; not shown)").format(count=len(response.content))
     cls = ServiceUnavailable if status >= 500 or status == 429 else ApiError
     return cls(status, code, message, detail=detail, request_id=response.headers.get("Request-ID"))
 
@@ -448,9 +449,9 @@ def _capped(value: object, limit: int) -> str | None:
 def describe_transport_error(exc: httpx.RequestError, request: httpx.Request) -> str:
     host = request.url.host
     if isinstance(exc, httpx.DecodingError):
-        return f"the answer from {host} could not be decoded ({exc})"
+        return _("the answer from {host} could not be decoded ({exc})").format(host=host, exc=exc)
     if isinstance(exc, httpx.TimeoutException):
-        return f"timed out talking to {host} ({type(exc).__name__})"
+        return _("timed out talking to {host} ({kind})").format(host=host, kind=type(exc).__name__)
     if isinstance(exc, httpx.ConnectError):
-        return f"cannot connect to {host}: {exc or 'connection failed'}"
-    return f"network error talking to {host}: {type(exc).__name__} {exc}".strip()
+        return _("cannot connect to {host}: {reason}").format(host=host, reason=exc or _("connection failed"))
+    return _("network error talking to {host}: {kind} {exc}").format(host=host, kind=type(exc).__name__, exc=exc).strip()

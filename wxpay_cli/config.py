@@ -83,7 +83,7 @@ def shown_url(value: str) -> str:
             return value
         return parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()
     except ValueError:
-        return "(a URL that cannot be read)"
+        return _("(a URL that cannot be read)")
 
 
 PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
@@ -128,7 +128,7 @@ def expand(value: str) -> Path:
     try:
         return Path(value).expanduser()
     except RuntimeError:
-        raise ConfigError(f"cannot expand {value!r}: no such user's home folder") from None
+        raise ConfigError(_("cannot expand {value!r}: no such user's home folder").format(value=value)) from None
 
 PROFILE_KEYS = (
     "mchid",
@@ -282,24 +282,24 @@ def load_profile(config_flag: str | None = None, profile_flag: str | None = None
 def _choose_profile(document: dict, path: Path, flag: str | None) -> tuple[str, str]:
     profiles = document.get("profiles")
     if not isinstance(profiles, dict) or not profiles:
-        raise ConfigError(f"config file {path} has no [profiles.NAME] table", hint="see config.example.toml")
+        raise ConfigError(_("config file {path} has no [profiles.NAME] table").format(path=path), hint=_("see config.example.toml"))
     names = sorted(profiles)
     default = document.get("default_profile")
     if default is not None and not isinstance(default, str):
-        raise ConfigError(f"{path}: default_profile must be a profile name in quotes, e.g. \"school-a\"")
+        raise ConfigError(_("{path}: default_profile must be a profile name in quotes, e.g. \"school-a\"").format(path=path))
     for wanted, source in ((flag, "flag"), (os.environ.get(PROFILE_ENV), "env"), (default, "file")):
         if wanted:
             if wanted not in profiles:
                 raise ConfigError(
-                    f"no profile {wanted!r} in {path} (chosen by {_SOURCE_WORDS[source]})",
-                    hint=f"known profiles: {', '.join(names)}",
+                    _("no profile {wanted!r} in {path} (chosen by {value})").format(wanted=wanted, path=path, value=_SOURCE_WORDS[source]),
+                    hint=_("known profiles: {names}").format(names=', '.join(names)),
                 )
             return wanted, source
     if len(names) == 1:
         return names[0], "default"
     raise ConfigError(
-        f"{path} has several profiles and none is chosen",
-        hint=f"pass --profile, set {PROFILE_ENV} or default_profile; known: {', '.join(names)}",
+        _("{path} has several profiles and none is chosen").format(path=path),
+        hint=_("pass --profile, set {PROFILE_ENV} or default_profile; known: {names}").format(PROFILE_ENV=PROFILE_ENV, names=', '.join(names)),
     )
 
 
@@ -308,60 +308,61 @@ _SOURCE_WORDS = {"flag": "--profile", "env": f"${PROFILE_ENV}", "file": "default
 
 def parse_profile(table: object, *, name: str, path: Path | None) -> Profile:
     """Validate one `[profiles.NAME]` table and resolve its paths."""
-    where = f"profile {name!r}" + (f" in {path}" if path else "")
+    where = (_("profile {name!r} in {path}").format(name=name, path=path) if path
+             else _("profile {name!r}").format(name=name))
     if not isinstance(table, dict):
-        raise ConfigError(f"{where} must be a table")
+        raise ConfigError(_("{where} must be a table").format(where=where))
     unknown = sorted(set(table) - set(PROFILE_KEYS))
     if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r}", hint=f"known keys: {', '.join(PROFILE_KEYS)}")
+        raise ConfigError(_("{where}: unknown key {value!r}").format(where=where, value=unknown[0]), hint=_("known keys: {names}").format(names=', '.join(PROFILE_KEYS)))
     base = path.parent if path else Path.cwd()
 
     def text(key: str, required: bool = False) -> str | None:
         value = table.get(key)
         if value is None:
             if required:
-                raise ConfigError(f"{where}: missing {key}", hint="see config.example.toml")
+                raise ConfigError(_("{where}: missing {key}").format(where=where, key=key), hint=_("see config.example.toml"))
             return None
         if isinstance(value, int | float) and not isinstance(value, bool):
             raise ConfigError(
                 _("{where}: {key} must be text: put it in quotes, e.g. {key} = \"{value}\"").format(
                     where=where, key=key, value=value))
         if not isinstance(value, str) or not value.strip():
-            raise ConfigError(f"{where}: {key} must be a non-empty string")
+            raise ConfigError(_("{where}: {key} must be a non-empty string").format(where=where, key=key))
         return value.strip()
 
     mchid = text("mchid", required=True)
     if not re.fullmatch(r"[0-9]+", mchid):  # ASCII digits: str.isdigit() accepts full-width ones
-        raise ConfigError(f"{where}: mchid {mchid!r} must be digits, e.g. \"1900000001\"")
+        raise ConfigError(_("{where}: mchid {mchid!r} must be digits, e.g. \"1900000001\"").format(where=where, mchid=mchid))
     serial_no = text("serial_no", required=True)
     try:
         serial_no = serials.canonical(serial_no)
     except ValueError:
         raise ConfigError(
-            f"{where}: serial_no must be the merchant certificate serial in hex",
-            hint="read it with `openssl x509 -noout -serial -in apiclient_cert.pem`",
+            _("{where}: serial_no must be the merchant certificate serial in hex").format(where=where),
+            hint=_("read it with `openssl x509 -noout -serial -in apiclient_cert.pem`"),
         ) from None
     private_key = text("private_key")
     merchant_cert = text("merchant_cert")
     if private_key is None and not os.environ.get(PRIVATE_KEY_ENV):
-        raise ConfigError(f"{where}: missing private_key", hint=f"give the PEM path, or set {PRIVATE_KEY_ENV}")
+        raise ConfigError(_("{where}: missing private_key").format(where=where), hint=_("give the PEM path, or set {PRIVATE_KEY_ENV}").format(PRIVATE_KEY_ENV=PRIVATE_KEY_ENV))
     public_key_id = text("public_key_id")
     public_key = text("public_key")
     if bool(public_key_id) != bool(public_key):
         missing = "public_key" if public_key_id else "public_key_id"
-        raise ConfigError(f"{where}: public-key mode needs both public_key_id and public_key; {missing} is missing")
+        raise ConfigError(_("{where}: public-key mode needs both public_key_id and public_key; {missing} is missing").format(where=where, missing=missing))
     if public_key_id and not public_key_id.startswith("PUB_KEY_ID_"):
-        raise ConfigError(f"{where}: public_key_id should look like PUB_KEY_ID_0114...")
+        raise ConfigError(_("{where}: public_key_id should look like PUB_KEY_ID_0114...").format(where=where))
     certs = table.get("platform_certs", [])
     if not isinstance(certs, list) or not all(isinstance(c, str) and c.strip() for c in certs):
-        raise ConfigError(f"{where}: platform_certs must be a list of PEM paths")
+        raise ConfigError(_("{where}: platform_certs must be a list of PEM paths").format(where=where))
     base_url = text("base_url") or DEFAULT_BASE_URL
     problem = base_url_problem(base_url)
     if problem:
-        raise ConfigError(f"{where}: base_url {shown_url(base_url)!r} {problem}", hint="e.g. https://api.mch.weixin.qq.com")
+        raise ConfigError(f"{where}: base_url {shown_url(base_url)!r} {problem}", hint=_("e.g. https://api.mch.weixin.qq.com"))
     timeout = table.get("timeout", DEFAULT_TIMEOUT)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= MAX_TIMEOUT:
-        raise ConfigError(f"{where}: timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT:.0f}")
+        raise ConfigError(_("{where}: timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT:.0f}").format(where=where, MAX_TIMEOUT=MAX_TIMEOUT))
 
     operator = text("operator")
     if operator is not None and (len(operator) > MAX_OPERATOR_LENGTH
@@ -414,8 +415,8 @@ def _private_key_from_env(profile: Profile, value: str) -> None:
         profile.private_key = Path(value)
     else:
         raise ConfigError(
-            f"${PRIVATE_KEY_ENV} holds neither a PEM private key nor the path of an existing file",
-            hint="put the whole PEM (with its -----BEGIN line) or a file path in it; its value is not shown",
+            _("${PRIVATE_KEY_ENV} holds neither a PEM private key nor the path of an existing file").format(PRIVATE_KEY_ENV=PRIVATE_KEY_ENV),
+            hint=_("put the whole PEM (with its -----BEGIN line) or a file path in it; its value is not shown"),
         )
     profile.sources["private_key"] = "env"
 
@@ -437,7 +438,7 @@ def write_profile(path: Path, name: str, table: dict, *, force: bool = False) ->
     document = load_document(path) if path.exists() else {}
     profiles = document.setdefault("profiles", {})
     if not isinstance(profiles, dict):
-        raise ConfigError(f"config file {path}: profiles must be a table of [profiles.NAME]")
+        raise ConfigError(_("config file {path}: profiles must be a table of [profiles.NAME]").format(path=path))
     if name in profiles and not force:
         raise _exists(path, name)
     if len(profiles) == 1 and name not in profiles and not document.get("default_profile"):
@@ -458,8 +459,8 @@ def refuse_existing_profile(path: Path, name: str, *, force: bool = False) -> No
 
 def _exists(path: Path, name: str) -> OperationRefused:
     return OperationRefused(
-        f"profile {name!r} already exists in {path}; nothing was written",
-        hint="pass --force to replace it, or choose another --profile",
+        _("profile {name!r} already exists in {path}; nothing was written").format(name=name, path=path),
+        hint=_("pass --force to replace it, or choose another --profile"),
     )
 
 
@@ -492,12 +493,12 @@ def write_document(path: Path, document: dict) -> None:
         except OSError as exc:
             if temp_backup:
                 Path(temp_backup).unlink(missing_ok=True)
-            raise ConfigError(f"cannot keep a backup of {path} before rewriting it: {exc.strerror}") from None
+            raise ConfigError(_("cannot keep a backup of {path} before rewriting it: {reason}").format(path=path, reason=exc.strerror)) from None
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
     except OSError as exc:
-        raise ConfigError(f"cannot write config file {path}: {exc.strerror}") from None
+        raise ConfigError(_("cannot write config file {path}: {reason}").format(path=path, reason=exc.strerror)) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:  # mkstemp made it mode 600
             handle.write(text)
@@ -506,7 +507,7 @@ def write_document(path: Path, document: dict) -> None:
         os.replace(temp, path)
     except OSError as exc:
         Path(temp).unlink(missing_ok=True)
-        raise ConfigError(f"cannot write config file {path}: {exc.strerror}") from None
+        raise ConfigError(_("cannot write config file {path}: {reason}").format(path=path, reason=exc.strerror)) from None
 
 
 def add_platform_certs(path: Path, name: str, certs: list[str]) -> list[str]:
@@ -514,7 +515,7 @@ def add_platform_certs(path: Path, name: str, certs: list[str]) -> list[str]:
     document = load_document(path)
     table = document.get("profiles", {}).get(name)
     if not isinstance(table, dict):
-        raise ConfigError(f"no profile {name!r} in {path}")
+        raise ConfigError(_("no profile {name!r} in {path}").format(name=name, path=path))
     listed = list(table.get("platform_certs", []))
     present = {resolve_path(entry, path.parent) for entry in listed}
     listed += [cert for cert in certs if resolve_path(cert, path.parent) not in present]

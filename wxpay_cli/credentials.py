@@ -6,6 +6,7 @@ from wxpay_cli import keys, serials
 from wxpay_cli.config import PRIVATE_KEY_ENV, Profile
 from wxpay_cli.errors import ConfigError
 from wxpay_cli.signing import Signer, VerificationKey, Verifier
+from wxpay_cli.i18n import _
 
 
 def load_private_key(profile: Profile, *, check_consistency: bool = True):
@@ -13,7 +14,7 @@ def load_private_key(profile: Profile, *, check_consistency: bool = True):
     if profile.private_key_pem is not None:
         data, source = profile.private_key_pem, f"${PRIVATE_KEY_ENV}"
     else:
-        data = keys.read_pem_file(profile.private_key, "private key")
+        data = keys.read_pem_file(profile.private_key, _("private key"))
         source = str(profile.private_key)
     return keys.load_private_key(data, source=source, password=keys.private_key_password(),
                                  check_consistency=check_consistency)
@@ -37,16 +38,16 @@ def verification_keys(profile: Profile) -> list[VerificationKey]:
 
 def load_public_key(path):
     """WeChat Pay's public key (pub_key.pem) from a file."""
-    return keys.load_public_key(keys.read_pem_file(path, "WeChat Pay public key"), source=str(path))
+    return keys.load_public_key(keys.read_pem_file(path, _("WeChat Pay public key")), source=str(path))
 
 
 def load_platform_certificate(path, *, merchant_serial: str) -> keys.Certificate:
     """A platform certificate file; a ConfigError if it is the merchant's own certificate."""
-    cert = keys.load_certificate(keys.read_pem_file(path, "platform certificate"), source=str(path))
+    cert = keys.load_certificate(keys.read_pem_file(path, _("platform certificate")), source=str(path))
     if serials.same(cert.serial_no, merchant_serial):
         raise ConfigError(
-            f"{path} is the merchant's own certificate (serial {cert.serial_no}), not a platform certificate",
-            hint="run `wxpay certs download --output DIR --save` to fetch WeChat's platform certificates",
+            _("{path} is the merchant's own certificate (serial {serial_no}), not a platform certificate").format(path=path, serial_no=cert.serial_no),
+            hint=_("run `wxpay certs download --output DIR --save` to fetch WeChat's platform certificates"),
         )
     return cert
 
@@ -56,7 +57,7 @@ def verifier_for(profile: Profile) -> Verifier:
     found = verification_keys(profile)
     if not found:
         raise ConfigError(
-            f"profile {profile.name!r} has no key to verify WeChat's answers with",
-            hint="add public_key_id and public_key, or run `wxpay certs download --output DIR --save`",
+            _("profile {name!r} has no key to verify WeChat's answers with").format(name=profile.name),
+            hint=_("add public_key_id and public_key, or run `wxpay certs download --output DIR --save`"),
         )
     return Verifier(found)

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from wxpay_cli import serials
 from wxpay_cli.errors import ConfigError
+from wxpay_cli.i18n import _
 
 PASSWORD_ENV = "WXPAY_PRIVATE_KEY_PASSWORD"
 
@@ -32,14 +33,14 @@ def read_pem_file(path: Path, what: str) -> bytes:
         if stat.S_ISDIR(info.st_mode):
             raise IsADirectoryError
         if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_PEM_BYTES:
-            raise ConfigError(f"{what} {path} is not a PEM file (not a regular file of at most 64 KiB)")
+            raise ConfigError(_("{what} {path} is not a PEM file (not a regular file of at most 64 KiB)").format(what=what, path=path))
         return path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"{what} file not found: {path}", hint="check the path in your profile") from None
+        raise ConfigError(_("{what} file not found: {path}").format(what=what, path=path), hint=_("check the path in your profile")) from None
     except IsADirectoryError:
-        raise ConfigError(f"{what} path is a folder, not a file: {path}") from None
+        raise ConfigError(_("{what} path is a folder, not a file: {path}").format(what=what, path=path)) from None
     except OSError as exc:
-        raise ConfigError(f"cannot read {what} file {path}: {exc.strerror}") from None
+        raise ConfigError(_("cannot read {what} file {path}: {reason}").format(what=what, path=path, reason=exc.strerror)) from None
 
 
 def load_private_key(data: bytes, *, source: str, password: str | None = None,
@@ -52,15 +53,15 @@ def load_private_key(data: bytes, *, source: str, password: str | None = None,
     """
     if b"BEGIN CERTIFICATE" in data and b"PRIVATE KEY" not in data:
         raise ConfigError(
-            f"{source} holds a certificate, not a private key",
-            hint="point private_key at apiclient_key.pem, not apiclient_cert.pem",
+            _("{source} holds a certificate, not a private key").format(source=source),
+            hint=_("point private_key at apiclient_key.pem, not apiclient_cert.pem"),
         )
     if b"PRIVATE KEY" not in data:
-        raise ConfigError(f"{source} is not a PEM private key", hint="expected apiclient_key.pem from the merchant platform")
+        raise ConfigError(_("{source} is not a PEM private key").format(source=source), hint=_("expected apiclient_key.pem from the merchant platform"))
     encrypted = b"ENCRYPTED" in data
     if encrypted and not password:
         raise ConfigError(
-            f"{source} is encrypted and no passphrase was given",
+            _("{source} is encrypted and no passphrase was given").format(source=source),
             hint=f"set {PASSWORD_ENV}",
         )
     try:
@@ -70,12 +71,12 @@ def load_private_key(data: bytes, *, source: str, password: str | None = None,
         )
     except (ValueError, TypeError) as exc:
         if encrypted:
-            raise ConfigError(f"cannot decrypt {source}: wrong passphrase", hint=f"check {PASSWORD_ENV}") from None
-        raise ConfigError(f"{source} is not a valid private key ({_first_line(exc)})") from None
+            raise ConfigError(_("cannot decrypt {source}: wrong passphrase").format(source=source), hint=f"check {PASSWORD_ENV}") from None
+        raise ConfigError(_("{source} is not a valid private key ({reason})").format(source=source, reason=_first_line(exc))) from None
     except Exception as exc:  # cryptography raises UnsupportedAlgorithm and friends
-        raise ConfigError(f"{source} is not a usable private key ({_first_line(exc)})") from None
+        raise ConfigError(_("{source} is not a usable private key ({reason})").format(source=source, reason=_first_line(exc))) from None
     if not isinstance(key, rsa.RSAPrivateKey):
-        raise ConfigError(f"{source} is not an RSA key; WeChat Pay APIv3 uses RSA 2048")
+        raise ConfigError(_("{source} is not an RSA key; WeChat Pay APIv3 uses RSA 2048").format(source=source))
     return key
 
 
@@ -83,17 +84,17 @@ def load_public_key(data: bytes, *, source: str) -> rsa.RSAPublicKey:
     """Parse the WeChat Pay public key (pub_key.pem)."""
     if b"BEGIN CERTIFICATE" in data:
         raise ConfigError(
-            f"{source} is a certificate, not a public key",
-            hint="list certificates under platform_certs; public_key is pub_key.pem",
+            _("{source} is a certificate, not a public key").format(source=source),
+            hint=_("list certificates under platform_certs; public_key is pub_key.pem"),
         )
     if b"PRIVATE KEY" in data:
-        raise ConfigError(f"{source} is a private key; public_key must be WeChat Pay's pub_key.pem")
+        raise ConfigError(_("{source} is a private key; public_key must be WeChat Pay's pub_key.pem").format(source=source))
     try:
         key = serialization.load_pem_public_key(data)
     except Exception as exc:
-        raise ConfigError(f"{source} is not a valid PEM public key ({_first_line(exc)})") from None
+        raise ConfigError(_("{source} is not a valid PEM public key ({reason})").format(source=source, reason=_first_line(exc))) from None
     if not isinstance(key, rsa.RSAPublicKey):
-        raise ConfigError(f"{source} is not an RSA public key")
+        raise ConfigError(_("{source} is not an RSA public key").format(source=source))
     return key
 
 
@@ -111,16 +112,16 @@ class Certificate:
 def load_certificate(data: bytes, *, source: str) -> Certificate:
     """Parse a PEM certificate (platform or merchant)."""
     if b"PRIVATE KEY" in data:
-        raise ConfigError(f"{source} is a private key, not a certificate")
+        raise ConfigError(_("{source} is a private key, not a certificate").format(source=source))
     from cryptography import x509  # only certificate users pay for importing x509
 
     try:
         cert = x509.load_pem_x509_certificate(data)
     except Exception as exc:
-        raise ConfigError(f"{source} is not a valid PEM certificate ({_first_line(exc)})") from None
+        raise ConfigError(_("{source} is not a valid PEM certificate ({reason})").format(source=source, reason=_first_line(exc))) from None
     public_key = cert.public_key()
     if not isinstance(public_key, rsa.RSAPublicKey):
-        raise ConfigError(f"{source} does not hold an RSA key")
+        raise ConfigError(_("{source} does not hold an RSA key").format(source=source))
     return Certificate(
         serial_no=serials.of_certificate(cert),
         public_key=public_key,

@@ -29,12 +29,12 @@ def absolute(value: str) -> str:
 def _shaped(value: str, pattern: str, problem: str, hint: str | None = None) -> str:
     """`value` if it matches `pattern` whole, else a ConfigError: '<value!r> <problem>'."""
     if not re.fullmatch(pattern, value):
-        raise ConfigError(f"{value!r} {problem}", hint=hint)
+        raise ConfigError(_("{value!r} {problem}").format(value=value, problem=problem), hint=hint)
     return value
 
 
 def check_mchid(value: str) -> str:
-    return _shaped(value.strip(), r"[0-9]+", "is not an mchid: it must be digits", 'the merchant id, e.g. "1900000001"')
+    return _shaped(value.strip(), r"[0-9]+", _("is not an mchid: it must be digits"), _("the merchant id, e.g. \"1900000001\""))
 
 
 def check_serial_no(value: str) -> str:
@@ -49,15 +49,15 @@ def check_serial_no(value: str) -> str:
 
 
 def check_public_key_id(value: str) -> str:
-    return _shaped(value.strip(), r"PUB_KEY_ID_[0-9A-Za-z]+", "does not look like a public key id PUB_KEY_ID_0114...",
-                   "copy it from the merchant platform (API安全 → 微信支付公钥)")
+    return _shaped(value.strip(), r"PUB_KEY_ID_[0-9A-Za-z]+", _("does not look like a public key id PUB_KEY_ID_0114..."),
+                   _("copy it from the merchant platform (API安全 → 微信支付公钥)"))
 
 
 def check_base_url(value: str) -> str:
     value = value.strip().rstrip("/")
     problem = base_url_problem(value)
     if problem:
-        raise ConfigError(f"{shown_url(value)!r} {problem}", hint="e.g. https://api.mch.weixin.qq.com")
+        raise ConfigError(f"{shown_url(value)!r} {problem}", hint=_("e.g. https://api.mch.weixin.qq.com"))
     return value
 
 
@@ -68,23 +68,23 @@ def private_key_is_encrypted(path: str) -> bool:
 def check_private_key(path: str, password: str | None):
     """Load the merchant private key from `path` (the key object; never shown)."""
     file = expand(path)
-    return keys.load_private_key(keys.read_pem_file(file, "private key"), source=str(file), password=password)
+    return keys.load_private_key(keys.read_pem_file(file, _("private key")), source=str(file), password=password)
 
 
 def check_merchant_cert(path: str, private_key, serial_no: str | None = None) -> keys.Certificate:
     """apiclient_cert.pem: parses, is not expired, belongs to the key, and has `serial_no` when one is given."""
     file = expand(path)
-    cert = keys.load_certificate(keys.read_pem_file(file, "merchant certificate"), source=str(file))
+    cert = keys.load_certificate(keys.read_pem_file(file, _("merchant certificate")), source=str(file))
     refuse_expired(cert, str(file))
     if private_key is not None and not keys.key_matches(private_key, cert.public_key):
         raise ConfigError(
-            f"the private key does not belong to {file} (serial {cert.serial_no})",
-            hint="use the apiclient_key.pem and apiclient_cert.pem downloaded together",
+            _("the private key does not belong to {file} (serial {serial_no})").format(file=file, serial_no=cert.serial_no),
+            hint=_("use the apiclient_key.pem and apiclient_cert.pem downloaded together"),
         )
     if serial_no and not serials.same(serial_no, cert.serial_no):
         raise ConfigError(
-            f"serial_no {serial_no} is not the serial of {file} ({cert.serial_no})",
-            hint=f"set serial_no = \"{cert.serial_no}\" (config init reads it from --merchant-cert)",
+            _("serial_no {serial_no} is not the serial of {file} ({serial_no2})").format(serial_no=serial_no, file=file, serial_no2=cert.serial_no),
+            hint=_("set serial_no = \"{serial_no}\" (config init reads it from --merchant-cert)").format(serial_no=cert.serial_no),
         )
     return cert
 
@@ -102,8 +102,8 @@ def check_platform_cert(path: str, merchant_serial: str) -> keys.Certificate:
 def refuse_expired(cert: keys.Certificate, source: str) -> None:
     if days_left(cert) < 0:
         raise ConfigError(
-            f"{source} (serial {cert.serial_no}) expired on {cert.not_after:%Y-%m-%d}",
-            hint="download a current one from the merchant platform, or run `wxpay certs download`",
+            _("{source} (serial {serial_no}) expired on {not_after:%Y-%m-%d}").format(source=source, serial_no=cert.serial_no, not_after=cert.not_after),
+            hint=_("download a current one from the merchant platform, or run `wxpay certs download`"),
         )
 
 
@@ -115,7 +115,7 @@ def validity(cert: keys.Certificate) -> str:
     """'until 2027-11-25 (364 days)' / 'expired on 2025-01-01'."""
     left = days_left(cert)
     if left < 0:
-        return f"expired on {cert.not_after:%Y-%m-%d}"
+        return _("expired on {not_after:%Y-%m-%d}").format(not_after=cert.not_after)
     return f"until {cert.not_after:%Y-%m-%d} ({int(left)} days)"
 
 
@@ -160,7 +160,7 @@ def describe(profile: Profile) -> list[Setting]:
     settings.append(Setting("base_url", profile.base_url, src.get("base_url", "default"), {}))
     settings.append(Setting("timeout", profile.timeout, src.get("timeout", "default"), {}))
     if profile.apiv3_key:
-        settings.append(Setting("apiv3_key", "(set; not shown)", src.get("apiv3_key", "file"), {}))
+        settings.append(Setting("apiv3_key", _("(set; not shown)"), src.get("apiv3_key", "file"), {}))
     from wxpay_cli.audit import default_path
 
     settings.append(Setting("audit_log", str(profile.audit_log or default_path()),
@@ -177,7 +177,7 @@ def _private_key_setting(profile: Profile) -> Setting:
         return Setting("private_key", value, source, {"problem": exc.message})
     facts = {"fingerprint": keys.fingerprint(key.public_key())}
     if profile.private_key is not None and keys.loose_permissions(profile.private_key):
-        facts["problem"] = "readable by other users"
+        facts["problem"] = _("readable by other users")
     return Setting("private_key", value, source, facts)
 
 
@@ -190,7 +190,7 @@ def _file_setting(name: str, path: Path, sources: dict, read, source_key: str | 
 
 
 def _cert_facts(path: Path) -> dict:
-    cert = keys.load_certificate(keys.read_pem_file(path, "certificate"), source=str(path))
+    cert = keys.load_certificate(keys.read_pem_file(path, _("certificate")), source=str(path))
     return {"serial_no": cert.serial_no, "expires": cert.not_after.isoformat(), "validity": validity(cert)}
 
 

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from wxpay_cli import serials
 from wxpay_cli.errors import VerificationError
+from wxpay_cli.i18n import _
 
 SCHEME = "WECHATPAY2-SHA256-RSA2048"
 TIMESTAMP_WINDOW = 300  # seconds; the official SDKs' window
@@ -170,7 +171,7 @@ class Verifier:
 
         def fail(reason: str) -> VerificationError:
             return VerificationError(
-                f"response failed verification: {reason}; nothing from it was used",
+                _("response failed verification: {reason}; nothing from it was used").format(reason=reason),
                 request_id=request_id,
             )
 
@@ -178,31 +179,30 @@ class Verifier:
         for name in ("Wechatpay-Timestamp", "Wechatpay-Nonce", "Wechatpay-Signature", "Wechatpay-Serial"):
             value = headers.get(name)
             if not value:
-                raise fail(f"missing header {name}")
+                raise fail(_("missing header {name}").format(name=name))
             values[name] = value
         timestamp, nonce = values["Wechatpay-Timestamp"], values["Wechatpay-Nonce"]
         signature, serial = values["Wechatpay-Signature"], values["Wechatpay-Serial"]
 
         signature_type = headers.get("Wechatpay-Signature-Type")
         if signature_type and signature_type != SCHEME:
-            raise fail(f"unsupported Wechatpay-Signature-Type {signature_type}")
+            raise fail(_("unsupported Wechatpay-Signature-Type {signature_type}").format(signature_type=signature_type))
         if signature.startswith(SIGNTEST_PREFIX):
-            raise fail("WeChat sent a signature probe (WECHATPAY/SIGNTEST/)")
+            raise fail(_("WeChat sent a signature probe (WECHATPAY/SIGNTEST/)"))
         key = self.keys.get(serials.key_id(serial))
         if key is None:
             known = ", ".join(sorted(self.keys)) or "none"
             raise fail(
-                f"unknown Wechatpay-Serial {serial} (known: {known}); "
-                "run `wxpay certs download` or check public_key_id"
+                _("unknown Wechatpay-Serial {serial} (known: {known}); run `wxpay certs download` or check public_key_id").format(serial=serial, known=known)
             )
         if not _UNIX_TIME.fullmatch(timestamp):
-            raise fail("Wechatpay-Timestamp is not a unix time")
+            raise fail(_("Wechatpay-Timestamp is not a unix time"))
         now = self._clock()
         skew = abs(now - int(timestamp))
         if skew > self._window:
-            raise fail(f"Wechatpay-Timestamp is {int(skew)} s away from the local clock (limit {self._window} s)")
+            raise fail(_("Wechatpay-Timestamp is {skew} s away from the local clock (limit {window} s)").format(skew=int(skew), window=self._window))
         if not rsa_verify(key.public_key, response_message(timestamp, nonce, body), signature):
-            raise fail(f"bad signature (key {serial})")
+            raise fail(_("bad signature (key {serial})").format(serial=serial))
         self._check_fresh(nonce, now, fail)
 
     def _check_fresh(self, nonce: str, now: float, fail: Callable[[str], VerificationError]) -> None:
@@ -216,20 +216,20 @@ class Verifier:
                 break
             del seen[oldest]
         if nonce in seen:
-            raise fail("the answer is a replay (its Wechatpay-Nonce was seen before)")
+            raise fail(_("the answer is a replay (its Wechatpay-Nonce was seen before)"))
         seen[nonce] = now
 
 
 def aead_decrypt(key: bytes, nonce: str, associated_data: str, ciphertext_b64: str) -> bytes:
     """AES-256-GCM decrypt as WeChat Pay uses it; ValueError when the key or data is wrong."""
     if len(key) != 32:
-        raise ValueError("the APIv3 key must be 32 bytes")
+        raise ValueError(_("the APIv3 key must be 32 bytes"))
     try:
         return AESGCM(key).decrypt(
             nonce.encode(), base64.b64decode(ciphertext_b64), (associated_data or "").encode()
         )
     except InvalidTag:
-        raise ValueError("decryption failed: wrong APIv3 key or tampered data") from None
+        raise ValueError(_("decryption failed: wrong APIv3 key or tampered data")) from None
 
 
 def aead_encrypt(key: bytes, nonce: str, associated_data: str, plaintext: bytes) -> str:
@@ -252,4 +252,4 @@ def oaep_decrypt(private_key: rsa.RSAPrivateKey, ciphertext_b64: str) -> str:
         raw = base64.b64decode(ciphertext_b64, validate=True)
         return private_key.decrypt(raw, _oaep()).decode()
     except Exception as exc:  # binascii.Error, ValueError, UnicodeDecodeError
-        raise ValueError(f"cannot decrypt: {exc}") from None
+        raise ValueError(_("cannot decrypt: {exc}").format(exc=exc)) from None

@@ -48,13 +48,13 @@ class Target:
 
     def rows(self) -> list[tuple[str, object]]:
         return [
-            ("Name", self.user_name or "(unknown)"),
-            ("Class", self.class_name or "(unknown)"),
-            ("Pupil (out_user_id)", self.out_user_id or "(not given)"),
-            ("WeChat user_id", self.user_id),
-            ("Organization", self.organization_id),
-            ("Contract", self.contract_id or "(unknown)"),
-            ("Contract state", self.contract_state or "(unknown: looked up by --user-id)"),
+            (_("Name"), self.user_name or _("(unknown)")),
+            (_("Class"), self.class_name or _("(unknown)")),
+            (_("Pupil (out_user_id)"), self.out_user_id or _("(not given)")),
+            (_("WeChat user_id"), self.user_id),
+            (_("Organization"), self.organization_id),
+            (_("Contract"), self.contract_id or _("(unknown)")),
+            (_("Contract state"), self.contract_state or _("(unknown: looked up by --user-id)")),
         ]
 
     def as_dict(self) -> dict:
@@ -66,7 +66,7 @@ class Target:
 def target_from_user(data: dict, organization_id: str, out_user_id: str) -> Target:
     user_id = data.get("user_id")
     if not user_id:
-        raise VerificationError("WeChat's user query has no user_id; cannot terminate")
+        raise VerificationError(_("WeChat's user query has no user_id; cannot terminate"))
     info = data.get("student_info") or data.get("staff_info") or {}
     return Target(
         organization_id=organization_id,
@@ -125,8 +125,7 @@ class Termination:
         if target.contract_state not in (None, "CONTRACTED"):
             raise self.refuse(
                 target,
-                f"the contract of {target.out_user_id or target.user_id} is {target.contract_state}, not CONTRACTED; "
-                "nothing was sent",
+                _("the contract of {pupil} is {contract_state}, not CONTRACTED; nothing was sent").format(pupil=target.out_user_id or target.user_id, contract_state=target.contract_state),
                 code="NOT_CONTRACTED",
             )
 
