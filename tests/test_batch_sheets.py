@@ -497,3 +497,11 @@ def test_rows_waiting_for_an_earlier_row_do_not_go_on_once_the_run_stops(capsys)
     codes = [json.loads(line)["error"]["code"] for line in capsys.readouterr().out.splitlines()]
     assert codes == ["CONFIG_ERROR", "NOT_STARTED", "NOT_STARTED"]
     assert summary.not_started == 2 and summary.failed == 1
+
+
+def test_csv_output_of_json_lines_input_takes_the_first_lines_keys(sandbox, configure, run, pupils):
+    configure(sandbox)
+    text = ('{broken\n{"out_user_id": "p00", "organization_id": "demo-org", "姓名": "张"}\n')
+    out = read_csv_output(run("user", "show", "--batch", "-", "--format", "csv", input=text).stdout)
+    assert list(out[0])[:3] == ["out_user_id", "organization_id", "user_id"]  # the first line had no keys
+    assert out[0]["error_code"] == "INVALID_ROW" and out[1]["user_name"] == "P00"
