@@ -110,3 +110,29 @@ def test_httpx_still_works_under_trio_after_importing_the_client(sandbox):
     assert first == "False"
     assert second.split()[1] == "True" and second.split()[0].isdigit()
     assert any(r.path.startswith("/v3/certificates") for r in sandbox.received)
+
+
+def test_batch_pools_stay_small_and_share_one_verifying_tls_context(sandbox_keys):
+    import ssl
+
+    from wxpay_cli.aclient import POOL_SIZE
+
+    async def go():
+        client = AsyncClient(base_url="https://api.mch.weixin.qq.com",
+                             signer=Signer("1900000001", sandbox_keys.serial_no, sandbox_keys.merchant_key),
+                             verifier=None, concurrency=32)
+        try:
+            pools = [pool._transport._pool for pool in client._pools]
+            return [pool._max_connections for pool in pools], {id(pool._ssl_context) for pool in pools}, pools
+        finally:
+            await client.aclose()
+
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no deprecated httpx call on the way
+        sizes, contexts, pools = asyncio.run(go())
+    assert sum(sizes) == 32 and max(sizes) <= POOL_SIZE <= 4  # httpcore's per-request scans stay short
+    assert len(contexts) == 1
+    context = pools[0]._ssl_context
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname

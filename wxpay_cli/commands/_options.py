@@ -14,7 +14,14 @@ def _set_format(ctx: click.Context, param: click.Parameter, value):
     if value == "csv" and not any(p.name == "batch_input" for p in ctx.command.params):
         raise click.BadParameter(_("csv is for batches (--batch); use table or json"), ctx=ctx, param=param)
     if value:
-        ctx.ensure_object(App).output_format = "json" if param.name == "as_json" else value
+        chosen = "json" if param.name == "as_json" else value
+        flag = "--json" if param.name == "as_json" else f"--format {value}"
+        earlier = ctx.meta.get("wxpay.format_flag")
+        if earlier and earlier[1] != chosen:
+            raise click.UsageError(_("{first} and {second} ask for different output formats: give one").format(
+                first=earlier[0], second=flag), ctx=ctx)
+        ctx.meta["wxpay.format_flag"] = (flag, chosen)
+        ctx.ensure_object(App).output_format = chosen
     return value
 
 
