@@ -94,6 +94,8 @@ def single_or_batch(batch_input, required: dict[str, object], extras: dict[str, 
     app = click.get_current_context().find_object(App)
     if batch_input is None and app is not None and app.output_format == "csv":
         raise click.UsageError(_("--format csv is for batches: give --batch FILE"))
+    if batch_input is None and click.get_current_context().params.get("encoding"):
+        raise click.UsageError(_("--encoding is for batches: give --batch FILE"))
     if batch_input is not None:
         given = [flag for flag, value in {**required, **(extras or {})}.items() if value]
         if given:
