@@ -75,8 +75,8 @@ def test_the_compiled_catalog_is_the_po_file():
     with open(tool.MO, "rb") as handle:
         compiled = gettext.GNUTranslations(handle)
     for message in catalog:
-        if not message.id:
-            continue
+        if not message.id or not all(message.string if isinstance(message.string, tuple) else [message.string]):
+            continue  # untranslated: not compiled (the completeness test reports it)
         if isinstance(message.id, tuple):
             assert compiled.ngettext(*message.id, 5) == message.string[0], message.id
         else:
