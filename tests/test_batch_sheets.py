@@ -65,7 +65,9 @@ def test_encoding_option_overrides_and_is_said(sandbox, configure, run, pupils, 
     assert [r["姓名"] for r in lines(result.stdout)] == ["张小明", "李小红"]
     wrong = run("user", "show", "--batch", str(path), "--encoding", "utf-8")
     assert wrong.exit_code == 2 and "file line 1" in wrong.stderr and "Traceback" not in wrong.stderr
-    assert run("user", "show", "--batch", str(path), "--encoding", "klingon").exit_code == 2
+    for name in ("klingon", "hex", "rot13"):
+        refused = run("user", "show", "--batch", str(path), "--encoding", name)
+        assert refused.exit_code == 2 and "unknown encoding" in refused.stderr
 
 
 def test_utf8_with_bom_as_excel_saves_csv_utf8(sandbox, configure, run, pupils, tmp_path):

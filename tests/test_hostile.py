@@ -103,6 +103,15 @@ def test_a_dripped_body_ends_at_the_deadline_exit_4(sandbox, sandbox_keys, hosti
     assert time.monotonic() - started < 10
 
 
+def test_dripped_headers_end_at_the_deadline_exit_4(sandbox, sandbox_keys, hostile):
+    hostile.drip(USER_PATH, 0.2, headers=True)  # each byte well within the read timeout
+    started = time.monotonic()
+    with client_for(sandbox, sandbox_keys, timeout=0.5) as client, pytest.raises(NetworkError) as caught:
+        client.call(api.get_user(organization_id="demo-org", out_user_id="demo"))
+    assert caught.value.exit_status == ExitStatus.NETWORK
+    assert time.monotonic() - started < 10
+
+
 def test_a_dripped_body_ends_at_the_deadline_in_batch_too(sandbox, sandbox_keys, hostile):
     import asyncio
 
@@ -349,3 +358,37 @@ def test_a_base_url_with_credentials_is_refused_without_echoing_them(sandbox, co
     result = run("user", "show", "--user", "demo", "--org", "demo-org")
     refused(result, ExitStatus.CONFIG, "base_url")
     assert "hunter2" not in result.stderr and "operator:" not in result.stderr
+
+
+def test_a_batch_stuck_on_dripped_answers_stops_on_ctrl_c(sandbox, configure, tmp_path):
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+
+    configure(sandbox, timeout=1.0)
+    hostile = Hostile(sandbox)
+    for _ in range(12):
+        hostile.drip(USER_PATH, 0.2)  # every attempt of every row: a minute each, unbounded
+    wxpay = shutil.which("wxpay", path=os.path.dirname(sys.executable)) or shutil.which("wxpay")
+    proc = subprocess.Popen([wxpay, "user", "show", "--batch", "-", "--concurrency", "2"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    proc.stdin.write("out_user_id,organization_id\ndemo,demo-org\ndemo-2,demo-org\ndemo,demo-org\n")
+    proc.stdin.close()
+    proc.stdin = None
+    deadline = time.monotonic() + 15
+    while not sandbox.received and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert sandbox.received, "the batch never sent anything"
+    proc.send_signal(signal.SIGINT)
+    interrupted = time.monotonic()
+    try:
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert time.monotonic() - interrupted < 10  # the rows in flight end with their attempt's deadline
+    assert "Traceback" not in err
+    for line in out.splitlines():
+        assert "error" in json.loads(line)

@@ -194,6 +194,7 @@ async def _work_through(rows: Iterable[Row], work, client, concurrency: int, wri
 
     def interrupt() -> None:
         summary.interrupted = True
+        client.stopping = True  # rows in flight end with their current attempt, bounded by the timeout
         halt()
 
     def read() -> None:

@@ -65,10 +65,13 @@ class _Undecodable(Exception):
 def check_encoding(name: str) -> str:
     """The codec's canonical name, or InputError for a name Python does not know."""
     try:
-        return codecs.lookup(name).name
+        info = codecs.lookup(name)
     except LookupError:
+        info = None
+    if info is None or not getattr(info, "_is_text_encoding", True):  # "hex", "rot13": not text encodings
         raise InputError(_("unknown encoding {name}").format(name=for_terminal(name)),
-                         hint=_("e.g. utf-8, gb18030, gbk")) from None
+                         hint=_("e.g. utf-8, gb18030, gbk"))
+    return info.name
 
 
 class BatchInput:
