@@ -392,3 +392,16 @@ def test_a_batch_stuck_on_dripped_answers_stops_on_ctrl_c(sandbox, configure, tm
     assert "Traceback" not in err
     for line in out.splitlines():
         assert "error" in json.loads(line)
+
+
+@pytest.mark.parametrize("headers", [
+    {"Wechatpay_Serial": "S" * 20000},
+    {"Wechatpay_Serial": "\x1b[31mPUB_KEY_ID_0114\x9b"},
+    {"Wechatpay_Signature_Type": "X" * 20000},
+    {"Wechatpay_Nonce": "\x1b]0;t\x07"},
+])
+def test_odd_headers_are_a_short_clean_verification_failure(hostile, run, headers):
+    hostile.signed(USER_PATH, b'{"user_id": "u"}', **headers)
+    result = run("user", "show", "--user", "demo", "--org", "demo-org")
+    refused(result, ExitStatus.VERIFICATION)
+    assert_clean(result.stderr) and len(result.stderr) < 1000
