@@ -97,16 +97,25 @@ def client_for(sandbox, sandbox_keys, timeout):
 def test_a_dripped_body_ends_at_the_deadline_exit_4(sandbox, sandbox_keys, hostile):
     hostile.drip(USER_PATH, 0.2)  # ~300 bytes: a minute unbounded
     started = time.monotonic()
-    with client_for(sandbox, sandbox_keys, timeout=0.5) as client, pytest.raises(NetworkError) as caught:
+    with client_for(sandbox, sandbox_keys, timeout=0.3) as client, pytest.raises(NetworkError) as caught:
         client.call(api.get_user(organization_id="demo-org", out_user_id="demo"))
     assert caught.value.exit_status == ExitStatus.NETWORK and "timed out" in caught.value.message
     assert time.monotonic() - started < 10
 
 
+def test_a_dripped_answer_is_exit_4_on_the_command_line(sandbox, configure, run):
+    configure(sandbox, timeout=0.3)
+    hostile = Hostile(sandbox)
+    for _ in range(3):  # the first try and both retries (their waits are not slept in tests)
+        hostile.drip(USER_PATH, 0.2)
+    result = run("user", "show", "--user", "demo", "--org", "demo-org")
+    refused(result, ExitStatus.NETWORK, "timed out")
+
+
 def test_dripped_headers_end_at_the_deadline_exit_4(sandbox, sandbox_keys, hostile):
     hostile.drip(USER_PATH, 0.2, headers=True)  # each byte well within the read timeout
     started = time.monotonic()
-    with client_for(sandbox, sandbox_keys, timeout=0.5) as client, pytest.raises(NetworkError) as caught:
+    with client_for(sandbox, sandbox_keys, timeout=0.3) as client, pytest.raises(NetworkError) as caught:
         client.call(api.get_user(organization_id="demo-org", out_user_id="demo"))
     assert caught.value.exit_status == ExitStatus.NETWORK
     assert time.monotonic() - started < 10
@@ -118,11 +127,11 @@ def test_a_dripped_body_ends_at_the_deadline_in_batch_too(sandbox, sandbox_keys,
     from wxpay_cli.aclient import AsyncClient
 
     hostile.drip(USER_PATH, 0.2)
-    client_args = client_for(sandbox, sandbox_keys, 0.5)
+    client_args = client_for(sandbox, sandbox_keys, 0.3)
 
     async def go():
         client = AsyncClient(base_url=sandbox.url, signer=client_args.signer, verifier=client_args.verifier,
-                             timeout=0.5, retries=0)
+                             timeout=0.3, retries=0)
         try:
             await client.call(api.get_user(organization_id="demo-org", out_user_id="demo"))
         finally:
