@@ -505,3 +505,17 @@ def test_csv_output_of_json_lines_input_takes_the_first_lines_keys(sandbox, conf
     out = read_csv_output(run("user", "show", "--batch", "-", "--format", "csv", input=text).stdout)
     assert list(out[0])[:3] == ["out_user_id", "organization_id", "user_id"]  # the first line had no keys
     assert out[0]["error_code"] == "INVALID_ROW" and out[1]["user_name"] == "P00"
+
+
+def test_batch_dry_run_on_a_terminal_is_a_table(sandbox, configure, pupils, tmp_path):
+    from terminal import run_on_terminal
+
+    configure(sandbox)
+    path = tmp_path / "rows.csv"
+    path.write_text(csv_rows(["p00", "demo-terminated"]))
+    shown = run_on_terminal("contract", "terminate", "--batch", str(path), "--dry-run", tmp_path=tmp_path,
+                            stdin=False, stdout=True, stderr=True)
+    assert shown.returncode == 1, shown.terminal
+    assert "What would happen" in shown.terminal and "NOT_CONTRACTED" in shown.terminal
+    assert '"dry_run"' not in shown.terminal
+    assert [r.method for r in sandbox.received] == ["GET", "GET"]

@@ -228,11 +228,26 @@ def test_a_link_of_the_wrong_shape_is_refused_naming_the_field(hostile, run, fie
     ({"staff_info": [1]}, "staff_info"),
     ({"face_image_ok": "yes"}, "face_image_ok"),
     ({"user_name": None, "out_user_id": 5}, "out_user_id"),
+    ({"user_id": "wxu\x1b[2J"}, "user_id"),
+    ({"contract_id": ".."}, "contract_id"),
+    ({"user_id": "u" * 257}, "user_id"),
 ])
 def test_a_user_record_of_the_wrong_shape_is_refused_naming_the_field(hostile, run, fields, named):
     hostile.rewrite(USER_PATH, lambda d: {**d, **fields})
     refused(run("user", "show", "--user", "demo", "--org", "demo-org", "--format", "table"),
             ExitStatus.VERIFICATION, named)
+
+
+def test_empty_optional_fields_are_absent_ones(hostile, run):
+    hostile.rewrite(USER_PATH, lambda d: {**d, "contract_id": "", "organization_id": "", "user_type": ""})
+    result = run("user", "show", "--user", "demo", "--org", "demo-org", "--json")
+    assert result.exit_code == 0, result.stderr
+
+
+def test_a_user_id_that_cannot_be_an_id_stops_a_dry_run_with_exit_5(sandbox, hostile, run):
+    hostile.rewrite(USER_PATH, lambda d: {**d, "user_id": "\x1b[2J"})
+    result = run("contract", "terminate", "--user", "demo", "--org", "demo-org", "--dry-run")
+    refused(result, ExitStatus.VERIFICATION, "user_id")
 
 
 def test_a_user_record_of_the_wrong_shape_stops_a_termination_before_it_is_sent(sandbox, hostile, run):
