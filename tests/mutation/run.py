@@ -1,110 +1,99 @@
-"""The test of the tests: break the safety-critical code one line at a time and
-check that the suite notices.
+"""Hand-made mutation run: break the safety-critical code one line at a time, see a test fail.
 
-    python tests/mutation/run.py            # every mutant (a few minutes on 2 cores)
-    python tests/mutation/run.py -k serial  # only mutants whose name contains "serial"
-    python tests/mutation/run.py --list     # what would run
+Each `tests/mutation/m_*.py` lists `MUTATIONS` (path, exact original text,
+replacement, why it matters) and the `TESTS` that should kill them. For each
+mutation the run copies the project to a temporary folder, applies it there
+(the working tree is never touched), runs those tests with `-x` and the copy
+first on PYTHONPATH, and counts it killed when they fail. Mutations run two
+(or `-j N`) at a time.
 
-Each mutant in `mutants.py` replaces one exact piece of code in one module
-(signing, the client's verification, termination, batch, audit). The runner
-copies the working tree to a temporary folder, applies the mutant there, and
-runs the tests that guard that module with `-x`. A mutant is *killed* when
-those tests fail, *survived* when they pass, and *stale* when its code is no
-longer found (the module changed: update the mutant). It prints the score per
-module and exits 1 below 90 % killed, or when any mutant is stale.
+    python tests/mutation/run.py                  # every list (about 15 minutes on 2 cores)
+    python tests/mutation/run.py serials batch    # only m_serials.py and m_batch.py
+    python tests/mutation/run.py -j 4 -k window   # mutations whose reason mentions "window"
 
-Not part of the normal test run (it runs the suite many times); run it before
-closing work on these modules.
+It prints each survivor and the score per list, and exits 1 when any list is
+under 90 % killed or a mutation no longer applies (its original text changed:
+update the list). CI does not run it: it runs the tests once per mutation.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
-sys.path.insert(0, str(HERE))
-
-from mutants import MUTANTS, Mutant  # noqa: E402
-
 TARGET = 0.90
-TIMEOUT = 300  # seconds for one mutant's tests; a hang counts as killed (the suite noticed)
+IGNORE = shutil.ignore_patterns(".git", "__pycache__", "*.egg-info", ".pytest_cache", ".venv", "node_modules")
 
 
-def copy_tree(into: Path) -> None:
-    for name in ("wxpay_cli", "tests"):
-        shutil.copytree(ROOT / name, into / name, ignore=shutil.ignore_patterns("__pycache__", "mutation"))
-    shutil.copy2(ROOT / "pyproject.toml", into / "pyproject.toml")
+def lists(names: list[str]):
+    for path in sorted(HERE.glob("m_*.py")):
+        if names and path.stem[2:] not in names:
+            continue
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        yield path.stem[2:], module.MUTATIONS, module.TESTS
 
 
-def run_one(mutant: Mutant) -> tuple[Mutant, str, float]:
-    source = (ROOT / mutant.module).read_text(encoding="utf-8")
-    if source.count(mutant.find) != 1:
-        return mutant, "stale", 0.0
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="wxpay-mutant-") as folder:
-        tree = Path(folder)
-        copy_tree(tree)
-        (tree / mutant.module).write_text(source.replace(mutant.find, mutant.replace), encoding="utf-8")
-        env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
-        command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
-                   *(str(tree / "tests" / name) for name in mutant.tests)]
+def run_one(job) -> str:
+    """'killed', 'ALIVE' or 'STALE' for one mutation, tried on its own copy of the project."""
+    path, original, replacement, tests = job
+    source = (ROOT / path).read_text(encoding="utf-8")
+    if source.count(original) != 1:
+        return "STALE"
+    with tempfile.TemporaryDirectory(prefix="wxpay-mutation-") as temp:
+        copy = Path(temp) / "project"
+        shutil.copytree(ROOT, copy, ignore=IGNORE)
+        (copy / path).write_text(source.replace(original, replacement), encoding="utf-8")
+        env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"}
         try:
-            result = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, timeout=TIMEOUT)
-            outcome = "survived" if result.returncode == 0 else "killed"
-            if result.returncode not in (0, 1):
-                outcome = "killed" if result.returncode == 2 and "error" in result.stdout.lower() else outcome
-                if result.returncode in (4, 5):  # usage error / no tests: the mutant list is wrong
-                    outcome = "stale"
+            result = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
+                                    cwd=copy, env=env, capture_output=True, text=True, timeout=600)
         except subprocess.TimeoutExpired:
-            outcome = "killed"
-    return mutant, outcome, time.monotonic() - started
+            return "killed"  # the tests hung: they noticed
+    if result.returncode in (4, 5):  # pytest's usage error / no tests collected: the list is wrong
+        return "STALE"
+    return "ALIVE" if result.returncode == 0 else "killed"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-k", default="", help="only mutants whose name contains this")
-    parser.add_argument("--list", action="store_true", help="list the mutants and exit")
-    parser.add_argument("-j", type=int, default=os.cpu_count() or 2, help="mutants run at once")
-    args = parser.parse_args()
-    chosen = [m for m in MUTANTS if args.k in m.name]
-    if args.list:
-        for m in chosen:
-            print(f"{m.module:32} {m.name}")
-        return 0
-    tally: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    problems = []
-    with ThreadPoolExecutor(max_workers=args.j) as pool:
-        for mutant, outcome, seconds in pool.map(run_one, chosen):
-            tally[mutant.module][outcome] += 1
-            print(f"{outcome:9} {seconds:5.1f} s  {mutant.module}: {mutant.name}", flush=True)
-            if outcome != "killed":
-                problems.append((outcome, mutant))
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description="Hand-made mutation run (see the module docstring).")
+    parser.add_argument("lists", nargs="*", help="list names (m_NAME.py); default: all")
+    parser.add_argument("-j", type=int, default=os.cpu_count() or 2, help="mutations tried at once")
+    parser.add_argument("-k", default="", help="only mutations whose reason contains this text")
+    args = parser.parse_args(argv)
+    jobs = [(name, why, (path, original, replacement, tests))
+            for name, mutations, tests in lists(args.lists)
+            for path, original, replacement, why in mutations if args.k in why]
+    started = time.monotonic()
+    tally: dict[str, Counter] = {}
+    with ThreadPoolExecutor(max_workers=max(1, args.j)) as pool:
+        for (name, why, (path, *_rest)), outcome in zip(jobs, pool.map(run_one, [job for *_n, job in jobs])):
+            tally.setdefault(name, Counter())[outcome] += 1
+            print(f"{outcome:6} {name}: {path}: {why}", flush=True)
     print()
-    total_killed = total = 0
-    for module, counts in sorted(tally.items()):
-        scored = counts["killed"] + counts["survived"]
-        total_killed += counts["killed"]
-        total += scored
-        share = counts["killed"] / scored if scored else 1.0
-        print(f"{module:32} {counts['killed']}/{scored} killed ({share:.0%})"
-              + (f", {counts['stale']} stale" if counts["stale"] else ""))
-    score = total_killed / total if total else 1.0
-    print(f"{'all':32} {total_killed}/{total} killed ({score:.0%}); target {TARGET:.0%}")
-    for outcome, mutant in problems:
-        print(f"  {outcome}: {mutant.module}: {mutant.name}")
-    below = any(c["killed"] / max(1, c["killed"] + c["survived"]) < TARGET for c in tally.values())
-    return 1 if below or any(outcome == "stale" for outcome, _ in problems) else 0
+    failing = False
+    for name, counts in tally.items():
+        tried = counts["killed"] + counts["ALIVE"]
+        score = counts["killed"] / tried if tried else 1.0
+        failing |= score < TARGET or bool(counts["STALE"])
+        print(f"{name:14} {counts['killed']}/{tried} killed ({score:.0%}); {counts['STALE']} stale")
+    killed = sum(c["killed"] for c in tally.values())
+    tried = killed + sum(c["ALIVE"] for c in tally.values())
+    print(f"{'all':14} {killed}/{tried} killed ({killed / max(1, tried):.0%}) in {time.monotonic() - started:.0f} s")
+    return 1 if failing else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
