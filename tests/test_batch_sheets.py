@@ -458,3 +458,10 @@ def test_terminate_batch_on_a_terminal_asks_after_the_summary(sandbox, configure
     codes = [json.loads(line).get("error", {}).get("code") for line in agreed.stdout.splitlines()]
     assert codes == [None, None, "DUPLICATE_ROW"]
     assert len([r for r in sandbox.received if r.method == "POST"]) == 2
+
+
+def test_encoding_is_for_batches_only(sandbox, configure, run):
+    configure(sandbox)
+    result = run("user", "show", "--user", "demo", "--org", "demo-org", "--encoding", "gbk")
+    assert result.exit_code == 2 and "--encoding" in result.stderr
+    assert sandbox.received == []

@@ -202,6 +202,18 @@ def test_init_asks_the_passphrase_hidden_until_right(run, tmp_path, key_files, s
     assert "s3cret" not in (tmp_path / "config.toml").read_text()
 
 
+@pytest.mark.parametrize("typed", ["wrong", "passphrase", "key"])
+def test_a_wrong_passphrase_is_reported_whole(run, tmp_path, key_files, sandbox_keys, encrypted_key, terminal,
+                                              typed):
+    """click masks a hidden answer wherever it appears in the error: typing "wrong" must not
+    turn "wrong passphrase" into "*** passphrase"."""
+    result = run("config", "init", *public_key_flags(key_files, sandbox_keys, **{"--private-key": str(encrypted_key)}),
+                 input=f"{typed}\ns3cret-pass\n")
+    assert result.exit_code == 0, result.stderr
+    assert "wrong passphrase" in result.stderr
+    assert "s3cret" not in result.stdout + result.stderr
+
+
 def test_init_interactive_asks_with_defaults_and_validation(run, tmp_path, key_files, sandbox_keys, terminal):
     answers = [
         "",  # profile name: default

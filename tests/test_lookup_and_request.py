@@ -143,8 +143,9 @@ def test_qr_png(sandbox, configure, run, tmp_path):
 def test_qr_png_unwritable(sandbox, configure, run, tmp_path):
     configure(sandbox)
     result = run("repayment-url", "--user", "demo", "--org", "demo-org", "--qr-png", str(tmp_path / "no" / "x.png"))
-    assert result.exit_code == 1
-    assert "cannot write the QR code" in result.stderr and "Traceback" not in result.stderr
+    assert result.exit_code == 2  # refused before the link is fetched
+    assert "does not exist" in result.stderr and "Traceback" not in result.stderr
+    assert sandbox.received == []
 
 
 @pytest.fixture

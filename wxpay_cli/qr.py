@@ -5,18 +5,35 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from wxpay_cli.errors import WxpayError
+from wxpay_cli.i18n import _
 
-def terminal_text(link: str) -> str:
-    """The link as a QR code drawn with Unicode half blocks, for a terminal."""
+
+class LinkTooLong(WxpayError):
+    """The link holds more than the largest QR code can (about 2,300 bytes)."""
+
+    code = "QR_TOO_LONG"
+
+
+def _make(link: str):
     import segno
 
+    try:
+        return segno.make(link, error="m")
+    except segno.DataOverflowError:
+        raise LinkTooLong(
+            _("the link is too long for a QR code ({count} characters)").format(count=len(link)),
+            hint=_("forward the link itself"),
+        ) from None
+
+
+def terminal_text(link: str) -> str:
+    """The link as a QR code drawn with Unicode half blocks, for a terminal; LinkTooLong if it cannot be."""
     buffer = io.StringIO()
-    segno.make(link, error="m").terminal(out=buffer, compact=True, border=2)
+    _make(link).terminal(out=buffer, compact=True, border=2)
     return buffer.getvalue().rstrip("\n")
 
 
 def save_png(link: str, path: Path) -> None:
-    """Write the QR code as a PNG; OSError when the file cannot be written."""
-    import segno
-
-    segno.make(link, error="m").save(str(path), kind="png", scale=8, border=4)
+    """Write the QR code as a PNG; OSError when the file cannot be written, LinkTooLong when no QR code can hold it."""
+    _make(link).save(str(path), kind="png", scale=8, border=4)

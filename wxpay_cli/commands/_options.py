@@ -14,7 +14,14 @@ def _set_format(ctx: click.Context, param: click.Parameter, value):
     if value == "csv" and not any(p.name == "batch_input" for p in ctx.command.params):
         raise click.BadParameter(_("csv is for batches (--batch); use table or json"), ctx=ctx, param=param)
     if value:
-        ctx.ensure_object(App).output_format = "json" if param.name == "as_json" else value
+        chosen = "json" if param.name == "as_json" else value
+        flag = "--json" if param.name == "as_json" else f"--format {value}"
+        earlier = ctx.meta.get("wxpay.format_flag")
+        if earlier and earlier[1] != chosen:
+            raise click.UsageError(_("{first} and {second} ask for different output formats: give one").format(
+                first=earlier[0], second=flag), ctx=ctx)
+        ctx.meta["wxpay.format_flag"] = (flag, chosen)
+        ctx.ensure_object(App).output_format = chosen
     return value
 
 
@@ -87,6 +94,8 @@ def single_or_batch(batch_input, required: dict[str, object], extras: dict[str, 
     app = click.get_current_context().find_object(App)
     if batch_input is None and app is not None and app.output_format == "csv":
         raise click.UsageError(_("--format csv is for batches: give --batch FILE"))
+    if batch_input is None and click.get_current_context().params.get("encoding"):
+        raise click.UsageError(_("--encoding is for batches: give --batch FILE"))
     if batch_input is not None:
         given = [flag for flag, value in {**required, **(extras or {})}.items() if value]
         if given:

@@ -13,6 +13,7 @@ import sys
 import click
 
 from wxpay_cli.errors import ConfigError
+from wxpay_cli.i18n import _
 
 
 def interactive() -> bool:
@@ -45,6 +46,17 @@ def confirm_irreversible(question: str) -> bool:
 
 def ask(text: str, check=None, *, default: str | None = None, hide_input: bool = False):
     """click.prompt that re-asks while `check` raises ConfigError, showing why."""
+    if hide_input and check is not None:
+        # click masks every occurrence of a hidden answer in the error it shows: a
+        # passphrase such as "wrong" or "key" would garble "wrong passphrase". The
+        # messages of `check` never hold the answer, so they are shown whole here.
+        while True:
+            value = click.prompt(text, default=default, hide_input=True, err=True, show_default=False)
+            try:
+                return check(value)
+            except ConfigError as exc:
+                click.echo(_("Error: {message}").format(
+                    message=exc.message + (f" ({exc.hint})" if exc.hint else "")), err=True)
 
     def convert(value: str):
         if check is None:

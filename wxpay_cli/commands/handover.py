@@ -32,7 +32,7 @@ def handover(app: App, out_user_id: str, organization_id: str, copy: bool) -> No
     from wxpay_cli.commands.contract import run_termination
     from wxpay_cli.commands.repayment import copy_to_clipboard, fetch_link, link_message, repayment_view
     from wxpay_cli.commands.user import user_view
-    from wxpay_cli.qr import terminal_text
+    from wxpay_cli.qr import LinkTooLong, terminal_text
     from wxpay_cli.termination import Termination, target_from_user
 
     if not _prompt.interactive():
@@ -52,7 +52,10 @@ def handover(app: App, out_user_id: str, organization_id: str, copy: bool) -> No
         raise OperationRefused(_("stopped before fetching the link: nothing was terminated"), code="ABANDONED")
     link = fetch_link(app, out_user_id, organization_id)
     view = repayment_view(app, link, out_user_id, organization_id, user)
-    view.blocks.append(terminal_text(link["repayment_url"]))
+    try:
+        view.blocks.append(terminal_text(link["repayment_url"]))
+    except LinkTooLong as exc:
+        output.warn(f"{exc.message}; {exc.hint}")
     text = link_message(app, link, out_user_id, organization_id, user)
     view.blocks += ["", _("Message to forward (paste it whole):"), text]
     app.render(view)

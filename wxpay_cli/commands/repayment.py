@@ -24,11 +24,27 @@ from wxpay_cli.output import View
 LINK_COLUMNS = ("repayment_url", "expire_at")  # a batch line's result columns (--format csv)
 
 
+def writable_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """Refuse, before anything is fetched, a file that could not be written afterwards."""
+    if value is None:
+        return value
+    import os
+
+    folder = value.parent
+    if not folder.is_dir():
+        raise click.BadParameter(_("the folder {folder} does not exist").format(folder=folder))
+    if value.is_dir():
+        raise click.BadParameter(_("{path} is a folder").format(path=value))
+    if not os.access(value if value.exists() else folder, os.W_OK):
+        raise click.BadParameter(_("{path} cannot be written (permissions)").format(path=value))
+    return value
+
+
 @click.command("repayment-url")
 @user_option()
 @org_option()
 @click.option("--qr", is_flag=True, help="Also draw the link as a QR code below the table (scan it with a phone).")
-@click.option("--qr-png", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+@click.option("--qr-png", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE", callback=writable_file,
               help="Also write the link as a QR code PNG to FILE.")
 @click.option("--message", "with_message", is_flag=True,
               help="Also print a message ready to paste into WeChat: the pupil's name and class, the link, "
@@ -78,9 +94,12 @@ def repayment_url(app: App, out_user_id: str | None, organization_id: str | None
             view.data = {**data, "message": text}
     if qr:
         if app.format == "table":
-            from wxpay_cli.qr import terminal_text
+            from wxpay_cli.qr import LinkTooLong, terminal_text
 
-            view.blocks.append(terminal_text(data["repayment_url"]))
+            try:
+                view.blocks.append(terminal_text(data["repayment_url"]))
+            except LinkTooLong as exc:
+                output.warn(f"{exc.message}; {exc.hint}")
         else:
             output.warn(_("--qr draws only in table output; use --qr-png FILE with JSON"))
     app.render(view)
