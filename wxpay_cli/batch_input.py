@@ -65,10 +65,13 @@ class _Undecodable(Exception):
 def check_encoding(name: str) -> str:
     """The codec's canonical name, or InputError for a name Python does not know."""
     try:
-        return codecs.lookup(name).name
+        info = codecs.lookup(name)
     except LookupError:
+        info = None
+    if info is None or not getattr(info, "_is_text_encoding", True):  # "hex", "rot13": not text encodings
         raise InputError(_("unknown encoding {name}").format(name=for_terminal(name)),
-                         hint=_("e.g. utf-8, gb18030, gbk")) from None
+                         hint=_("e.g. utf-8, gb18030, gbk"))
+    return info.name
 
 
 class BatchInput:
@@ -275,17 +278,24 @@ class BatchInput:
             except RecursionError:
                 raise _Undecodable(line, _("JSON nested too deep")) from None
             except ValueError:
+                self._fix_columns({})
                 yield line, (_("not a JSON object (the input is read as JSON lines)"), {})
                 continue
             if "\\u" in text and _has_lone_surrogate(record):
                 raise _Undecodable(line, _("a \\u escape is half a surrogate pair, not a character"))
             if not isinstance(record, dict):
+                self._fix_columns({})
                 yield line, (_("not a JSON object"), {})
                 continue
             columns = {key: value for key, value in record.items() if key not in self.drop}
-            if self.columns is None:
-                self.columns = list(columns)
+            self._fix_columns(columns)
             yield line, columns
+
+    def _fix_columns(self, first: dict) -> None:
+        """JSON lines: the input columns of a CSV output are the first line's keys
+        (the operation's keys when it has none)."""
+        if self.columns is None:
+            self.columns = list(first) or list(self.keys)
 
     def _row(self, number: int, line: int, record: dict | tuple) -> Row:
         if isinstance(record, tuple):  # a line that could not be read

@@ -50,6 +50,12 @@ class WxpayGroup(click.Group):
         i18n.localize_command(self)
         return super().main(args=argv, prog_name=prog_name, **extra)
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.ClickException as exc:  # a bad global option, a missing command
+            _report_click_error(exc)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
@@ -82,8 +88,10 @@ class WxpayGroup(click.Group):
             except (OSError, ValueError):
                 pass  # stdout is not a real file (tests)
             ctx.exit(int(ExitStatus.BROKEN_PIPE))
-        except (click.ClickException, click.exceptions.Exit):
-            raise  # usage errors and exits: click reports them itself
+        except click.ClickException as exc:
+            _report_click_error(exc)
+        except click.exceptions.Exit:
+            raise
         except Exception as exc:
             # The last net: a bug must not reach the operator as a traceback.
             app = ctx.find_object(App)
@@ -92,6 +100,16 @@ class WxpayGroup(click.Group):
             error = internal_error(exc)
             output.error(error, as_json=bool(app and app.json_errors))
             ctx.exit(int(error.exit_status))
+
+
+def _report_click_error(exc: click.ClickException):
+    """click's errors with wxpay's one `error: ...` line; `wxpay GROUP` alone still shows its help."""
+    no_args = getattr(click.exceptions, "NoArgsIsHelpError", ())
+    if isinstance(exc, no_args):
+        exc.show()
+    else:
+        output.click_error(exc)
+    raise click.exceptions.Exit(exc.exit_code)
 
 
 def internal_error(exc: BaseException) -> InternalError:

@@ -12,12 +12,13 @@ remember; JSON keeps exact values (with the characters JSON leaves raw escaped).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from wxpay_cli.errors import WxpayError
-from wxpay_cli.i18n import _, english_data
+from wxpay_cli.i18n import N_, _, current_language, english_data
 from wxpay_cli.sanitise import for_terminal, json_text, lines_for_terminal
 
 FORMATS = ("table", "json")
@@ -105,7 +106,16 @@ def _render_table(view: View, *, to_stderr: bool = False) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    console = Console(highlight=False, stderr=to_stderr)
+    stream = sys.stderr if to_stderr else sys.stdout
+    # No colour unless the stream is a terminal (rich decides) and NO_COLOR is unset.
+    console = Console(highlight=False, stderr=to_stderr, no_color=not colour_on(stream) or None)
+
+    def cell(value) -> Text:
+        text = _table_cell(value, Text)
+        if text.plain in MARK_COLOURS:
+            text.stylize(MARK_COLOURS[text.plain])
+        return text
+
     if view.rows and any(isinstance(column, Column) for column in view.columns):
         columns = [c if isinstance(c, Column) else Column(c, len(c), keep=1_000) for c in view.columns]
         shown = fit_columns(columns, console.width)
@@ -115,14 +125,14 @@ def _render_table(view: View, *, to_stderr: bool = False) -> None:
             table.add_column(columns[index].heading, max_width=columns[index].width, no_wrap=True,
                              overflow="ellipsis")
         for row in view.rows:
-            table.add_row(*(_table_cell(value, Text) for value in (row[index] for index in shown)))
+            table.add_row(*(cell(row[index]) for index in shown))
         console.print(table)
     elif view.rows:
         table = Table(title=_title(view), box=box.SIMPLE_HEAD, show_header=bool(view.columns), title_justify="left")
         for index, heading in enumerate(view.columns or ("", "")):
             table.add_column(heading, style="bold" if index == 0 else None, overflow="fold")
         for row in view.rows:
-            table.add_row(*(_table_cell(value, Text) for value in row))
+            table.add_row(*(cell(value) for value in row))
         console.print(table)
     for block in view.blocks:
         # soft_wrap: the terminal wraps long lines itself, so a copied link stays whole.
@@ -134,8 +144,38 @@ def _title(view: View) -> str | None:
     return for_terminal(view.title) if view.title else None
 
 
+# WeChat's enumerations, shown in words (the raw value follows) when the
+# language is not English; JSON always carries the raw value.
+ENUM_WORDS = {
+    "CONTRACTED": N_("contracted"),
+    "NOT_CONTRACTED": N_("not contracted"),
+    "TERMINATED": N_("terminated"),
+    "NORMAL": N_("normal"),
+    "DISABLED": N_("disabled"),
+    "STUDENT": N_("student"),
+    "STAFF": N_("staff"),
+    "LIMIT_BANK_CARD": N_("bank card only"),
+    "PRIORITY_BANK_CARD": N_("bank card first"),
+    "LIMIT_NONE": N_("any payment method"),
+    "MERCHANT_LIMITED_BANK_CARD": N_("card chosen by the merchant"),
+    "USER_SELECT_FREE": N_("card chosen by the user"),
+}
+
+
+def enum_word(value: object) -> object:
+    """`已签约 (CONTRACTED)` under Chinese; the value itself in English or when not an enumeration."""
+    if current_language() == "en":
+        return value
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if not isinstance(value, str) or value not in ENUM_WORDS:
+        return value
+    return f"{_(ENUM_WORDS[value])} ({value})"
+
+
 def _table_cell(value: object, text_class):
     """A table cell, sanitised; a styled rich Text keeps its style unless it held something unsafe."""
+    value = enum_word(value)
     if isinstance(value, text_class):
         safe = for_terminal(value.plain)
         return value if safe == value.plain else text_class(safe)
@@ -150,8 +190,48 @@ def table_rows(data: dict, labels: Iterable[tuple[str, str]]) -> list[tuple[str,
 # -- stderr -------------------------------------------------------------------
 
 
+# ANSI colours, only on a terminal and never with NO_COLOR set (https://no-color.org).
+GREEN, RED, YELLOW = "32", "31", "33"
+MARK_COLOURS = {"✓": "green", "✗": "red", "!": "yellow"}  # rich style names for table cells
+
+
+def colour_on(stream) -> bool:
+    return _isatty(stream) and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def paint(text: str, colour: str, stream) -> str:
+    """`text` in `colour` when `stream` is a terminal that may have colour, else as it is."""
+    return f"\x1b[{colour}m{text}\x1b[0m" if colour_on(stream) else text
+
+
+def _prefixed(line: str, colour: str, stream) -> str:
+    """Colour a line's leading 'error:' / 'warning:' (or 错误： / 警告：)."""
+    end = min((i for i in (line.find(":"), line.find("：")) if i >= 0), default=-1) + 1
+    return paint(line[:end], colour, stream) + line[end:] if end else paint(line, colour, stream)
+
+
 def warn(message: str) -> None:
-    sys.stderr.write(lines_for_terminal(_("warning: {message}").format(message=message)) + "\n")
+    line = lines_for_terminal(_("warning: {message}").format(message=message))
+    sys.stderr.write(_prefixed(line, YELLOW, sys.stderr) + "\n")
+    sys.stderr.flush()
+
+
+def click_error(exc) -> None:
+    """click's usage errors in wxpay's own form: usage and hint, then one `error: ...` line
+    (click would write `Error: ...`; one casing for every error)."""
+    ctx = getattr(exc, "ctx", None)
+    lines = []
+    import click
+
+    if ctx is not None and isinstance(exc, click.UsageError):
+        lines.append(ctx.get_usage())
+        if ctx.command.get_help_option(ctx) is not None:
+            option = max(ctx.command.get_help_option_names(ctx), key=len)
+            lines.append(_("Try '{command} {option}' for help.").format(command=ctx.command_path, option=option))
+        lines.append("")
+    line = _("error: {message}").format(message=lines_for_terminal(exc.format_message()))
+    lines.append(_prefixed(line, RED, sys.stderr))
+    sys.stderr.write("\n".join(lines) + "\n")
     sys.stderr.flush()
 
 
@@ -175,7 +255,7 @@ def error(exc: WxpayError, *, as_json: bool) -> None:
         line = _("error: {message}").format(message=message)
     if exc.hint:
         line += _(" ({hint})").format(hint=lines_for_terminal(exc.hint))
-    lines = [line]
+    lines = [_prefixed(line, RED, sys.stderr)]
     if exc.detail not in (None, "", {}):
         detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail, ensure_ascii=False)
         if exc.http_status is not None:
