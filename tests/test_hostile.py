@@ -199,6 +199,13 @@ def link_with(**fields):
     return lambda d: {**d, **fields}
 
 
+@pytest.mark.parametrize("expire_at", ["2026-11-26T12:00:00Z", "2026-11-26T12:00:00.123456789+08:00"])
+def test_rfc_3339_times_as_wechat_writes_them_are_read(hostile, run, expire_at):
+    hostile.rewrite(LINK_PATH, link_with(expire_at=expire_at))
+    result = run("repayment-url", "--user", "demo", "--org", "demo-org", "--format", "table")
+    assert result.exit_code == 0, result.stderr
+
+
 @pytest.mark.parametrize("fields, named", [
     ({"repayment_url": "http://pay.example/x"}, "repayment_url"),
     ({"repayment_url": "javascript:alert(1)"}, "repayment_url"),
@@ -211,6 +218,8 @@ def link_with(**fields):
     ({"expire_at": "0001-01-01T00:00:00+00:00"}, "expire_at"),
     ({"expire_at": "2026-11-26T12:00:00"}, "expire_at"),
     ({"expire_at": "tomorrow"}, "expire_at"),
+    ({"expire_at": "2026-11-26T12:00:00z"}, "expire_at"),
+    ({"expire_at": "2026-11-26T12:00:00+99:00"}, "expire_at"),
 ])
 def test_a_link_of_the_wrong_shape_is_refused_naming_the_field(hostile, run, fields, named):
     hostile.rewrite(LINK_PATH, link_with(**fields))

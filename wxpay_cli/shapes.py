@@ -28,7 +28,8 @@ MAX_ID = 256  # as api.MAX_ID_LENGTH: an id wxpay may send back in a request pat
 
 TEXT, ID, FLAG, TIME, LINK = "text", "id", "flag", "time", "link"
 
-_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})")
+# Upper-case T and Z only (as WeChat writes them): every reader of these times further on can parse them.
+_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})")
 _LINK = re.compile(r"https://[!-~]+")  # printable ASCII after the scheme: no spaces, no controls
 
 REPAYMENT_URL = {
@@ -120,7 +121,7 @@ def parse_time(value: str, field: str, request_id: str | None = None) -> datetim
     if not _RFC3339.fullmatch(value):
         raise wrong(field, _("it is not an RFC 3339 time with an offset"), request_id)
     try:
-        moment = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise wrong(field, _("it is not an RFC 3339 time with an offset"), request_id) from None
     if not EARLIEST <= moment < LATEST:
