@@ -57,12 +57,12 @@ def check_base_url(value: str) -> str:
     value = value.strip().rstrip("/")
     problem = base_url_problem(value)
     if problem:
-        raise ConfigError(f"{shown_url(value)!r} {problem}", hint=_("e.g. https://api.mch.weixin.qq.com"))
+        raise ConfigError(_("{value!r} {problem}").format(value=shown_url(value), problem=problem), hint=_("e.g. https://api.mch.weixin.qq.com"))
     return value
 
 
 def private_key_is_encrypted(path: str) -> bool:
-    return b"ENCRYPTED" in keys.read_pem_file(expand(path), "private key")
+    return b"ENCRYPTED" in keys.read_pem_file(expand(path), _("private key"))
 
 
 def check_private_key(path: str, password: str | None):
