@@ -226,8 +226,10 @@ class BatchInput:
                     expected=expected)
             raise InputError(_("the CSV header has {found}; expected the columns {expected} (missing: {missing})")
                              .format(found=found, expected=expected, missing=", ".join(missing)), hint=hint)
-        self.columns = [self._column_name(name) for name in header
-                        if _normal(name) and _normal(name) not in self.drop]
+        # Each header cell's output name, or None for a column not carried (blank, or an old result).
+        self._layout = [self._column_name(name) if _normal(name) and _normal(name) not in self.drop else None
+                        for name in header]
+        self.columns = [name for name in self._layout if name is not None]
 
     def _column_name(self, name: str) -> str:
         """The operation's keys in their canonical spelling; any other column as written."""
@@ -255,10 +257,7 @@ class BatchInput:
             line = self.line  # where the record ends; a quoted cell may span lines
             if not any(cell.strip() for cell in cells):
                 continue
-            record = {}
-            for name, cell in zip(self.header, cells, strict=False):
-                if _normal(name) and _normal(name) not in self.drop:
-                    record[self._column_name(name)] = cell
+            record = {name: cell for name, cell in zip(self._layout, cells, strict=False) if name is not None}
             if len(cells) > width:
                 yield line, (_("has {cells} cells but the header has {width}").format(cells=len(cells), width=width),
                              record)
