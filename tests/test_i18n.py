@@ -275,3 +275,15 @@ def test_an_operator_under_a_chinese_locale_meets_no_english_sentence(sandbox, c
     assert not found, found
     # and the detector does see English
     assert _english_sentences(run(*sessions[0], env={"LANG": "C"}).stdout)
+
+
+def test_chinese_help_wraps_by_display_width_and_keeps_commands_whole():
+    from click.formatting import wrap_text
+
+    from wxpay_cli.cjkwrap import wrapper
+
+    text = "请用 `wxpay config init` 创建配置档（参见 config.example.toml），或加 --config，或试试 --sandbox。" * 2
+    lines = wrapper(getattr(wrap_text, "original", wrap_text))(text, 30).splitlines()
+    assert len(lines) > 3 and all(width(line) <= 30 for line in lines), lines
+    assert sum("`wxpay config init`" in line for line in lines) == 2
+    assert not any(line.startswith(("，", "。", "）")) for line in lines)

@@ -15,7 +15,8 @@ from collections.abc import Callable
 # Never at the start of a line (closing punctuation), never at the end (opening).
 _NO_START = set("，。、；：？！）》」』】〕…%,.;:?!)]}")
 _NO_END = set("（《「『【〔([{")
-_TOKEN = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]|\S+?(?=[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]|\s|$)|\s+")
+# A `command` stays whole; else one Chinese character, an English word, or spaces.
+_TOKEN = re.compile(r"`[^`\n]{1,60}`|[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]|\S+?(?=[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]|\s|$)|\s+")
 
 
 def width(text: str) -> int:
