@@ -12,6 +12,7 @@ top of) the sandbox's own answer:
 - `signed(body, **headers)`: any body, signed with the trusted key; header
   values can be overridden (a timestamp of any shape, an empty header);
 - `drip(delay)`: a signed answer whose body comes one byte every `delay` s;
+  `drip(delay, headers=True)`: the status line and headers too;
 - `gzip_bomb()`: a signed, gzip-encoded answer that inflates to 64 MiB;
 - `raw(status, body, headers)`: an unsigned answer (error bodies, redirects).
 
@@ -91,8 +92,8 @@ class Hostile:
     def signed(self, path: str, body: bytes, status: int = 200, **headers: str) -> None:
         self._plan(path, "signed", body=body, status=status, headers=headers)
 
-    def drip(self, path: str, delay: float) -> None:
-        self._plan(path, "drip", delay=delay)
+    def drip(self, path: str, delay: float, headers: bool = False) -> None:
+        self._plan(path, "drip_all" if headers else "drip", delay=delay)
 
     def gzip_bomb(self, path: str) -> None:
         self._plan(path, "gzip_bomb")
@@ -145,6 +146,15 @@ class HostileHandler(Handler):
         if plan.kind == "drip":
             headers = hostile.signed_headers(body)
             return self._send(status, headers, body, delay=plan.delay)
+        if plan.kind == "drip_all":
+            head = f"HTTP/1.1 {status} OK\r\n" + "".join(
+                f"{name}: {value}\r\n" for name, value in hostile.signed_headers(body).items())
+            raw = (head + f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1") + body
+            for index in range(len(raw)):
+                self.wfile.write(raw[index:index + 1])
+                self.wfile.flush()
+                time.sleep(plan.delay)
+            return None
         if plan.kind == "gzip_bomb":
             payload = bomb()
             headers = {**hostile.signed_headers(payload), "Content-Encoding": "gzip"}

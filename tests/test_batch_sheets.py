@@ -65,7 +65,9 @@ def test_encoding_option_overrides_and_is_said(sandbox, configure, run, pupils, 
     assert [r["姓名"] for r in lines(result.stdout)] == ["张小明", "李小红"]
     wrong = run("user", "show", "--batch", str(path), "--encoding", "utf-8")
     assert wrong.exit_code == 2 and "file line 1" in wrong.stderr and "Traceback" not in wrong.stderr
-    assert run("user", "show", "--batch", str(path), "--encoding", "klingon").exit_code == 2
+    for name in ("klingon", "hex", "rot13"):
+        refused = run("user", "show", "--batch", str(path), "--encoding", name)
+        assert refused.exit_code == 2 and "unknown encoding" in refused.stderr
 
 
 def test_utf8_with_bom_as_excel_saves_csv_utf8(sandbox, configure, run, pupils, tmp_path):
@@ -465,3 +467,55 @@ def test_encoding_is_for_batches_only(sandbox, configure, run):
     result = run("user", "show", "--user", "demo", "--org", "demo-org", "--encoding", "gbk")
     assert result.exit_code == 2 and "--encoding" in result.stderr
     assert sandbox.received == []
+
+
+def test_rows_waiting_for_an_earlier_row_do_not_go_on_once_the_run_stops(capsys):
+    """Rows 2 and 3 have found their pupils and wait for row 1, which then hits a fault
+    that stops the run: they never reach their irreversible step, and say NOT_STARTED."""
+    import asyncio
+
+    from wxpay_cli import batch
+    from wxpay_cli.errors import ConfigError
+
+    claims = batch.Claims()
+    waiting = asyncio.Event()
+    sent = []
+
+    async def work(client, row):
+        if row.number == 1:
+            await waiting.wait()
+            raise ConfigError("stop")
+        if row.number == 3:
+            waiting.set()
+        await claims.claim(row.number, row.values["n"])
+        sent.append(row.number)
+        return {}
+
+    rows = [batch.Row(n, {"n": str(n)}) for n in (1, 2, 3)]
+    summary = batch.run(rows, work, make_client=NoClient, concurrency=4, claims=claims)
+    assert sent == [] and summary.fatal[0] == 1
+    codes = [json.loads(line)["error"]["code"] for line in capsys.readouterr().out.splitlines()]
+    assert codes == ["CONFIG_ERROR", "NOT_STARTED", "NOT_STARTED"]
+    assert summary.not_started == 2 and summary.failed == 1
+
+
+def test_csv_output_of_json_lines_input_takes_the_first_lines_keys(sandbox, configure, run, pupils):
+    configure(sandbox)
+    text = ('{broken\n{"out_user_id": "p00", "organization_id": "demo-org", "姓名": "张"}\n')
+    out = read_csv_output(run("user", "show", "--batch", "-", "--format", "csv", input=text).stdout)
+    assert list(out[0])[:3] == ["out_user_id", "organization_id", "user_id"]  # the first line had no keys
+    assert out[0]["error_code"] == "INVALID_ROW" and out[1]["user_name"] == "P00"
+
+
+def test_batch_dry_run_on_a_terminal_is_a_table(sandbox, configure, pupils, tmp_path):
+    from terminal import run_on_terminal
+
+    configure(sandbox)
+    path = tmp_path / "rows.csv"
+    path.write_text(csv_rows(["p00", "demo-terminated"]))
+    shown = run_on_terminal("contract", "terminate", "--batch", str(path), "--dry-run", tmp_path=tmp_path,
+                            stdin=False, stdout=True, stderr=True)
+    assert shown.returncode == 1, shown.terminal
+    assert "What would happen" in shown.terminal and "NOT_CONTRACTED" in shown.terminal
+    assert '"dry_run"' not in shown.terminal
+    assert [r.method for r in sandbox.received] == ["GET", "GET"]

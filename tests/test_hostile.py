@@ -97,9 +97,27 @@ def client_for(sandbox, sandbox_keys, timeout):
 def test_a_dripped_body_ends_at_the_deadline_exit_4(sandbox, sandbox_keys, hostile):
     hostile.drip(USER_PATH, 0.2)  # ~300 bytes: a minute unbounded
     started = time.monotonic()
-    with client_for(sandbox, sandbox_keys, timeout=0.5) as client, pytest.raises(NetworkError) as caught:
+    with client_for(sandbox, sandbox_keys, timeout=0.3) as client, pytest.raises(NetworkError) as caught:
         client.call(api.get_user(organization_id="demo-org", out_user_id="demo"))
     assert caught.value.exit_status == ExitStatus.NETWORK and "timed out" in caught.value.message
+    assert time.monotonic() - started < 10
+
+
+def test_a_dripped_answer_is_exit_4_on_the_command_line(sandbox, configure, run):
+    configure(sandbox, timeout=0.3)
+    hostile = Hostile(sandbox)
+    for _ in range(3):  # the first try and both retries (their waits are not slept in tests)
+        hostile.drip(USER_PATH, 0.2)
+    result = run("user", "show", "--user", "demo", "--org", "demo-org")
+    refused(result, ExitStatus.NETWORK, "timed out")
+
+
+def test_dripped_headers_end_at_the_deadline_exit_4(sandbox, sandbox_keys, hostile):
+    hostile.drip(USER_PATH, 0.2, headers=True)  # each byte well within the read timeout
+    started = time.monotonic()
+    with client_for(sandbox, sandbox_keys, timeout=0.3) as client, pytest.raises(NetworkError) as caught:
+        client.call(api.get_user(organization_id="demo-org", out_user_id="demo"))
+    assert caught.value.exit_status == ExitStatus.NETWORK
     assert time.monotonic() - started < 10
 
 
@@ -109,11 +127,11 @@ def test_a_dripped_body_ends_at_the_deadline_in_batch_too(sandbox, sandbox_keys,
     from wxpay_cli.aclient import AsyncClient
 
     hostile.drip(USER_PATH, 0.2)
-    client_args = client_for(sandbox, sandbox_keys, 0.5)
+    client_args = client_for(sandbox, sandbox_keys, 0.3)
 
     async def go():
         client = AsyncClient(base_url=sandbox.url, signer=client_args.signer, verifier=client_args.verifier,
-                             timeout=0.5, retries=0)
+                             timeout=0.3, retries=0)
         try:
             await client.call(api.get_user(organization_id="demo-org", out_user_id="demo"))
         finally:
@@ -181,6 +199,13 @@ def link_with(**fields):
     return lambda d: {**d, **fields}
 
 
+@pytest.mark.parametrize("expire_at", ["2026-11-26T12:00:00Z", "2026-11-26T12:00:00.123456789+08:00"])
+def test_rfc_3339_times_as_wechat_writes_them_are_read(hostile, run, expire_at):
+    hostile.rewrite(LINK_PATH, link_with(expire_at=expire_at))
+    result = run("repayment-url", "--user", "demo", "--org", "demo-org", "--format", "table")
+    assert result.exit_code == 0, result.stderr
+
+
 @pytest.mark.parametrize("fields, named", [
     ({"repayment_url": "http://pay.example/x"}, "repayment_url"),
     ({"repayment_url": "javascript:alert(1)"}, "repayment_url"),
@@ -193,6 +218,8 @@ def link_with(**fields):
     ({"expire_at": "0001-01-01T00:00:00+00:00"}, "expire_at"),
     ({"expire_at": "2026-11-26T12:00:00"}, "expire_at"),
     ({"expire_at": "tomorrow"}, "expire_at"),
+    ({"expire_at": "2026-11-26T12:00:00z"}, "expire_at"),
+    ({"expire_at": "2026-11-26T12:00:00+99:00"}, "expire_at"),
 ])
 def test_a_link_of_the_wrong_shape_is_refused_naming_the_field(hostile, run, fields, named):
     hostile.rewrite(LINK_PATH, link_with(**fields))
@@ -210,11 +237,26 @@ def test_a_link_of_the_wrong_shape_is_refused_naming_the_field(hostile, run, fie
     ({"staff_info": [1]}, "staff_info"),
     ({"face_image_ok": "yes"}, "face_image_ok"),
     ({"user_name": None, "out_user_id": 5}, "out_user_id"),
+    ({"user_id": "wxu\x1b[2J"}, "user_id"),
+    ({"contract_id": ".."}, "contract_id"),
+    ({"user_id": "u" * 257}, "user_id"),
 ])
 def test_a_user_record_of_the_wrong_shape_is_refused_naming_the_field(hostile, run, fields, named):
     hostile.rewrite(USER_PATH, lambda d: {**d, **fields})
     refused(run("user", "show", "--user", "demo", "--org", "demo-org", "--format", "table"),
             ExitStatus.VERIFICATION, named)
+
+
+def test_empty_optional_fields_are_absent_ones(hostile, run):
+    hostile.rewrite(USER_PATH, lambda d: {**d, "contract_id": "", "organization_id": "", "user_type": ""})
+    result = run("user", "show", "--user", "demo", "--org", "demo-org", "--json")
+    assert result.exit_code == 0, result.stderr
+
+
+def test_a_user_id_that_cannot_be_an_id_stops_a_dry_run_with_exit_5(sandbox, hostile, run):
+    hostile.rewrite(USER_PATH, lambda d: {**d, "user_id": "\x1b[2J"})
+    result = run("contract", "terminate", "--user", "demo", "--org", "demo-org", "--dry-run")
+    refused(result, ExitStatus.VERIFICATION, "user_id")
 
 
 def test_a_user_record_of_the_wrong_shape_stops_a_termination_before_it_is_sent(sandbox, hostile, run):
@@ -349,3 +391,50 @@ def test_a_base_url_with_credentials_is_refused_without_echoing_them(sandbox, co
     result = run("user", "show", "--user", "demo", "--org", "demo-org")
     refused(result, ExitStatus.CONFIG, "base_url")
     assert "hunter2" not in result.stderr and "operator:" not in result.stderr
+
+
+def test_a_batch_stuck_on_dripped_answers_stops_on_ctrl_c(sandbox, configure, tmp_path):
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+
+    configure(sandbox, timeout=1.0)
+    hostile = Hostile(sandbox)
+    for _ in range(12):
+        hostile.drip(USER_PATH, 0.2)  # every attempt of every row: a minute each, unbounded
+    wxpay = shutil.which("wxpay", path=os.path.dirname(sys.executable)) or shutil.which("wxpay")
+    proc = subprocess.Popen([wxpay, "user", "show", "--batch", "-", "--concurrency", "2"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    proc.stdin.write("out_user_id,organization_id\ndemo,demo-org\ndemo-2,demo-org\ndemo,demo-org\n")
+    proc.stdin.close()
+    proc.stdin = None
+    deadline = time.monotonic() + 15
+    while not sandbox.received and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert sandbox.received, "the batch never sent anything"
+    proc.send_signal(signal.SIGINT)
+    interrupted = time.monotonic()
+    try:
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert time.monotonic() - interrupted < 10  # the rows in flight end with their attempt's deadline
+    assert "Traceback" not in err
+    for line in out.splitlines():
+        assert "error" in json.loads(line)
+
+
+@pytest.mark.parametrize("headers", [
+    {"Wechatpay_Serial": "S" * 20000},
+    {"Wechatpay_Serial": "\x1b[31mPUB_KEY_ID_0114\x9b"},
+    {"Wechatpay_Signature_Type": "X" * 20000},
+    {"Wechatpay_Nonce": "\x1b]0;t\x07"},
+])
+def test_odd_headers_are_a_short_clean_verification_failure(hostile, run, headers):
+    hostile.signed(USER_PATH, b'{"user_id": "u"}', **headers)
+    result = run("user", "show", "--user", "demo", "--org", "demo-org")
+    refused(result, ExitStatus.VERIFICATION)
+    assert_clean(result.stderr) and len(result.stderr) < 1000

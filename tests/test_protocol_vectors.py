@@ -119,6 +119,9 @@ def test_sandbox_request_message_and_check():
     assert protocol.verify(KEY.public_key(), REQUEST_MESSAGE, REQUEST_SIGNATURE)
     assert not protocol.verify(KEY.public_key(), REQUEST_MESSAGE[:-1], REQUEST_SIGNATURE)
     assert not protocol.verify(KEY.public_key(), REQUEST_MESSAGE, REQUEST_SIGNATURE.replace("+", "-"))
+    # Base64 is read strictly: a signature with stray characters is not the one that was sent.
+    assert not protocol.verify(KEY.public_key(), REQUEST_MESSAGE, REQUEST_SIGNATURE[:10] + "\n" + REQUEST_SIGNATURE[10:])
+    assert not protocol.verify(KEY.public_key(), REQUEST_MESSAGE, REQUEST_SIGNATURE + "$")
 
 
 def test_sandbox_reads_the_known_authorization_header():

@@ -98,3 +98,15 @@ def test_received_log_records_verdicts(sandbox, signer):
     ok, bad = sandbox.received
     assert ok.signature_ok and ok.status == 200
     assert not bad.signature_ok and bad.status == 401 and "signature" in bad.sign_error
+
+
+@pytest.mark.parametrize("skew, accepted", [(300, True), (-300, True), (301, False), (-301, False)])
+def test_timestamp_window_is_300_seconds_either_way(sandbox, signer, skew, accepted):
+    now = 1764000000
+    sandbox.state.clock = lambda: float(now + skew)
+    header = signer.authorization("POST", PATH, BODY, timestamp=now)
+    response = send(sandbox, "POST", PATH, BODY, header)
+    if accepted:
+        assert response.status_code == 200, response.text
+    else:
+        assert "301 s away" in sign_error(response)

@@ -24,6 +24,18 @@ class Served:
         self.proc = subprocess.Popen([wxpay_script(), "sandbox", "serve", "--quiet", *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
         self.stderr = b""
+        try:
+            self._wait_until_ready(timeout)
+        except BaseException:
+            self.proc.terminate()  # never leave a sandbox (and its keys) behind a failed start
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            raise
+
+    def _wait_until_ready(self, timeout: float) -> None:
         selector = selectors.DefaultSelector()
         selector.register(self.proc.stderr, selectors.EVENT_READ)
         deadline = time.monotonic() + timeout
@@ -46,9 +58,24 @@ class Served:
             self.proc.stderr.close()
 
 
+@pytest.fixture
+def serve():
+    """serve(*args) starts a sandbox; any still running at the end (a failed test) is stopped."""
+    started: list[Served] = []
+
+    def start(*args: str) -> Served:
+        started.append(Served(*args))
+        return started[-1]
+
+    yield start
+    for served in started:
+        if served.proc.poll() is None:
+            served.stop()
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["TERM", "HUP"])
-def test_a_signal_stops_it_and_removes_its_keys(signum):
-    served = Served()
+def test_a_signal_stops_it_and_removes_its_keys(signum, serve):
+    served = serve()
     folder = served.config.parent
     key = Path(served.profile["private_key"])
     assert key.is_file() and key.is_relative_to(folder)
@@ -65,8 +92,8 @@ def state_dir(tmp_path, sandbox_keys):
     return folder
 
 
-def test_state_keeps_keys_pupils_and_a_config_init_profile(state_dir, run, tmp_path, sandbox_keys):
-    served = Served("--state", str(state_dir))
+def test_state_keeps_keys_pupils_and_a_config_init_profile(state_dir, run, tmp_path, sandbox_keys, serve):
+    served = serve("--state", str(state_dir))
     keys_dir = Path(served.profile["private_key"]).parent
     assert served.profile["serial_no"] == sandbox_keys.serial_no
     assert run("config", "init", "--profile", "mine", "--mchid", sandbox_keys.mchid,
@@ -78,31 +105,25 @@ def test_state_keeps_keys_pupils_and_a_config_init_profile(state_dir, run, tmp_p
     assert served.stop() == 0
     assert (state_dir / "config.toml").exists() and (state_dir / "sandbox" / "wechat_key.pem").exists()
 
-    served = Served("--state", str(state_dir))
-    try:
-        assert served.profile["base_url"] == tomllib.loads((tmp_path / "config.toml").read_text())["profiles"]["mine"]["base_url"]
-        result = run("user", "show", "--user", "demo", "--org", "demo-org", "--json")
-        assert result.exit_code == 0, result.stderr
-        assert json.loads(result.stdout)["contract_state"] == "TERMINATED"
-        assert run("repayment-url", "--user", "demo-2", "--org", "demo-org").exit_code == 0
-    finally:
-        served.stop()
+    served = serve("--state", str(state_dir))
+    assert served.profile["base_url"] == tomllib.loads((tmp_path / "config.toml").read_text())["profiles"]["mine"]["base_url"]
+    result = run("user", "show", "--user", "demo", "--org", "demo-org", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["contract_state"] == "TERMINATED"
+    assert run("repayment-url", "--user", "demo-2", "--org", "demo-org").exit_code == 0
 
 
-def test_certificate_mode_profile_downloads_certificates_and_loads_pupils(state_dir, run, tmp_path, sandbox_keys):
+def test_certificate_mode_profile_downloads_certificates_and_loads_pupils(state_dir, run, tmp_path, sandbox_keys, serve):
     pupils = tmp_path / "pupils.csv"
     pupils.write_text("out_user_id,organization_id,name,class,contract_state\n"
                       "p1,school-x,赵一,一年级一班,CONTRACTED\n", encoding="utf-8")
-    served = Served("--mode", "certificate", "--state", str(state_dir), "--pupils", str(pupils))
-    try:
-        assert served.profile["apiv3_key"] == sandbox_keys.apiv3_key
-        env = {"WXPAY_CONFIG": str(served.config)}
-        result = run("certs", "download", "--output", str(tmp_path / "certs"), "--save", "--json", env=env)
-        assert result.exit_code == 0, result.stderr
-        assert (tmp_path / "certs" / f"wechatpay_{sandbox_keys.platform_serial}.pem").is_file()
-        result = run("user", "show", "--user", "p1", "--org", "school-x", "--json", env=env)
-        assert result.exit_code == 0, result.stderr
-        assert json.loads(result.stdout)["user_name"] == "赵一"
-        assert run("user", "show", "--user", "demo", "--org", "demo-org", env=env).exit_code == 1  # own roster only
-    finally:
-        served.stop()
+    served = serve("--mode", "certificate", "--state", str(state_dir), "--pupils", str(pupils))
+    assert served.profile["apiv3_key"] == sandbox_keys.apiv3_key
+    env = {"WXPAY_CONFIG": str(served.config)}
+    result = run("certs", "download", "--output", str(tmp_path / "certs"), "--save", "--json", env=env)
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "certs" / f"wechatpay_{sandbox_keys.platform_serial}.pem").is_file()
+    result = run("user", "show", "--user", "p1", "--org", "school-x", "--json", env=env)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["user_name"] == "赵一"
+    assert run("user", "show", "--user", "demo", "--org", "demo-org", env=env).exit_code == 1  # own roster only

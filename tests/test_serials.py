@@ -31,6 +31,7 @@ def test_written_as_openssl_prints_it():
 
 @pytest.mark.parametrize("typed", [
     OPENSSL, OPENSSL.lower(), OPENSSL[1:], "000" + OPENSSL, f"serial={OPENSSL}", f"  serial={OPENSSL[1:]}\n",
+    f"SERIAL={OPENSSL.lower()}",
     ":".join(OPENSSL.lower()[i:i + 2] for i in range(0, 40, 2)),
 ])
 def test_read_in_any_form(typed):
@@ -153,3 +154,35 @@ def test_config_check_accepts_the_serial_in_another_form(sandbox, configure, run
     result = run("config", "check", "--json")
     assert result.exit_code == 0, result.stdout + result.stderr
     assert sandbox.keys.serial_no in result.stdout
+
+
+def test_certificate_list_items_name_serials_in_any_form(sandbox_keys):
+    """/v3/certificates may write an item's serial in another case or without its 0:
+    the same certificate, saved under the openssl form."""
+    from test_certs import item
+
+    from wxpay_cli.api_certs import decrypt_certificates
+
+    for written in (sandbox_keys.platform_serial.lower(), sandbox_keys.platform_serial[1:]):
+        [cert] = decrypt_certificates(item(sandbox_keys, serial=written), sandbox_keys.apiv3_key)
+        assert cert.serial_no == sandbox_keys.platform_serial
+
+
+def test_merchant_certificate_is_refused_as_a_platform_certificate_whatever_the_serials_form(key_files, sandbox_keys):
+    from wxpay_cli.credentials import load_platform_certificate
+    from wxpay_cli.errors import ConfigError
+
+    for written in (sandbox_keys.serial_no.lower(), sandbox_keys.serial_no[1:]):
+        with pytest.raises(ConfigError, match="merchant's own certificate"):
+            load_platform_certificate(key_files["merchant_cert"], merchant_serial=written)
+
+
+def test_sandbox_compares_public_key_ids_exactly(sandbox):
+    import httpx
+
+    keys = sandbox.keys
+    path = "/v3/offlinefacemch/organizations?organization_id=demo-org"
+    header = Signer(keys.mchid, keys.serial_no, keys.merchant_key).authorization("GET", path, b"")
+    answer = httpx.get(sandbox.url + path, headers={"Authorization": header, "User-Agent": "t",
+                                                     "Wechatpay-Serial": keys.public_key_id.lower()})
+    assert answer.status_code == 400 and "Wechatpay-Serial" in answer.json()["detail"]["issue"]

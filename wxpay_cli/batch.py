@@ -36,7 +36,7 @@ from wxpay_cli.errors import (
 )
 from wxpay_cli.i18n import _, ngettext
 
-__all__ = ["Row", "Claims", "Summary", "run", "finish", "BatchIncomplete", "stops_the_run"]
+__all__ = ["Row", "Claims", "NotStarted", "Summary", "run", "finish", "BatchIncomplete", "stops_the_run"]
 
 # Faults that stop the whole run rather than failing one row.
 FATAL = (ConfigError, AuditLogError, VerificationError)
@@ -65,8 +65,12 @@ class Claims:
     every earlier row has claimed its own pupil or finished, then learns the
     first earlier row with the same key (or None: the pupil is its own). The
     runner settles every row when its line is done, so nobody waits for a row
-    that failed or never started. Rows start in input order, so every earlier
-    row is already running or done when a later one waits.
+    that failed or never started. Rows start in input order (asyncio's
+    semaphore is first come, first served), so every earlier row is already
+    running or done when a later one waits.
+
+    The claim is also the last point before a row's irreversible step: once
+    the run stops (a fault, Ctrl-C), `claim` raises NotStarted instead.
     """
 
     def __init__(self) -> None:
@@ -74,15 +78,18 @@ class Claims:
         self._settled: set[int] = set()
         self._low = 1  # every row below this one is settled
         self._changed = asyncio.Event()
+        self._stopped = False
 
     async def claim(self, number: int, key: object) -> int | None:
         owner = self._owner.get(key)
         if owner is None or number < owner:
             self._owner[key] = number
         self.settle(number)
-        while self._low < number:
+        while self._low < number and not self._stopped:
             self._changed.clear()
             await self._changed.wait()
+        if self._stopped:
+            raise NotStarted(number)
         owner = self._owner[key]
         return owner if owner < number else None
 
@@ -94,6 +101,20 @@ class Claims:
             self._settled.discard(self._low)
             self._low += 1
         self._changed.set()
+
+    def stop(self) -> None:
+        """The run stops: rows waiting, or yet to claim, go no further."""
+        self._stopped = True
+        self._changed.set()
+
+
+class NotStarted(WxpayError):
+    """A row the run stopped before its work (or its irreversible step) began."""
+
+    code = "NOT_STARTED"
+
+    def __init__(self, number: int):
+        super().__init__(_("row {number} was not started: the run stopped first").format(number=number))
 
 
 def error_object(exc: WxpayError) -> dict:
@@ -191,9 +212,12 @@ async def _work_through(rows: Iterable[Row], work, client, concurrency: int, wri
         stop.set()
         incoming.put_nowait(None)
         room.release()
+        if claims is not None:
+            claims.stop()
 
     def interrupt() -> None:
         summary.interrupted = True
+        client.stopping = True  # rows in flight end with their current attempt, bounded by the timeout
         halt()
 
     def read() -> None:
@@ -227,8 +251,7 @@ async def _work_through(rows: Iterable[Row], work, client, concurrency: int, wri
                 number=row.number, problem=row.problem))
         async with working:
             if stop.is_set():
-                return _error_line(row, "NOT_STARTED", _("row {number} was not started: the run stopped first")
-                                   .format(number=row.number))
+                return {**row.columns, "error": error_object(NotStarted(row.number))}
             try:
                 return {**row.columns, **await work(client, row)}
             except WxpayError as exc:

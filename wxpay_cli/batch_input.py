@@ -65,10 +65,13 @@ class _Undecodable(Exception):
 def check_encoding(name: str) -> str:
     """The codec's canonical name, or InputError for a name Python does not know."""
     try:
-        return codecs.lookup(name).name
+        info = codecs.lookup(name)
     except LookupError:
+        info = None
+    if info is None or not getattr(info, "_is_text_encoding", True):  # "hex", "rot13": not text encodings
         raise InputError(_("unknown encoding {name}").format(name=for_terminal(name)),
-                         hint=_("e.g. utf-8, gb18030, gbk")) from None
+                         hint=_("e.g. utf-8, gb18030, gbk"))
+    return info.name
 
 
 class BatchInput:
@@ -223,8 +226,10 @@ class BatchInput:
                     expected=expected)
             raise InputError(_("the CSV header has {found}; expected the columns {expected} (missing: {missing})")
                              .format(found=found, expected=expected, missing=", ".join(missing)), hint=hint)
-        self.columns = [self._column_name(name) for name in header
-                        if _normal(name) and _normal(name) not in self.drop]
+        # Each header cell's output name, or None for a column not carried (blank, or an old result).
+        self._layout = [self._column_name(name) if _normal(name) and _normal(name) not in self.drop else None
+                        for name in header]
+        self.columns = [name for name in self._layout if name is not None]
 
     def _column_name(self, name: str) -> str:
         """The operation's keys in their canonical spelling; any other column as written."""
@@ -252,10 +257,7 @@ class BatchInput:
             line = self.line  # where the record ends; a quoted cell may span lines
             if not any(cell.strip() for cell in cells):
                 continue
-            record = {}
-            for name, cell in zip(self.header, cells, strict=False):
-                if _normal(name) and _normal(name) not in self.drop:
-                    record[self._column_name(name)] = cell
+            record = {name: cell for name, cell in zip(self._layout, cells, strict=False) if name is not None}
             if len(cells) > width:
                 yield line, (_("has {cells} cells but the header has {width}").format(cells=len(cells), width=width),
                              record)
@@ -275,17 +277,24 @@ class BatchInput:
             except RecursionError:
                 raise _Undecodable(line, _("JSON nested too deep")) from None
             except ValueError:
+                self._fix_columns({})
                 yield line, (_("not a JSON object (the input is read as JSON lines)"), {})
                 continue
             if "\\u" in text and _has_lone_surrogate(record):
                 raise _Undecodable(line, _("a \\u escape is half a surrogate pair, not a character"))
             if not isinstance(record, dict):
+                self._fix_columns({})
                 yield line, (_("not a JSON object"), {})
                 continue
             columns = {key: value for key, value in record.items() if key not in self.drop}
-            if self.columns is None:
-                self.columns = list(columns)
+            self._fix_columns(columns)
             yield line, columns
+
+    def _fix_columns(self, first: dict) -> None:
+        """JSON lines: the input columns of a CSV output are the first line's keys
+        (the operation's keys when it has none)."""
+        if self.columns is None:
+            self.columns = list(first) or list(self.keys)
 
     def _row(self, number: int, line: int, record: dict | tuple) -> Row:
         if isinstance(record, tuple):  # a line that could not be read

@@ -44,7 +44,11 @@ def _fill(text: str, limit: int, first: str, rest: str) -> list[str]:
     def used() -> int:
         return width(indent) + width("".join(line))
 
+    tokens: list[str] = []
     for token in _TOKEN.findall(text):
+        # A long list of names (a,b,c) may break after its commas, like a sentence.
+        tokens += re.findall(r"[^,]+,?|,", token) if len(token) > 20 and "," in token else [token]
+    for token in tokens:
         if token.isspace():
             if line:
                 line.append(" ")

@@ -187,6 +187,7 @@ class _BaseClient:
     ):
         self.base_url = base_url.rstrip("/")
         self.timeout = 10.0  # total seconds per attempt; each client sets its own
+        self.stopping = False  # set on Ctrl-C in a batch: calls in flight end without retrying
         self.signer = signer
         self.verifier = verifier
         self.retries = retries
@@ -249,7 +250,7 @@ class _BaseClient:
         never reached the server: the connection (TCP or TLS) could not be set
         up. Any answer at all, 429 included, proves it was sent: never again.
         """
-        if attempt >= self.retries:
+        if attempt >= self.retries or self.stopping:
             return None
         if exc is not None:
             if not (idempotent or never_sent(exc)):

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from wxpay_cli.errors import WxpayError
-from wxpay_cli.i18n import _, english_data
+from wxpay_cli.i18n import N_, _, current_language, english_data
 from wxpay_cli.sanitise import for_terminal, json_text, lines_for_terminal
 
 FORMATS = ("table", "json")
@@ -144,8 +144,38 @@ def _title(view: View) -> str | None:
     return for_terminal(view.title) if view.title else None
 
 
+# WeChat's enumerations, shown in words (the raw value follows) when the
+# language is not English; JSON always carries the raw value.
+ENUM_WORDS = {
+    "CONTRACTED": N_("contracted"),
+    "NOT_CONTRACTED": N_("not contracted"),
+    "TERMINATED": N_("terminated"),
+    "NORMAL": N_("normal"),
+    "DISABLED": N_("disabled"),
+    "STUDENT": N_("student"),
+    "STAFF": N_("staff"),
+    "LIMIT_BANK_CARD": N_("bank card only"),
+    "PRIORITY_BANK_CARD": N_("bank card first"),
+    "LIMIT_NONE": N_("any payment method"),
+    "MERCHANT_LIMITED_BANK_CARD": N_("card chosen by the merchant"),
+    "USER_SELECT_FREE": N_("card chosen by the user"),
+}
+
+
+def enum_word(value: object) -> object:
+    """`已签约 (CONTRACTED)` under Chinese; the value itself in English or when not an enumeration."""
+    if current_language() == "en":
+        return value
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if not isinstance(value, str) or value not in ENUM_WORDS:
+        return value
+    return f"{_(ENUM_WORDS[value])} ({value})"
+
+
 def _table_cell(value: object, text_class):
     """A table cell, sanitised; a styled rich Text keeps its style unless it held something unsafe."""
+    value = enum_word(value)
     if isinstance(value, text_class):
         safe = for_terminal(value.plain)
         return value if safe == value.plain else text_class(safe)

@@ -6,7 +6,8 @@ naming the field) before anything reads it, so no command meets a TypeError,
 an AttributeError or an OverflowError further on. `check` also binds the
 answer to its request: an id the answer carries must be the one asked for.
 
-A field is `(type, required)`; the types are below. Fields not declared are
+A field is `(type, required)`; the types are below. An optional field that is
+null or "" counts as absent. Fields not declared are
 kept as they came (JSON output shows WeChat's object) but never read.
 """
 
@@ -23,9 +24,12 @@ MAX_LINK = 2048  # a link this long still fits a QR code (version 40, level M: 2
 EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
 LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
 
-TEXT, FLAG, TIME, LINK = "text", "flag", "time", "link"
+MAX_ID = 256  # as api.MAX_ID_LENGTH: an id wxpay may send back in a request path
 
-_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})")
+TEXT, ID, FLAG, TIME, LINK = "text", "id", "flag", "time", "link"
+
+# Upper-case T and Z only (as WeChat writes them): every reader of these times further on can parse them.
+_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})")
 _LINK = re.compile(r"https://[!-~]+")  # printable ASCII after the scheme: no spaces, no controls
 
 REPAYMENT_URL = {
@@ -33,10 +37,10 @@ REPAYMENT_URL = {
     "expire_at": (TIME, True),
 }
 USER = {
-    "user_id": (TEXT, False),
-    "use_id": (TEXT, False),  # the mis-documented spelling some pages use
-    "out_user_id": (TEXT, False),
-    "organization_id": (TEXT, False),
+    "user_id": (ID, False),
+    "use_id": (ID, False),  # the mis-documented spelling some pages use
+    "out_user_id": (ID, False),
+    "organization_id": (ID, False),
     "user_name": (TEXT, False),
     "user_type": (TEXT, False),
     "student_info": ({"class_name": (TEXT, False)}, False),
@@ -44,13 +48,13 @@ USER = {
     "status": (TEXT, False),
     "contract_state": (TEXT, False),
     "face_image_ok": (FLAG, False),
-    "contract_id": (TEXT, False),
+    "contract_id": (ID, False),
 }
 CONTRACT = {
-    "contract_id": (TEXT, False),
+    "contract_id": (ID, False),
     "mchid": (TEXT, False),
-    "organization_id": (TEXT, False),
-    "user_id": (TEXT, False),
+    "organization_id": (ID, False),
+    "user_id": (ID, False),
     "openid": (TEXT, False),
     "contract_state": (TEXT, False),
     "contract_signed_time": (TIME, False),
@@ -59,7 +63,7 @@ CONTRACT = {
     "contract_bank_card_from": (TEXT, False),
 }
 ORGANIZATION = {
-    "organization_id": (TEXT, True),
+    "organization_id": (ID, True),
     "organization_name": (TEXT, True),
 }
 
@@ -69,7 +73,7 @@ def check(shape: dict, data: dict | None, request_id: str | None, asked: dict[st
     data = {} if data is None else data
     _check_object(shape, data, "", request_id)
     for name, value in (asked or {}).items():
-        if data.get(name) not in (None, value):
+        if data.get(name) not in (None, "", value):
             raise VerificationError(
                 _("WeChat's answer is about another {field} than the one asked for; nothing from it was used")
                 .format(field=name), request_id=request_id)
@@ -80,7 +84,7 @@ def _check_object(shape: dict, data: dict, prefix: str, request_id: str | None) 
     for name, (kind, required) in shape.items():
         value = data.get(name)
         field = prefix + name
-        if value is None:
+        if value is None or (value == "" and not required):  # an empty optional field is an absent one
             if required:
                 raise wrong(field, _("it is missing"), request_id)
             continue
@@ -95,6 +99,10 @@ def _check_object(shape: dict, data: dict, prefix: str, request_id: str | None) 
             raise wrong(field, _("it is not a string of 1 to {limit} characters").format(limit=MAX_TEXT), request_id)
         elif kind == TIME:
             parse_time(value, field, request_id)
+        elif kind == ID and (len(value) > MAX_ID or value in (".", "..")
+                             or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)):
+            raise wrong(field, _("it cannot be an id (control characters, '.' or '..', or over {limit} characters)")
+                        .format(limit=MAX_ID), request_id)
         elif kind == LINK and not (len(value) <= MAX_LINK and _LINK.fullmatch(value) and _host(value)):
             raise wrong(field, _("it is not one https:// link without spaces"), request_id)
 
@@ -113,7 +121,7 @@ def parse_time(value: str, field: str, request_id: str | None = None) -> datetim
     if not _RFC3339.fullmatch(value):
         raise wrong(field, _("it is not an RFC 3339 time with an offset"), request_id)
     try:
-        moment = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise wrong(field, _("it is not an RFC 3339 time with an offset"), request_id) from None
     if not EARLIEST <= moment < LATEST:

@@ -186,14 +186,14 @@ class Verifier:
 
         signature_type = headers.get("Wechatpay-Signature-Type")
         if signature_type and signature_type != SCHEME:
-            raise fail(_("unsupported Wechatpay-Signature-Type {signature_type}").format(signature_type=signature_type))
+            raise fail(_("unsupported Wechatpay-Signature-Type {signature_type}").format(signature_type=signature_type[:64]))
         if signature.startswith(SIGNTEST_PREFIX):
             raise fail(_("WeChat sent a signature probe (WECHATPAY/SIGNTEST/)"))
         key = self.keys.get(serials.key_id(serial))
         if key is None:
             known = ", ".join(sorted(self.keys)) or "none"
             raise fail(
-                _("unknown Wechatpay-Serial {serial} (known: {known}); run `wxpay certs download` or check public_key_id").format(serial=serial, known=known)
+                _("unknown Wechatpay-Serial {serial} (known: {known}); run `wxpay certs download` or check public_key_id").format(serial=serial[:64], known=known)
             )
         if not _UNIX_TIME.fullmatch(timestamp):
             raise fail(_("Wechatpay-Timestamp is not a unix time"))

@@ -112,6 +112,11 @@ class SandboxState:
         self.lock = threading.RLock()
         self.clock_offset = 0.0  # seconds added to the sandbox's own clock (clock-skew tests)
         self.on_change = None  # called (under the lock) after a contract state changes: `--state` saves
+        self.clock = time.time  # replaceable: tests pin the server's clock to the second
+
+    def now(self) -> float:
+        """The sandbox's own clock: `clock()` moved by `clock_offset`."""
+        return self.clock() + self.clock_offset
 
     def changed(self) -> None:
         if self.on_change is not None:
@@ -220,7 +225,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def date_time_string(self, timestamp=None):
         # The Date header follows the sandbox's (possibly skewed) clock, like its timestamps.
-        return super().date_time_string(time.time() + self.server.state.clock_offset if timestamp is None else timestamp)
+        return super().date_time_string(self.server.state.now() if timestamp is None else timestamp)
 
     def do_GET(self):
         self._handle()
@@ -295,7 +300,7 @@ class Handler(BaseHTTPRequestHandler):
             self._sign_error(record, f"serial_no {fields['serial_no']} is not the merchant's API certificate serial")
         if not (fields["timestamp"].isascii() and fields["timestamp"].isdigit()):
             self._sign_error(record, "timestamp is not a unix time")
-        skew = abs(time.time() + state.clock_offset - int(fields["timestamp"]))
+        skew = abs(state.now() - int(fields["timestamp"]))
         if skew > protocol.WINDOW:
             self._sign_error(record, f"timestamp is {int(skew)} s away from the server clock")
         with state.lock:
@@ -464,7 +469,7 @@ class Handler(BaseHTTPRequestHandler):
             signing_key, serial = keys.wechat_key, keys.public_key_id
         else:
             signing_key, serial = keys.platform_key, keys.platform_serial
-        timestamp = str(int(time.time() + state.clock_offset))
+        timestamp = str(int(state.now()))
         nonce = protocol.nonce()
         kind = fault.kind if fault else None
         if kind == "not_json":

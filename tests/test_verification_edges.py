@@ -1,0 +1,125 @@
+"""The edges of response verification, each pinned so a one-line change to it fails a test:
+the 300 s window exactly, probes, empty headers, replays, and a client without a verifier.
+
+Signatures are made with `hostile.sign` (written by hand, not `wxpay_cli.signing`)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from hostile import sign
+
+from wxpay_cli import signing
+from wxpay_cli.client import Client
+from wxpay_cli.errors import ExitStatus, VerificationError
+from wxpay_cli.signing import Signer, VerificationKey, Verifier
+
+KEY_ID = "PUB_KEY_ID_0114232134912410000000000000"
+NOW = 1764000000
+BODY = b'{"user_id":"wxu_1"}'
+
+
+def verifier_at(sandbox_keys, now: float) -> Verifier:
+    return Verifier([VerificationKey(KEY_ID, sandbox_keys.wechat_key.public_key(), "public_key")], clock=lambda: now)
+
+
+def headers(sandbox_keys, *, timestamp: str = str(NOW), nonce: str = "n" * 32, body: bytes = BODY, **extra) -> dict:
+    return {"Wechatpay-Timestamp": timestamp, "Wechatpay-Nonce": nonce,
+            "Wechatpay-Signature": sign(sandbox_keys.wechat_key, timestamp, nonce, body),
+            "Wechatpay-Serial": KEY_ID, "Request-ID": "R1", **extra}
+
+
+@pytest.mark.parametrize("offset", [300, -300, 0])
+def test_exactly_300_seconds_away_is_accepted(sandbox_keys, offset):
+    verifier_at(sandbox_keys, NOW + offset).verify(headers(sandbox_keys), BODY)
+
+
+@pytest.mark.parametrize("offset", [301, -301, 100000])
+def test_301_seconds_away_is_refused(sandbox_keys, offset):
+    with pytest.raises(VerificationError, match="away from the local clock"):
+        verifier_at(sandbox_keys, NOW + offset).verify(headers(sandbox_keys), BODY)
+
+
+def test_a_probe_is_refused_as_a_probe(sandbox_keys):
+    probe = headers(sandbox_keys)
+    probe["Wechatpay-Signature"] = "WECHATPAY/SIGNTEST/" + probe["Wechatpay-Signature"]
+    with pytest.raises(VerificationError, match="probe"):
+        verifier_at(sandbox_keys, NOW).verify(probe, BODY)
+
+
+def test_a_probe_is_refused_even_when_its_signature_is_valid(sandbox_keys, monkeypatch):
+    """No RSA signature can start with the probe's prefix, so the check is seen working by
+    making every signature valid: the probe must still be refused, by its prefix alone."""
+    monkeypatch.setattr(signing, "rsa_verify", lambda key, message, signature: True)
+    probe = headers(sandbox_keys)
+    probe["Wechatpay-Signature"] = "WECHATPAY/SIGNTEST/" + probe["Wechatpay-Signature"]
+    with pytest.raises(VerificationError, match="probe"):
+        verifier_at(sandbox_keys, NOW).verify(probe, BODY)
+    verifier_at(sandbox_keys, NOW).verify(headers(sandbox_keys), BODY)  # the patch itself lets answers through
+
+
+@pytest.mark.parametrize("name", ["Wechatpay-Nonce", "Wechatpay-Serial", "Wechatpay-Timestamp", "Wechatpay-Signature"])
+def test_an_empty_header_is_missing(sandbox_keys, name):
+    # a valid signature over an empty nonce: taking "" as present would accept it
+    answer = headers(sandbox_keys, nonce="" if name == "Wechatpay-Nonce" else "n" * 32)
+    answer[name] = ""
+    with pytest.raises(VerificationError, match=f"missing header {name}"):
+        verifier_at(sandbox_keys, NOW).verify(answer, BODY)
+
+
+def test_a_signature_with_junk_between_base64_characters_is_refused(sandbox_keys):
+    answer = headers(sandbox_keys)
+    signature = answer["Wechatpay-Signature"]
+    answer["Wechatpay-Signature"] = signature[:10] + "!*" + signature[10:]  # a lenient decoder skips these
+    with pytest.raises(VerificationError, match="bad signature"):
+        verifier_at(sandbox_keys, NOW).verify(answer, BODY)
+
+
+def test_the_message_is_timestamp_nonce_body_each_with_its_newline(sandbox_keys):
+    verifier = verifier_at(sandbox_keys, NOW)
+    verifier.verify(headers(sandbox_keys, nonce="a" * 32), BODY)
+    swapped = headers(sandbox_keys, nonce="b" * 32)
+    swapped["Wechatpay-Signature"] = sign(sandbox_keys.wechat_key, "b" * 32, str(NOW), BODY)
+    with pytest.raises(VerificationError, match="bad signature"):
+        verifier.verify(swapped, BODY)
+    assert signing.response_message(str(NOW), "abc", BODY) == f"{NOW}\nabc\n".encode() + BODY + b"\n"
+    assert signing.response_message(str(NOW), "abc", b"") == f"{NOW}\nabc\n\n".encode()
+
+
+def test_a_nonce_seen_before_is_a_replay(sandbox_keys):
+    verifier = verifier_at(sandbox_keys, NOW)
+    answer = headers(sandbox_keys)
+    verifier.verify(answer, BODY)
+    with pytest.raises(VerificationError, match="replay"):
+        verifier.verify(answer, BODY)
+    verifier.verify(headers(sandbox_keys, nonce="m" * 32), BODY)  # another nonce is another answer
+
+
+def test_a_replay_is_refused_for_as_long_as_its_timestamp_passes(sandbox_keys):
+    clock = [NOW - 300.0]  # first seen at the earliest moment its timestamp passes
+    verifier = Verifier([VerificationKey(KEY_ID, sandbox_keys.wechat_key.public_key(), "public_key")],
+                        clock=lambda: clock[0])
+    answer = headers(sandbox_keys)
+    verifier.verify(answer, BODY)
+    clock[0] = NOW + 300.0  # the last moment the same timestamp passes: 600 s later
+    verifier.verify(headers(sandbox_keys, nonce="other" * 6), BODY)  # forgetting old nonces happens here
+    with pytest.raises(VerificationError, match="replay"):
+        verifier.verify(answer, BODY)
+
+
+def test_a_failed_answer_does_not_burn_its_nonce(sandbox_keys):
+    verifier = verifier_at(sandbox_keys, NOW)
+    tampered = headers(sandbox_keys)
+    with pytest.raises(VerificationError, match="bad signature"):
+        verifier.verify(tampered, BODY + b" ")
+    verifier.verify(tampered, BODY)
+
+
+def test_a_client_without_a_verifier_refuses_every_answer(sandbox_keys):
+    answer = headers(sandbox_keys)
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, headers=answer, content=BODY))
+    signer = Signer("1900000001", sandbox_keys.serial_no, sandbox_keys.merchant_key)
+    with Client(base_url="https://api.mch.weixin.qq.com", signer=signer, verifier=None, transport=transport) as client:
+        with pytest.raises(VerificationError) as caught:
+            client.request("GET", "/v3/offlineface/contracts/ct_1")
+    assert caught.value.exit_status == ExitStatus.VERIFICATION
