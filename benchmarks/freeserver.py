@@ -56,7 +56,7 @@ class Answering(asyncio.Protocol):
     def answer(self, method: str, target: str, body: bytes) -> bytes:
         if method == "POST" and target.startswith("/v3/offlineface/repayment-url"):
             expire = datetime.now(CHINA).replace(microsecond=0) + timedelta(minutes=30)
-            payload = {"repayment_url": f"{self.base}/sandbox/repay/u?token={uuid.uuid4().hex}",
+            payload = {"repayment_url": f"https://pay.example/repay/u?token={uuid.uuid4().hex}",
                        "expire_at": expire.isoformat()}
         elif method == "GET" and "/users/out-user-id/" in target:
             parts = target.split("?")[0].split("/")

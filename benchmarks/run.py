@@ -172,7 +172,7 @@ def main() -> None:
     env["WXPAY_CONFIG"] = str(config)
     free_env = {**env, "WXPAY_CONFIG": str(free_config)}
     wxpay = wxpay_exe()
-    figures: dict[str, float] = {}
+    figures: dict[str, float] = Figures()
     try:
         # Start-up, as ratios to importing click, all in this run.
         click_import, version, help_ = timed(
@@ -219,6 +219,18 @@ def main() -> None:
     report(figures, batch_rows, free_rows, memory_rows)
     if args.json:
         print(json.dumps(figures))
+
+
+class Figures(dict):
+    """The figures so far; each is also shown on stderr as it comes, so a long run can be followed."""
+
+    def __setitem__(self, name: str, value: float) -> None:
+        print(f"  {name} = {value:.4g}", file=sys.stderr, flush=True)
+        super().__setitem__(name, value)
+
+    def update(self, *args, **kwargs) -> None:
+        for name, value in dict(*args, **kwargs).items():
+            self[name] = value
 
 
 def report(f: dict[str, float], batch_rows: int, free_rows: int, memory_rows: tuple[int, int]) -> None:

@@ -82,8 +82,19 @@ def test_config_check_marks_on_a_real_terminal(sandbox, configure, tmp_path):
     configure(sandbox)
     shown = run_on_terminal("config", "check", tmp_path=tmp_path, stdout=True, env={"NO_COLOR": ""})
     assert "32m✓" in shown.terminal  # green (and bold, as the first column is)
-    plain = run_on_terminal("config", "check", tmp_path=tmp_path, stdout=True, env={"NO_COLOR": "1"})
-    assert "✓" in plain.terminal and "32m" not in plain.terminal
+
+
+@pytest.mark.parametrize("no_color, coloured", [("", True), ("1", False)])
+def test_table_marks_respect_no_color(no_color, coloured, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", no_color)
+    monkeypatch.setenv("TERM", "xterm")
+    stream = Tty()
+    monkeypatch.setattr("sys.stdout", stream)
+    output.render(output.View(data=None, rows=[("✓", "ok"), ("✗", "bad"), ("!", "hmm")], columns=("", "check")),
+                  "table")
+    text = stream.getvalue()
+    assert ("32m✓" in text and "31m✗" in text and "33m!" in text) is coloured
+    assert "✓" in text and "✗" in text
 
 
 def test_errors_are_red_on_a_real_terminal_and_plain_in_a_file(tmp_path):

@@ -163,6 +163,34 @@ def test_the_size_cap_holds_while_inflating():
     assert len(reader._out) <= bounds.MAX_ANSWER_BYTES + 1
 
 
+def test_raw_bytes_are_capped_even_when_they_inflate_to_little():
+    """Junk after a gzip stream is never inflated (zlib keeps it aside): the raw count stops it."""
+    import gzip
+
+    import httpx
+
+    from wxpay_cli import bounds
+
+    response = httpx.Response(200, headers={"Content-Encoding": "gzip"}, request=httpx.Request("GET", "https://x/"))
+    reader = bounds.BodyReader(response, deadline=time.monotonic() + 60)
+    reader.feed(gzip.compress(b'{"user_id": "u"}'))
+    with pytest.raises(VerificationError, match="larger than"):
+        for _ in range(40):
+            reader.feed(b"\0" * 65536)
+
+
+def test_a_chunk_after_the_deadline_ends_the_answer():
+    """Between chunks too (a transport without a connection pool, like a test's, has no other bound)."""
+    import httpx
+
+    from wxpay_cli import bounds
+
+    response = httpx.Response(200, request=httpx.Request("GET", "https://x/"))
+    reader = bounds.BodyReader(response, deadline=time.monotonic() - 1)
+    with pytest.raises(httpx.ReadTimeout):
+        reader.feed(b"{")
+
+
 def test_a_large_plain_answer_is_refused(hostile, run):
     hostile.signed(USER_PATH, b'{"user_id": "' + b"x" * (2 << 20) + b'"}')
     refused(run("user", "show", "--user", "demo", "--org", "demo-org"), ExitStatus.VERIFICATION, "larger than")

@@ -84,11 +84,12 @@ def test_request_post_body(how, sandbox, configure, run, tmp_path):
     "/v3/offlinefacemch/organizations/demo-org/users/user-id/{user_id}/terminate%2Dcontract?x=1",
     "/v3/eduschoolpay/contracts/c1/terminate",
 ])
-def test_request_refuses_terminations(path, sandbox, configure, run):
-    """The escape hatch must not bypass confirmation and the audit log."""
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "post"])
+def test_request_refuses_terminations(method, path, sandbox, configure, run):
+    """The escape hatch must not bypass confirmation and the audit log, whatever the method."""
     configure(sandbox)
     user = sandbox.state.users[("demo-org", "demo")]
-    result = run("request", "POST", path.format(user_id=user.user_id))
+    result = run("request", method, path.format(user_id=user.user_id))
     assert result.exit_code == 1
     assert "does not send terminations" in result.stderr
     assert "wxpay contract terminate" in result.stderr or "guarded command" in result.stderr

@@ -44,3 +44,13 @@ def test_link_expiry_and_contract_times_are_local_with_offset(new_york, sandbox,
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d -05:00", signed)
     raw = json.loads(run("contract", "show", contract_id, "--json").stdout)
     assert raw["contract_signed_time"].endswith("+08:00")  # JSON keeps WeChat's value as it came
+
+
+def test_certificate_validity_is_local_time_with_offset(new_york, sandbox_keys):
+    from wxpay_cli import keys, onboarding
+
+    from wxpay_cli.sandbox.keys import cert_pem
+
+    cert = keys.load_certificate(cert_pem(sandbox_keys.platform_cert), source="platform_cert.pem")
+    text = onboarding.validity(cert)
+    assert re.search(r"until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d -05:00 \(\d+ days\)", text), text

@@ -90,7 +90,8 @@ def update() -> None:
     from babel.messages.pofile import write_po
 
     old = read_catalog() if PO.exists() else None
-    new = Catalog(locale="zh_CN", domain="wxpay", project="wxpay", fuzzy=False)
+    new = Catalog(locale="zh_CN", domain="wxpay", project="wxpay", fuzzy=False,
+                  creation_date=old.creation_date if old else None)  # no churn in the header
     for message, where in sorted(all_messages().items(), key=lambda item: str(item[0])):
         previous = old.get(message[0] if isinstance(message, tuple) else message) if old else None
         string = previous.string if previous is not None else ("", "") if isinstance(message, tuple) else ""

@@ -57,7 +57,7 @@ class BodyReader:
         elif encoding == "deflate":
             self._inflater = zlib.decompressobj(zlib.MAX_WBITS)
         else:
-            raise httpx.DecodingError(f"unsupported Content-Encoding {encoding[:40]!r}", request=self._request)
+            raise httpx.DecodingError(_("unsupported Content-Encoding {value!r}").format(value=encoding[:40]), request=self._request)
 
     def feed(self, chunk: bytes) -> None:
         self._raw += len(chunk)
@@ -71,19 +71,19 @@ class BodyReader:
                 try:
                     self._out += self._inflater.decompress(data, self._limit + 1 - len(self._out))
                 except zlib.error as exc:
-                    raise httpx.DecodingError(f"bad compressed answer: {exc}", request=self._request) from None
+                    raise httpx.DecodingError(_("bad compressed answer: {exc}").format(exc=exc), request=self._request) from None
                 if len(self._out) > self._limit:
                     raise too_large(self._request_id)
                 data = self._inflater.unconsumed_tail
         if time.monotonic() > self._deadline:
-            raise httpx.ReadTimeout("the whole answer took longer than the timeout", request=self._request)
+            raise httpx.ReadTimeout(_("the whole answer took longer than the timeout"), request=self._request)
 
     def finish(self) -> bytes:
         if self._inflater is not None:
             try:
                 self._out += self._inflater.flush()
             except zlib.error as exc:
-                raise httpx.DecodingError(f"bad compressed answer: {exc}", request=self._request) from None
+                raise httpx.DecodingError(_("bad compressed answer: {exc}").format(exc=exc), request=self._request) from None
             if len(self._out) > self._limit:
                 raise too_large(self._request_id)
         return bytes(self._out)
@@ -138,7 +138,7 @@ async def asend(http: httpx.AsyncClient, request: httpx.Request, timeout: float)
             finally:
                 await response.aclose()
     except TimeoutError:
-        raise httpx.ReadTimeout("the whole answer took longer than the timeout", request=request) from None
+        raise httpx.ReadTimeout(_("the whole answer took longer than the timeout"), request=request) from None
 
 
 def _bounded(timeout: float | None) -> float | None:

@@ -101,7 +101,7 @@ def _key_file_check(profile: Profile) -> Check:
     if keys.loose_permissions(profile.private_key):
         return Check(name, "warn", _("{private_key} is readable by other users (mode {mode:03o})").format(private_key=profile.private_key, mode=mode),
                      f"chmod 600 {profile.private_key}")
-    return Check(name, "ok", f"{profile.private_key} (mode {mode:03o})")
+    return Check(name, "ok", _("{private_key} (mode {mode:03o})").format(private_key=profile.private_key, mode=mode))
 
 
 def _merchant_cert_check(profile: Profile, private_key) -> Check:
@@ -191,7 +191,7 @@ def _answer_check(name: str, response: httpx.Response, verification_keys: list[V
 
 def clock_check(recorder: HeaderRecorder) -> Check:
     """How far the local clock is from WeChat's, from the `Date` header of the last answer."""
-    name = "clock"
+    name = _("clock")
     offset = clock_offset(recorder)
     if offset is None:
         return Check(name, "skip", _("WeChat's answer has no usable Date header"))

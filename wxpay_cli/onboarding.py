@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from wxpay_cli import credentials, keys, serials
+from wxpay_cli import credentials, keys, serials, times
 from wxpay_cli.config import PRIVATE_KEY_ENV, Profile, base_url_problem, expand, shown_url
 from wxpay_cli.errors import ConfigError
 from wxpay_cli.i18n import _
@@ -57,12 +57,12 @@ def check_base_url(value: str) -> str:
     value = value.strip().rstrip("/")
     problem = base_url_problem(value)
     if problem:
-        raise ConfigError(f"{shown_url(value)!r} {problem}", hint=_("e.g. https://api.mch.weixin.qq.com"))
+        raise ConfigError(_("{value!r} {problem}").format(value=shown_url(value), problem=problem), hint=_("e.g. https://api.mch.weixin.qq.com"))
     return value
 
 
 def private_key_is_encrypted(path: str) -> bool:
-    return b"ENCRYPTED" in keys.read_pem_file(expand(path), "private key")
+    return b"ENCRYPTED" in keys.read_pem_file(expand(path), _("private key"))
 
 
 def check_private_key(path: str, password: str | None):
@@ -102,7 +102,8 @@ def check_platform_cert(path: str, merchant_serial: str) -> keys.Certificate:
 def refuse_expired(cert: keys.Certificate, source: str) -> None:
     if days_left(cert) < 0:
         raise ConfigError(
-            _("{source} (serial {serial_no}) expired on {not_after:%Y-%m-%d}").format(source=source, serial_no=cert.serial_no, not_after=cert.not_after),
+            _("{source} (serial {serial_no}) expired on {not_after}").format(
+                source=source, serial_no=cert.serial_no, not_after=times.local(cert.not_after)),
             hint=_("download a current one from the merchant platform, or run `wxpay certs download`"),
         )
 
@@ -112,11 +113,11 @@ def days_left(cert: keys.Certificate, now: datetime | None = None) -> float:
 
 
 def validity(cert: keys.Certificate) -> str:
-    """'until 2027-11-25 (364 days)' / 'expired on 2025-01-01'."""
+    """'until 2027-11-25 08:00:00 +08:00 (364 days)' / 'expired on 2025-01-01 08:00:00 +08:00' (local time)."""
     left = days_left(cert)
     if left < 0:
-        return _("expired on {not_after:%Y-%m-%d}").format(not_after=cert.not_after)
-    return f"until {cert.not_after:%Y-%m-%d} ({int(left)} days)"
+        return _("expired on {not_after}").format(not_after=times.local(cert.not_after))
+    return _("until {not_after} ({days} days)").format(not_after=times.local(cert.not_after), days=int(left))
 
 
 # -- config show -----------------------------------------------------------------

@@ -32,6 +32,10 @@ COLUMNS = [
     ("contract_id", N_("Contract"), 14, 10),
 ]
 OPERATIONS = {"repayment_url": N_("link"), "terminate": N_("terminate")}
+# The outcome in words on a terminal (the filter and JSON keep the recorded value).
+OUTCOMES = {"fetched": N_("fetched"), "failed": N_("failed"), "succeeded": N_("succeeded"),
+            "refused": N_("refused"), "unknown": N_("unknown"), "attempted": N_("attempted"),
+            "dry_run": N_("dry run")}
 
 
 def parse_moment(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
@@ -138,6 +142,9 @@ def audit_view(records: list[dict], path: str) -> View:
         elif key == "operation":
             value = record.get("operation")
             value = _(OPERATIONS[value]) if value in OPERATIONS else value
+        elif key == "outcome":
+            value = record.get("outcome")
+            value = _(OUTCOMES[value]) if value in OUTCOMES else value
         else:
             value = record.get(key)
         return for_terminal("" if value is None else value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from wxpay_cli import output
+from wxpay_cli import output, times
 from wxpay_cli.app import App
 from wxpay_cli.commands import _prompt
 from wxpay_cli.commands._options import output_options
@@ -65,7 +65,7 @@ def download(app: App, folder: str, save: bool) -> None:
         for cert, path in zip(download.certificates, paths, strict=True)
     ]
     rows = [
-        (cert.serial_no, f"{cert.certificate.not_before:%Y-%m-%d}", onboarding.validity(cert.certificate), str(path))
+        (cert.serial_no, times.local(cert.certificate.not_before), onboarding.validity(cert.certificate), str(path))
         for cert, path in zip(download.certificates, paths, strict=True)
     ]
     if save:

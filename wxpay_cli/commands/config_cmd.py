@@ -133,7 +133,7 @@ def init(app: App, name, mchid, serial_no, merchant_cert, private_key, public_ke
     if public_key_id:
         rows.append((_("Public key"), f"{public_key_id} ({public_key_facts})"))
     rows += [(_("Platform certificate"), f"{cert.serial_no} ({onboarding.validity(cert)})") for cert in certs]
-    rows.append(("Next", "wxpay config check"))
+    rows.append((_("Next"), "wxpay config check"))
     if not public_key_id and not certs:
         output.warn(_("no key to verify WeChat's answers yet: run `wxpay certs download --output DIR --save`, or add public_key_id and public_key"))
     if asked_passphrase:
@@ -199,8 +199,8 @@ def check(app: App) -> None:
     from wxpay_cli import checks
 
     report = checks.run(app.profile(), app.client_with)
-    app.render(View(data=report.to_dict(), rows=[c.row for c in report.checks], columns=("", "check", "result", "hint"),
-                    title=f"Profile {report.profile}"))
+    app.render(View(data=report.to_dict(), rows=[c.row for c in report.checks], columns=("", _("check"), _("result"), _("hint")),
+                    title=_("Profile {name}").format(name=report.profile)))
     if report.failed:
         raise WxpayError(_("{failed} of {total} checks failed: {names}").format(
             failed=len(report.failed), total=len(report.checks), names=", ".join(c.name for c in report.failed)),

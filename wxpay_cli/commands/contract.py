@@ -21,15 +21,15 @@ from wxpay_cli.output import View, table_rows
 from wxpay_cli.sanitise import for_terminal
 
 CONTRACT_LABELS = [
-    ("contract_id", "Contract"),
-    ("contract_state", "State"),
+    ("contract_id", N_("Contract")),
+    ("contract_state", N_("State")),
     ("user_id", N_("WeChat user_id")),
-    ("organization_id", "Organization"),
-    ("mchid", "Merchant (mchid)"),
+    ("organization_id", N_("Organization")),
+    ("mchid", N_("Merchant (mchid)")),
     ("openid", "openid"),
-    ("contract_signed_time", "Signed"),
-    ("contract_terminated_time", "Terminated"),
-    ("contract_mode", "Mode"),
+    ("contract_signed_time", N_("Signed")),
+    ("contract_terminated_time", N_("Terminated")),
+    ("contract_mode", N_("Mode")),
     ("contract_bank_card_from", N_("Bank card from")),
 ]
 
@@ -110,7 +110,7 @@ def run_termination(app: App, *, organization_id: str, out_user_id: str | None, 
         request = result["request"]
         rows = [(_("Would send"), f"{request['method']} {request['url']}")]
         rows += [(name, value) for name, value in request["headers"].items()]
-        rows.append(("Body", request["body"] or "(empty)"))
+        rows.append((_("Body"), request["body"] or _("(empty)")))
         app.render(View(data=result, rows=rows, title=_("Dry run: no termination was sent")))
         return
     if not yes:
@@ -127,9 +127,9 @@ def run_termination(app: App, *, organization_id: str, out_user_id: str | None, 
     result = steps.run(app.client(), termination.run(target))
     rows = [(_("Contract state"), result["contract_state"]), *[r for r in target.rows() if r[0] != _("Contract state")]]
     if result.get("request_id"):
-        rows.append(("Request-ID", result["request_id"]))
+        rows.append((_("Request-ID"), result["request_id"]))
     if result.get("note"):
-        rows.append(("Note", result["note"]))
+        rows.append((_("Note"), result["note"]))
     app.render(View(data=result, rows=rows, title=_("Contract terminated")))
 
 

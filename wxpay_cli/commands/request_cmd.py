@@ -12,7 +12,7 @@ import click
 from wxpay_cli.app import App
 from wxpay_cli.errors import OperationRefused
 from wxpay_cli.output import View
-from wxpay_cli.i18n import _
+from wxpay_cli.i18n import N_, _
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -42,7 +42,7 @@ def read_data(ctx, param, value: str | None):
 # Irreversible calls that must go through their guarded commands (confirmation, audit log).
 GUARDED = [
     (re.compile(r"/terminate-contract/*$"), "wxpay contract terminate"),
-    (re.compile(r"^/v3/eduschoolpay/contracts/[^/]+/terminate/*$"), "a guarded command (not yet in wxpay)"),
+    (re.compile(r"^/v3/eduschoolpay/contracts/[^/]+/terminate/*$"), N_("a guarded command (not yet in wxpay)")),
 ]
 
 
@@ -68,7 +68,7 @@ def refuse_guarded(method: str, path: str) -> None:
         if method != "GET" and pattern.search(bare):
             raise OperationRefused(
                 _("wxpay request does not send terminations: nothing was sent"),
-                hint=_("use {command}, which confirms and records them").format(command=command), code="GUARDED_OPERATION",
+                hint=_("use {command}, which confirms and records them").format(command=_(command)), code="GUARDED_OPERATION",
             )
 
 

@@ -16,14 +16,14 @@ from wxpay_cli.output import View, table_rows
 from wxpay_cli.i18n import N_, _
 
 USER_LABELS = [
-    ("user_name", "Name"),
+    ("user_name", N_("Name")),
     ("user_id", N_("WeChat user_id")),
-    ("out_user_id", "Pupil (out_user_id)"),
-    ("organization_id", "Organization"),
-    ("user_type", "Type"),
-    ("status", "Status"),
+    ("out_user_id", N_("Pupil (out_user_id)")),
+    ("organization_id", N_("Organization")),
+    ("user_type", N_("Type")),
+    ("status", N_("Status")),
     ("contract_state", N_("Contract state")),
-    ("contract_id", "Contract"),
+    ("contract_id", N_("Contract")),
     ("face_image_ok", N_("Face image OK")),
 ]
 
@@ -70,7 +70,7 @@ def show(app: App, out_user_id: str | None, organization_id: str | None, batch_i
 def user_view(data: dict) -> View:
     rows = table_rows(data, USER_LABELS)
     if (data.get("student_info") or {}).get("class_name"):
-        rows.insert(1, ("Class", data["student_info"]["class_name"]))
+        rows.insert(1, (_("Class"), data["student_info"]["class_name"]))
     if (data.get("staff_info") or {}).get("occupation"):
-        rows.insert(1, ("Occupation", data["staff_info"]["occupation"]))
+        rows.insert(1, (_("Occupation"), data["staff_info"]["occupation"]))
     return View(data=data, rows=rows, title=_("Face-payment user"))
