@@ -177,3 +177,16 @@ def test_handover_shows_the_message(sandbox, configure, run, monkeypatch):
     assert result.exit_code == 1  # stopped before termination
     assert "Message to forward" in result.stdout and "张小明" in result.stdout
     assert os.environ.get("PATH")  # the environment was left alone
+
+
+def test_message_in_the_operators_language(sandbox, configure, run, fake_tools, monkeypatch):
+    configure(sandbox)
+    clipboard = fake_tools("xclip")
+    monkeypatch.setenv("DISPLAY", ":0")
+    result = run("--lang", "zh", *LINK, "--message", "--copy", "--format", "table")
+    assert result.exit_code == 0, result.stderr
+    assert "张小明（三年级二班）的还款链接" in result.stdout and "Repayment link for" not in result.stdout
+    assert clipboard.read_text(encoding="utf-8").startswith("张小明（三年级二班）的还款链接：\n")
+    # JSON is the same in every language: the message there is the English default
+    data = json.loads(run("--lang", "zh", *LINK, "--message", "--json").stdout)
+    assert data["message"].startswith("Repayment link for 张小明 (三年级二班):")
