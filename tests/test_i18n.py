@@ -238,3 +238,40 @@ def test_a_translated_error_keeps_its_english_for_json():
 def test_english_start_up_does_not_load_the_catalog(run):
     run("--lang", "en", "--version")
     assert i18n._catalog is None
+
+
+# -- an operator under a Chinese locale ---------------------------------------
+
+ENGLISH_SENTENCE = re.compile(r"\b[A-Za-z]{2,}(?:[ ,]+[a-z]{2,}){2,}\b")
+
+
+def _english_sentences(text: str) -> list[str]:
+    """Runs of three or more English words outside commands, paths, URLs and ids."""
+    text = re.sub(r"`[^`]*`|https?://\S+|/\S+|--[\w-]+|\$\w+|'[^']*'|\"[^\"]*\"", " ", text)
+    return ENGLISH_SENTENCE.findall(text)
+
+
+def test_an_operator_under_a_chinese_locale_meets_no_english_sentence(sandbox, configure, run):
+    configure(sandbox)
+    env = {"LANG": "zh_CN.UTF-8"}
+    sessions = [
+        ["repayment-url", "--user", "demo", "--org", "demo-org", "--format", "table", "--message"],
+        ["user", "show", "--user", "demo", "--org", "demo-org", "--format", "table"],
+        ["user", "show", "--user", "nobody", "--org", "demo-org", "--format", "table"],
+        ["contract", "terminate", "--user", "demo", "--org", "demo-org", "--format", "table"],
+        ["contract", "terminate", "--user", "demo", "--org", "demo-org", "--yes", "--format", "table"],
+        ["contract", "terminate", "--user", "demo", "--org", "demo-org", "--yes", "--format", "table"],
+        ["repayment-url", "--user", "demo"],
+        ["--profile", "nope", "user", "show", "--user", "demo", "--org", "demo-org"],
+        ["config", "show", "--format", "table"],
+        ["audit", "--format", "table"],
+    ]
+    found = {}
+    for args in sessions:
+        result = run(*args, env=env)
+        sentences = _english_sentences(result.stdout + result.stderr)
+        if sentences:
+            found[" ".join(args)] = sentences
+    assert not found, found
+    # and the detector does see English
+    assert _english_sentences(run(*sessions[0], env={"LANG": "C"}).stdout)
