@@ -121,12 +121,13 @@ def test_dripped_headers_end_at_the_deadline_exit_4(sandbox, sandbox_keys, hosti
     assert time.monotonic() - started < 10
 
 
-def test_a_dripped_body_ends_at_the_deadline_in_batch_too(sandbox, sandbox_keys, hostile):
+@pytest.mark.parametrize("headers", [False, True], ids=["body", "headers"])
+def test_a_dripped_answer_ends_at_the_deadline_in_batch_too(sandbox, sandbox_keys, hostile, headers):
     import asyncio
 
     from wxpay_cli.aclient import AsyncClient
 
-    hostile.drip(USER_PATH, 0.2)
+    hostile.drip(USER_PATH, 0.2, headers=headers)
     client_args = client_for(sandbox, sandbox_keys, 0.3)
 
     async def go():

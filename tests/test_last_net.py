@@ -74,3 +74,22 @@ def test_signal_during_the_termination_post_is_recorded_then_exits(sandbox, conf
     assert "may or may not have happened" in err and "wxpay user show --user demo --org demo-org" in err
     assert [line["outcome"] for line in AuditLog().records()] == ["attempted", "unknown"]
     assert [r.method for r in sandbox.received] == ["GET", "POST"]  # no re-query, no second POST
+
+
+def test_sigterm_outside_a_termination_exits_143(sandbox, configure):
+    configure(sandbox)
+    sandbox.inject("slow_answer", seconds=5.0, path_contains="out-user-id")
+    process = subprocess.Popen([wxpay_script(), *SHOW], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    try:
+        deadline = time.monotonic() + 30
+        while not sandbox.received:
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.01)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 143, err
+    assert "interrupted" in err and "Traceback" not in err and out == ""
