@@ -340,7 +340,7 @@ class Progress:
 def _duration(seconds: float) -> str:
     seconds = int(seconds + 0.5)
     if seconds < 60:
-        return f"{seconds} s"
+        return _("{seconds} s").format(seconds=seconds)
     minutes, seconds = divmod(seconds, 60)
     if minutes < 60:
         return f"{minutes}:{seconds:02d}"
