@@ -403,7 +403,7 @@ def _parse_json(response: httpx.Response) -> dict | None:
     request_id = response.headers.get("Request-ID")
     try:
         data = json.loads(response.content)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested deeper than Python can parse: not an answer either
         raise VerificationError(_("WeChat's answer is not JSON; nothing from it was used"), request_id=request_id) from None
     if not isinstance(data, dict):
         raise VerificationError(_("WeChat's answer is not a JSON object; nothing from it was used"), request_id=request_id)
@@ -413,7 +413,7 @@ def _parse_json(response: httpx.Response) -> dict | None:
 def _parse_object(body: bytes) -> dict | None:
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # an unsigned body nested thousands deep is not WeChat's JSON
         return None
     return data if isinstance(data, dict) else None
 
