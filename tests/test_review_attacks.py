@@ -51,3 +51,13 @@ def test_a_deeply_nested_certificate_list_is_a_verification_failure(cert_sandbox
     no_traceback(result)
     assert result.exit_code == ExitStatus.VERIFICATION, result.stderr
     assert not (tmp_path / "certs").exists()
+
+
+def test_a_contract_state_from_wechat_cannot_forge_a_line_in_the_refusal(sandbox, hostile, run):
+    hostile.rewrite(USER_PATH, lambda d: {**d, "contract_state": "PAUSED\nerror: forged\rline"})
+    result = run("contract", "terminate", "--user", "demo", "--org", "demo-org", "--yes")
+    no_traceback(result)
+    assert result.exit_code == ExitStatus.REFUSED, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "\r" not in result.stderr
+    assert posts_to_terminate(sandbox) == []
