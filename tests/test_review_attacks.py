@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from hostile import Hostile
@@ -61,3 +63,25 @@ def test_a_contract_state_from_wechat_cannot_forge_a_line_in_the_refusal(sandbox
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "\r" not in result.stderr
     assert posts_to_terminate(sandbox) == []
+
+
+@pytest.mark.parametrize("field", ["code", "message"])
+def test_an_unverified_error_body_cannot_forge_a_line(hostile, run, field):
+    body = {"code": "PARAM_ERROR", "message": "bad", field: "x\nerror: forged\rline"}
+    hostile.raw(LINK_PATH, 400, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    result = run("repayment-url", "--user", "demo", "--org", "demo-org")
+    no_traceback(result)
+    assert result.exit_code == ExitStatus.REFUSED, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "\r" not in result.stderr
+
+
+def test_an_unverified_refusal_of_the_credentials_in_batch_cannot_forge_a_line(hostile, run, tmp_path):
+    rows = tmp_path / "rows.csv"
+    rows.write_text("out_user_id,organization_id\ndemo,demo-org\n")
+    body = {"code": "SIGN_ERROR", "message": "x\nerror: forged"}
+    hostile.raw(LINK_PATH, 401, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    result = run("repayment-url", "--batch", str(rows), "--concurrency", "1")
+    no_traceback(result)
+    assert result.exit_code == ExitStatus.CONFIG, result.stderr
+    assert not any(line.startswith("error: forged") for line in result.stderr.splitlines()), result.stderr
