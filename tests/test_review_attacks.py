@@ -85,3 +85,25 @@ def test_an_unverified_refusal_of_the_credentials_in_batch_cannot_forge_a_line(h
     no_traceback(result)
     assert result.exit_code == ExitStatus.CONFIG, result.stderr
     assert not any(line.startswith("error: forged") for line in result.stderr.splitlines()), result.stderr
+
+
+def test_verbose_trace_redacts_the_answers_signature_too(sandbox, configure, run):
+    """README: `-v` traces with signatures redacted; WeChat's answer signature included
+    (with it and the traced body, a pasted trace is a whole signed answer to replay)."""
+    configure(sandbox)
+    seen = []
+    original = sandbox.server.RequestHandlerClass.send_header
+
+    def keep(self, name, value):
+        if name.lower() == "wechatpay-signature":
+            seen.append(value)
+        original(self, name, value)
+
+    sandbox.server.RequestHandlerClass.send_header = keep
+    try:
+        result = run("-v", "repayment-url", "--user", "demo", "--org", "demo-org")
+    finally:
+        sandbox.server.RequestHandlerClass.send_header = original
+    assert result.exit_code == 0, result.stderr
+    assert seen and seen[0] not in result.stderr
+    assert "wechatpay-signature" in result.stderr.lower()
