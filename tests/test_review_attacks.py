@@ -107,3 +107,18 @@ def test_verbose_trace_redacts_the_answers_signature_too(sandbox, configure, run
     assert result.exit_code == 0, result.stderr
     assert seen and seen[0] not in result.stderr
     assert "wechatpay-signature" in result.stderr.lower()
+
+
+def test_csv_batch_output_on_a_terminal_is_sanitised(sandbox, hostile, tmp_path):
+    from terminal import run_on_terminal
+
+    rows = tmp_path / "rows.csv"
+    rows.write_text("out_user_id,organization_id,remark\ndemo,demo-org,\x1b]0;pwned\x07 \u202eevil\n",
+                    encoding="utf-8")
+    hostile.rewrite(USER_PATH, lambda d: {**d, "user_name": "\x1b[2J\u009b31m\u2066name"})
+    shown = run_on_terminal("user", "show", "--batch", str(rows), "--format", "csv", tmp_path=tmp_path,
+                            stdin=False, stdout=True, stderr=False)  # the terminal shows stdout only
+    assert shown.returncode == 0, shown.terminal
+    for raw in ("\x1b", "\x07", "\u009b", "\u202e", "\u2066"):
+        assert raw not in shown.terminal, (raw, shown.terminal)
+    assert "pwned" in shown.terminal and "name" in shown.terminal
