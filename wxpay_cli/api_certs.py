@@ -108,7 +108,7 @@ def download_certificates(client: Client, apiv3_key: str) -> Download:
     request_id = response.headers.get("Request-ID")
     try:
         data = json.loads(response.content)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise VerificationError(_("WeChat's certificate list is not JSON; nothing was saved"), request_id=request_id) from None
     certificates = decrypt_certificates(data, apiv3_key, request_id=request_id)
     if any(serials.same(c.serial_no, client.signer.serial_no) for c in certificates):

@@ -35,6 +35,7 @@ from wxpay_cli.errors import (
     ServiceUnavailable,
     VerificationError,
 )
+from wxpay_cli.sanitise import for_terminal
 from wxpay_cli.signing import Signer, Verifier, redact_authorization
 from wxpay_cli.i18n import _
 
@@ -403,7 +404,7 @@ def _parse_json(response: httpx.Response) -> dict | None:
     request_id = response.headers.get("Request-ID")
     try:
         data = json.loads(response.content)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested deeper than Python can parse: not an answer either
         raise VerificationError(_("WeChat's answer is not JSON; nothing from it was used"), request_id=request_id) from None
     if not isinstance(data, dict):
         raise VerificationError(_("WeChat's answer is not a JSON object; nothing from it was used"), request_id=request_id)
@@ -413,7 +414,7 @@ def _parse_json(response: httpx.Response) -> dict | None:
 def _parse_object(body: bytes) -> dict | None:
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # an unsigned body nested thousands deep is not WeChat's JSON
         return None
     return data if isinstance(data, dict) else None
 
@@ -425,8 +426,9 @@ def api_error(response: httpx.Response) -> ApiError:
     payload = _parse_object(response.content)
     if payload is not None:
         # Error answers are not signed: each part is capped, and shown labelled as unverified.
-        code = _capped(payload.get("code"), 64) or code
-        message = _capped(payload.get("message"), 200) or message
+        # code and message end up inside wxpay's own sentences (and lines): escaped here, once.
+        code = for_terminal(_capped(payload.get("code"), 64)) or code
+        message = for_terminal(_capped(payload.get("message"), 200)) or message
         detail = payload.get("detail")
         if isinstance(detail, str) or len(json.dumps(detail, ensure_ascii=False)) > MAX_DETAIL:
             detail = _capped(detail, MAX_DETAIL)  # a small object is kept as it came, for --json

@@ -125,7 +125,9 @@ class Termination:
         if target.contract_state not in (None, "CONTRACTED"):
             raise self.refuse(
                 target,
-                _("the contract of {pupil} is {contract_state}, not CONTRACTED; nothing was sent").format(pupil=target.out_user_id or target.user_id, contract_state=target.contract_state),
+                _("the contract of {pupil} is {contract_state}, not CONTRACTED; nothing was sent").format(
+                    pupil=for_terminal(target.out_user_id or target.user_id),
+                    contract_state=for_terminal(target.contract_state)),
                 code="NOT_CONTRACTED",
             )
 
