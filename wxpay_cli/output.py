@@ -119,9 +119,18 @@ def _render_table(view: View, *, to_stderr: bool = False) -> None:
 
     if view.rows and any(isinstance(column, Column) for column in view.columns):
         columns = [c if isinstance(c, Column) else Column(c, len(c), keep=1_000) for c in view.columns]
+        from rich.cells import cell_len
+
+        def needed(index: int) -> int:  # a column narrower than its cap takes only what it shows
+            if columns[index].fill:
+                return columns[index].width
+            texts = [columns[index].heading, *(cell(row[index]).plain for row in view.rows)]
+            return min(columns[index].width, max(cell_len(text) for text in texts))
+
         shown = fit_columns(columns, console.width)
-        widths = {index: columns[index].width for index in shown}
-        spare = console.width - 2 - sum(width + 2 for width in widths.values())
+        widths = [needed(index) for index in range(len(columns))]
+        # What the table really takes: its 2 edges and 3 cells between columns (padding, rule).
+        spare = console.width - (2 - 3) - sum(widths[index] + 3 for index in shown)
         for index in shown:
             if columns[index].fill and spare > 0:
                 widths[index], spare = widths[index] + spare, 0
