@@ -84,6 +84,9 @@ def test_every_command_has_help_and_is_in_the_readme():
     for name, command in all_commands(cli):
         assert (command.help or "").strip(), f"{name} has no help text"
         assert f"wxpay {name}" in readme, f"README does not mention `wxpay {name}`"
+        undocumented = [flag for param in command.params for flag in param.opts
+                        if flag.startswith("--") and flag not in readme]
+        assert not undocumented, f"README does not mention {undocumented} of `wxpay {name}`"
 
 
 def test_readme_test_command_is_what_ci_runs():

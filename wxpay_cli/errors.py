@@ -1,7 +1,7 @@
 """The exception hierarchy and the exit-code table.
 
 Errors are raised where they are detected and carry their own exit status; the
-CLI entry point (`cli.main`) is the one place that turns them into a message on
+command group (`cli.WxpayGroup.invoke`) is the one place that turns them into a message on
 stderr and an exit code. This module imports nothing heavy.
 """
 
