@@ -292,6 +292,8 @@ class _BaseClient:
             elapsed = (time.monotonic() - started) * 1000
             self._emit(f"< HTTP {response.status_code} {response.reason_phrase} ({elapsed:.0f} ms)")
             for name, value in response.headers.items():
+                if name.lower() == "wechatpay-signature":  # README: signatures redacted, WeChat's too
+                    value = value[:8] + "…(redacted)"
                 self._emit(f"< {name}: {value}")
             if not response.is_success and response.content:
                 # An error answer is not signed: its body is never traced (the error line shows a capped detail).

@@ -387,7 +387,8 @@ class CsvWriter:
     when the input has been read that far), then `result_columns`, then
     error_code and error_message. Values WeChat sent that Excel would run as a
     formula (=, +, -, @ first) are prefixed with a quote; the input's own cells
-    are written as read, so a line feeds back as input.
+    are written as read, so a line feeds back as input. On a terminal, every cell
+    goes through `for_terminal`.
     """
 
     def __init__(self, input_columns, result_columns: tuple[str, ...]):
@@ -405,6 +406,9 @@ class CsvWriter:
                             "error_message"]
             self._inputs = set(given)
             self._writer = csv.writer(sys.stdout, lineterminator="\r\n")
+            # On a terminal the cells are for eyes: escaped like every outside string there.
+            # Into a file or a pipe they stay exact, so a line feeds back as input.
+            self._on_terminal = _isatty(sys.stdout)
             sys.stdout.write("\ufeff")
             self._writer.writerow(self.columns)
         error = record.get("error") or {}
@@ -416,7 +420,8 @@ class CsvWriter:
                 value = error.get("message")
             else:
                 value = _lookup(record, name)
-            cells.append(_cell(value, from_input=name in self._inputs))
+            cell = _cell(value, from_input=name in self._inputs)
+            cells.append(for_terminal(cell) if self._on_terminal else cell)
         self._writer.writerow(cells)
         sys.stdout.flush()
 

@@ -168,17 +168,23 @@ class Termination:
         result = {**result_fields(target), "contract_state": "TERMINATED", "request_id": answer.request_id}
         notes = []
         try:
-            self.record(target, "succeeded", http_status=answer.http_status, request_id=answer.request_id)
-        except AuditLogError as exc:
-            notes.append(_("terminated, but the audit log could not record it: {reason}").format(reason=exc.message))
-        if target.out_user_id:
             try:
-                result["contract_state"] = yield from self._current_state(target)
-            except WxpayError as exc:
-                notes.append(_("state from WeChat's verified 204; it could not be re-queried ({reason})").format(
+                self.record(target, "succeeded", http_status=answer.http_status, request_id=answer.request_id)
+            except AuditLogError as exc:
+                notes.append(_("terminated, but the audit log could not record it: {reason}").format(
                     reason=exc.message))
-        else:
-            notes.append(_("state from WeChat's verified 204; a pupil given by --user-id cannot be re-queried"))
+            if target.out_user_id:
+                try:
+                    result["contract_state"] = yield from self._current_state(target)
+                except WxpayError as exc:
+                    notes.append(_("state from WeChat's verified 204; it could not be re-queried ({reason})").format(
+                        reason=exc.message))
+            else:
+                notes.append(_("state from WeChat's verified 204; a pupil given by --user-id cannot be re-queried"))
+        except KeyboardInterrupt as exc:  # done already: say so, not just "interrupted"
+            raise Interrupted(_("interrupted after WeChat's verified answer: the contract of {who} was terminated "
+                                "(TERMINATED)").format(who=for_terminal(target.out_user_id or target.user_id)),
+                              by_sigterm=isinstance(exc, SigtermReceived)) from exc
         if notes:
             result["note"] = "; ".join(notes)
         return result
