@@ -52,3 +52,36 @@ def test_batch_dry_run_table_is_one_line_a_row_at_80_columns(sandbox, configure,
     assert len(body) == 3 + 4, result.stdout  # title, heading, rule, one line for each of the 4 rows
     assert all(len(line) <= 80 for line in body)
     assert "P00" in result.stdout and "三年级二班" in result.stdout and "demo-term" in result.stdout
+
+
+def test_click_file_and_number_errors_are_in_chinese(sandbox, configure, run, tmp_path):
+    configure(sandbox)
+    result = run("--lang", "zh", "user", "show", "--batch", str(tmp_path / "名单.csv"))
+    assert result.exit_code == 2
+    assert "No such file" not in result.stderr and "文件不存在" in result.stderr, result.stderr
+    result = run("--lang", "zh", "audit", "--limit", "x")
+    assert result.exit_code == 2
+    assert "integer" not in result.stderr and "整数" in result.stderr, result.stderr
+    result = run("--lang", "en", "audit", "--limit", "x")  # and English stays English in the same process
+    assert "is not a valid integer range" in result.stderr
+
+
+@pytest.mark.parametrize("command", [("repayment-url",), ("sandbox", "serve")])
+def test_chinese_help_has_no_english_metavar(run, command):
+    result = run("--lang", "zh", *command, "--help")
+    assert result.exit_code == 0
+    assert "INTEGER" not in result.stdout and "RANGE" not in result.stdout, result.stdout
+
+
+def test_a_closed_port_is_said_in_chinese(sandbox, configure, run):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    configure(sandbox, base_url=f"http://127.0.0.1:{port}")
+    result = run("--lang", "zh", "repayment-url", "--user", "demo", "--org", "demo-org")
+    assert result.exit_code == 4
+    assert "Connection refused" not in result.stderr and "连接被拒绝" in result.stderr, result.stderr
+    english = run("--lang", "en", "repayment-url", "--user", "demo", "--org", "demo-org")
+    assert "Connection refused" in english.stderr or "connection refused" in english.stderr
