@@ -148,3 +148,43 @@ def test_an_interruption_after_the_verified_204_says_the_termination_was_done(sa
     assert "TERMINATED" in result.stderr or "was terminated" in result.stderr, result.stderr
     assert [line["outcome"] for line in AuditLog().records()] == ["attempted", "succeeded"]
     assert len(posts_to_terminate(sandbox)) == 1
+
+
+def test_a_link_replayed_into_the_next_run_is_refused(sandbox, hostile, run):
+    """The daily job runs one pupil per process: a replaying proxy must not hand the first
+    pupil's signed link answer to the next run, asked for another pupil."""
+    first = run("repayment-url", "--user", "demo", "--org", "demo-org", "--json")
+    assert first.exit_code == 0, first.stderr
+    link = json.loads(first.stdout)["repayment_url"]
+    hostile.replay(LINK_PATH)
+    second = run("repayment-url", "--user", "demo-2", "--org", "demo-org", "--json")
+    no_traceback(second)
+    assert link not in second.stdout
+    assert second.exit_code == ExitStatus.VERIFICATION, second.stdout + second.stderr
+    assert "replay" in second.stderr
+
+
+def test_seen_nonces_are_shared_between_processes_and_pruned(tmp_path, monkeypatch):
+    from wxpay_cli import nonces
+
+    path = tmp_path / "state" / "seen-nonces"
+    first, second = nonces.SeenNonces(path, keep=600), nonces.SeenNonces(path, keep=600)
+    assert not first.seen("n1", 1000.0)
+    assert second.seen("n1", 1001.0)  # another process saw it
+    assert not second.seen("n2", 1002.0) and first.seen("n2", 1003.0)
+    assert not first.seen("n1", 1700.0)  # older than keep: forgotten
+    monkeypatch.setattr(nonces, "PRUNE_AT", 0)  # every append prunes (replaces the file)
+    assert not first.seen("n3", 1701.0)
+    assert "n2" not in path.read_text() and "n3" in path.read_text()
+    assert second.seen("n3", 1702.0)  # reads the replaced file from its start
+    assert not second.seen("n4", 1703.0) and first.seen("n4", 1704.0)
+
+
+def test_seen_nonces_fall_back_to_this_process_when_the_folder_is_not_writable(tmp_path):
+    from wxpay_cli import nonces
+
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    store = nonces.SeenNonces(blocked / "seen-nonces")  # its folder cannot exist
+    assert not store.seen("n1", 1.0)
+    assert store.seen("n1", 2.0)

@@ -149,10 +149,13 @@ class Verifier:
         *,
         clock: Callable[[], float] = time.time,
         window: int = TIMESTAMP_WINDOW,
+        shared_nonces=None,
     ):
         self.keys = {serials.key_id(key.key_id): key for key in keys}
         self._clock = clock
         self._window = window
+        # Nonces accepted by other wxpay processes too (nonces.SeenNonces), or None: this process only.
+        self._shared_nonces = shared_nonces
         # Nonces of answers accepted within the window: a second answer with one is a replay.
         self._seen_nonces: dict[str, float] = {}
 
@@ -215,7 +218,7 @@ class Verifier:
             if now - seen[oldest] <= keep:
                 break
             del seen[oldest]
-        if nonce in seen:
+        if nonce in seen or (self._shared_nonces is not None and self._shared_nonces.seen(nonce, now)):
             raise fail(_("the answer is a replay (its Wechatpay-Nonce was seen before)"))
         seen[nonce] = now
 

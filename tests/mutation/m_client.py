@@ -1,7 +1,7 @@
 """Mutations of the client's verification, bounds, shapes and terminal boundary (issue 8, part A)."""
 
 TESTS = ["tests/test_hostile.py", "tests/test_verification_edges.py", "tests/test_protocol_vectors.py",
-         "tests/test_signing.py", "tests/test_client.py"]
+         "tests/test_signing.py", "tests/test_client.py", "tests/test_review_attacks.py"]
 
 MUTATIONS = [
     # (path, original, replacement, why)
@@ -12,7 +12,14 @@ MUTATIONS = [
      "base64 signature decoded leniently"),
     ("wxpay_cli/signing.py", "            if not value:\n                raise fail(",
      "            if value is None:\n                raise fail(", "empty Wechatpay-* header taken as present"),
-    ("wxpay_cli/signing.py", "        if nonce in seen:\n", "        if False:\n", "replayed nonce accepted"),
+    ("wxpay_cli/signing.py", "        if nonce in seen or (self._shared_nonces is not None and self._shared_nonces.seen(nonce, now)):\n",
+     "        if False:\n", "replayed nonce accepted"),
+    ("wxpay_cli/signing.py", "(self._shared_nonces is not None and self._shared_nonces.seen(nonce, now))", "False",
+     "a replay into the next run (another process) accepted"),
+    ("wxpay_cli/nonces.py", "            if seen and now - when <= self.keep:", "            if False:",
+     "nonces another process saw ignored"),
+    ("wxpay_cli/nonces.py", "            self._inode, self._offset = status.st_ino, 0", "            pass",
+     "a pruned (replaced) file read from the old offset"),
     ("wxpay_cli/signing.py", "            if now - seen[oldest] <= keep:", "            if now - seen[oldest] < 1:",
      "replayed nonce forgotten too soon"),
     ("wxpay_cli/signing.py", "if not _UNIX_TIME.fullmatch(timestamp):", "if False:", "timestamp shape unchecked"),
