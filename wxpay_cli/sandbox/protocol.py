@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 SCHEME = "WECHATPAY2-SHA256-RSA2048"
 WINDOW = 300  # seconds a request timestamp may be away from the server clock
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_AUTH_FIELDS = ("mchid", "nonce_str", "timestamp", "serial_no", "signature")
+AUTH_FIELDS = ("mchid", "nonce_str", "timestamp", "serial_no", "signature")  # all required, none empty
 
 
 def lines(*fields: bytes) -> bytes:

@@ -291,7 +291,7 @@ class Handler(BaseHTTPRequestHandler):
         fields = protocol.authorization_fields(header)
         if fields is None:
             self._sign_error(record, f"Authorization scheme is not {protocol.SCHEME}")
-        missing = [k for k in ("mchid", "nonce_str", "timestamp", "serial_no", "signature") if not fields.get(k)]
+        missing = [k for k in protocol.AUTH_FIELDS if not fields.get(k)]
         if missing:
             self._sign_error(record, f"Authorization lacks {', '.join(missing)}")
         if fields["mchid"] != state.keys.mchid:
