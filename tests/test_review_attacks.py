@@ -188,3 +188,16 @@ def test_seen_nonces_fall_back_to_this_process_when_the_folder_is_not_writable(t
     store = nonces.SeenNonces(blocked / "seen-nonces")  # its folder cannot exist
     assert not store.seen("n1", 1.0)
     assert store.seen("n1", 2.0)
+
+
+def test_a_huge_serial_with_a_bad_signature_is_one_short_line(cert_sandbox, configure, run):
+    """A platform serial is compared by value: 20 000 leading zeros still name the key; the
+    refusal names the key as wxpay knows it, not the header's 20 KB."""
+    configure(cert_sandbox)
+    hostile = Hostile(cert_sandbox)
+    serial = "0" * 20_000 + hostile.serial
+    hostile.signed(LINK_PATH, b'{"a":"b"}', Wechatpay_Serial=serial, Wechatpay_Signature="QUFBQQ==")
+    result = run("repayment-url", "--user", "demo", "--org", "demo-org")
+    no_traceback(result)
+    assert result.exit_code == ExitStatus.VERIFICATION, result.stderr
+    assert "bad signature" in result.stderr and len(result.stderr) < 1000, len(result.stderr)

@@ -205,7 +205,7 @@ class Verifier:
         if skew > self._window:
             raise fail(_("Wechatpay-Timestamp is {skew} s away from the local clock (limit {window} s)").format(skew=int(skew), window=self._window))
         if not rsa_verify(key.public_key, response_message(timestamp, nonce, body), signature):
-            raise fail(_("bad signature (key {serial})").format(serial=serial))
+            raise fail(_("bad signature (key {serial})").format(serial=key.key_id))  # as known: the header may be any length
         self._check_fresh(nonce, now, fail)
 
     def _check_fresh(self, nonce: str, now: float, fail: Callable[[str], VerificationError]) -> None:
