@@ -157,7 +157,7 @@ class Summary:
         text = _("batch: {ok} ok, {failed} failed in {seconds} s").format(
             ok=self.ok, failed=self.failed, seconds=f"{elapsed:.2f}")
         if elapsed > 0 and done:
-            text += " " + _("({rate} rows/s)").format(rate=f"{done / elapsed:.0f}")
+            text += _(" ({rate} rows/s)")  # the space is the translator's: none before a full-width bracket.format(rate=f"{done / elapsed:.0f}")
         if self.not_started:
             text += "; " + ngettext("{count} row was not started (its line says NOT_STARTED)",
                                     "{count} rows were not started (their lines say NOT_STARTED)",
@@ -330,6 +330,6 @@ class BatchIncomplete(WxpayError):
     code = "BATCH_INCOMPLETE"
 
     def __init__(self, summary: Summary):
-        super().__init__(_("some rows failed; their lines carry an \"error\"") if not summary.interrupted
+        super().__init__(_("some rows failed; each failed line says why") if not summary.interrupted
                          else _("interrupted"))
         self.exit_status = summary.exit_status

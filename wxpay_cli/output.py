@@ -32,6 +32,7 @@ class Column:
     heading: str
     width: int
     keep: int = 0
+    fill: bool = False  # takes the room the other columns leave (`width` is then its least)
 
 
 def fit_columns(columns: list[Column], width: int) -> list[int]:
@@ -118,11 +119,25 @@ def _render_table(view: View, *, to_stderr: bool = False) -> None:
 
     if view.rows and any(isinstance(column, Column) for column in view.columns):
         columns = [c if isinstance(c, Column) else Column(c, len(c), keep=1_000) for c in view.columns]
+        from rich.cells import cell_len
+
+        def needed(index: int) -> int:  # a column narrower than its cap takes only what it shows
+            if columns[index].fill:
+                return columns[index].width
+            texts = [columns[index].heading, *(cell(row[index]).plain for row in view.rows)]
+            return min(columns[index].width, max(cell_len(text) for text in texts))
+
         shown = fit_columns(columns, console.width)
+        widths = [needed(index) for index in range(len(columns))]
+        # What the table really takes: its 2 edges and 3 cells between columns (padding, rule).
+        spare = console.width - (2 - 3) - sum(widths[index] + 3 for index in shown)
+        for index in shown:
+            if columns[index].fill and spare > 0:
+                widths[index], spare = widths[index] + spare, 0
         table = Table(title=_title(view), box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False,
                       collapse_padding=False)
         for index in shown:
-            table.add_column(columns[index].heading, max_width=columns[index].width, no_wrap=True,
+            table.add_column(columns[index].heading, max_width=widths[index], no_wrap=True,
                              overflow="ellipsis")
         for row in view.rows:
             table.add_row(*(cell(row[index]) for index in shown))

@@ -17,7 +17,7 @@ from wxpay_cli.commands._options import (
 )
 from wxpay_cli.errors import AuditLogError, OperationRefused, WxpayError
 from wxpay_cli.i18n import N_, _
-from wxpay_cli.output import View, table_rows
+from wxpay_cli.output import Column, View, table_rows
 from wxpay_cli.sanitise import for_terminal
 
 CONTRACT_LABELS = [
@@ -161,7 +161,7 @@ def run_termination_batch(app: App, stream, *, yes: bool, dry_run: bool, concurr
     profile = app.profile()
     text = (_("dry run: would terminate the contracts of {pupils} pupils") if dry_run
             else _("about to terminate the contracts of {pupils} pupils")).format(pupils=len(pupils))
-    text += " " + _("({rows} rows: {repeated} repeat a pupil, {unusable} unusable) with profile {profile} "
+    text += _(" ({rows} rows: {repeated} repeat a pupil, {unusable} unusable) with profile {profile} "
                     "(mchid {mchid}), organizations: {organizations}; pupils: {names}").format(
         rows=len(rows), repeated=len(usable) - len(pupils), unusable=len(rows) - len(usable),
         profile=for_terminal(profile.name), mchid=for_terminal(profile.mchid),
@@ -251,7 +251,10 @@ class DryRunTable:
             rows.append(tuple(for_terminal(value) for value in (
                 pupil, record.get("user_name"), record.get("class_name"), record.get("contract_state"), happens)))
         output.render(View(data=self.records, rows=rows, title=_("Dry run: nothing was sent"),
-                           columns=(_("Pupil"), _("Name"), _("Class"), _("State"), _("What would happen"))),
+                           # one line a row, cut to fit: the JSON (in a pipe) keeps every word
+                           columns=(Column(_("Pupil"), 10, keep=100), Column(_("Name"), 8, keep=80),
+                                    Column(_("Class"), 12, keep=70), Column(_("State"), 19, keep=60),
+                                    Column(_("What would happen"), 17, keep=90, fill=True))),
                       "table")
 
 

@@ -57,6 +57,6 @@ def organization_view(data: dict) -> View:
     from wxpay_cli.sanitise import for_terminal
 
     return View(data=data, title=_("Organization"), rows=[
-        (_("Name"), for_terminal(data["organization_name"])),
+        (_("School name"), for_terminal(data["organization_name"])),
         (_("Organization id"), for_terminal(data["organization_id"])),
     ])
