@@ -6,6 +6,13 @@ TESTS = ["tests/test_hostile.py", "tests/test_verification_edges.py", "tests/tes
 MUTATIONS = [
     # (path, original, replacement, why)
     ("wxpay_cli/signing.py", "if signature.startswith(SIGNTEST_PREFIX):", "if False:", "SIGNTEST probe check skipped"),
+    ("wxpay_cli/client.py", "    except (ValueError, RecursionError):  # an unsigned body",
+     "    except ValueError:  # an unsigned body", "a deeply nested error body ends in exit 70"),
+    ("wxpay_cli/client.py", "    except (ValueError, RecursionError):  # nested deeper",
+     "    except ValueError:  # nested deeper", "a deeply nested verified answer ends in exit 70"),
+    ("wxpay_cli/client.py", 'message = for_terminal(_capped(payload.get("message"), 200)) or message',
+     'message = _capped(payload.get("message"), 200) or message', "an unverified message forges a line"),
+    ("wxpay_cli/client.py", 'value = value[:8] + "…(redacted)"', "pass", "-v shows WeChat's whole signature"),
     ("wxpay_cli/signing.py", "if skew > self._window:", "if skew >= self._window:", "300 s boundary: > became >="),
     ("wxpay_cli/signing.py", "TIMESTAMP_WINDOW = 300", "TIMESTAMP_WINDOW = 301", "300 s boundary moved to 301"),
     ("wxpay_cli/signing.py", "base64.b64decode(signature_b64, validate=True)", "base64.b64decode(signature_b64)",
