@@ -173,21 +173,27 @@ def test_seen_nonces_are_shared_between_processes_and_pruned(tmp_path, monkeypat
     assert second.seen("n1", 1001.0)  # another process saw it
     assert not second.seen("n2", 1002.0) and first.seen("n2", 1003.0)
     assert not first.seen("n1", 1700.0)  # older than keep: forgotten
-    monkeypatch.setattr(nonces, "PRUNE_AT", 0)  # every append prunes (replaces the file)
+    monkeypatch.setattr(nonces, "PRUNE_AT", 0)  # the file is pruned (replaced) at once
     assert not first.seen("n3", 1701.0)
+    first._pruned_size = 0  # and again at the next append
     assert "n2" not in path.read_text() and "n3" in path.read_text()
     assert second.seen("n3", 1702.0)  # reads the replaced file from its start
     assert not second.seen("n4", 1703.0) and first.seen("n4", 1704.0)
 
 
-def test_seen_nonces_fall_back_to_this_process_when_the_folder_is_not_writable(tmp_path):
-    from wxpay_cli import nonces
-
-    blocked = tmp_path / "file"
+def test_an_unusable_nonce_file_leaves_the_check_to_this_process(tmp_path, hostile, run, monkeypatch):
+    """A state folder that cannot be written must not break verification; replays within
+    the run are still refused (the Verifier's own memory)."""
+    blocked = tmp_path / "blocked"
     blocked.write_text("")
-    store = nonces.SeenNonces(blocked / "seen-nonces")  # its folder cannot exist
-    assert not store.seen("n1", 1.0)
-    assert store.seen("n1", 2.0)
+    monkeypatch.setenv("XDG_STATE_HOME", str(blocked))  # the folder cannot exist
+    rows = tmp_path / "rows.csv"
+    rows.write_text("out_user_id,organization_id\ndemo,demo-org\ndemo-2,demo-org\n")
+    hostile.replay(LINK_PATH)
+    result = run("repayment-url", "--batch", str(rows), "--concurrency", "1")
+    no_traceback(result)
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert "repayment_url" in lines[0] and lines[1]["error"]["code"] == "VERIFICATION_FAILED", lines
 
 
 def test_a_huge_serial_with_a_bad_signature_is_one_short_line(cert_sandbox, configure, run):

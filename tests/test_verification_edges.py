@@ -123,3 +123,30 @@ def test_a_client_without_a_verifier_refuses_every_answer(sandbox_keys):
         with pytest.raises(VerificationError) as caught:
             client.request("GET", "/v3/offlineface/contracts/ct_1")
     assert caught.value.exit_status == ExitStatus.VERIFICATION
+
+
+def test_the_replay_memory_refuses_every_nonce_of_a_long_batch_and_stays_small():
+    """A 100,000-row batch arrives within the 600 s nonces are kept: each must cost bytes, not a dict entry."""
+    import tracemalloc
+
+    memory = signing.NonceMemory(keep=600)
+    count = 20_000
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for index in range(count):  # each nonce a fresh string, as from an answer's headers
+        assert memory.add(f"{index:032d}", NOW + index / 100)  # 200 s for the lot, well within the 600 s kept
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert len(memory) == count
+    assert grown < 40 * count, f"{grown / count:.0f} bytes a nonce"
+    last = NOW + count / 100
+    assert not any(memory.add(f"{index:032d}", last) for index in range(0, count, 97))  # every one still a replay
+
+
+def test_the_replay_memory_forgets_a_nonce_only_after_it_is_kept():
+    memory = signing.NonceMemory(keep=600)
+    assert memory.add("a" * 32, NOW)
+    assert not memory.add("a" * 32, NOW + 600)  # exactly `keep` later: still a replay
+    assert memory.add("b" * 32, NOW + 601 + 600 / memory.SLICES)  # the old slice goes here
+    assert len(memory) == 1
+    assert memory.add("a" * 32, NOW + 700 + 600 / memory.SLICES)  # forgotten: a replay would fail its timestamp

@@ -1,7 +1,9 @@
 """The audit log: one JSON line per repayment link fetched and per termination step.
 
-`$XDG_STATE_HOME/wxpay/audit.jsonl` (default `~/.local/state/wxpay/audit.jsonl`),
-folder mode 700, file mode 600, each line flushed and fsynced. A record holds
+The profile's `audit_log`, else `$XDG_STATE_HOME/wxpay/audit.jsonl` (default
+`~/.local/state/wxpay/audit.jsonl`); `--sandbox` uses a throwaway one. Folder
+mode 700, file mode 600; each line is fsynced (in a batch, in groups: see
+`AuditLog`) before what it records is shown or sent. A record holds
 only the fields in `FIELDS`: never a key, a signature or a link. Every record
 says who: `operator` (the profile's, else the login name) and `host`.
 """
