@@ -9,9 +9,9 @@ pupil) must be refused there too, not only within one process.
 `$XDG_STATE_HOME/wxpay/seen-nonces`: one `unix-time run nonce` line per accepted
 answer, kept for `keep` seconds (twice the timestamp window). Every change and
 every read happen under an exclusive `flock` of `seen-nonces.lock` (a file
-never replaced), so the data file can be pruned by replacing it. Each process
-reads only what was appended since it last looked, unless the file was
-replaced. Where no lock is available (no `fcntl`) or the folder cannot be
+never replaced), so the data file can be pruned by replacing it. Each run keeps
+both files open, reads only what was appended since it last looked, and reopens
+the data file (reading it whole) when a pruning replaced it. Where no lock is available (no `fcntl`) or the folder cannot be
 written, the check stays within the process.
 """
 
@@ -21,6 +21,7 @@ import os
 import secrets
 from pathlib import Path
 
+_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
 PRUNE_AT = 256 * 1024  # bytes: past this (and past twice its size after the last pruning) the file is pruned
 
 
@@ -42,6 +43,8 @@ class SeenNonces:
         self._others = NonceMemory(keep=keep)  # what other processes saw, compactly
         self._pid = secrets.token_hex(6)  # this run's mark on its own lines
         self._shared = True  # False once the file cannot be used
+        self._lock: int | None = None  # the lock file, held open for the run (flock'ed per check)
+        self._fd: int | None = None  # the nonce file, reopened when a pruning replaced it
         self._inode = None
         self._offset = 0
         self._pruned_size = 0
@@ -58,24 +61,26 @@ class SeenNonces:
     def _seen_shared(self, nonce: str, now: float) -> bool:
         import fcntl
 
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
-        lock = os.open(self.path.with_name(self.path.name + ".lock"), flags, 0o600)
+        if self._lock is None:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._lock = os.open(self.path.with_name(self.path.name + ".lock"), _FLAGS, 0o600)
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            fd = os.open(self.path, flags | os.O_APPEND, 0o600)
-            try:
-                self._read_new(fd, now)
-                if not self._others.add(nonce, now):  # (kept there too: a second ask in this process says seen)
-                    return True
-                os.write(fd, f"{now:.0f} {self._pid} {nonce}\n".encode("utf-8", "replace"))
-                self._offset = os.fstat(fd).st_size
-                if self._offset > max(PRUNE_AT, 2 * self._pruned_size):
-                    self._prune(fd, now)
-            finally:
-                os.close(fd)
+            if self._fd is None or os.stat(self.path).st_ino != self._inode:  # new, or replaced by a pruning
+                if self._fd is not None:
+                    os.close(self._fd)
+                self._fd = None
+                self._fd = os.open(self.path, _FLAGS | os.O_APPEND, 0o600)
+                self._inode, self._offset = os.fstat(self._fd).st_ino, 0
+            self._read_new(now)
+            if not self._others.add(nonce, now):  # (kept there too: a second ask in this run says seen)
+                return True
+            os.write(self._fd, f"{now:.0f} {self._pid} {nonce}\n".encode("utf-8", "replace"))
+            self._offset = os.fstat(self._fd).st_size
+            if self._offset > max(PRUNE_AT, 2 * self._pruned_size):
+                self._prune(now)
         finally:
-            os.close(lock)  # releases the flock
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
         return False
 
     def _lines(self, data: bytes):
@@ -88,21 +93,18 @@ class SeenNonces:
             if seen:
                 yield line, when, seen_pid, seen
 
-    def _read_new(self, fd: int, now: float) -> None:
+    def _read_new(self, now: float) -> None:
         """Take in the lines other processes appended since this one last looked."""
-        status = os.fstat(fd)
-        if status.st_ino != self._inode or status.st_size < self._offset:
-            self._inode, self._offset = status.st_ino, 0  # replaced (pruned): read it all
-        size = status.st_size - self._offset
-        data = os.pread(fd, size, self._offset) if size > 0 else b""
+        size = os.fstat(self._fd).st_size - self._offset
+        data = os.pread(self._fd, size, self._offset) if size > 0 else b""
         self._offset += len(data)
         for _line, when, seen_pid, seen in self._lines(data):
             if seen_pid != self._pid and now - when <= self.keep:
                 self._others.add(seen, now)
 
-    def _prune(self, fd: int, now: float) -> None:
+    def _prune(self, now: float) -> None:
         """Rewrite the file with the lines still within `keep` (under the lock)."""
-        data = os.pread(fd, os.fstat(fd).st_size, 0)
+        data = os.pread(self._fd, os.fstat(self._fd).st_size, 0)
         fresh = "".join(line + "\n" for line, when, _pid, _n in self._lines(data) if now - when <= self.keep)
         temporary = self.path.with_name(self.path.name + ".new")
         out = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
@@ -111,6 +113,8 @@ class SeenNonces:
         finally:
             os.close(out)
         os.replace(temporary, self.path)
-        status = os.stat(self.path)
+        os.close(self._fd)
+        self._fd = os.open(self.path, _FLAGS | os.O_APPEND, 0o600)
+        status = os.fstat(self._fd)
         self._inode, self._offset = status.st_ino, status.st_size
         self._pruned_size = status.st_size

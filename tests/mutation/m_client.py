@@ -29,7 +29,7 @@ MUTATIONS = [
      "(False)", "a replay into the next run (another process) accepted"),
     ("wxpay_cli/nonces.py", "            if seen_pid != self._pid and now - when <= self.keep:", "            if False:",
      "nonces another process saw ignored"),
-    ("wxpay_cli/nonces.py", "            self._inode, self._offset = status.st_ino, 0", "            pass",
+    ("wxpay_cli/nonces.py", "                self._inode, self._offset = os.fstat(self._fd).st_ino, 0", "                self._inode = os.fstat(self._fd).st_ino",
      "a pruned (replaced) file read from the old offset"),
     ("wxpay_cli/signing.py", "if not _UNIX_TIME.fullmatch(timestamp):", "if False:", "timestamp shape unchecked"),
     ("wxpay_cli/client.py", '            raise VerificationError(_("no key to verify',
