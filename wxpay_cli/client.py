@@ -56,12 +56,16 @@ def _import_httpx():
       with the standard library's `importlib.util.LazyLoader`: the module
       object exists (httpcore and any later `import trio` get that one), and
       trio's code runs the first time anything uses it, e.g. under `trio.run`.
+    - httpcore imports anyio (about 20 ms) for its async locks and backend; a
+      synchronous call never touches it. It is deferred the same way: batch
+      mode (asyncio) and any other async code run it on first use.
     Nothing is done when httpx was imported first.
     """
     if "httpx" in sys.modules:
         return sys.modules["httpx"]
-    if "trio" not in sys.modules:
-        _register_lazily("trio")
+    for name in ("trio", "anyio"):
+        if name not in sys.modules:
+            _register_lazily(name)
     placeholder = types.ModuleType("httpx._main")
     placeholder.main = _httpx_cli
     sys.modules["httpx._main"] = placeholder

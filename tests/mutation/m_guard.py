@@ -4,15 +4,19 @@ config files (issue 8)."""
 
 TESTS = [
     'tests/test_termination.py', 'tests/test_last_net.py', 'tests/test_terminal.py', 'tests/test_config_files.py',
-    'tests/test_audit_faults.py',
+    'tests/test_audit_faults.py', 'tests/test_review_attacks.py',
 ]
 
 MUTATIONS = [
     # (path, original, replacement, why)
     ('wxpay_cli/termination.py',
-     'by_sigterm=isinstance(exc, SigtermReceived)',
-     'by_sigterm=False',
+     'hint=advice, by_sigterm=isinstance(exc, SigtermReceived)',
+     'hint=advice, by_sigterm=False',
      'SIGTERM during the POST exits like Ctrl-C (130, not 143)'),
+    ('wxpay_cli/termination.py',
+     '"(TERMINATED)").format(who=for_terminal(target.out_user_id or target.user_id)),\n                              by_sigterm=isinstance(exc, SigtermReceived))',
+     '"(TERMINATED)").format(who=for_terminal(target.out_user_id or target.user_id)),\n                              by_sigterm=False)',
+     'SIGTERM after the verified 204 exits like Ctrl-C (130, not 143)'),
     ('wxpay_cli/termination.py',
      '        self._record_or_note(note, target, "unknown", error=note.code if error else type(exc).__name__)',
      '        pass',
