@@ -85,3 +85,12 @@ def test_a_closed_port_is_said_in_chinese(sandbox, configure, run):
     assert "Connection refused" not in result.stderr and "连接被拒绝" in result.stderr, result.stderr
     english = run("--lang", "en", "repayment-url", "--user", "demo", "--org", "demo-org")
     assert "Connection refused" in english.stderr or "connection refused" in english.stderr
+
+
+def test_a_chinese_summary_lists_pupils_with_the_enumeration_comma(sandbox, configure, run, pupils):
+    configure(sandbox)
+    result = run("--lang", "zh", "contract", "terminate", "--batch", "-", "--dry-run", "--json",
+                 input=rows(pupils[:2]))
+    assert "p00、p01" in result.stderr, result.stderr
+    english = run("contract", "terminate", "--batch", "-", "--dry-run", "--json", input=rows(pupils[:2]))
+    assert "p00, p01" in english.stderr
