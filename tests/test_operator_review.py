@@ -3,6 +3,8 @@ terminal): labels, sentence joins and tables that read wrong under Chinese."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 
@@ -31,7 +33,10 @@ def test_chinese_summaries_put_no_space_before_a_full_width_bracket(sandbox, con
                  input=rows(pupils[:2]))
     assert result.exit_code == 0, result.stderr
     assert " （" not in result.stderr, result.stderr
-    assert "（每秒" in result.stderr and "（共 2 行" in result.stderr
+    assert "（共 2 行" in result.stderr
+    assert re.search(r"秒（每秒 \d+ 行）", result.stderr) and "{" not in result.stderr, result.stderr
+    english = run("contract", "terminate", "--batch", "-", "--dry-run", "--json", input=rows(pupils[:2]))
+    assert re.search(r" s \(\d+ rows/s\)", english.stderr) and "{" not in english.stderr, english.stderr
 
 
 def test_failed_rows_in_csv_are_not_said_to_carry_a_json_key(sandbox, configure, run, pupils):
