@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
 
 import pytest
 
+from terminal import wxpay_script
 from wxpay_cli import batch
 from wxpay_cli.audit import AuditLog
 
@@ -136,7 +136,7 @@ def test_dot_ids_are_bad_rows_not_paths(sandbox, configure, run):
 def test_rows_from_a_slow_pipe_start_at_once(sandbox, configure, pupils):
     """The first row is answered while the producer of the input is still writing."""
     configure(sandbox)
-    proc = subprocess.Popen([shutil.which("wxpay"), "user", "show", "--batch", "-"], stdin=subprocess.PIPE,
+    proc = subprocess.Popen([wxpay_script(), "user", "show", "--batch", "-"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     proc.stdin.write("out_user_id,organization_id\np00,demo-org\n")
     proc.stdin.flush()
@@ -256,7 +256,7 @@ def test_terminate_batch_sends_each_pupil_once(sandbox, configure, run, pupils):
 
 
 def start_batch(args, text):
-    proc = subprocess.Popen([shutil.which("wxpay"), *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([wxpay_script(), *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=os.environ.copy())
     proc.stdin.write(text)
     proc.stdin.close()
@@ -297,7 +297,7 @@ def test_ctrl_c_writes_what_is_done_and_exits_130(sandbox, configure, pupils):
 def test_closed_stdout_exit_code(sandbox, configure, pupils):
     configure(sandbox)
     """`wxpay ... | head -n 1`: the first line arrives, then wxpay ends quietly with 141."""
-    script = f"{shutil.which('wxpay')} user show --batch - | head -n 1; echo ${{PIPESTATUS[0]}} >&2"
+    script = f"{wxpay_script()} user show --batch - | head -n 1; echo ${{PIPESTATUS[0]}} >&2"
     proc = subprocess.run(["bash", "-c", script], input=csv_rows(pupils * 20), capture_output=True, text=True,
                           timeout=60)
     assert json.loads(proc.stdout)["out_user_id"] == "p00"
@@ -313,7 +313,7 @@ def test_progress_on_a_terminal_keeps_stdout_for_data(sandbox, configure, pupils
     controller, terminal = pty.openpty()
     out = tmp_path / "out.jsonl"
     with out.open("w") as stdout:
-        proc = subprocess.run([shutil.which("wxpay"), "user", "show", "--batch", "-"], input=csv_rows(pupils).encode(),
+        proc = subprocess.run([wxpay_script(), "user", "show", "--batch", "-"], input=csv_rows(pupils).encode(),
                               stdout=stdout, stderr=terminal, timeout=60)
     os.close(terminal)
     seen = b""

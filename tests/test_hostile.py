@@ -424,16 +424,16 @@ def test_a_base_url_with_credentials_is_refused_without_echoing_them(sandbox, co
 
 def test_a_batch_stuck_on_dripped_answers_stops_on_ctrl_c(sandbox, configure, tmp_path):
     import os
-    import shutil
     import signal
     import subprocess
-    import sys
+
+    from terminal import wxpay_script
 
     configure(sandbox, timeout=1.0)
     hostile = Hostile(sandbox)
     for _ in range(12):
         hostile.drip(USER_PATH, 0.2)  # every attempt of every row: a minute each, unbounded
-    wxpay = shutil.which("wxpay", path=os.path.dirname(sys.executable)) or shutil.which("wxpay")
+    wxpay = wxpay_script()
     proc = subprocess.Popen([wxpay, "user", "show", "--batch", "-", "--concurrency", "2"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
     proc.stdin.write("out_user_id,organization_id\ndemo,demo-org\ndemo-2,demo-org\ndemo,demo-org\n")

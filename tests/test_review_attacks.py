@@ -148,3 +148,62 @@ def test_an_interruption_after_the_verified_204_says_the_termination_was_done(sa
     assert "TERMINATED" in result.stderr or "was terminated" in result.stderr, result.stderr
     assert [line["outcome"] for line in AuditLog().records()] == ["attempted", "succeeded"]
     assert len(posts_to_terminate(sandbox)) == 1
+
+
+def test_a_link_replayed_into_the_next_run_is_refused(sandbox, hostile, run):
+    """The daily job runs one pupil per process: a replaying proxy must not hand the first
+    pupil's signed link answer to the next run, asked for another pupil."""
+    first = run("repayment-url", "--user", "demo", "--org", "demo-org", "--json")
+    assert first.exit_code == 0, first.stderr
+    link = json.loads(first.stdout)["repayment_url"]
+    hostile.replay(LINK_PATH)
+    second = run("repayment-url", "--user", "demo-2", "--org", "demo-org", "--json")
+    no_traceback(second)
+    assert link not in second.stdout
+    assert second.exit_code == ExitStatus.VERIFICATION, second.stdout + second.stderr
+    assert "replay" in second.stderr
+
+
+def test_seen_nonces_are_shared_between_processes_and_pruned(tmp_path, monkeypatch):
+    from wxpay_cli import nonces
+
+    path = tmp_path / "state" / "seen-nonces"
+    first, second = nonces.SeenNonces(path, keep=600), nonces.SeenNonces(path, keep=600)
+    assert not first.seen("n1", 1000.0)
+    assert second.seen("n1", 1001.0)  # another process saw it
+    assert not second.seen("n2", 1002.0) and first.seen("n2", 1003.0)
+    assert not first.seen("n1", 1700.0)  # older than keep: forgotten
+    monkeypatch.setattr(nonces, "PRUNE_AT", 0)  # the file is pruned (replaced) at once
+    assert not first.seen("n3", 1701.0)
+    first._pruned_size = 0  # and again at the next append
+    assert "n2" not in path.read_text() and "n3" in path.read_text()
+    assert second.seen("n3", 1702.0)  # reads the replaced file from its start
+    assert not second.seen("n4", 1703.0) and first.seen("n4", 1704.0)
+
+
+def test_an_unusable_nonce_file_leaves_the_check_to_this_process(tmp_path, hostile, run, monkeypatch):
+    """A state folder that cannot be written must not break verification; replays within
+    the run are still refused (the Verifier's own memory)."""
+    blocked = tmp_path / "blocked"
+    blocked.write_text("")
+    monkeypatch.setenv("XDG_STATE_HOME", str(blocked))  # the folder cannot exist
+    rows = tmp_path / "rows.csv"
+    rows.write_text("out_user_id,organization_id\ndemo,demo-org\ndemo-2,demo-org\n")
+    hostile.replay(LINK_PATH)
+    result = run("repayment-url", "--batch", str(rows), "--concurrency", "1")
+    no_traceback(result)
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert "repayment_url" in lines[0] and lines[1]["error"]["code"] == "VERIFICATION_FAILED", lines
+
+
+def test_a_huge_serial_with_a_bad_signature_is_one_short_line(cert_sandbox, configure, run):
+    """A platform serial is compared by value: 20 000 leading zeros still name the key; the
+    refusal names the key as wxpay knows it, not the header's 20 KB."""
+    configure(cert_sandbox)
+    hostile = Hostile(cert_sandbox)
+    serial = "0" * 20_000 + hostile.serial
+    hostile.signed(LINK_PATH, b'{"a":"b"}', Wechatpay_Serial=serial, Wechatpay_Signature="QUFBQQ==")
+    result = run("repayment-url", "--user", "demo", "--org", "demo-org")
+    no_traceback(result)
+    assert result.exit_code == ExitStatus.VERIFICATION, result.stderr
+    assert "bad signature" in result.stderr and len(result.stderr) < 1000, len(result.stderr)

@@ -157,7 +157,8 @@ class Summary:
         text = _("batch: {ok} ok, {failed} failed in {seconds} s").format(
             ok=self.ok, failed=self.failed, seconds=f"{elapsed:.2f}")
         if elapsed > 0 and done:
-            text += _(" ({rate} rows/s)")  # the space is the translator's: none before a full-width bracket.format(rate=f"{done / elapsed:.0f}")
+            # the space is the translator's: none before a full-width bracket
+            text += _(" ({rate} rows/s)").format(rate=f"{done / elapsed:.0f}")
         if self.not_started:
             text += "; " + ngettext("{count} row was not started (its line says NOT_STARTED)",
                                     "{count} rows were not started (their lines say NOT_STARTED)",

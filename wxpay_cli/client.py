@@ -37,7 +37,7 @@ from wxpay_cli.errors import (
 )
 from wxpay_cli.sanitise import for_terminal
 from wxpay_cli.signing import Signer, Verifier, redact_authorization
-from wxpay_cli.i18n import _
+from wxpay_cli.i18n import _, os_words
 
 
 def _import_httpx():
@@ -462,5 +462,6 @@ def describe_transport_error(exc: httpx.RequestError, request: httpx.Request) ->
     if isinstance(exc, httpx.TimeoutException):
         return _("timed out talking to {host} ({kind})").format(host=host, kind=type(exc).__name__)
     if isinstance(exc, httpx.ConnectError):
-        return _("cannot connect to {host}: {reason}").format(host=host, reason=exc or _("connection failed"))
+        return _("cannot connect to {host}: {reason}").format(host=host,
+                                                                reason=os_words(str(exc)) or _("connection failed"))
     return _("network error talking to {host}: {kind} {exc}").format(host=host, kind=type(exc).__name__, exc=exc).strip()

@@ -123,6 +123,7 @@ def set_language(language: str) -> None:
     _language = "zh" if language == "zh" else "en"
     if _language == "en":
         _catalog = None
+        _name_click_types()
         return
     import gettext
 
@@ -144,11 +145,52 @@ def _route_click() -> None:
             module._ = _
         if hasattr(module, "ngettext"):
             module.ngettext = ngettext
+    _name_click_types()
     formatting = sys.modules.get("click.formatting")
     if formatting is not None and not hasattr(formatting.wrap_text, "original"):
         from wxpay_cli.cjkwrap import wrapper
 
         formatting.wrap_text = wrapper(formatting.wrap_text)
+
+
+# click names a number type in its error ("'x' is not a valid integer range") from a class
+# attribute it never translates.
+_CLICK_TYPE_NAMES = {"IntParamType": N_("integer"), "IntRange": N_("integer range"),
+                     "FloatParamType": N_("float"), "FloatRange": N_("float range")}
+
+
+def _name_click_types() -> None:
+    types = sys.modules.get("click.types")
+    if types is not None:
+        for name, words in _CLICK_TYPE_NAMES.items():
+            getattr(types, name).name = _(words)
+
+
+# The operating system's reasons (strerror) are English whatever the locale; the common ones in words.
+_OS_REASONS = {"ENOENT": N_("no such file or folder"), "EACCES": N_("permission denied"),
+               "EISDIR": N_("is a folder"), "ENOTDIR": N_("not a folder"),
+               "ECONNREFUSED": N_("connection refused (nothing answers on that port: check base_url)"),
+               "ECONNRESET": N_("connection reset"), "ETIMEDOUT": N_("connection timed out"),
+               "ENETUNREACH": N_("network unreachable"), "EHOSTUNREACH": N_("host unreachable")}
+_RESOLVER_REASONS = ("Name or service not known", "nodename nor servname provided, or not known",
+                     "Temporary failure in name resolution", "No address associated with hostname")
+
+
+def os_words(text: str) -> str:
+    """`text` with the operating system's English reason in it ("[Errno 111] Connection
+    refused") put in the operator's language; its English source is kept for JSON."""
+    if _catalog is None:
+        return text
+    import errno
+
+    translated = str(text)
+    for name, words in _OS_REASONS.items():
+        number = getattr(errno, name, None)
+        if number is not None and os.strerror(number) in translated:
+            translated = translated.replace(os.strerror(number), _(words))
+    for reason in _RESOLVER_REASONS:
+        translated = translated.replace(reason, _("host name not found (DNS)"))
+    return Text(translated, english(text)) if translated != text else text
 
 
 # -- help texts click stored at import ----------------------------------------

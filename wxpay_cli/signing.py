@@ -152,10 +152,13 @@ class Verifier:
         *,
         clock: Callable[[], float] = time.time,
         window: int = TIMESTAMP_WINDOW,
+        shared_nonces=None,
     ):
         self.keys = {serials.key_id(key.key_id): key for key in keys}
         self._clock = clock
         self._window = window
+        # Nonces accepted by other wxpay processes too (nonces.SeenNonces), or None: this process only.
+        self._shared_nonces = shared_nonces
         # Nonces of answers accepted within the window: a second answer with one is a replay.
         self._seen_nonces = NonceMemory(keep=2 * window)
 
@@ -205,14 +208,15 @@ class Verifier:
         if skew > self._window:
             raise fail(_("Wechatpay-Timestamp is {skew} s away from the local clock (limit {window} s)").format(skew=int(skew), window=self._window))
         if not rsa_verify(key.public_key, response_message(timestamp, nonce, body), signature):
-            raise fail(_("bad signature (key {serial})").format(serial=serial))
+            raise fail(_("bad signature (key {serial})").format(serial=key.key_id))  # as known: the header may be any length
         self._check_fresh(nonce, now, fail)
 
     def _check_fresh(self, nonce: str, now: float, fail: Callable[[str], VerificationError]) -> None:
         """Refuse an answer whose nonce came before within the window: a replayed answer."""
         # A replay keeps its timestamp, so it passes the window check at most 2 x window
         # seconds after the first copy was seen: the memory keeps nonces that long.
-        if not self._seen_nonces.add(nonce, now):
+        if not self._seen_nonces.add(nonce, now) or (
+                self._shared_nonces is not None and self._shared_nonces.seen(nonce, now)):
             raise fail(_("the answer is a replay (its Wechatpay-Nonce was seen before)"))
 
 

@@ -1,11 +1,18 @@
 """Mutations of the client's verification, bounds, shapes and terminal boundary (issue 8, part A)."""
 
 TESTS = ["tests/test_hostile.py", "tests/test_verification_edges.py", "tests/test_protocol_vectors.py",
-         "tests/test_signing.py", "tests/test_client.py"]
+         "tests/test_signing.py", "tests/test_client.py", "tests/test_review_attacks.py"]
 
 MUTATIONS = [
     # (path, original, replacement, why)
     ("wxpay_cli/signing.py", "if signature.startswith(SIGNTEST_PREFIX):", "if False:", "SIGNTEST probe check skipped"),
+    ("wxpay_cli/client.py", "    except (ValueError, RecursionError):  # an unsigned body",
+     "    except ValueError:  # an unsigned body", "a deeply nested error body ends in exit 70"),
+    ("wxpay_cli/client.py", "    except (ValueError, RecursionError):  # nested deeper",
+     "    except ValueError:  # nested deeper", "a deeply nested verified answer ends in exit 70"),
+    ("wxpay_cli/client.py", 'message = for_terminal(_capped(payload.get("message"), 200)) or message',
+     'message = _capped(payload.get("message"), 200) or message', "an unverified message forges a line"),
+    ("wxpay_cli/client.py", 'value = value[:8] + "…(redacted)"', "pass", "-v shows WeChat's whole signature"),
     ("wxpay_cli/signing.py", "if skew > self._window:", "if skew >= self._window:", "300 s boundary: > became >="),
     ("wxpay_cli/signing.py", "TIMESTAMP_WINDOW = 300", "TIMESTAMP_WINDOW = 301", "300 s boundary moved to 301"),
     ("wxpay_cli/signing.py", "base64.b64decode(signature_b64, validate=True)", "base64.b64decode(signature_b64)",
@@ -18,6 +25,12 @@ MUTATIONS = [
      "            if now - tables[0].newest < 1:", "replayed nonce forgotten too soon"),
     ("wxpay_cli/signing.py", "        while slots[index] and slots[index] != fingerprint:",
      "        while slots[index]:", "fingerprint table never finds a nonce it holds"),
+    ("wxpay_cli/signing.py", "(\n                self._shared_nonces is not None and self._shared_nonces.seen(nonce, now))",
+     "(False)", "a replay into the next run (another process) accepted"),
+    ("wxpay_cli/nonces.py", "            if seen_pid != self._pid and now - when <= self.keep:", "            if False:",
+     "nonces another process saw ignored"),
+    ("wxpay_cli/nonces.py", "                self._inode, self._offset = os.fstat(self._fd).st_ino, 0", "                self._inode = os.fstat(self._fd).st_ino",
+     "a pruned (replaced) file read from the old offset"),
     ("wxpay_cli/signing.py", "if not _UNIX_TIME.fullmatch(timestamp):", "if False:", "timestamp shape unchecked"),
     ("wxpay_cli/client.py", '            raise VerificationError(_("no key to verify',
      '            return Response(response.status_code, response.headers, response.content, _parse_json(response))\n'

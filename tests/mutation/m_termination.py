@@ -2,7 +2,7 @@
 
 TESTS = [
     'tests/test_audit_faults.py', 'tests/test_audit_group_commit.py', 'tests/test_hostile.py', 'tests/test_last_net.py',
-    'tests/test_termination.py',
+    'tests/test_termination.py', 'tests/test_review_attacks.py',
 ]
 
 MUTATIONS = [
@@ -67,4 +67,12 @@ MUTATIONS = [
      'result["contract_state"] = yield from self._current_state(target)',
      'pass',
      "success without a verified answer's state re-queried"),
+    ('wxpay_cli/termination.py',
+     '        except KeyboardInterrupt as exc:  # done already: say so, not just "interrupted"\n',
+     '        except ZeroDivisionError as exc:\n',
+     'Ctrl-C after the verified 204 reported as a bare "interrupted"'),
+    ('wxpay_cli/termination.py',
+     'contract_state=for_terminal(target.contract_state)),',
+     'contract_state=target.contract_state),',
+     "WeChat's contract_state raw in the NOT_CONTRACTED refusal"),
 ]

@@ -5,9 +5,15 @@ from __future__ import annotations
 import click
 
 from wxpay_cli.app import App
-from wxpay_cli.i18n import _
+from wxpay_cli.i18n import _, os_words
 from wxpay_cli.output import FORMATS
-from wxpay_cli.i18n import _
+
+
+class InputFile(click.File):
+    """click.File, saying the operating system's reason (English from the OS) in the operator's language."""
+
+    def fail(self, message, param=None, ctx=None):
+        super().fail(os_words(message), param, ctx)
 
 
 def _set_format(ctx: click.Context, param: click.Parameter, value):
@@ -77,12 +83,12 @@ def batch_options(command):
     """`--batch FILE|-`, `--concurrency N` and `--rate R`, for commands that take many rows."""
     command = click.option("--rate", type=click.FloatRange(min=0.1), metavar="R", callback=finite_rate,
                            help="With --batch: at most R requests per second.")(command)
-    command = click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True,
+    command = click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True, metavar="N",
                            help="With --batch: rows worked on at once.")(command)
     command = click.option("--encoding", metavar="NAME",
                            help="With --batch: the input's encoding (default: UTF-8, else GB18030 when the "
                                 "file is not UTF-8).")(command)
-    command = click.option("--batch", "batch_input", type=click.File("rb"), metavar="FILE|-",
+    command = click.option("--batch", "batch_input", type=InputFile("rb"), metavar="FILE|-",
                            help="Take rows from a CSV (with header) or JSON-lines file, or - for stdin; "
                                 "print one line per row, in input order, with the input's columns.")(command)
     return command

@@ -259,5 +259,5 @@ class DryRunTable:
 
 
 def _first(names: list[str], count: int = 5) -> str:
-    return ", ".join(names[:count]) + (_(" and {more} more").format(more=len(names) - count)
+    return _(", ").join(names[:count]) + (_(" and {more} more").format(more=len(names) - count)
                                        if len(names) > count else "")

@@ -14,7 +14,7 @@ def sandbox_group() -> None:
 
 
 @sandbox_group.command("serve")
-@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True, metavar="PORT",
               help="Port on 127.0.0.1 (0: any free port; with --state, the port used last time).")
 @click.option("--mode", type=click.Choice(["public-key", "certificate"]), default="public-key", show_default=True,
               help="How the sandbox signs its answers.")

@@ -1,0 +1,120 @@
+"""Answer nonces seen lately, shared by every wxpay process of this user.
+
+A replayed answer keeps its signature, timestamp and nonce. WeChat's link
+answer names no pupil, so its nonce is the only thing that tells a replay
+from a fresh answer: the daily job runs one pupil per process, and a proxy
+that replays the first run's answer into the next run (asked for another
+pupil) must be refused there too, not only within one process.
+
+`$XDG_STATE_HOME/wxpay/seen-nonces`: one `unix-time run nonce` line per accepted
+answer, kept for `keep` seconds (twice the timestamp window). Every change and
+every read happen under an exclusive `flock` of `seen-nonces.lock` (a file
+never replaced), so the data file can be pruned by replacing it. Each run keeps
+both files open, reads only what was appended since it last looked, and reopens
+the data file (reading it whole) when a pruning replaced it. Where no lock is available (no `fcntl`) or the folder cannot be
+written, the check stays within the process.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+PRUNE_AT = 256 * 1024  # bytes: past this (and past twice its size after the last pruning) the file is pruned
+
+
+def default_path() -> Path:
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(state) / "wxpay" / "seen-nonces"
+
+
+class SeenNonces:
+    """`seen(nonce, now)`: True when another wxpay process accepted an answer with `nonce`
+    within `keep` s. This process's own nonces are the Verifier's memory's job: they are
+    written here for the others, and skipped when read back (lines carry the run's mark)."""
+
+    def __init__(self, path: Path | None = None, keep: float = 600.0):
+        from wxpay_cli.signing import NonceMemory
+
+        self.path = path or default_path()
+        self.keep = keep
+        self._others = NonceMemory(keep=keep)  # what other processes saw, compactly
+        self._pid = secrets.token_hex(6)  # this run's mark on its own lines
+        self._shared = True  # False once the file cannot be used
+        self._lock: int | None = None  # the lock file, held open for the run (flock'ed per check)
+        self._fd: int | None = None  # the nonce file, reopened when a pruning replaced it
+        self._inode = None
+        self._offset = 0
+        self._pruned_size = 0
+
+    def seen(self, nonce: str, now: float) -> bool:
+        if not self._shared:
+            return False
+        try:
+            return self._seen_shared(nonce, now)
+        except (OSError, ImportError):  # a read-only home, no fcntl: the check stays in-process
+            self._shared = False
+            return False
+
+    def _seen_shared(self, nonce: str, now: float) -> bool:
+        import fcntl
+
+        if self._lock is None:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._lock = os.open(self.path.with_name(self.path.name + ".lock"), _FLAGS, 0o600)
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        try:
+            if self._fd is None or os.stat(self.path).st_ino != self._inode:  # new, or replaced by a pruning
+                if self._fd is not None:
+                    os.close(self._fd)
+                self._fd = None
+                self._fd = os.open(self.path, _FLAGS | os.O_APPEND, 0o600)
+                self._inode, self._offset = os.fstat(self._fd).st_ino, 0
+            self._read_new(now)
+            if not self._others.add(nonce, now):  # (kept there too: a second ask in this run says seen)
+                return True
+            os.write(self._fd, f"{now:.0f} {self._pid} {nonce}\n".encode("utf-8", "replace"))
+            self._offset = os.fstat(self._fd).st_size
+            if self._offset > max(PRUNE_AT, 2 * self._pruned_size):
+                self._prune(now)
+        finally:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+        return False
+
+    def _lines(self, data: bytes):
+        for line in data.decode("utf-8", "replace").splitlines():
+            moment, seen_pid, seen = (line.split(" ", 2) + ["", ""])[:3]
+            try:
+                when = float(moment)
+            except ValueError:
+                continue
+            if seen:
+                yield line, when, seen_pid, seen
+
+    def _read_new(self, now: float) -> None:
+        """Take in the lines other processes appended since this one last looked."""
+        size = os.fstat(self._fd).st_size - self._offset
+        data = os.pread(self._fd, size, self._offset) if size > 0 else b""
+        self._offset += len(data)
+        for _line, when, seen_pid, seen in self._lines(data):
+            if seen_pid != self._pid and now - when <= self.keep:
+                self._others.add(seen, now)
+
+    def _prune(self, now: float) -> None:
+        """Rewrite the file with the lines still within `keep` (under the lock)."""
+        data = os.pread(self._fd, os.fstat(self._fd).st_size, 0)
+        fresh = "".join(line + "\n" for line, when, _pid, _n in self._lines(data) if now - when <= self.keep)
+        temporary = self.path.with_name(self.path.name + ".new")
+        out = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        try:
+            os.write(out, fresh.encode("utf-8", "replace"))
+        finally:
+            os.close(out)
+        os.replace(temporary, self.path)
+        os.close(self._fd)
+        self._fd = os.open(self.path, _FLAGS | os.O_APPEND, 0o600)
+        status = os.fstat(self._fd)
+        self._inode, self._offset = status.st_ino, status.st_size
+        self._pruned_size = status.st_size
