@@ -10,8 +10,8 @@ import subprocess
 import time
 
 import pytest
-
 from terminal import wxpay_script
+
 from wxpay_cli import batch
 from wxpay_cli.audit import AuditLog
 

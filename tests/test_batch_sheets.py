@@ -362,7 +362,7 @@ def test_not_started_rows_are_not_counted_as_failed(sandbox, configure, run, pup
     out = lines(result.stdout)
     not_started = sum(1 for r in out if r.get("error", {}).get("code") == "NOT_STARTED")
     assert not_started >= 1
-    assert f"batch: 2 ok, 1 failed in" in result.stderr
+    assert "batch: 2 ok, 1 failed in" in result.stderr
     assert f"{not_started} rows were not started" in result.stderr or f"{not_started} row was not started" in \
         result.stderr
 

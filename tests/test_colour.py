@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 
 import pytest
-
 from terminal import run_on_terminal
+
 from wxpay_cli import output
 from wxpay_cli.errors import ConfigError
 

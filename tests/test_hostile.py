@@ -7,8 +7,8 @@ import json
 import time
 
 import pytest
-
 from hostile import Hostile, bomb
+
 from wxpay_cli import api
 from wxpay_cli.errors import ApiError, ExitStatus, NetworkError, VerificationError
 

@@ -15,8 +15,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 from wxpay_cli import api
 from wxpay_cli.aclient import AsyncClient
 from wxpay_cli.sandbox.keys import SandboxKeys

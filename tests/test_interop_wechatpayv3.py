@@ -82,7 +82,7 @@ def test_sdk_requests_are_accepted_and_its_verification_passes(box, tmp_path):
 
 def test_sdk_verification_fails_when_one_byte_of_an_answer_changes(box, tmp_path):
     core = sdk_for(box, tmp_path)
-    for method, path, data, status in calls(box):
+    for method, path, data, _status in calls(box):
         box.inject("flip_byte", path_contains=path.split("?")[0])
         with pytest.raises(Exception, match="failed to verify the signature"):
             core.request(path, method=method, data=data)

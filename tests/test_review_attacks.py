@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from hostile import Hostile
 from test_hostile import LINK_PATH, USER_PATH, no_traceback, posts_to_terminate
+
 from wxpay_cli.errors import ExitStatus
 
 DEEP = b"[" * 100_000 + b"]" * 100_000  # 200 KB, under the size cap, deeper than Python's recursion limit

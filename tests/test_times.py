@@ -48,7 +48,6 @@ def test_link_expiry_and_contract_times_are_local_with_offset(new_york, sandbox,
 
 def test_certificate_validity_is_local_time_with_offset(new_york, sandbox_keys):
     from wxpay_cli import keys, onboarding
-
     from wxpay_cli.sandbox.keys import cert_pem
 
     cert = keys.load_certificate(cert_pem(sandbox_keys.platform_cert), source="platform_cert.pem")

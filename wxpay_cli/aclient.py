@@ -19,7 +19,14 @@ import math
 import time
 
 from wxpay_cli import bounds
-from wxpay_cli.client import Call, _BaseClient, api_error, describe_transport_error, httpx, never_sent
+from wxpay_cli.client import (
+    Call,
+    _BaseClient,
+    api_error,
+    describe_transport_error,
+    httpx,
+    never_sent,
+)
 from wxpay_cli.errors import NetworkError
 
 POOL_SIZE = 2

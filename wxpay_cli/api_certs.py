@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from wxpay_cli import keys, serials
 from wxpay_cli.client import Call, Client
 from wxpay_cli.errors import ApiError, ConfigError, VerificationError
-from wxpay_cli.signing import VerificationKey, Verifier, aead_decrypt
 from wxpay_cli.i18n import _
+from wxpay_cli.signing import VerificationKey, Verifier, aead_decrypt
 
 PATH = "/v3/certificates"
 APIV3_KEY_ENV = "WXPAY_APIV3_KEY"

@@ -21,8 +21,8 @@ from wxpay_cli.api_certs import PATH as CERTIFICATES_PATH
 from wxpay_cli.client import Call, Client, httpx  # httpx as client.py loads it (without its CLI)
 from wxpay_cli.config import PRIVATE_KEY_ENV, Profile
 from wxpay_cli.errors import ApiError, ConfigError, NetworkError, VerificationError
-from wxpay_cli.signing import TIMESTAMP_WINDOW, VerificationKey, Verifier
 from wxpay_cli.i18n import N_, _
+from wxpay_cli.signing import TIMESTAMP_WINDOW, VerificationKey, Verifier
 
 MARKS = {"ok": "✓", "warn": "!", "fail": "✗", "skip": "-"}
 CLOCK_WARNING = 60  # seconds; WeChat refuses at TIMESTAMP_WINDOW

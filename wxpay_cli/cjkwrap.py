@@ -60,7 +60,7 @@ def _fill(text: str, limit: int, first: str, rest: str) -> list[str]:
             if token[0] in _NO_START:
                 while line and line[-1] != " " and len(line) > 1:
                     carry.insert(0, line.pop())
-                    if not (carry[0][0] in _NO_START):
+                    if carry[0][0] not in _NO_START:
                         break
             # An opening bracket never ends one.
             while len(line) > 1 and line[-1] in _NO_END:

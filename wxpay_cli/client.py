@@ -35,9 +35,9 @@ from wxpay_cli.errors import (
     ServiceUnavailable,
     VerificationError,
 )
+from wxpay_cli.i18n import _, os_words
 from wxpay_cli.sanitise import for_terminal
 from wxpay_cli.signing import Signer, Verifier, redact_authorization
-from wxpay_cli.i18n import _, os_words
 
 
 def _import_httpx():

@@ -5,8 +5,8 @@ from __future__ import annotations
 from wxpay_cli import keys, serials
 from wxpay_cli.config import PRIVATE_KEY_ENV, Profile
 from wxpay_cli.errors import ConfigError
-from wxpay_cli.signing import TIMESTAMP_WINDOW, Signer, VerificationKey, Verifier
 from wxpay_cli.i18n import _
+from wxpay_cli.signing import TIMESTAMP_WINDOW, Signer, VerificationKey, Verifier
 
 
 def load_private_key(profile: Profile, *, check_consistency: bool = True):

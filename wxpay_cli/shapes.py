@@ -14,15 +14,15 @@ kept as they came (JSON output shows WeChat's object) but never read.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from wxpay_cli.errors import VerificationError
 from wxpay_cli.i18n import _
 
 MAX_TEXT = 2048  # characters in any string field; WeChat's are ids, names and one link
 MAX_LINK = 2048  # a link this long still fits a QR code (version 40, level M: 2331 bytes)
-EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 MAX_ID = 256  # as api.MAX_ID_LENGTH: an id wxpay may send back in a request path
 

@@ -79,7 +79,7 @@ def main(argv: list[str]) -> int:
     started = time.monotonic()
     tally: dict[str, Counter] = {}
     with ThreadPoolExecutor(max_workers=max(1, args.j)) as pool:
-        for (name, why, (path, *_rest)), outcome in zip(jobs, pool.map(run_one, [job for *_n, job in jobs])):
+        for (name, why, (path, *_rest)), outcome in zip(jobs, pool.map(run_one, [job for *_n, job in jobs]), strict=True):
             tally.setdefault(name, Counter())[outcome] += 1
             print(f"{outcome:6} {name}: {path}: {why}", flush=True)
     print()

@@ -9,8 +9,8 @@ from wxpay_cli.app import App
 from wxpay_cli.commands import _prompt
 from wxpay_cli.commands._options import output_options
 from wxpay_cli.commands._prompt import ask
-from wxpay_cli.output import View
 from wxpay_cli.i18n import _
+from wxpay_cli.output import View
 
 
 @click.group("certs")

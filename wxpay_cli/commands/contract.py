@@ -46,9 +46,7 @@ def contract_group() -> None:
 @click.pass_obj
 def show(app: App, contract_id: str, appid: str | None) -> None:
     """Show a contract: state, user, signing and termination times."""
-    from wxpay_cli import api
-
-    from wxpay_cli import times
+    from wxpay_cli import api, times
 
     answer = app.client().call(api.get_contract(contract_id=contract_id, appid=appid))
     shown = {key: times.local(value) if key.endswith("_time") else value for key, value in answer.data.items()}

@@ -30,7 +30,12 @@ def handover(app: App, out_user_id: str, organization_id: str, copy: bool) -> No
     Needs a terminal: scripts use `repayment-url` and `contract terminate --yes`.
     """
     from wxpay_cli.commands.contract import run_termination
-    from wxpay_cli.commands.repayment import copy_to_clipboard, fetch_link, link_message, repayment_view
+    from wxpay_cli.commands.repayment import (
+        copy_to_clipboard,
+        fetch_link,
+        link_message,
+        repayment_view,
+    )
     from wxpay_cli.commands.user import user_view
     from wxpay_cli.qr import LinkTooLong, terminal_text
     from wxpay_cli.termination import Termination, target_from_user

@@ -20,7 +20,6 @@ from wxpay_cli.errors import AuditLogError, WxpayError
 from wxpay_cli.i18n import _
 from wxpay_cli.output import View
 
-
 LINK_COLUMNS = ("repayment_url", "expire_at")  # a batch line's result columns (--format csv)
 
 

@@ -11,8 +11,8 @@ import click
 
 from wxpay_cli.app import App
 from wxpay_cli.errors import OperationRefused
-from wxpay_cli.output import View
 from wxpay_cli.i18n import N_, _
+from wxpay_cli.output import View
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 

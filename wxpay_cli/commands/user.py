@@ -12,8 +12,8 @@ from wxpay_cli.commands._options import (
     single_or_batch,
     user_option,
 )
-from wxpay_cli.output import View, table_rows
 from wxpay_cli.i18n import N_, _
+from wxpay_cli.output import View, table_rows
 
 USER_LABELS = [
     ("user_name", N_("Name")),
