@@ -104,14 +104,16 @@ class SeenNonces:
 
     def _prune(self, now: float) -> None:
         """Rewrite the file with the lines still within `keep` (under the lock)."""
-        data = os.pread(self._fd, os.fstat(self._fd).st_size, 0)
-        fresh = "".join(line + "\n" for line, when, _pid, _n in self._lines(data) if now - when <= self.keep)
+        # Line by line: a long batch's file holds every nonce of the last 600 s, and
+        # reading it whole (bytes, text, the kept copy) raised a batch's peak memory.
         temporary = self.path.with_name(self.path.name + ".new")
         out = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        try:
-            os.write(out, fresh.encode("utf-8", "replace"))
-        finally:
-            os.close(out)
+        with open(os.dup(self._fd), "rb") as current, open(out, "wb") as kept:
+            current.seek(0)
+            for raw in current:
+                for line, when, _pid, _n in self._lines(raw):
+                    if now - when <= self.keep:
+                        kept.write((line + "\n").encode("utf-8", "replace"))
         os.replace(temporary, self.path)
         os.close(self._fd)
         self._fd = os.open(self.path, _FLAGS | os.O_APPEND, 0o600)
