@@ -10,18 +10,11 @@ import subprocess
 import time
 
 import pytest
+from batchrows import csv_rows, lines
 from terminal import wxpay_script
 
 from wxpay_cli import batch
 from wxpay_cli.audit import AuditLog
-
-
-def lines(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines()]
-
-
-def csv_rows(users, org="demo-org", header="out_user_id,organization_id") -> str:
-    return header + "\n" + "".join(f"{u},{org}\n" for u in users)
 
 
 @pytest.fixture

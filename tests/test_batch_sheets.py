@@ -8,19 +8,12 @@ import io
 import json
 
 import pytest
+from batchrows import csv_rows, lines
 
 from wxpay_cli import output
 
 ROSTER = [("p00", "张小明", "三年级二班", "13800000000"), ("p01", "李小红", "五年级一班", "13900000000"),
           ("missing", "赵小刚", "一年级一班", "13700000000")]
-
-
-def lines(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines()]
-
-
-def csv_rows(users, org="demo-org", header="out_user_id,organization_id") -> str:
-    return header + "\n" + "".join(f"{u},{org}\n" for u in users)
 
 
 @pytest.fixture
