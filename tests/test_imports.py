@@ -136,8 +136,10 @@ def test_batch_pools_stay_small_and_share_one_verifying_tls_context(sandbox_keys
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
 
 
-def test_a_single_call_never_runs_anyio(sandbox, configure):
-    """anyio (about 20 ms to import) serves only async code: a single, synchronous call must not pay for it."""
+def test_a_single_call_never_runs_anyio_certifi_or_idna(sandbox, configure):
+    """What a single, synchronous call to an http:// server never uses, it must not pay for:
+    anyio (about 20 ms to import) serves only async code, certifi's CA bundle only TLS,
+    idna only host names that are not ASCII."""
     configure(sandbox)
     result = subprocess.run([sys.executable, "-X", "importtime", "-m", "wxpay_cli", "repayment-url",
                              "--user", "demo", "--org", "demo-org"], capture_output=True, text=True, timeout=60)
@@ -146,6 +148,16 @@ def test_a_single_call_never_runs_anyio(sandbox, configure):
     loaded = [line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")]
     assert "httpcore" in loaded  # the measure is sound: the call did import httpcore
     assert not [name for name in loaded if name == "anyio" or name.startswith(("anyio.", "trio."))]
+    # (a .pth file of this machine's Python may load certifi at start-up: what any program pays is not counted)
+    at_startup = _imported_at_startup()
+    assert not [name for name in loaded
+                if name.startswith(("certifi", "idna", "importlib.resources")) and name not in at_startup]
+
+
+def _imported_at_startup() -> set[str]:
+    result = subprocess.run([sys.executable, "-X", "importtime", "-c", "pass"], capture_output=True, text=True,
+                            timeout=60)
+    return {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
 
 
 def test_anyio_still_works_after_importing_the_client(sandbox):
@@ -173,3 +185,30 @@ def test_anyio_still_works_after_importing_the_client(sandbox):
     assert first == "False"
     assert second.split()[1] == "True" and second.split()[0].isdigit()
     assert any(r.path.startswith("/v3/certificates") for r in sandbox.received)
+
+
+def test_certifi_and_idna_still_work_after_importing_the_client():
+    """Deferred is not removed: TLS still verifies against certifi's bundle, and a host
+    name that is not ASCII is still encoded by idna, for wxpay and any other code."""
+    result = _run("""
+        import ssl
+        import sys
+        import wxpay_cli.client
+        print("idna.core" in sys.modules)  # deferred, not loaded (certifi may be loaded by a .pth at start-up)
+        import certifi
+        import httpx
+        import idna
+
+        with httpx.Client() as http:  # https: verifies with certifi's bundle, as httpx does by default
+            context = http._transport._pool._ssl_context
+            print(context.verify_mode == ssl.CERT_REQUIRED, len(context.get_ca_certs()) > 50)
+        print(certifi.where().endswith(".pem"), idna.encode("例子.测试").decode())
+        print(httpx.URL("https://例子.测试/v3").host, httpx.URL("https://例子.测试/v3").raw_host.decode())
+    """)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "False",
+        "True True",
+        "True xn--fsqu00a.xn--0zwm56d",
+        "例子.测试 xn--fsqu00a.xn--0zwm56d",
+    ]

@@ -59,11 +59,18 @@ def _import_httpx():
     - httpcore imports anyio (about 20 ms) for its async locks and backend; a
       synchronous call never touches it. It is deferred the same way: batch
       mode (asyncio) and any other async code run it on first use.
-    Nothing is done when httpx was imported first.
+    - httpcore imports certifi (with `importlib.resources`, about 8 ms) for
+      its CA bundle, used only to build a TLS context; httpx imports idna
+      (about 5 ms), used only for host names that are not ASCII. Both are
+      deferred the same way: an https:// call loads certifi when it builds
+      its verifying TLS context, exactly as before.
+    A deferred module that some other code imports first is simply loaded
+    then: the cost comes back, nothing breaks. Nothing is done when httpx
+    was imported first.
     """
     if "httpx" in sys.modules:
         return sys.modules["httpx"]
-    for name in ("trio", "anyio"):
+    for name in ("trio", "anyio", "certifi", "idna"):
         if name not in sys.modules:
             _register_lazily(name)
     placeholder = types.ModuleType("httpx._main")
