@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from wxpay_cli import output
+from wxpay_cli import collector, output
 from wxpay_cli.i18n import _
 
 if TYPE_CHECKING:
@@ -114,8 +114,10 @@ class App:
 
         profile = self.profile()
         extra = {"sleep": self.retry_sleep} if self.retry_sleep else {}
-        return Client(base_url=profile.base_url, signer=self.signer(), verifier=verifier, timeout=profile.timeout,
-                      trace=output.info if self.verbose else None, on_response=on_response, **extra)
+        client = Client(base_url=profile.base_url, signer=self.signer(), verifier=verifier, timeout=profile.timeout,
+                        trace=output.info if self.verbose else None, on_response=on_response, **extra)
+        collector.started()  # what the call needs is loaded
+        return client
 
     def async_client(self, *, concurrency: int, rate: float | None):
         """A batch client (create it inside the running event loop; close it with `aclose`)."""
@@ -125,9 +127,11 @@ class App:
         check_proxy_environment()
 
         signer, verifier = self.credentials()
-        return AsyncClient(base_url=self.profile().base_url, signer=signer, verifier=verifier,
-                           timeout=self.profile().timeout, trace=output.info if self.verbose else None,
-                           concurrency=concurrency, rate=rate, retry_sleep=self.retry_sleep)
+        client = AsyncClient(base_url=self.profile().base_url, signer=signer, verifier=verifier,
+                             timeout=self.profile().timeout, trace=output.info if self.verbose else None,
+                             concurrency=concurrency, rate=rate, retry_sleep=self.retry_sleep)
+        collector.started()  # a batch is collected as usual, over its own objects only
+        return client
 
     def _start_sandbox(self) -> Profile:
         from wxpay_cli.sandbox.profile import sandbox_profile

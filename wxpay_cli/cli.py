@@ -165,8 +165,15 @@ def main() -> None:
     """Console-script entry point."""
     import signal
 
+    from wxpay_cli import collector
+
+    collector.starting()
+
     try:
         signal.signal(signal.SIGTERM, _on_sigterm)
     except (ValueError, OSError):  # not the main thread of the main interpreter
         pass
-    cli.main(prog_name="wxpay", obj=App())
+    try:
+        cli.main(prog_name="wxpay", obj=App())
+    finally:
+        collector.started()  # a caller in the same process (a test) gets the usual collector back
