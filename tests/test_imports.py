@@ -160,6 +160,24 @@ def _imported_at_startup() -> set[str]:
     return {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
 
 
+def test_a_deferred_module_may_change_its_own_class():
+    """trio makes itself a module subclass that still serves its deprecated names (with a
+    warning): deferring it must not undo that, even when such a name is its first use."""
+    import trio  # noqa: F401  a test extra: missing, the test fails rather than skips
+
+    result = _run("""
+        import warnings
+        import wxpay_cli.client
+        import trio
+
+        with warnings.catch_warnings(record=True) as caught:  # its first use loads it
+            warnings.simplefilter("always")
+            print(trio.MultiError.__name__, [w.category.__name__ for w in caught])
+    """)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["MultiError", "['TrioDeprecationWarning']"]
+
+
 def test_anyio_still_works_after_importing_the_client(sandbox):
     result = _run(f"""
         import sys
@@ -212,3 +230,53 @@ def test_certifi_and_idna_still_work_after_importing_the_client():
         "True xn--fsqu00a.xn--0zwm56d",
         "例子.测试 xn--fsqu00a.xn--0zwm56d",
     ]
+
+
+def test_a_deferred_module_first_used_by_two_threads_at_once_works_in_both(tmp_path, monkeypatch):
+    """Two threads building their first https client at once both use certifi: the one
+    that comes second must wait for the module to finish loading, as with a plain
+    `import`, not find it half run ("module 'certifi' has no attribute 'where'")."""
+    import threading
+    import time
+    import types
+
+    from wxpay_cli import client
+
+    gate = types.ModuleType("wxpay_test_gate")
+    gate.loading, gate.go_on = threading.Event(), threading.Event()
+    monkeypatch.setitem(sys.modules, "wxpay_test_gate", gate)
+    (tmp_path / "wxpay_test_slow.py").write_text(
+        "import wxpay_test_gate\nwxpay_test_gate.loading.set()\nwxpay_test_gate.go_on.wait(30)\nwhere = 'bundle'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "wxpay_test_slow", raising=False)
+    client._register_lazily("wxpay_test_slow")
+    module = sys.modules["wxpay_test_slow"]
+    got: dict[str, str] = {}
+
+    def use(who: str) -> None:
+        try:
+            got[who] = module.where
+        except AttributeError as exc:
+            got[who] = f"AttributeError: {exc}"
+
+    first = threading.Thread(target=use, args=("first",))
+    first.start()
+    assert gate.loading.wait(30)  # the first thread is running the module's code now
+    second = threading.Thread(target=use, args=("second",))
+    second.start()
+    deadline = time.monotonic() + 30
+    while second.is_alive() and not _inside(second, "__getattr__") and time.monotonic() < deadline:
+        time.sleep(0.001)  # until the second thread has failed, or waits for the first
+    gate.go_on.set()
+    first.join(30)
+    second.join(30)
+    assert got == {"first": "bundle", "second": "bundle"}
+
+
+def _inside(thread, function: str) -> bool:
+    frame = sys._current_frames().get(thread.ident)
+    while frame is not None:
+        if frame.f_code.co_name == function:
+            return True
+        frame = frame.f_back
+    return False

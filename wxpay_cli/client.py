@@ -101,6 +101,7 @@ def _register_lazily(name: str) -> None:
     at `__spec__` (on every later `import name`) does not count as a use.
     """
     import importlib.util
+    import threading
 
     try:
         spec = importlib.util.find_spec(name)
@@ -111,19 +112,37 @@ def _register_lazily(name: str) -> None:
     module = importlib.util.module_from_spec(spec)
     module.__dict__.pop("__path__", None)  # a submodule import asks for it: that is a use
     module.__class__ = _Deferred
+    _loading[name] = [threading.RLock(), False]
     sys.modules[name] = module
 
 
+_loading: dict[str, list] = {}  # a deferred module's name: [its lock, whether its code is running]
+
+
 class _Deferred(types.ModuleType):
-    """A module not run yet: its first missing attribute runs it, in place."""
+    """A module not run yet: its first missing attribute runs it, in place.
+
+    As with a plain `import`, another thread that uses the module meanwhile
+    waits until its code has run, instead of finding it half run. Until then a
+    missing attribute in the loading thread itself (a circular import) is an
+    AttributeError, as for any module still being imported.
+    """
 
     def __getattr__(self, attribute: str):
-        if type(self) is not _Deferred:
-            raise AttributeError(attribute)
-        self.__class__ = types.ModuleType
-        if self.__spec__.submodule_search_locations is not None:
-            self.__path__ = self.__spec__.submodule_search_locations
-        self.__spec__.loader.exec_module(self)
+        state = _loading[self.__name__]
+        with state[0]:
+            if type(self) is _Deferred and not state[1]:
+                state[1] = True
+                try:
+                    if self.__spec__.submodule_search_locations is not None:
+                        self.__path__ = self.__spec__.submodule_search_locations
+                    self.__spec__.loader.exec_module(self)
+                    if type(self) is _Deferred:  # its code may have set a class of its own (trio does)
+                        self.__class__ = types.ModuleType
+                finally:
+                    state[1] = False
+        if type(self) is _Deferred:  # its code is still running, in this thread
+            return types.ModuleType.__getattribute__(self, attribute)
         return getattr(self, attribute)
 
 
