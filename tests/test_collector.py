@@ -69,3 +69,29 @@ def test_every_command_ends_with_the_usual_collector(monkeypatch, argv, usual_co
     with pytest.raises(SystemExit):
         cli_module.main()
     assert gc.isenabled() and gc.get_threshold() == usual_collector
+
+
+
+def test_the_sandbox_serves_with_the_usual_collector(monkeypatch, tmp_path, usual_collector):
+    """`sandbox serve` builds no client and may run for hours under a rehearsal batch:
+    it serves with the usual collector, not start-up's."""
+    import signal
+
+    from wxpay_cli.sandbox.server import Sandbox
+
+    serving_with = []
+
+    def serve_forever(self):
+        serving_with.append(gc.get_threshold())
+        raise KeyboardInterrupt  # as Ctrl-C would
+
+    monkeypatch.setattr(Sandbox, "serve_forever", serve_forever)
+    monkeypatch.setattr(sys, "argv", ["wxpay", "sandbox", "serve", "--quiet", "--state", str(tmp_path / "box")])
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        with pytest.raises(SystemExit):
+            cli_module.main()
+    finally:  # serve and main install their own handlers: the test process gets its own back
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+    assert serving_with == [usual_collector]

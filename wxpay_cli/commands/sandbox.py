@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from wxpay_cli import output
+from wxpay_cli import collector, output
 from wxpay_cli.i18n import _
 
 
@@ -100,6 +100,7 @@ def serve(port: int, mode: str, state_dir: str | None, pupils_file: str | None, 
         output.info(_("sandbox listening on {url}; profile written to {config}").format(url=sandbox.url, config=home.config))
         output.info(_("try: WXPAY_CONFIG={config} wxpay repayment-url --user demo --org demo-org").format(config=home.config))
         output.info(_("stop it with Ctrl-C, or `kill {pid}`").format(pid=_pid()))
+        collector.started()  # it may serve for hours: collected as usual
         sandbox.serve_forever()
     except KeyboardInterrupt:
         output.info(_("sandbox stopped"))
