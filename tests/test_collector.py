@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import signal
 import sys
 
 import pytest
@@ -16,9 +17,13 @@ from wxpay_cli.app import App
 
 @pytest.fixture(autouse=True)
 def usual_collector():
-    """Each test starts with the usual collector, and leaves the process as it found it."""
+    """Each test starts with the usual collector, and leaves the process as it found it
+    (main and `sandbox serve` also install signal handlers: the test process gets its own back)."""
     usual = gc.get_threshold()
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGHUP)}
     yield usual
+    for number, handler in handlers.items():
+        signal.signal(number, handler)
     collector._usual = None
     gc.set_threshold(*usual)
     gc.unfreeze()
@@ -75,8 +80,6 @@ def test_every_command_ends_with_the_usual_collector(monkeypatch, argv, usual_co
 def test_the_sandbox_serves_with_the_usual_collector(monkeypatch, tmp_path, usual_collector):
     """`sandbox serve` builds no client and may run for hours under a rehearsal batch:
     it serves with the usual collector, not start-up's."""
-    import signal
-
     from wxpay_cli.sandbox.server import Sandbox
 
     serving_with = []
@@ -87,11 +90,6 @@ def test_the_sandbox_serves_with_the_usual_collector(monkeypatch, tmp_path, usua
 
     monkeypatch.setattr(Sandbox, "serve_forever", serve_forever)
     monkeypatch.setattr(sys, "argv", ["wxpay", "sandbox", "serve", "--quiet", "--state", str(tmp_path / "box")])
-    handlers = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        with pytest.raises(SystemExit):
-            cli_module.main()
-    finally:  # serve and main install their own handlers: the test process gets its own back
-        for number, handler in handlers.items():
-            signal.signal(number, handler)
+    with pytest.raises(SystemExit):
+        cli_module.main()
     assert serving_with == [usual_collector]
