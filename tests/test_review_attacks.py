@@ -207,3 +207,17 @@ def test_a_huge_serial_with_a_bad_signature_is_one_short_line(cert_sandbox, conf
     no_traceback(result)
     assert result.exit_code == ExitStatus.VERIFICATION, result.stderr
     assert "bad signature" in result.stderr and len(result.stderr) < 1000, len(result.stderr)
+
+
+def test_a_run_keeps_its_own_answers_nonces_once(tmp_path):
+    """A long batch remembers each answer's nonce for 600 s: the Verifier keeps this run's,
+    the shared file's memory only what other runs accepted (twice was ~20 bytes a row more)."""
+    from wxpay_cli import nonces
+
+    path = tmp_path / "state" / "seen-nonces"
+    this_run, other_run = nonces.SeenNonces(path, keep=600), nonces.SeenNonces(path, keep=600)
+    for index in range(500):
+        assert not this_run.seen(f"own-{index}", 1000.0 + index / 100)
+    assert not other_run.seen("theirs", 1006.0)
+    assert this_run.seen("theirs", 1007.0)  # what another run accepted is refused here
+    assert len(this_run._others) == 1  # and only that is held in this run's shared memory

@@ -73,8 +73,9 @@ class SeenNonces:
                 self._fd = os.open(self.path, _FLAGS | os.O_APPEND, 0o600)
                 self._inode, self._offset = os.fstat(self._fd).st_ino, 0
             self._read_new(now)
-            if not self._others.add(nonce, now):  # (kept there too: a second ask in this run says seen)
+            if nonce in self._others:
                 return True
+            # This run's own nonces are the Verifier's memory's: kept there only, not twice.
             os.write(self._fd, f"{now:.0f} {self._pid} {nonce}\n".encode("utf-8", "replace"))
             self._offset = os.fstat(self._fd).st_size
             if self._offset > max(PRUNE_AT, 2 * self._pruned_size):

@@ -249,6 +249,11 @@ class NonceMemory:
     def __len__(self) -> int:
         return sum(table.count for table in self._tables)
 
+    def __contains__(self, nonce: str) -> bool:
+        """Whether `nonce` is remembered (without adding it)."""
+        fingerprint = self._fingerprint(nonce)
+        return any(fingerprint in table for table in self._tables)
+
     def add(self, nonce: str, now: float) -> bool:
         """Remember `nonce` as seen at `now`; False if it was seen within the last `keep` seconds."""
         tables = self._tables
@@ -256,14 +261,17 @@ class NonceMemory:
             if now - tables[0].newest <= self._keep:
                 break
             tables.popleft()
-        digest = hashlib.blake2b(nonce.encode("utf-8", "surrogatepass"), digest_size=8, key=self._KEY).digest()
-        fingerprint = int.from_bytes(digest, "little") | 1  # 0 marks an empty slot
+        fingerprint = self._fingerprint(nonce)
         if any(fingerprint in table for table in tables):
             return False
         if not tables or now - tables[-1].started > self._slice:
             tables.append(_FingerprintTable(now))
         tables[-1].add(fingerprint, now)
         return True
+
+    def _fingerprint(self, nonce: str) -> int:
+        digest = hashlib.blake2b(nonce.encode("utf-8", "surrogatepass"), digest_size=8, key=self._KEY).digest()
+        return int.from_bytes(digest, "little") | 1  # 0 marks an empty slot
 
 
 class _FingerprintTable:
