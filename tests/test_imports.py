@@ -236,7 +236,7 @@ def test_a_deferred_module_first_used_by_two_threads_at_once_works_in_both(tmp_p
     import time
     import types
 
-    from wxpay_cli import client
+    from wxpay_cli import httpx_loading
 
     gate = types.ModuleType("wxpay_test_gate")
     gate.loading, gate.go_on = threading.Event(), threading.Event()
@@ -245,7 +245,7 @@ def test_a_deferred_module_first_used_by_two_threads_at_once_works_in_both(tmp_p
         "import wxpay_test_gate\nwxpay_test_gate.loading.set()\nwxpay_test_gate.go_on.wait(30)\nwhere = 'bundle'\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "wxpay_test_slow", raising=False)
-    client._register_lazily("wxpay_test_slow")
+    httpx_loading._register_lazily("wxpay_test_slow")
     module = sys.modules["wxpay_test_slow"]
     got: dict[str, str] = {}
 

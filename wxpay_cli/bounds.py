@@ -19,8 +19,8 @@ import contextvars
 import time
 import zlib
 
-from wxpay_cli.client import httpx
 from wxpay_cli.errors import VerificationError
+from wxpay_cli.httpx_loading import httpx
 from wxpay_cli.i18n import _
 
 MAX_ANSWER_BYTES = 1 << 20  # 1 MiB: WeChat's answers are a few KB
