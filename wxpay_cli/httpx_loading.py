@@ -1,7 +1,7 @@
 """httpx, loaded for wxpay without what a wxpay call never uses.
 
-`httpx` here is the ordinary httpx module: every other module of wxpay takes it
-from `wxpay_cli.client`, which takes it from here. Loading it this way leaves
+`httpx` here is the ordinary httpx module: `client.py` and `bounds.py` take it
+from here, every other module of wxpay from `wxpay_cli.client`. Loading it this way leaves
 httpx, httpcore and the modules they defer working exactly as usual for any
 other code in the same process (tests/test_imports.py checks that they do).
 """
