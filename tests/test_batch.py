@@ -10,7 +10,7 @@ import subprocess
 import time
 
 import pytest
-from batchrows import csv_rows, lines
+from batchrows import csv_rows, lines, seed_pupils
 from terminal import wxpay_script
 
 from wxpay_cli import batch
@@ -19,10 +19,7 @@ from wxpay_cli.audit import AuditLog
 
 @pytest.fixture
 def pupils(sandbox):
-    names = [f"p{i:02d}" for i in range(30)]
-    for name in names:
-        sandbox.seed_user("demo-org", name, user_name=name.upper(), encrypt_name=False)
-    return names
+    return seed_pupils(sandbox, 30)
 
 
 def test_order_and_completeness_with_failures_mixed_in(sandbox, configure, run, pupils):

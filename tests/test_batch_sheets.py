@@ -8,7 +8,7 @@ import io
 import json
 
 import pytest
-from batchrows import csv_rows, lines
+from batchrows import csv_rows, lines, seed_pupils
 
 from wxpay_cli import output
 
@@ -18,10 +18,7 @@ ROSTER = [("p00", "张小明", "三年级二班", "13800000000"), ("p01", "李�
 
 @pytest.fixture
 def pupils(sandbox):
-    names = [f"p{i:02d}" for i in range(12)]
-    for name in names:
-        sandbox.seed_user("demo-org", name, user_name=name.upper(), encrypt_name=False, class_name="三年级二班")
-    return names
+    return seed_pupils(sandbox, 12, class_name="三年级二班")
 
 
 def excel_gbk_roster(path, rows=ROSTER):

@@ -6,18 +6,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from batchrows import csv_rows, seed_pupils
 
 
 @pytest.fixture
 def pupils(sandbox):
-    names = [f"p{i:02d}" for i in range(4)]
-    for name in names:
-        sandbox.seed_user("demo-org", name, user_name=name.upper(), encrypt_name=False, class_name="三年级二班")
-    return names
-
-
-def rows(users) -> str:
-    return "out_user_id,organization_id\n" + "".join(f"{u},demo-org\n" for u in users)
+    return seed_pupils(sandbox, 4, class_name="三年级二班")
 
 
 def test_a_school_is_not_labelled_with_a_persons_name(sandbox, configure, run):
@@ -30,18 +24,18 @@ def test_a_school_is_not_labelled_with_a_persons_name(sandbox, configure, run):
 def test_chinese_summaries_put_no_space_before_a_full_width_bracket(sandbox, configure, run, pupils):
     configure(sandbox)
     result = run("--lang", "zh", "contract", "terminate", "--batch", "-", "--dry-run", "--json",
-                 input=rows(pupils[:2]))
+                 input=csv_rows(pupils[:2]))
     assert result.exit_code == 0, result.stderr
     assert " （" not in result.stderr, result.stderr
     assert "（共 2 行" in result.stderr
     assert re.search(r"秒（每秒 \d+ 行）", result.stderr) and "{" not in result.stderr, result.stderr
-    english = run("contract", "terminate", "--batch", "-", "--dry-run", "--json", input=rows(pupils[:2]))
+    english = run("contract", "terminate", "--batch", "-", "--dry-run", "--json", input=csv_rows(pupils[:2]))
     assert re.search(r" s \(\d+ rows/s\)", english.stderr) and "{" not in english.stderr, english.stderr
 
 
 def test_failed_rows_in_csv_are_not_said_to_carry_a_json_key(sandbox, configure, run, pupils):
     configure(sandbox)
-    result = run("repayment-url", "--batch", "-", "--format", "csv", input=rows(["p00", "missing"]))
+    result = run("repayment-url", "--batch", "-", "--format", "csv", input=csv_rows(["p00", "missing"]))
     assert result.exit_code == 1
     assert "error_code" in result.stdout.splitlines()[0]
     assert '"error"' not in result.stderr, result.stderr
@@ -51,7 +45,7 @@ def test_failed_rows_in_csv_are_not_said_to_carry_a_json_key(sandbox, configure,
 def test_batch_dry_run_table_is_one_line_a_row_at_80_columns(sandbox, configure, run, pupils, lang):
     configure(sandbox)
     result = run("--lang", lang, "contract", "terminate", "--batch", "-", "--dry-run", "--format", "table",
-                 input=rows(["p00", "demo-terminated", "p00", "missing"]), env={"COLUMNS": "80"})
+                 input=csv_rows(["p00", "demo-terminated", "p00", "missing"]), env={"COLUMNS": "80"})
     assert result.exit_code == 1
     body = [line for line in result.stdout.splitlines() if line.strip()]
     assert len(body) == 3 + 4, result.stdout  # title, heading, rule, one line for each of the 4 rows
@@ -95,7 +89,7 @@ def test_a_closed_port_is_said_in_chinese(sandbox, configure, run):
 def test_a_chinese_summary_lists_pupils_with_the_enumeration_comma(sandbox, configure, run, pupils):
     configure(sandbox)
     result = run("--lang", "zh", "contract", "terminate", "--batch", "-", "--dry-run", "--json",
-                 input=rows(pupils[:2]))
+                 input=csv_rows(pupils[:2]))
     assert "p00、p01" in result.stderr, result.stderr
-    english = run("contract", "terminate", "--batch", "-", "--dry-run", "--json", input=rows(pupils[:2]))
+    english = run("contract", "terminate", "--batch", "-", "--dry-run", "--json", input=csv_rows(pupils[:2]))
     assert "p00, p01" in english.stderr
