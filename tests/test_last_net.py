@@ -18,6 +18,23 @@ SHOW = ("user", "show", "--user", "demo", "--org", "demo-org")
 TERMINATE = ("contract", "terminate", "--user", "demo", "--org", "demo-org", "--yes")
 
 
+def signal_once(args, sig, ready) -> tuple[int, str, str]:
+    """Run wxpay with `args`, send it `sig` once `ready()` holds; (exit status, stdout, stderr)."""
+    process = subprocess.Popen([wxpay_script(), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    try:
+        deadline = time.monotonic() + 30
+        while not ready():
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.01)
+        process.send_signal(sig)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return process.returncode, out, err
+
+
 @pytest.fixture
 def buggy_view(monkeypatch):
     def broken(data):
@@ -57,19 +74,8 @@ def test_usage_errors_are_still_clicks(run):
 def test_signal_during_the_termination_post_is_recorded_then_exits(sandbox, configure, tmp_path, sig, code):
     configure(sandbox)
     sandbox.inject("slow_answer", seconds=5.0, path_contains="terminate-contract")
-    process = subprocess.Popen([wxpay_script(), *TERMINATE], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=os.environ.copy())
-    try:
-        deadline = time.monotonic() + 30
-        while not any(r.method == "POST" for r in sandbox.received):
-            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-            time.sleep(0.01)
-        process.send_signal(sig)
-        out, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == code, err
+    returncode, out, err = signal_once(TERMINATE, sig, lambda: any(r.method == "POST" for r in sandbox.received))
+    assert returncode == code, err
     assert "Traceback" not in err
     assert "may or may not have happened" in err and "wxpay user show --user demo --org demo-org" in err
     assert [line["outcome"] for line in AuditLog().records()] == ["attempted", "unknown"]
@@ -79,17 +85,6 @@ def test_signal_during_the_termination_post_is_recorded_then_exits(sandbox, conf
 def test_sigterm_outside_a_termination_exits_143(sandbox, configure):
     configure(sandbox)
     sandbox.inject("slow_answer", seconds=5.0, path_contains="out-user-id")
-    process = subprocess.Popen([wxpay_script(), *SHOW], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=os.environ.copy())
-    try:
-        deadline = time.monotonic() + 30
-        while not sandbox.received:
-            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-            time.sleep(0.01)
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 143, err
+    returncode, out, err = signal_once(SHOW, signal.SIGTERM, lambda: bool(sandbox.received))
+    assert returncode == 143, err
     assert "interrupted" in err and "Traceback" not in err and out == ""
