@@ -1,9 +1,9 @@
 """httpx, loaded for wxpay without what a wxpay call never uses.
 
 `httpx` here is the ordinary httpx module: `client.py` and `bounds.py` take it
-from here, every other module of wxpay from `wxpay_cli.client`. Loading it this way leaves
-httpx, httpcore and the modules they defer working exactly as usual for any
-other code in the same process (tests/test_imports.py checks that they do).
+from here, every other module of wxpay from `wxpay_cli.client`. Loading it this
+way leaves httpx, httpcore and the modules they defer working exactly as usual
+for any other code in the same process (tests/test_imports.py checks that they do).
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ def _import_httpx():
       pinned in pyproject.toml; tests/test_imports.py checks it still holds).
     - httpcore imports trio, when it is installed, for trio event loops: about
       50 ms. When trio is installed and not yet imported, it is registered
-      with the standard library's `importlib.util.LazyLoader`: the module
-      object exists (httpcore and any later `import trio` get that one), and
-      trio's code runs the first time anything uses it, e.g. under `trio.run`.
+      as a deferred module (`_register_lazily`, much like the standard
+      library's `importlib.util.LazyLoader`): the module object exists
+      (httpcore and any later `import trio` get that one), and trio's code
+      runs the first time anything uses it, e.g. under `trio.run`.
     - httpcore imports anyio (about 20 ms) for its async locks and backend; a
       synchronous call never touches it. It is deferred the same way: batch
       mode (asyncio) and any other async code run it on first use.
