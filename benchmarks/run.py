@@ -276,7 +276,7 @@ def report(f: dict[str, float], batch_rows: int, free_rows: int, memory_rows: tu
                   "<= 4 ms", f["free_cpu_ms_per_row"] <= 4))
     lines.append((f"peak memory, user show --batch of {memory_rows[0]:,} rows", f"{small:.1f} MiB", "", None))
     # Flat: 100 times the rows may not cost a tenth more. (What a batch must keep grows with
-    # time, not rows: the replay check holds each answer's nonce for 600 s, ~21 bytes.)
+    # time, not rows: the replay check holds each answer's nonce for 600 s, 16-32 bytes.)
     lines.append((f"peak memory, user show --batch of {memory_rows[1]:,} rows", f"{large:.1f} MiB",
                   f"flat: {growth * 100:+.0f} % (<= +10 %)", growth <= 0.10))
     width = max(len(name) for name, *_ in lines)
