@@ -33,7 +33,7 @@ from wxpay_cli.errors import (
     ServiceUnavailable,
     VerificationError,
 )
-from wxpay_cli.httpx_loading import httpx  # without what a call never uses
+from wxpay_cli.httpx_loading import httpx  # without httpx's own CLI
 from wxpay_cli.i18n import _, os_words
 from wxpay_cli.sanitise import for_terminal
 from wxpay_cli.signing import Signer, Verifier, redact_authorization

@@ -1,20 +1,14 @@
 """Mutations of what makes wxpay fast without changing what it does (issue 11): the
-deferred imports, the collector eased at start-up, the replay check's memory."""
+httpx CLI placeholder, the collector eased at start-up, the replay check's memory."""
 
 TESTS = ["tests/test_imports.py", "tests/test_collector.py", "tests/test_review_attacks.py"]
 
 MUTATIONS = [
     # (path, original, replacement, why)
-    ("wxpay_cli/httpx_loading.py", 'for name in ("trio", "anyio", "certifi", "idna"):',
-     'for name in ("trio", "anyio", "idna"):', "a single call pays for certifi again"),
-    ("wxpay_cli/httpx_loading.py", 'for name in ("trio", "anyio", "certifi", "idna"):',
-     'for name in ("trio", "anyio", "certifi"):', "a single call pays for idna again"),
-    ("wxpay_cli/httpx_loading.py", 'for name in ("trio", "anyio", "certifi", "idna"):',
-     'for name in ("trio", "certifi", "idna"):', "a single call pays for anyio again"),
-    ("wxpay_cli/httpx_loading.py", "        with state[0]:", "        if True:",
-     "a second thread finds a deferred module half run"),
-    ("wxpay_cli/httpx_loading.py", "                    if type(self) is _Deferred:  # its code may",
-     "                    if True:  # its code may", "a module that sets its own class (trio) loses it"),
+    ("wxpay_cli/httpx_loading.py", "    if _unsupported:\n", "    if False:\n",
+     "an httpx that no longer takes the placeholder is used half-understood"),
+    ("wxpay_cli/httpx_loading.py", "    sys.modules[\"httpx._main\"] = placeholder\n", "\n",
+     "every call pays for httpx's own CLI (rich, pygments) again"),
     ("wxpay_cli/collector.py", "        gc.set_threshold(*_usual)\n", "\n",
      "a batch runs with start-up's rare collections"),
     ("wxpay_cli/collector.py", "        gc.freeze()\n", "\n", "start-up's objects walked again by every collection"),
