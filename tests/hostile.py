@@ -14,6 +14,7 @@ top of) the sandbox's own answer:
 - `drip(delay)`: a signed answer whose body comes one byte every `delay` s;
   `drip(delay, headers=True)`: the status line and headers too;
 - `gzip_bomb()`: a signed, gzip-encoded answer that inflates to 64 MiB;
+- `gzipped()`: the sandbox's own answer, signed, sent gzip-encoded (as a server may);
 - `raw(status, body, headers)`: an unsigned answer (error bodies, redirects).
 
 Signatures are made here with `cryptography` directly, not with
@@ -98,6 +99,9 @@ class Hostile:
     def gzip_bomb(self, path: str) -> None:
         self._plan(path, "gzip_bomb")
 
+    def gzipped(self, path: str) -> None:
+        self._plan(path, "gzipped")
+
     def raw(self, path: str, status: int, body: bytes = b"", headers: dict | None = None) -> None:
         self._plan(path, "raw", status=status, body=body, headers=headers or {})
 
@@ -159,6 +163,9 @@ class HostileHandler(Handler):
             payload = bomb()
             headers = {**hostile.signed_headers(payload), "Content-Encoding": "gzip"}
             return self._send(200, headers, payload)
+        if plan.kind == "gzipped":
+            headers = {**hostile.signed_headers(body), "Content-Encoding": "gzip"}
+            return self._send(status, headers, gzip.compress(body))
         if plan.kind == "raw":
             return self._send(plan.status, plan.headers, plan.body)
         raise AssertionError(plan.kind)

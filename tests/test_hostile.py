@@ -144,6 +144,14 @@ def test_a_dripped_answer_ends_at_the_deadline_in_batch_too(sandbox, sandbox_key
     assert time.monotonic() - started < 10
 
 
+def test_a_gzip_encoded_answer_is_inflated_verified_and_used(hostile, sandbox, run):
+    hostile.gzipped(USER_PATH)
+    result = run("user", "show", "--user", "demo", "--org", "demo-org", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["out_user_id"] == "demo"
+    assert len(sandbox.received) == 1  # the compressed answer itself was used, not a retry's
+
+
 def test_a_gzip_bomb_is_refused_without_inflating_it(hostile, run):
     hostile.gzip_bomb(USER_PATH)
     result = run("user", "show", "--user", "demo", "--org", "demo-org")
@@ -467,3 +475,111 @@ def test_odd_headers_are_a_short_clean_verification_failure(hostile, run, header
     result = run("user", "show", "--user", "demo", "--org", "demo-org")
     refused(result, ExitStatus.VERIFICATION)
     assert_clean(result.stderr) and len(result.stderr) < 1000
+
+
+class LoopbackProxy:
+    """An HTTP proxy on 127.0.0.1 for one test: it notes each request line it gets and either
+    relays the request to its target (`drip=None`) or answers one byte every `drip` s."""
+
+    def __init__(self, drip: float | None = None):
+        import socket
+        import threading
+
+        self.drip, self.request_lines, self._stop = drip, [], threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.1)
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        import socket
+
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                connection.settimeout(5)
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += connection.recv(65536)
+                head, _, rest = request.partition(b"\r\n\r\n")
+                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                               if line.lower().startswith(b"content-length:")), 0)
+                while len(rest) < length:
+                    rest += connection.recv(65536)
+                line = head.split(b"\r\n")[0].decode()
+                self.request_lines.append(line)
+                if self.drip is not None:
+                    answer = b"HTTP/1.1 200 OK\r\n" + b"X-Pad: x\r\n" * 20  # 217 bytes: 11 s unbounded
+                    for index in range(len(answer)):
+                        if self._stop.is_set():
+                            return
+                        try:
+                            connection.sendall(answer[index:index + 1])
+                        except OSError:
+                            break
+                        time.sleep(self.drip)
+                    continue
+                from urllib.parse import urlsplit
+
+                target = urlsplit(line.split()[1])
+                origin_form = line.replace(f"{target.scheme}://{target.netloc}", "", 1).encode()
+                with socket.create_connection((target.hostname, target.port), timeout=5) as upstream:
+                    upstream.sendall(origin_form + b"\r\n" + head.split(b"\r\n", 1)[1]
+                                     .replace(b"Connection: keep-alive", b"Connection: close")
+                                     + b"\r\nConnection: close\r\n\r\n" + rest)
+                    while chunk := upstream.recv(65536):
+                        connection.sendall(chunk)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._listener.close()
+
+
+@pytest.fixture
+def proxy_env(monkeypatch):
+    """proxy_env(drip=None) starts a LoopbackProxy and names it in HTTP_PROXY (NO_PROXY empty)."""
+    started = []
+
+    def make(drip: float | None = None) -> LoopbackProxy:
+        proxy = LoopbackProxy(drip)
+        started.append(proxy)
+        for name in ("NO_PROXY", "no_proxy", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        return proxy
+
+    yield make
+    for proxy in started:
+        proxy.close()
+
+
+def test_a_proxy_from_the_environment_carries_the_call(sandbox, configure, run, proxy_env):
+    configure(sandbox)
+    proxy = proxy_env()
+    result = run("user", "show", "--user", "demo", "--org", "demo-org", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["out_user_id"] == "demo"
+    assert len(proxy.request_lines) == 1 and proxy.request_lines[0].startswith(f"GET {sandbox.url}/v3/")
+
+
+def test_a_proxy_dripping_its_headers_ends_at_the_deadline(sandbox, sandbox_keys, proxy_env):
+    proxy = proxy_env(drip=0.05)  # each byte well within the read timeout
+    started = time.monotonic()
+    with client_for(sandbox, sandbox_keys, timeout=0.5) as client, pytest.raises(NetworkError) as caught:
+        client.call(api.get_user(organization_id="demo-org", out_user_id="demo"))
+    elapsed = time.monotonic() - started
+    assert caught.value.exit_status == ExitStatus.NETWORK and "timed out" in caught.value.message
+    assert proxy.request_lines and elapsed < 1.5, elapsed
+
+
+def test_no_proxy_keeps_the_sandbox_direct(sandbox, configure, run, proxy_env, monkeypatch):
+    configure(sandbox)
+    proxy = proxy_env(drip=0.05)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    assert run("user", "show", "--user", "demo", "--org", "demo-org").exit_code == 0
+    assert proxy.request_lines == []

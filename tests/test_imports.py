@@ -16,8 +16,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 from wxpay_cli import api
 from wxpay_cli.aclient import AsyncClient
 from wxpay_cli.sandbox.keys import SandboxKeys
@@ -103,27 +101,38 @@ def test_an_httpx_that_no_longer_takes_the_placeholder_is_exit_3_not_a_slow_surp
     assert sandbox.received == []
 
 
-def test_batch_pools_stay_small_and_share_one_verifying_tls_context(sandbox_keys):
+def test_batch_pools_stay_small_and_share_one_verifying_tls_context(sandbox_keys, monkeypatch):
+    """What the batch client asks httpx for (recorded at httpx's public constructor): pools of
+    at most POOL_SIZE connections, 32 in all, and one verifying TLS context for every pool."""
     import ssl
+    import types
 
+    import httpx
+
+    from wxpay_cli import aclient
     from wxpay_cli.aclient import POOL_SIZE
+
+    asked: list[dict] = []
+
+    def recording(**options):
+        asked.append(options)
+        return httpx.AsyncClient(**options)
+
+    # wxpay's own name for httpx, pointed at a stand-in whose AsyncClient records (httpx is untouched)
+    standin = types.SimpleNamespace(**{name: getattr(httpx, name) for name in httpx.__all__})
+    standin.AsyncClient = recording
+    monkeypatch.setattr(aclient, "httpx", standin)
 
     async def go():
         client = AsyncClient(base_url="https://api.mch.weixin.qq.com",
                              signer=Signer("1900000001", sandbox_keys.serial_no, sandbox_keys.merchant_key),
                              verifier=None, concurrency=32)
-        try:
-            pools = [pool._transport._pool for pool in client._pools]
-            return [pool._max_connections for pool in pools], {id(pool._ssl_context) for pool in pools}, pools
-        finally:
-            await client.aclose()
+        await client.aclose()
 
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # no deprecated httpx call on the way
-        sizes, contexts, pools = asyncio.run(go())
+    asyncio.run(go())
+    sizes = [options["limits"].max_connections for options in asked]
     assert sum(sizes) == 32 and max(sizes) <= POOL_SIZE <= 4  # httpcore's per-request scans stay short
+    contexts = {id(options["verify"]) for options in asked}
     assert len(contexts) == 1
-    context = pools[0]._ssl_context
+    context = asked[0]["verify"]
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname

@@ -7,10 +7,13 @@ never a hang or a MemoryError:
 - `read_body` reads the raw bytes itself and inflates them with `zlib` at most
   `MAX_ANSWER_BYTES` at a time, so a compressed answer is never inflated past
   the cap; it checks the deadline after every chunk.
-- `DeadlineBackend` wraps httpcore's network backend for the one-at-a-time
-  client: every connect, read and write waits at most until the attempt's
-  deadline (`DEADLINE`), so even headers dripped a byte at a time stop there.
-  The batch client gets the same bound from `asyncio.timeout`.
+- `DeadlineTransport` is the one-at-a-time client's transport: an httpcore
+  pool built with `DeadlineBackend` as its network backend, so every connect,
+  read and write waits at most until the attempt's deadline (`DEADLINE`) and
+  even headers dripped a byte at a time stop there. Proxies named in the
+  environment get the same transport (`proxy_mounts`). Only public httpx and
+  httpcore names are used. The batch client gets the same bound from
+  `asyncio.timeout`.
 """
 
 from __future__ import annotations
@@ -90,9 +93,15 @@ class BodyReader:
 
 
 def keep_body(response: httpx.Response, body: bytes) -> httpx.Response:
-    """Attach the decoded body, as httpx's own `read()` does, so `.content` works as usual."""
-    response._content = body
-    return response
+    """The answer with its decoded body, so `.content` works as usual.
+
+    A new response is built (httpx's public constructor) rather than the body
+    put into the streamed one; its headers are the ones received, less
+    `Content-Encoding`: the body it holds is no longer encoded.
+    """
+    headers = [(name, value) for name, value in response.headers.raw if name.lower() != b"content-encoding"]
+    return httpx.Response(response.status_code, headers=headers, content=body, request=response.request,
+                          extensions=response.extensions)
 
 
 def _check_read(response: httpx.Response) -> httpx.Response:
@@ -185,15 +194,117 @@ class DeadlineBackend:
         self._inner.sleep(seconds)
 
 
-def bound_connections(http: httpx.Client) -> None:
-    """Put `DeadlineBackend` under the client's connection pools (its own and its proxies').
+class DeadlineTransport(httpx.BaseTransport):
+    """An httpx transport over an httpcore pool whose every wait ends at the attempt's deadline.
 
-    httpx has no public hook for this; a transport without a pool (a test's
-    MockTransport) keeps the checks between chunks only.
+    Built the documented way: `httpcore.ConnectionPool(network_backend=...)`
+    (or `HTTPProxy`/`SOCKSProxy` for a proxy) behind httpx's public
+    `BaseTransport`. It does what `httpx.HTTPTransport.handle_request` does:
+    the request handed to httpcore, its exceptions turned into httpx's.
     """
-    transports = [http._transport, *http._mounts.values()]
-    for transport in transports:
-        pool = getattr(transport, "_pool", None)
-        backend = getattr(pool, "_network_backend", None)
-        if backend is not None and not isinstance(backend, DeadlineBackend):
-            pool._network_backend = DeadlineBackend(backend)
+
+    def __init__(self, ssl_context=None, proxy: str | None = None, max_connections: int = 10):
+        import httpcore
+
+        backend = DeadlineBackend(httpcore.SyncBackend())
+        pool = dict(ssl_context=ssl_context, max_connections=max_connections,
+                    max_keepalive_connections=max_connections, network_backend=backend)
+        if proxy is None:
+            self.pool = httpcore.ConnectionPool(**pool)
+            return
+        proxy = httpx.Proxy(proxy)
+        url = httpcore.URL(scheme=proxy.url.raw_scheme, host=proxy.url.raw_host, port=proxy.url.port,
+                           target=proxy.url.raw_path)
+        if proxy.url.scheme in ("socks5", "socks5h"):
+            self.pool = httpcore.SOCKSProxy(proxy_url=url, proxy_auth=proxy.raw_auth, **pool)
+        else:
+            self.pool = httpcore.HTTPProxy(proxy_url=url, proxy_auth=proxy.raw_auth, proxy_headers=proxy.headers.raw,
+                                           proxy_ssl_context=proxy.ssl_context, **pool)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        import httpcore
+
+        core_request = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(scheme=request.url.raw_scheme, host=request.url.raw_host, port=request.url.port,
+                             target=request.url.raw_path),
+            headers=request.headers.raw, content=request.stream, extensions=request.extensions)
+        with _as_httpx_errors():
+            answer = self.pool.handle_request(core_request)
+        return httpx.Response(answer.status, headers=answer.headers, stream=_Stream(answer.stream),
+                              extensions=answer.extensions)
+
+    def close(self) -> None:
+        with _as_httpx_errors():
+            self.pool.close()
+
+
+class _Stream(httpx.SyncByteStream):
+    def __init__(self, inner):
+        self._inner = inner
+
+    def __iter__(self):
+        with _as_httpx_errors():
+            yield from self._inner
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def _error_pairs() -> list[tuple[type, type]]:
+    """httpcore's exceptions and httpx's for each, most specific first."""
+    import httpcore
+
+    names = ("ConnectTimeout", "ReadTimeout", "WriteTimeout", "PoolTimeout", "ConnectError", "ReadError",
+             "WriteError", "ProxyError", "UnsupportedProtocol", "LocalProtocolError", "RemoteProtocolError",
+             "ProtocolError", "TimeoutException", "NetworkError")
+    return [(getattr(httpcore, name), getattr(httpx, name)) for name in names]
+
+
+class _as_httpx_errors:
+    """httpcore's exceptions, raised as httpx's (what the retry policy and messages expect)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, traceback):
+        if exc is None or not isinstance(exc, Exception):
+            return False
+        for core, mapped in _error_pairs():
+            if isinstance(exc, core):
+                raise mapped(str(exc)) from exc
+        return False
+
+
+def proxy_mounts(ssl_context) -> dict[str, httpx.BaseTransport | None]:
+    """httpx `mounts` for the proxies named in the environment, each a `DeadlineTransport`.
+
+    httpx reads HTTP(S)_PROXY, ALL_PROXY and NO_PROXY itself only for the
+    transports it builds; with wxpay's own transport this does the same from
+    `urllib.request.getproxies()` (which httpx reads too), with NO_PROXY hosts
+    mounted on the direct transport (None).
+    """
+    import ipaddress
+    import urllib.request
+
+    found = urllib.request.getproxies()
+    mounts: dict[str, httpx.BaseTransport | None] = {}
+    for scheme in ("http", "https", "all"):
+        if found.get(scheme):
+            url = found[scheme] if "://" in found[scheme] else "http://" + found[scheme]
+            mounts[f"{scheme}://"] = DeadlineTransport(ssl_context, proxy=url)
+    for host in (part.strip() for part in found.get("no", "").split(",")):
+        if host == "*":
+            return {}
+        if not host:
+            continue
+        if "://" in host:
+            mounts[host] = None
+            continue
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            mounts[f"all://{host}" if host.lower() == "localhost" else f"all://*{host}"] = None
+        else:
+            mounts[f"all://[{host}]" if address.version == 6 else f"all://{host}"] = None
+    return mounts

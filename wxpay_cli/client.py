@@ -246,8 +246,12 @@ class Client(_BaseClient):
         super().__init__(**kwargs)
         self._sleep = sleep
         self.timeout = timeout
-        self._http = httpx.Client(**self._http_options(timeout, transport, on_response))
-        bounds.bound_connections(self._http)
+        options = self._http_options(timeout, transport, on_response)
+        if transport is None:  # every wait of the attempt, direct or through a proxy, ends at its deadline
+            context = None if options.get("verify") is False else httpx.create_ssl_context()
+            options["transport"] = bounds.DeadlineTransport(context)
+            options["mounts"] = bounds.proxy_mounts(context)
+        self._http = httpx.Client(**options)
 
     def close(self) -> None:
         self._http.close()
