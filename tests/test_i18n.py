@@ -150,6 +150,14 @@ def test_click_usage_errors_are_in_chinese(run):
     assert "Error" not in result.stderr and "错误" in result.stderr
 
 
+@pytest.mark.parametrize("args, words", [(["audit", "--limit", "x"], "不是有效的整数"),
+                                         (["user", "show", "--rate", "x", "--batch", "r.csv"], "不是有效的数")])
+def test_a_bad_number_is_named_in_chinese(run, args, words):
+    result = run("--lang", "zh", *args)
+    assert result.exit_code == 2
+    assert words in result.stderr and "range" not in result.stderr, result.stderr
+
+
 def _all_commands():
     paths = []
 
@@ -275,12 +283,10 @@ def test_an_operator_under_a_chinese_locale_meets_no_english_sentence(sandbox, c
 
 
 def test_chinese_help_wraps_by_display_width_and_keeps_commands_whole():
-    from click.formatting import wrap_text
-
-    from wxpay_cli.cjkwrap import wrapper
+    from wxpay_cli.cjkwrap import wrap
 
     text = "请用 `wxpay config init` 创建配置档（参见 config.example.toml），或加 --config，或试试 --sandbox。" * 2
-    lines = wrapper(getattr(wrap_text, "original", wrap_text))(text, 30).splitlines()
+    lines = wrap(text, 30).splitlines()
     assert len(lines) > 3 and all(width(line) <= 30 for line in lines), lines
     assert sum("`wxpay config init`" in line for line in lines) == 2
     assert not any(line.startswith(("，", "。", "）")) for line in lines)

@@ -2,7 +2,7 @@
 
 click wraps help with `textwrap`, which counts characters and breaks only at
 spaces: a Chinese paragraph (no spaces) becomes one line twice the terminal's
-width. Used in place of `click.formatting.wrap_text` while Chinese is on
+width. `click_support.HelpFormatter` uses it for text with Chinese in it
 (loaded only then); English text goes to click's own wrapper unchanged.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
 
 # Never at the start of a line (closing punctuation), never at the end (opening).
 _NO_START = set("，。、；：？！）》」』】〕…%,.;:?!)]}")
@@ -23,7 +22,7 @@ def width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def _is_wide(text: str) -> bool:
+def is_wide(text: str) -> bool:
     return any(unicodedata.east_asian_width(ch) in "WF" for ch in text)
 
 
@@ -31,7 +30,7 @@ def _join_lines(lines: list[str]) -> str:
     """A paragraph's lines as one: no space where a line break sat between Chinese characters."""
     out = ""
     for line in (line.strip() for line in lines):
-        if out and line and not (_is_wide(out[-1]) or _is_wide(line[0])):
+        if out and line and not (is_wide(out[-1]) or is_wide(line[0])):
             out += " "
         out += line
     return out
@@ -76,25 +75,18 @@ def _fill(text: str, limit: int, first: str, rest: str) -> list[str]:
     return lines
 
 
-def wrapper(original: Callable[..., str]) -> Callable[..., str]:
-    """`click.formatting.wrap_text`, width-aware for text with Chinese in it."""
-
-    def wrap_text(text: str, width: int = 78, initial_indent: str = "", subsequent_indent: str = "",
-                  preserve_paragraphs: bool = False) -> str:
-        if not _is_wide(text):
-            return original(text, width, initial_indent, subsequent_indent, preserve_paragraphs)
-        text = text.expandtabs()
-        if not preserve_paragraphs:
-            return "\n".join(_fill(_join_lines(text.splitlines()), width, initial_indent, subsequent_indent))
-        out: list[str] = []
-        for paragraph in re.split(r"\n\s*\n", text.strip("\n")):
-            lines = paragraph.splitlines()
-            if lines and lines[0].strip() == "\b":  # click's "do not rewrap" marker
-                out.append("\n".join(initial_indent + line for line in lines[1:]))
-                continue
-            indent = " " * (len(lines[0]) - len(lines[0].lstrip())) if lines else ""
-            out.append("\n".join(_fill(_join_lines(lines), width, initial_indent + indent, subsequent_indent + indent)))
-        return "\n\n".join(out)
-
-    wrap_text.original = original  # type: ignore[attr-defined]
-    return wrap_text
+def wrap(text: str, width: int = 78, initial_indent: str = "", subsequent_indent: str = "",
+         preserve_paragraphs: bool = False) -> str:
+    """Like `click.wrap_text`, by display width, for text with Chinese in it."""
+    text = text.expandtabs()
+    if not preserve_paragraphs:
+        return "\n".join(_fill(_join_lines(text.splitlines()), width, initial_indent, subsequent_indent))
+    out: list[str] = []
+    for paragraph in re.split(r"\n\s*\n", text.strip("\n")):
+        lines = paragraph.splitlines()
+        if lines and lines[0].strip() == "\b":  # click's "do not rewrap" marker
+            out.append("\n".join(initial_indent + line for line in lines[1:]))
+            continue
+        indent = " " * (len(lines[0]) - len(lines[0].lstrip())) if lines else ""
+        out.append("\n".join(_fill(_join_lines(lines), width, initial_indent + indent, subsequent_indent + indent)))
+    return "\n\n".join(out)

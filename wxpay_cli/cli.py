@@ -11,6 +11,7 @@ import click
 
 from wxpay_cli import __version__, i18n, output
 from wxpay_cli.app import App
+from wxpay_cli.click_support import Group
 from wxpay_cli.errors import ExitStatus, InternalError, SigtermReceived, WxpayError
 from wxpay_cli.i18n import _
 
@@ -38,7 +39,7 @@ def complete_profiles(ctx: click.Context, param: click.Parameter, incomplete: st
     return [name for name in known_profile_names(ctx.params.get("config_path")) if name.startswith(incomplete)]
 
 
-class WxpayGroup(click.Group):
+class WxpayGroup(Group):
     """The top-level group: loads commands from COMMANDS on demand, and reports
     WxpayError and Ctrl-C with the documented exit codes."""
 

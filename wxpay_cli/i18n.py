@@ -9,15 +9,14 @@ means Chinese, anything else English.
 JSON keys and values never change with the language. A translated sentence
 remembers its English source (`english`), so a message that reaches JSON
 (a `--json` error, a batch record) is written in English whatever the
-language. click's own sentences ("Usage:", "Missing option") and the help
-texts click stores at import are translated at display time too
-(`localize_command`).
+language. click's own sentences ("Usage:", "Missing option") come from the
+same catalog through the standard library's gettext domain; the help texts
+click stores at import are translated at display time (`localize_command`).
 """
 
 from __future__ import annotations
 
 import os
-import sys
 
 DOMAIN = "wxpay"
 LANGUAGES = ("en", "zh")
@@ -123,47 +122,39 @@ def set_language(language: str) -> None:
     _language = "zh" if language == "zh" else "en"
     if _language == "en":
         _catalog = None
-        _name_click_types()
+        _route_stdlib_gettext(None)
         return
     import gettext
 
-    _catalog = gettext.translation(
-        DOMAIN, os.path.join(os.path.dirname(__file__), "locale"), languages=["zh_CN"], fallback=True
-    )
-    _route_click()
+    localedir = os.path.join(os.path.dirname(__file__), "locale")
+    _catalog = gettext.translation(DOMAIN, localedir, languages=["zh_CN"], fallback=True)
+    _route_stdlib_gettext(localedir)
 
 
-def _route_click() -> None:
-    """click translates its own sentences with `gettext.gettext` bound at import in
-    each of its modules; point those names at our catalog (click's msgids are in it)."""
-    for name in ("core", "decorators", "exceptions", "formatting", "parser", "termui", "types",
-                 "utils", "shell_completion", "_termui_impl"):
-        module = sys.modules.get(f"click.{name}")
-        if module is None:
-            continue
-        if hasattr(module, "_"):
-            module._ = _
-        if hasattr(module, "ngettext"):
-            module.ngettext = ngettext
-    _name_click_types()
-    formatting = sys.modules.get("click.formatting")
-    if formatting is not None and not hasattr(formatting.wrap_text, "original"):
-        from wxpay_cli.cjkwrap import wrapper
-
-        formatting.wrap_text = wrapper(formatting.wrap_text)
+_language_before: list[str | None] = []  # $LANGUAGE as it was before Chinese was turned on
 
 
-# click names a number type in its error ("'x' is not a valid integer range") from a class
-# attribute it never translates.
-_CLICK_TYPE_NAMES = {"IntParamType": N_("integer"), "IntRange": N_("integer range"),
-                     "FloatParamType": N_("float"), "FloatRange": N_("float range")}
+def _route_stdlib_gettext(localedir: str | None) -> None:
+    """click translates its own sentences ("Usage:", "Missing option") with the standard
+    library's `gettext`, which reads the process's text domain and $LANGUAGE at each call:
+    while Chinese is on, they name wxpay's catalog (it holds click's sentences too), as any
+    gettext application sets them; afterwards they are put back."""
+    import gettext
 
-
-def _name_click_types() -> None:
-    types = sys.modules.get("click.types")
-    if types is not None:
-        for name, words in _CLICK_TYPE_NAMES.items():
-            getattr(types, name).name = _(words)
+    if localedir is not None:
+        if not _language_before:
+            _language_before.append(os.environ.get("LANGUAGE"))
+        os.environ["LANGUAGE"] = "zh_CN"
+        gettext.bindtextdomain(DOMAIN, localedir)
+        gettext.textdomain(DOMAIN)
+        return
+    if _language_before:
+        gettext.textdomain("messages")  # the default domain: no catalog, click's English
+        before = _language_before.pop()
+        if before is None:
+            os.environ.pop("LANGUAGE", None)
+        else:
+            os.environ["LANGUAGE"] = before
 
 
 # The operating system's reasons (strerror) are English whatever the locale; the common ones in words.
@@ -226,8 +217,6 @@ def localize_command(command) -> None:
         command.short_help = first.split("。")[0] if "。" in first else first
     elif _catalog is None and not _help_source(command, "short_help"):
         command.short_help = None
-    if hasattr(command, "_help_option"):
-        command._help_option = None  # click (>= 8.2) keeps each --help option: make it again
     for param in getattr(command, "params", ()):
         source = _help_source(param, "help")
         if source:

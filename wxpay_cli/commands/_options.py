@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from wxpay_cli.app import App
+from wxpay_cli.click_support import FloatRange, IntRange
 from wxpay_cli.i18n import _, os_words
 from wxpay_cli.output import FORMATS
 
@@ -81,9 +82,9 @@ def finite_rate(ctx: click.Context, param: click.Parameter, value):
 
 def batch_options(command):
     """`--batch FILE|-`, `--concurrency N` and `--rate R`, for commands that take many rows."""
-    command = click.option("--rate", type=click.FloatRange(min=0.1), metavar="R", callback=finite_rate,
+    command = click.option("--rate", type=FloatRange(min=0.1), metavar="R", callback=finite_rate,
                            help="With --batch: at most R requests per second.")(command)
-    command = click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True, metavar="N",
+    command = click.option("--concurrency", type=IntRange(1, 256), default=8, show_default=True, metavar="N",
                            help="With --batch: rows worked on at once.")(command)
     command = click.option("--encoding", metavar="NAME",
                            help="With --batch: the input's encoding (default: UTF-8, else GB18030 when the "

@@ -9,6 +9,7 @@ import click
 
 from wxpay_cli import output
 from wxpay_cli.app import App
+from wxpay_cli.click_support import Command, IntRange
 from wxpay_cli.commands._options import non_blank, output_options
 from wxpay_cli.i18n import N_, _
 from wxpay_cli.output import Column, View
@@ -56,7 +57,7 @@ def lower(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
     return value.strip().lower() if value is not None else None
 
 
-@click.command("audit")
+@click.command("audit", cls=Command)
 @click.option("--user", "out_user_id", metavar="PUPIL", callback=non_blank,
               help="Only this pupil (out_user_id or user_id).")
 @click.option("--org", "organization_id", metavar="ORGANIZATION_ID", callback=non_blank,
@@ -68,7 +69,7 @@ def lower(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
               help="Only records at or after DATE (ISO 8601; local time unless it has an offset).")
 @click.option("--until", callback=parse_moment, metavar="DATE",
               help="Only records at or before DATE (a bare date takes the whole day).")
-@click.option("--limit", type=click.IntRange(min=1), metavar="N",
+@click.option("--limit", type=IntRange(min=1), metavar="N",
               help="Only the newest N records (default on a terminal: 50; in a pipe: all).")
 @output_options
 @click.pass_obj

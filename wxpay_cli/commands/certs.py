@@ -6,6 +6,7 @@ import click
 
 from wxpay_cli import output, times
 from wxpay_cli.app import App
+from wxpay_cli.click_support import Group
 from wxpay_cli.commands import _prompt
 from wxpay_cli.commands._options import output_options
 from wxpay_cli.commands._prompt import ask
@@ -13,7 +14,7 @@ from wxpay_cli.i18n import _
 from wxpay_cli.output import View
 
 
-@click.group("certs")
+@click.group("certs", cls=Group)
 def certs_group() -> None:
     """WeChat Pay platform certificates (for certificate-mode merchants)."""
 

@@ -6,6 +6,7 @@ import click
 
 from wxpay_cli import output
 from wxpay_cli.app import App
+from wxpay_cli.click_support import Group
 from wxpay_cli.commands import _prompt
 from wxpay_cli.commands._options import output_options
 from wxpay_cli.commands._prompt import ask
@@ -14,7 +15,7 @@ from wxpay_cli.i18n import _
 from wxpay_cli.output import View
 
 
-@click.group("config")
+@click.group("config", cls=Group)
 def config_group() -> None:
     """Create, show and check profiles (`wxpay config init` to start)."""
 

@@ -6,6 +6,7 @@ import click
 
 from wxpay_cli import output
 from wxpay_cli.app import App
+from wxpay_cli.click_support import Group
 from wxpay_cli.commands import _prompt
 from wxpay_cli.commands._options import (
     batch_options,
@@ -34,7 +35,7 @@ CONTRACT_LABELS = [
 ]
 
 
-@click.group("contract")
+@click.group("contract", cls=Group)
 def contract_group() -> None:
     """Face-payment contracts: look one up, or terminate one (解约)."""
 

@@ -6,6 +6,7 @@ import click
 
 from wxpay_cli import output
 from wxpay_cli.app import App
+from wxpay_cli.click_support import Command
 from wxpay_cli.commands import _prompt
 from wxpay_cli.commands._options import org_option, user_option
 from wxpay_cli.errors import OperationRefused
@@ -13,7 +14,7 @@ from wxpay_cli.i18n import _
 from wxpay_cli.sanitise import for_terminal
 
 
-@click.command("handover")
+@click.command("handover", cls=Command)
 @user_option(required=True)
 @org_option(required=True)
 @click.option("--copy", is_flag=True, help="Put the message to forward (with the link) on the clipboard.")

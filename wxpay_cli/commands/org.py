@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from wxpay_cli.app import App
+from wxpay_cli.click_support import Group
 from wxpay_cli.commands._options import non_blank, output_options
 from wxpay_cli.i18n import _
 from wxpay_cli.output import View
@@ -26,7 +27,7 @@ def school_name(ctx: click.Context, param: click.Parameter, value: str | None) -
     return value
 
 
-@click.group("org")
+@click.group("org", cls=Group)
 def org_group() -> None:
     """Look up schools (organizations) by id or by name."""
 

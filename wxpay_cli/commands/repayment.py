@@ -9,6 +9,7 @@ import click
 
 from wxpay_cli import output
 from wxpay_cli.app import App
+from wxpay_cli.click_support import Command
 from wxpay_cli.commands._options import (
     batch_options,
     org_option,
@@ -39,7 +40,7 @@ def writable_file(ctx: click.Context, param: click.Parameter, value: Path | None
     return value
 
 
-@click.command("repayment-url")
+@click.command("repayment-url", cls=Command)
 @user_option()
 @org_option()
 @click.option("--qr", is_flag=True, help="Also draw the link as a QR code below the table (scan it with a phone).")

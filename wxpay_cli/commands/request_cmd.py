@@ -10,6 +10,7 @@ from urllib.parse import unquote
 import click
 
 from wxpay_cli.app import App
+from wxpay_cli.click_support import Command
 from wxpay_cli.errors import OperationRefused
 from wxpay_cli.i18n import N_, _
 from wxpay_cli.output import View
@@ -72,7 +73,7 @@ def refuse_guarded(method: str, path: str) -> None:
             )
 
 
-@click.command("request")
+@click.command("request", cls=Command)
 @click.argument("method", type=click.Choice(METHODS, case_sensitive=False))
 @click.argument("path", callback=check_path)
 @click.option("--data", callback=read_data, metavar="JSON|@FILE|-", help="Request body: JSON text, @file, or - for stdin.")

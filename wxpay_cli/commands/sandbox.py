@@ -5,16 +5,17 @@ from __future__ import annotations
 import click
 
 from wxpay_cli import collector, output
+from wxpay_cli.click_support import Group, IntRange
 from wxpay_cli.i18n import _
 
 
-@click.group("sandbox")
+@click.group("sandbox", cls=Group)
 def sandbox_group() -> None:
     """The built-in loopback emulator of the WeChat Pay endpoints."""
 
 
 @sandbox_group.command("serve")
-@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True, metavar="PORT",
+@click.option("--port", type=IntRange(0, 65535), default=0, show_default=True, metavar="PORT",
               help="Port on 127.0.0.1 (0: any free port; with --state, the port used last time).")
 @click.option("--mode", type=click.Choice(["public-key", "certificate"]), default="public-key", show_default=True,
               help="How the sandbox signs its answers.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from wxpay_cli.app import App
+from wxpay_cli.click_support import Group
 from wxpay_cli.commands._options import (
     batch_options,
     org_option,
@@ -33,7 +34,7 @@ USER_COLUMNS = ("user_id", "user_name", "user_type", "student_info.class_name", 
                 "contract_state", "contract_id", "face_image_ok", "student_info", "staff_info")
 
 
-@click.group("user")
+@click.group("user", cls=Group)
 def user_group() -> None:
     """Look up pupils (and staff) registered for face payment."""
 
