@@ -1,12 +1,14 @@
-"""Run the test suite against the oldest versions pyproject.toml declares (not run by CI).
+"""Run the test suite against the oldest versions pyproject.toml declares (.ci/run does, every time).
 
-    python .ci/floors.py              # venv in /tmp/wxpay-floors, then pytest
+    python .ci/floors.py              # a new venv, the floors, then pytest
     python .ci/floors.py --latest     # the same with the newest versions allowed
 
 Every `name>=X` in [project] dependencies and the `test` extra is installed as
-`name==X` into a throwaway virtual environment (never into yours), and the
-suite runs from this checkout with PYTHONPATH, so a floor that no longer holds
-shows up as a failing test rather than at a user's.
+`name==X` into a new virtual environment made for this run (never yours, never
+one left by an earlier run) without pip's cache, so what is proven is what a
+new machine gets. The suite runs from this checkout with PYTHONPATH, so a floor
+that no longer holds shows up as a failing test rather than at a user's. The
+environment is removed afterwards unless --venv names where to keep it.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -39,26 +43,35 @@ def requirements(latest: bool) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latest", action="store_true", help="newest allowed versions instead of the floors")
-    parser.add_argument("--venv", default=None, help="where to build the environment")
+    parser.add_argument("--venv", default=None, help="where to build the environment (kept; it must not exist yet)")
     parser.add_argument("pytest_args", nargs="*")
     args = parser.parse_args()
-    venv = Path(args.venv or f"/tmp/wxpay-{'latest' if args.latest else 'floors'}")
+    if args.venv and Path(args.venv).exists():
+        sys.exit(f"{args.venv} exists: the floors are proven in a new environment only")
+    venv = Path(args.venv or tempfile.mkdtemp(prefix=f"wxpay-{'latest' if args.latest else 'floors'}-"))
+    try:
+        sys.exit(run_suite(venv, args))
+    finally:
+        if not args.venv:
+            shutil.rmtree(venv, ignore_errors=True)
+
+
+def run_suite(venv: Path, args) -> int:
     python = venv / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
     wanted = requirements(args.latest)
     print("installing:", " ".join(wanted), flush=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--upgrade" if args.latest else "--force-reinstall",
-                    *wanted], check=True)
+    no_cache = {**os.environ, "PIP_NO_CACHE_DIR": "1"}
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-cache-dir", *wanted], check=True, env=no_cache)
     subprocess.run([str(python), "-m", "pip", "list", "--format=freeze"], check=True)
     # The `wxpay` script the subprocess tests run: a shim of this checkout, in the venv.
     shim = venv / "bin" / "wxpay"
     shim.write_text(f"#!{python}\nfrom wxpay_cli.cli import main\nmain()\n")
     shim.chmod(0o755)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    env = {**no_cache, "PYTHONPATH": str(ROOT), "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     result = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *args.pytest_args],
                             cwd=ROOT, env=env)
-    sys.exit(result.returncode)
+    return result.returncode
 
 
 if __name__ == "__main__":
