@@ -583,3 +583,40 @@ def test_no_proxy_keeps_the_sandbox_direct(sandbox, configure, run, proxy_env, m
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     assert run("user", "show", "--user", "demo", "--org", "demo-org").exit_code == 0
     assert proxy.request_lines == []
+
+
+@pytest.mark.parametrize("drip", [None, 0.05])
+def test_an_https_proxy_carries_the_call_and_its_tunnel_ends_at_the_deadline(sandbox_keys, tmp_path,
+                                                                              monkeypatch, drip):
+    """TLS inside TLS (an https:// proxy, then the origin's TLS through the tunnel): the
+    origin's bytes dripped through the tunnel stop at the deadline like any other wait."""
+    from loopback_tls import LoopbackCertificate, TlsConnectProxy, https_origin
+
+    from wxpay_cli.client import Client
+    from wxpay_cli.signing import Signer
+
+    certificate = LoopbackCertificate(tmp_path)
+    origin, served = https_origin(certificate)
+    proxy = TlsConnectProxy(certificate, drip=drip)
+    for name in ("NO_PROXY", "no_proxy", "http_proxy", "HTTP_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate.cert))  # trusted for the proxy and the origin alike
+    signer = Signer(sandbox_keys.mchid, sandbox_keys.serial_no, sandbox_keys.merchant_key)
+    origin_url = f"https://127.0.0.1:{origin.server_address[1]}"
+    started = time.monotonic()
+    try:
+        with Client(base_url=origin_url, signer=signer, verifier=None, timeout=0.5, retries=0) as client:
+            if drip is None:  # carried: the origin's answer reached wxpay (and, unsigned, was refused)
+                with pytest.raises(VerificationError, match="no key to verify"):
+                    client.request("GET", "/v3/certificates")
+                assert served == ["/v3/certificates"]
+            else:
+                with pytest.raises(NetworkError) as caught:
+                    client.request("GET", "/v3/certificates")
+                assert "timed out" in caught.value.message, caught.value.message
+    finally:
+        proxy.close()
+        origin.shutdown()
+    assert proxy.targets == [origin_url.removeprefix("https://")]
+    assert time.monotonic() - started < 1.5

@@ -11,14 +11,18 @@ never a hang or a MemoryError:
   pool built with `DeadlineBackend` as its network backend, so every connect,
   read and write waits at most until the attempt's deadline (`DEADLINE`) and
   even headers dripped a byte at a time stop there. Proxies named in the
-  environment get the same transport (`proxy_mounts`). Only public httpx and
-  httpcore names are used. The batch client gets the same bound from
-  `asyncio.timeout`.
+  environment get the same transport (`proxy_mounts`); through an https://
+  proxy the origin's TLS runs inside the proxy's on the same bounded reads
+  (`_TlsInTls`). Only public httpx and httpcore names are used. The batch
+  client gets the same bound from `asyncio.timeout`. Not bounded: the name
+  lookup (`getaddrinfo` has no timeout), and a host with several addresses
+  gets the time left once per address.
 """
 
 from __future__ import annotations
 
 import contextvars
+import functools
 import time
 import zlib
 
@@ -172,10 +176,98 @@ class _DeadlineStream:
         self._inner.close()
 
     def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+        if self._inner.get_extra_info("ssl_object") is not None:  # TLS inside TLS: an https:// proxy
+            return _TlsInTls(self, ssl_context, server_hostname, timeout)
         return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, _bounded(timeout)))
 
     def get_extra_info(self, info: str):
         return self._inner.get_extra_info(info)
+
+
+class _TlsInTls:
+    """The origin's TLS inside an https:// proxy's, every byte through the outer stream's bounded
+    reads and writes (httpcore's own TLS-in-TLS stream gives each socket read the whole time
+    left, so a tunnel dripping bytes would never end). The standard library's `ssl.MemoryBIO`
+    does the TLS; errors are httpcore's: the handshake's are connect errors (nothing was sent)."""
+
+    RECORD = 16384  # the largest TLS record
+
+    def __init__(self, outer: _DeadlineStream, ssl_context, server_hostname, timeout: float | None):
+        import ssl
+
+        import httpcore
+
+        self._outer = outer
+        self._incoming, self._outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self._tls = ssl_context.wrap_bio(self._incoming, self._outgoing, server_hostname=server_hostname)
+        try:
+            self._exchange(self._tls.do_handshake, timeout)
+        except (httpcore.TimeoutException, TimeoutError) as exc:
+            raise httpcore.ConnectTimeout(str(exc)) from exc
+        except (httpcore.NetworkError, OSError) as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+
+    def _exchange(self, step, timeout: float | None):
+        """Run a TLS step, moving bytes through the outer stream until it no longer waits for them."""
+        import ssl
+
+        import httpcore
+
+        while True:
+            try:
+                result = step()
+                wants_more = False
+            except ssl.SSLWantReadError:
+                wants_more = True
+            pending = self._outgoing.read()
+            if pending:
+                self._outer.write(pending, timeout)
+            if not wants_more:
+                return result
+            deadline = DEADLINE.get()
+            if deadline is not None and time.monotonic() >= deadline:
+                raise httpcore.ReadTimeout(_("timed out"))
+            data = self._outer.read(self.RECORD, timeout)
+            if data:
+                self._incoming.write(data)
+            else:
+                self._incoming.write_eof()
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        import ssl
+
+        import httpcore
+
+        try:
+            return self._exchange(functools.partial(self._tls.read, max_bytes), timeout)
+        except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+            return b""  # the tunnel closed: httpcore says the server disconnected
+        except ssl.SSLError as exc:
+            raise httpcore.ReadError(str(exc)) from exc
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        import ssl
+
+        import httpcore
+
+        try:
+            while buffer:
+                buffer = buffer[self._exchange(functools.partial(self._tls.write, buffer), timeout):]
+        except ssl.SSLError as exc:
+            raise httpcore.WriteError(str(exc)) from exc
+
+    def close(self) -> None:
+        self._outer.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+        raise NotImplementedError  # TLS three deep: no proxy does this
+
+    def get_extra_info(self, info: str):
+        if info == "ssl_object":
+            return self._tls
+        if info == "is_readable":
+            return self._incoming.pending > 0 or self._outer.get_extra_info("is_readable")
+        return self._outer.get_extra_info(info)
 
 
 class DeadlineBackend:
@@ -219,7 +311,7 @@ class DeadlineTransport(httpx.BaseTransport):
             self.pool = httpcore.SOCKSProxy(proxy_url=url, proxy_auth=proxy.raw_auth, **pool)
         else:
             self.pool = httpcore.HTTPProxy(proxy_url=url, proxy_auth=proxy.raw_auth, proxy_headers=proxy.headers.raw,
-                                           proxy_ssl_context=proxy.ssl_context, **pool)
+                                           proxy_ssl_context=proxy.ssl_context or ssl_context, **pool)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         import httpcore
