@@ -620,3 +620,45 @@ def test_an_https_proxy_carries_the_call_and_its_tunnel_ends_at_the_deadline(san
         origin.shutdown()
     assert proxy.targets == [origin_url.removeprefix("https://")]
     assert time.monotonic() - started < 1.5
+
+
+def test_an_idle_connection_is_not_reused_after_its_keep_alive_expiry(sandbox_keys, monkeypatch):
+    """`contract terminate` looks up, waits at the question (minutes, perhaps), then POSTs: a
+    connection idle that long may be dead in a NAT, and a POST into it ends as an open outcome.
+    Past KEEPALIVE_EXPIRY seconds idle, a new connection is made."""
+    import http.server
+    import threading
+
+    from wxpay_cli import bounds
+    from wxpay_cli.client import Client
+    from wxpay_cli.signing import Signer
+
+    peers = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            peers.append(self.client_address[1])
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(bounds, "KEEPALIVE_EXPIRY", 0.3)
+    signer = Signer(sandbox_keys.mchid, sandbox_keys.serial_no, sandbox_keys.merchant_key)
+    try:
+        with Client(base_url=f"http://127.0.0.1:{server.server_address[1]}", signer=signer, verifier=None,
+                    retries=0) as client:
+            for pause in (0, 0, 0.5):
+                time.sleep(pause)
+                with pytest.raises(VerificationError):  # unsigned: refused, but the connection is what counts
+                    client.request("GET", "/v3/certificates")
+    finally:
+        server.shutdown()
+    assert peers[0] == peers[1] != peers[2], peers  # reused at once; a new one after the expiry

@@ -31,6 +31,10 @@ from wxpay_cli.httpx_loading import httpx
 from wxpay_cli.i18n import _
 
 MAX_ANSWER_BYTES = 1 << 20  # 1 MiB: WeChat's answers are a few KB
+# Seconds a connection may sit idle and still be reused (httpx's own default). httpcore's
+# pool keeps one forever unless told: `contract terminate` waits at its question between the
+# lookup and the POST, and a POST into a connection a NAT dropped meanwhile is an open outcome.
+KEEPALIVE_EXPIRY = 5.0
 
 # The monotonic time the current attempt must end by (None: no attempt running).
 DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("wxpay_deadline", default=None)
@@ -292,7 +296,8 @@ class DeadlineTransport(httpx.BaseTransport):
     Built the documented way: `httpcore.ConnectionPool(network_backend=...)`
     (or `HTTPProxy`/`SOCKSProxy` for a proxy) behind httpx's public
     `BaseTransport`. It does what `httpx.HTTPTransport.handle_request` does:
-    the request handed to httpcore, its exceptions turned into httpx's.
+    the request handed to httpcore, its exceptions turned into httpx's; an
+    idle connection is reused for KEEPALIVE_EXPIRY seconds, as httpx's is.
     """
 
     def __init__(self, ssl_context=None, proxy: str | None = None, max_connections: int = 10):
@@ -300,7 +305,8 @@ class DeadlineTransport(httpx.BaseTransport):
 
         backend = DeadlineBackend(httpcore.SyncBackend())
         pool = dict(ssl_context=ssl_context, max_connections=max_connections,
-                    max_keepalive_connections=max_connections, network_backend=backend)
+                    max_keepalive_connections=max_connections, keepalive_expiry=KEEPALIVE_EXPIRY,
+                    network_backend=backend)
         if proxy is None:
             self.pool = httpcore.ConnectionPool(**pool)
             return
