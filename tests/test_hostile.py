@@ -662,3 +662,15 @@ def test_an_idle_connection_is_not_reused_after_its_keep_alive_expiry(sandbox_ke
     finally:
         server.shutdown()
     assert peers[0] == peers[1] != peers[2], peers  # reused at once; a new one after the expiry
+
+
+def test_a_kept_body_is_described_by_its_own_length_not_the_compressed_one():
+    import httpx
+
+    from wxpay_cli.bounds import keep_body
+
+    received = httpx.Response(200, headers=[("Content-Encoding", "gzip"), ("Content-Length", "30"),
+                                            ("Transfer-Encoding", "chunked"), ("Request-ID", "r-1")],
+                              stream=httpx.ByteStream(b""), request=httpx.Request("GET", "http://127.0.0.1/"))
+    kept = keep_body(received, b'{"a": 1}')
+    assert dict(kept.headers) == {"request-id": "r-1", "content-length": "8"} and kept.json() == {"a": 1}

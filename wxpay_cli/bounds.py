@@ -104,10 +104,13 @@ def keep_body(response: httpx.Response, body: bytes) -> httpx.Response:
     """The answer with its decoded body, so `.content` works as usual.
 
     A new response is built (httpx's public constructor) rather than the body
-    put into the streamed one; its headers are the ones received, less
-    `Content-Encoding`: the body it holds is no longer encoded.
+    put into the streamed one; its headers are the ones received, less those
+    that described the body as it travelled (`Content-Encoding`,
+    `Content-Length`, `Transfer-Encoding`): httpx sets the length of the
+    decoded body it now holds.
     """
-    headers = [(name, value) for name, value in response.headers.raw if name.lower() != b"content-encoding"]
+    travelled = (b"content-encoding", b"content-length", b"transfer-encoding")
+    headers = [(name, value) for name, value in response.headers.raw if name.lower() not in travelled]
     return httpx.Response(response.status_code, headers=headers, content=body, request=response.request,
                           extensions=response.extensions)
 
