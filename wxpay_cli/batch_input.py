@@ -66,9 +66,12 @@ def check_encoding(name: str) -> str:
     """The codec's canonical name, or InputError for a name Python does not know."""
     try:
         info = codecs.lookup(name)
+        "a".encode(info.name)  # "hex", "rot13": codecs, but not text encodings (str.encode refuses them)
     except LookupError:
         info = None
-    if info is None or not getattr(info, "_is_text_encoding", True):  # "hex", "rot13": not text encodings
+    except UnicodeError:
+        pass  # a text encoding that cannot write "a" (none known) is still a text encoding
+    if info is None:
         raise InputError(_("unknown encoding {name}").format(name=for_terminal(name)),
                          hint=_("e.g. utf-8, gb18030, gbk"))
     return info.name
