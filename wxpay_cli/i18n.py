@@ -131,7 +131,8 @@ def set_language(language: str) -> None:
     _route_stdlib_gettext(localedir)
 
 
-_language_before: list[str | None] = []  # $LANGUAGE as it was before Chinese was turned on
+# ($LANGUAGE, the text domain) as they were before Chinese was turned on
+_language_before: list[tuple[str | None, str]] = []
 
 
 def _route_stdlib_gettext(localedir: str | None) -> None:
@@ -143,14 +144,14 @@ def _route_stdlib_gettext(localedir: str | None) -> None:
 
     if localedir is not None:
         if not _language_before:
-            _language_before.append(os.environ.get("LANGUAGE"))
+            _language_before.append((os.environ.get("LANGUAGE"), gettext.textdomain()))
         os.environ["LANGUAGE"] = "zh_CN"
         gettext.bindtextdomain(DOMAIN, localedir)
         gettext.textdomain(DOMAIN)
         return
     if _language_before:
-        gettext.textdomain("messages")  # the default domain: no catalog, click's English
-        before = _language_before.pop()
+        before, domain = _language_before.pop()
+        gettext.textdomain(domain)
         if before is None:
             os.environ.pop("LANGUAGE", None)
         else:
