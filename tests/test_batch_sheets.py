@@ -288,11 +288,15 @@ def test_the_first_fatal_row_in_input_order_is_named(later_first, capsys):
     from wxpay_cli import batch
     from wxpay_cli.errors import VerificationError
 
-    first_done = asyncio.Event()
+    first_done, both_started, running = asyncio.Event(), asyncio.Event(), set()
 
     async def work(client, row):
         if row.number == 1:
             return {}
+        running.add(row.number)  # both rows are in flight before either fails: a row not yet
+        if len(running) == 2:  # started when the run stops is never started (and has no line)
+            both_started.set()
+        await both_started.wait()
         if (row.number == 2) == later_first:
             await first_done.wait()
         else:
