@@ -22,7 +22,7 @@ from pathlib import Path
 import tomli_w
 
 from wxpay_cli.sandbox.keys import SandboxKeys
-from wxpay_cli.signing import SCHEME, make_nonce, response_message, rsa_sign
+from wxpay_cli.wire.signing import SCHEME, make_nonce, response_message, rsa_sign
 
 CHINA = timezone(timedelta(hours=8))
 

@@ -18,7 +18,7 @@ top of) the sandbox's own answer:
 - `raw(status, body, headers)`: an unsigned answer (error bodies, redirects).
 
 Signatures are made here with `cryptography` directly, not with
-`wxpay_cli.signing`: a mistake in the client's protocol code cannot hide here.
+`wxpay_cli.wire.signing`: a mistake in the client's protocol code cannot hide here.
 """
 
 from __future__ import annotations

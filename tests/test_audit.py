@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from wxpay_cli.audit import AuditLog
+from wxpay_cli.local.audit import AuditLog
 
 FETCH = ("repayment-url", "--user", "demo", "--org", "demo-org", "--json")
 TERMINATE = ("contract", "terminate", "--user", "demo", "--org", "demo-org", "--yes", "--json")
@@ -149,7 +149,7 @@ def test_filters(run, shanghai):
 def test_default_limit_is_50_on_a_terminal_only(run, monkeypatch):
     write_log([record(n % 60, out_user_id=f"p{n}") for n in range(60)])
     assert len(json_records(run("audit"))) == 60  # a pipe gets every record
-    monkeypatch.setattr("wxpay_cli.output.stdout_is_terminal", lambda: True)
+    monkeypatch.setattr("wxpay_cli.terminal.output.stdout_is_terminal", lambda: True)
     result = run("audit", "--json")
     assert len(json_records(result)) == 50
     assert "50" in result.stderr and "--limit" in result.stderr  # says that more are there

@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-from wxpay_cli.audit import AuditLog
 from wxpay_cli.errors import AuditLogError
+from wxpay_cli.local.audit import AuditLog
 
 TERMINATE = ("contract", "terminate", "--user", "demo", "--org", "demo-org", "--yes")
 

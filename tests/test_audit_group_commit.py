@@ -9,8 +9,10 @@ import os
 
 import pytest
 
-from wxpay_cli import aclient, audit, output
-from wxpay_cli.audit import AuditLog
+from wxpay_cli.local import audit
+from wxpay_cli.local.audit import AuditLog
+from wxpay_cli.terminal import output
+from wxpay_cli.wire import aclient
 
 
 class Disk:

@@ -13,8 +13,8 @@ import pytest
 from batchrows import csv_rows, lines, seed_pupils
 from terminal import wxpay_script
 
-from wxpay_cli import batch
-from wxpay_cli.audit import AuditLog
+from wxpay_cli.flows import batch
+from wxpay_cli.local.audit import AuditLog
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import json
 import pytest
 from batchrows import csv_rows, lines, seed_pupils
 
-from wxpay_cli import output
+from wxpay_cli.terminal import output
 
 ROSTER = [("p00", "张小明", "三年级二班", "13800000000"), ("p01", "李小红", "五年级一班", "13900000000"),
           ("missing", "赵小刚", "一年级一班", "13700000000")]
@@ -285,8 +285,8 @@ def test_the_first_fatal_row_in_input_order_is_named(later_first, capsys):
     """Rows 2 and 3 both fail verification, in either order in time: row 2 is named."""
     import asyncio
 
-    from wxpay_cli import batch
     from wxpay_cli.errors import VerificationError
+    from wxpay_cli.flows import batch
 
     first_done, both_started, running = asyncio.Event(), asyncio.Event(), set()
 
@@ -319,7 +319,7 @@ def test_halt_wakes_a_reader_waiting_for_room():
     the reader thread ends instead of staying blocked for the rest of the process."""
     import threading
 
-    from wxpay_cli import batch
+    from wxpay_cli.flows import batch
 
     read = []
     window_full = threading.Event()
@@ -468,8 +468,8 @@ def test_rows_waiting_for_an_earlier_row_do_not_go_on_once_the_run_stops(capsys)
     that stops the run: they never reach their irreversible step, and say NOT_STARTED."""
     import asyncio
 
-    from wxpay_cli import batch
     from wxpay_cli.errors import ConfigError
+    from wxpay_cli.flows import batch
 
     claims = batch.Claims()
     waiting = asyncio.Event()

@@ -8,11 +8,11 @@ import tomllib
 
 import pytest
 
-from wxpay_cli.api_certs import decrypt_certificates
 from wxpay_cli.errors import ConfigError, VerificationError
+from wxpay_cli.flows.certificates import decrypt_certificates
 from wxpay_cli.sandbox.keys import cert_pem
 from wxpay_cli.sandbox.server import Sandbox, seed_demo
-from wxpay_cli.signing import aead_encrypt
+from wxpay_cli.wire.signing import aead_encrypt
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def test_no_apiv3_key_off_terminal(new_merchant, run, tmp_path):
 
 
 def test_apiv3_key_from_a_hidden_prompt(new_merchant, run, tmp_path, monkeypatch):
-    monkeypatch.setattr("wxpay_cli.commands._prompt.interactive", lambda: True)
+    monkeypatch.setattr("wxpay_cli.terminal.prompt.interactive", lambda: True)
     result = download(run, tmp_path, input="too-short\n" + new_merchant.keys.apiv3_key + "\n")
     assert result.exit_code == 0, result.stderr
     assert "must be 32 bytes" in result.stderr  # asked again

@@ -6,9 +6,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from wxpay_cli.client import Client
 from wxpay_cli.errors import ApiError, ExitStatus, NetworkError, ServiceUnavailable
-from wxpay_cli.signing import Signer, VerificationKey, Verifier
+from wxpay_cli.wire.client import Client
+from wxpay_cli.wire.signing import Signer, VerificationKey, Verifier
 
 
 @pytest.fixture
@@ -113,7 +113,7 @@ def test_4xx_is_never_retried(make_client):
 
 
 def test_query_is_signed_as_sent(make_client, sandbox_keys):
-    from wxpay_cli.signing import parse_authorization, request_message, rsa_verify
+    from wxpay_cli.wire.signing import parse_authorization, request_message, rsa_verify
 
     seen = []
     client, _ = make_client(Counter(lambda r: seen.append(r) or httpx.Response(404, json={"code": "NOT_FOUND", "message": "x"})))

@@ -7,8 +7,8 @@ import io
 import pytest
 from terminal import run_on_terminal
 
-from wxpay_cli import output
 from wxpay_cli.errors import ConfigError
+from wxpay_cli.terminal import output
 
 RED, YELLOW, GREEN = "\x1b[31m", "\x1b[33m", "\x1b[32m"
 

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 from terminal import wxpay_script
 
-from wxpay_cli.config import write_document
+from wxpay_cli.local.config import write_document
 
 MAX_CONFIG_BYTES = 1024 * 1024
 

@@ -24,7 +24,7 @@ def config_file(tmp_path, monkeypatch):
 @pytest.fixture
 def terminal(monkeypatch):
     """Make wxpay believe stdin is a terminal, so it asks instead of failing."""
-    monkeypatch.setattr("wxpay_cli.commands._prompt.interactive", lambda: True)
+    monkeypatch.setattr("wxpay_cli.terminal.prompt.interactive", lambda: True)
 
 
 def public_key_flags(files, keys, name="school-a", **extra):
@@ -261,8 +261,8 @@ def test_init_refuses_before_asking_anything(run, tmp_path, key_files, sandbox_k
 
 
 def test_write_profile_refuses_and_leaves_the_file_whole(tmp_path, key_files, sandbox_keys):
-    from wxpay_cli.config import write_profile
     from wxpay_cli.errors import OperationRefused
+    from wxpay_cli.local.config import write_profile
 
     path = tmp_path / "cfg.toml"
     table = {"mchid": sandbox_keys.mchid, "serial_no": sandbox_keys.serial_no, "private_key": str(key_files["private_key"])}

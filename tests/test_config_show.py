@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from conftest import write_config
 
 from wxpay_cli.cli import cli
-from wxpay_cli.keys import fingerprint
+from wxpay_cli.local.keys import fingerprint
 from wxpay_cli.sandbox.keys import private_pem
 
 ARGS = ("repayment-url", "--user", "demo", "--org", "demo-org")

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from wxpay_cli.qr import LinkTooLong, save_png, terminal_text
+from wxpay_cli.terminal.qr import LinkTooLong, save_png, terminal_text
 
 FETCH = ("repayment-url", "--user", "demo", "--org", "demo-org")
 

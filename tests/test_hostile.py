@@ -9,8 +9,8 @@ import time
 import pytest
 from hostile import Hostile, bomb
 
-from wxpay_cli import api
 from wxpay_cli.errors import ApiError, ExitStatus, NetworkError, VerificationError
+from wxpay_cli.wire import api
 
 USER_PATH = "/users/out-user-id/"
 LINK_PATH = "/v3/offlineface/repayment-url"
@@ -84,8 +84,8 @@ def test_a_replayed_answer_fails_its_row_and_never_carries_another_rows_link(san
 
 
 def client_for(sandbox, sandbox_keys, timeout):
-    from wxpay_cli.client import Client
-    from wxpay_cli.signing import Signer, VerificationKey, Verifier
+    from wxpay_cli.wire.client import Client
+    from wxpay_cli.wire.signing import Signer, VerificationKey, Verifier
 
     return Client(base_url=sandbox.url, signer=Signer(sandbox_keys.mchid, sandbox_keys.serial_no,
                                                       sandbox_keys.merchant_key),
@@ -125,7 +125,7 @@ def test_dripped_headers_end_at_the_deadline_exit_4(sandbox, sandbox_keys, hosti
 def test_a_dripped_answer_ends_at_the_deadline_in_batch_too(sandbox, sandbox_keys, hostile, headers):
     import asyncio
 
-    from wxpay_cli.aclient import AsyncClient
+    from wxpay_cli.wire.aclient import AsyncClient
 
     hostile.drip(USER_PATH, 0.2, headers=headers)
     client_args = client_for(sandbox, sandbox_keys, 0.3)
@@ -161,7 +161,7 @@ def test_a_gzip_bomb_is_refused_without_inflating_it(hostile, run):
 def test_the_size_cap_holds_while_inflating():
     import httpx
 
-    from wxpay_cli import bounds
+    from wxpay_cli.wire import bounds
 
     response = httpx.Response(200, headers={"Content-Encoding": "gzip"}, request=httpx.Request("GET", "https://x/"))
     reader = bounds.BodyReader(response, deadline=time.monotonic() + 60)
@@ -178,7 +178,7 @@ def test_raw_bytes_are_capped_even_when_they_inflate_to_little():
 
     import httpx
 
-    from wxpay_cli import bounds
+    from wxpay_cli.wire import bounds
 
     response = httpx.Response(200, headers={"Content-Encoding": "gzip"}, request=httpx.Request("GET", "https://x/"))
     reader = bounds.BodyReader(response, deadline=time.monotonic() + 60)
@@ -192,7 +192,7 @@ def test_a_chunk_after_the_deadline_ends_the_answer():
     """Between chunks too (a transport without a connection pool, like a test's, has no other bound)."""
     import httpx
 
-    from wxpay_cli import bounds
+    from wxpay_cli.wire import bounds
 
     response = httpx.Response(200, request=httpx.Request("GET", "https://x/"))
     reader = bounds.BodyReader(response, deadline=time.monotonic() - 1)
@@ -592,8 +592,8 @@ def test_an_https_proxy_carries_the_call_and_its_tunnel_ends_at_the_deadline(san
     origin's bytes dripped through the tunnel stop at the deadline like any other wait."""
     from loopback_tls import LoopbackCertificate, TlsConnectProxy, https_origin
 
-    from wxpay_cli.client import Client
-    from wxpay_cli.signing import Signer
+    from wxpay_cli.wire.client import Client
+    from wxpay_cli.wire.signing import Signer
 
     certificate = LoopbackCertificate(tmp_path)
     origin, served = https_origin(certificate)
@@ -629,9 +629,9 @@ def test_an_idle_connection_is_not_reused_after_its_keep_alive_expiry(sandbox_ke
     import http.server
     import threading
 
-    from wxpay_cli import bounds
-    from wxpay_cli.client import Client
-    from wxpay_cli.signing import Signer
+    from wxpay_cli.wire import bounds
+    from wxpay_cli.wire.client import Client
+    from wxpay_cli.wire.signing import Signer
 
     peers = []
 
@@ -667,7 +667,7 @@ def test_an_idle_connection_is_not_reused_after_its_keep_alive_expiry(sandbox_ke
 def test_a_kept_body_is_described_by_its_own_length_not_the_compressed_one():
     import httpx
 
-    from wxpay_cli.bounds import keep_body
+    from wxpay_cli.wire.bounds import keep_body
 
     received = httpx.Response(200, headers=[("Content-Encoding", "gzip"), ("Content-Length", "30"),
                                             ("Transfer-Encoding", "chunked"), ("Request-ID", "r-1")],

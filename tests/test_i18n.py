@@ -14,8 +14,8 @@ import click
 import pytest
 
 from wxpay_cli import i18n
-from wxpay_cli.cjkwrap import width
 from wxpay_cli.cli import COMMANDS, cli
+from wxpay_cli.terminal.cjkwrap import width
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -283,7 +283,7 @@ def test_an_operator_under_a_chinese_locale_meets_no_english_sentence(sandbox, c
 
 
 def test_chinese_help_wraps_by_display_width_and_keeps_commands_whole():
-    from wxpay_cli.cjkwrap import wrap
+    from wxpay_cli.terminal.cjkwrap import wrap
 
     text = "请用 `wxpay config init` 创建配置档（参见 config.example.toml），或加 --config，或试试 --sandbox。" * 2
     lines = wrap(text, 30).splitlines()

@@ -3,7 +3,7 @@
 - A batch request must not try to import anything: httpcore asks for `sniffio`
   on every request, and when it is missing each ask walks sys.path (about 1 ms
   of CPU per row, measured). `sniffio` is a declared dependency for that.
-- `wxpay_cli.client` loads httpx without httpx's own CLI (rich, pygments);
+- `wxpay_cli.wire.client` loads httpx without httpx's own CLI (rich, pygments);
   `httpx.main` must still be httpx's CLI, in the same process, and an httpx
   that no longer loads its CLI the way wxpay expects is refused at start.
 """
@@ -16,10 +16,10 @@ import subprocess
 import sys
 import textwrap
 
-from wxpay_cli import api
-from wxpay_cli.aclient import AsyncClient
 from wxpay_cli.sandbox.keys import SandboxKeys
-from wxpay_cli.signing import Signer, VerificationKey, Verifier
+from wxpay_cli.wire import api
+from wxpay_cli.wire.aclient import AsyncClient
+from wxpay_cli.wire.signing import Signer, VerificationKey, Verifier
 
 
 class ImportRecorder:
@@ -72,7 +72,7 @@ def test_client_import_skips_httpx_cli_but_httpx_main_still_works():
     public entry to it, still runs that CLI for any other code in the process."""
     result = _run("""
         import sys
-        import wxpay_cli.client
+        import wxpay_cli.wire.client
         print("rich" in sys.modules, "pygments" in sys.modules)
         import httpx
         try:
@@ -109,8 +109,8 @@ def test_batch_pools_stay_small_and_share_one_verifying_tls_context(sandbox_keys
 
     import httpx
 
-    from wxpay_cli import aclient
-    from wxpay_cli.aclient import POOL_SIZE
+    from wxpay_cli.wire import aclient
+    from wxpay_cli.wire.aclient import POOL_SIZE
 
     asked: list[dict] = []
 

@@ -12,7 +12,7 @@ import time
 import pytest
 from terminal import wxpay_script
 
-from wxpay_cli.audit import AuditLog
+from wxpay_cli.local.audit import AuditLog
 
 SHOW = ("user", "show", "--user", "demo", "--org", "demo-org")
 TERMINATE = ("contract", "terminate", "--user", "demo", "--org", "demo-org", "--yes")

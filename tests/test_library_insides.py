@@ -19,7 +19,7 @@ from pathlib import Path
 import wxpay_cli
 
 PACKAGE = Path(wxpay_cli.__file__).parent
-THE_ONE_PLACE = PACKAGE / "httpx_loading.py"
+THE_ONE_PLACE = PACKAGE / "wire" / "httpx_loading.py"
 DOCUMENTED = {"_replace", "_asdict", "_fields", "_make"}  # a namedtuple's public methods
 
 

@@ -151,7 +151,7 @@ def test_qr_png_unwritable(sandbox, configure, run, tmp_path):
 
 @pytest.fixture
 def terminal(monkeypatch):
-    monkeypatch.setattr("wxpay_cli.commands._prompt.interactive", lambda: True)
+    monkeypatch.setattr("wxpay_cli.terminal.prompt.interactive", lambda: True)
 
 
 def test_handover_happy_path(sandbox, configure, run, terminal):

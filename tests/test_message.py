@@ -171,7 +171,7 @@ def test_failing_clipboard_tool_says_nothing_was_copied(sandbox, configure, run,
 
 
 def test_handover_shows_the_message(sandbox, configure, run, monkeypatch):
-    monkeypatch.setattr("wxpay_cli.commands._prompt.interactive", lambda: True)
+    monkeypatch.setattr("wxpay_cli.terminal.prompt.interactive", lambda: True)
     configure(sandbox)
     result = run("handover", "--user", "demo", "--org", "demo-org", input="y\nn\n", env={"COLUMNS": "200"})
     assert result.exit_code == 1  # stopped before termination

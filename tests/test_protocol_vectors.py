@@ -1,6 +1,6 @@
 """Known-answer vectors that pin BOTH sides of the wire, each on its own.
 
-The client (`wxpay_cli.signing`) and the sandbox (`wxpay_cli.sandbox.protocol`)
+The client (`wxpay_cli.wire.signing`) and the sandbox (`wxpay_cli.sandbox.protocol`)
 are written separately; a mistake shared by both would pass every end-to-end
 test, so each side is held here to bytes and signatures written out by hand.
 The key in tests/data/kat_rsa_2048.pem is a test-only key made for these vectors
@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from wxpay_cli import signing
 from wxpay_cli.sandbox import protocol
-from wxpay_cli.signing import Signer, VerificationKey, Verifier
+from wxpay_cli.wire import signing
+from wxpay_cli.wire.signing import Signer, VerificationKey, Verifier
 
 KEY = serialization.load_pem_private_key((Path(__file__).parent / "data" / "kat_rsa_2048.pem").read_bytes(), None)
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from wxpay_cli.signing import parse_authorization
+from wxpay_cli.wire.signing import parse_authorization
 
 EXPECTED_BODY = b'{"out_user_id":"demo","organization_id":"demo-org"}'
 

@@ -129,9 +129,9 @@ def test_an_interruption_after_the_verified_204_says_the_termination_was_done(sa
                                                                               monkeypatch, interruption):
     """Ctrl-C during the re-query that follows WeChat's verified 204: the operator is told it
     happened (exit 130/143), not just "interrupted" about an irreversible operation."""
-    from wxpay_cli.audit import AuditLog
-    from wxpay_cli.client import Client
     from wxpay_cli.errors import SigtermReceived
+    from wxpay_cli.local.audit import AuditLog
+    from wxpay_cli.wire.client import Client
 
     configure(sandbox)
     real = Client.send_unverified
@@ -165,7 +165,7 @@ def test_a_link_replayed_into_the_next_run_is_refused(sandbox, hostile, run):
 
 
 def test_seen_nonces_are_shared_between_processes_and_pruned(tmp_path, monkeypatch):
-    from wxpay_cli import nonces
+    from wxpay_cli.wire import nonces
 
     path = tmp_path / "state" / "seen-nonces"
     first, second = nonces.SeenNonces(path, keep=600), nonces.SeenNonces(path, keep=600)
@@ -212,7 +212,7 @@ def test_a_huge_serial_with_a_bad_signature_is_one_short_line(cert_sandbox, conf
 def test_a_run_keeps_its_own_answers_nonces_once(tmp_path):
     """A long batch remembers each answer's nonce for 600 s: the Verifier keeps this run's,
     the shared file's memory only what other runs accepted (twice was ~20 bytes a row more)."""
-    from wxpay_cli import nonces
+    from wxpay_cli.wire import nonces
 
     path = tmp_path / "state" / "seen-nonces"
     this_run, other_run = nonces.SeenNonces(path, keep=600), nonces.SeenNonces(path, keep=600)

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from wxpay_cli.signing import Signer, VerificationKey, Verifier
+from wxpay_cli.wire.signing import Signer, VerificationKey, Verifier
 
 BODY = b'{"out_user_id":"demo","organization_id":"demo-org"}'
 PATH = "/v3/offlineface/repayment-url"

@@ -72,7 +72,7 @@ def test_pupils_csv_refused_with_a_reason(sandbox, tmp_path, text):
 def signed_call(sandbox, method, path, body=b""):
     import httpx
 
-    from wxpay_cli.signing import Signer
+    from wxpay_cli.wire.signing import Signer
 
     signer = Signer(sandbox.keys.mchid, sandbox.keys.serial_no, sandbox.keys.merchant_key)
     headers = {"Authorization": signer.authorization(method, path, body), "User-Agent": "t"}
@@ -97,7 +97,7 @@ def test_answers_are_compact_json(sandbox):
 # -- rehearsals stay out of the real audit log -------------------------------------
 
 def test_profile_names_its_own_audit_log(sandbox, configure, run, tmp_path):
-    from wxpay_cli.audit import default_path
+    from wxpay_cli.local.audit import default_path
 
     configure(sandbox, audit_log="rehearsal/audit.jsonl")  # relative: next to the config file
     assert run("repayment-url", "--user", "demo", "--org", "demo-org").exit_code == 0
@@ -120,7 +120,7 @@ def quick_keys(monkeypatch, sandbox_keys):
 
 
 def test_sandbox_flag_writes_to_a_throwaway_log(run, quick_keys):
-    from wxpay_cli.audit import default_path
+    from wxpay_cli.local.audit import default_path
 
     result = run("--sandbox", "repayment-url", "--user", "demo", "--org", "demo-org")
     assert result.exit_code == 0, result.stderr

@@ -11,10 +11,10 @@ import tomllib
 
 import pytest
 
-from wxpay_cli import serials
 from wxpay_cli.errors import VerificationError
 from wxpay_cli.sandbox import protocol
-from wxpay_cli.signing import Signer, VerificationKey, Verifier
+from wxpay_cli.wire import serials
+from wxpay_cli.wire.signing import Signer, VerificationKey, Verifier
 
 # A 20-byte serial whose first byte is 0x0A; openssl prints it with the 0.
 SERIAL_INT = 0x0A1B2C3D4E5F60718293A4B5C6D7E8F901234567
@@ -161,7 +161,7 @@ def test_certificate_list_items_name_serials_in_any_form(sandbox_keys):
     the same certificate, saved under the openssl form."""
     from test_certs import item
 
-    from wxpay_cli.api_certs import decrypt_certificates
+    from wxpay_cli.flows.certificates import decrypt_certificates
 
     for written in (sandbox_keys.platform_serial.lower(), sandbox_keys.platform_serial[1:]):
         [cert] = decrypt_certificates(item(sandbox_keys, serial=written), sandbox_keys.apiv3_key)
@@ -169,8 +169,8 @@ def test_certificate_list_items_name_serials_in_any_form(sandbox_keys):
 
 
 def test_merchant_certificate_is_refused_as_a_platform_certificate_whatever_the_serials_form(key_files, sandbox_keys):
-    from wxpay_cli.credentials import load_platform_certificate
     from wxpay_cli.errors import ConfigError
+    from wxpay_cli.local.credentials import load_platform_certificate
 
     for written in (sandbox_keys.serial_no.lower(), sandbox_keys.serial_no[1:]):
         with pytest.raises(ConfigError, match="merchant's own certificate"):

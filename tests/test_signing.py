@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from wxpay_cli.errors import ExitStatus, VerificationError
-from wxpay_cli.signing import (
+from wxpay_cli.wire.signing import (
     Signer,
     VerificationKey,
     Verifier,

@@ -11,7 +11,7 @@ import json
 
 from terminal import run_on_terminal
 
-from wxpay_cli.audit import AuditLog
+from wxpay_cli.local.audit import AuditLog
 
 TERMINATE = ("contract", "terminate", "--user", "demo", "--org", "demo-org")
 QUESTION = "This cannot be undone"

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from wxpay_cli.audit import AuditLog
+from wxpay_cli.local.audit import AuditLog
 
 TERMINATE = ("contract", "terminate", "--user", "demo", "--org", "demo-org")
 
@@ -23,7 +23,7 @@ def audit_lines() -> list[dict]:
 @pytest.fixture
 def terminal(monkeypatch):
     """Pretend a person sits at a terminal (CliRunner's stdin is not a tty)."""
-    monkeypatch.setattr("wxpay_cli.commands._prompt.interactive", lambda: True)
+    monkeypatch.setattr("wxpay_cli.terminal.prompt.interactive", lambda: True)
 
 
 def test_terminate_with_yes(sandbox, configure, run):
@@ -373,9 +373,9 @@ def test_a_record_without_contract_state_is_not_terminable(sandbox, configure, r
 
 
 def test_check_terminable_refuses_a_looked_up_pupil_without_state(tmp_path):
-    from wxpay_cli.config import Profile
     from wxpay_cli.errors import VerificationError
-    from wxpay_cli.termination import Termination, target_from_user
+    from wxpay_cli.flows.termination import Termination, target_from_user
+    from wxpay_cli.local.config import Profile
 
     audit = AuditLog(tmp_path / "audit.jsonl")
     termination = Termination(None, Profile("p", "1900000001", "AB", None), audit)
@@ -412,7 +412,7 @@ def test_tls_failure_is_not_sent(sandbox, configure, run, retry_sleeps):
 
 def test_unexpected_error_during_the_post_is_recorded_unknown(sandbox, configure, run, monkeypatch):
     """A bug while the POST is in flight: audit `unknown`, the advice, exit 70 — no traceback."""
-    from wxpay_cli.client import Client
+    from wxpay_cli.wire.client import Client
 
     configure(sandbox)
     real = Client.send_unverified

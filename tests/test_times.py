@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pytest
 
-from wxpay_cli import times
+from wxpay_cli.terminal import times
 
 LOCAL = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d\d:\d\d")
 
@@ -47,7 +47,8 @@ def test_link_expiry_and_contract_times_are_local_with_offset(new_york, sandbox,
 
 
 def test_certificate_validity_is_local_time_with_offset(new_york, sandbox_keys):
-    from wxpay_cli import keys, onboarding
+    from wxpay_cli.flows import onboarding
+    from wxpay_cli.local import keys
     from wxpay_cli.sandbox.keys import cert_pem
 
     cert = keys.load_certificate(cert_pem(sandbox_keys.platform_cert), source="platform_cert.pem")

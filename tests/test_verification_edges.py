@@ -1,7 +1,7 @@
 """The edges of response verification, each pinned so a one-line change to it fails a test:
 the 300 s window exactly, probes, empty headers, replays, and a client without a verifier.
 
-Signatures are made with `hostile.sign` (written by hand, not `wxpay_cli.signing`)."""
+Signatures are made with `hostile.sign` (written by hand, not `wxpay_cli.wire.signing`)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import httpx
 import pytest
 from hostile import sign
 
-from wxpay_cli import signing
-from wxpay_cli.client import Client
 from wxpay_cli.errors import ExitStatus, VerificationError
-from wxpay_cli.signing import Signer, VerificationKey, Verifier
+from wxpay_cli.wire import signing
+from wxpay_cli.wire.client import Client
+from wxpay_cli.wire.signing import Signer, VerificationKey, Verifier
 
 KEY_ID = "PUB_KEY_ID_0114232134912410000000000000"
 NOW = 1764000000

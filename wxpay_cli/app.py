@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from wxpay_cli import collector, output
+from wxpay_cli import collector
 from wxpay_cli.i18n import _
+from wxpay_cli.terminal import output
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from wxpay_cli.config import Profile
+    from wxpay_cli.local.config import Profile
 
 
 class App:
@@ -54,10 +55,10 @@ class App:
         With no config file at all (and no --sandbox), the default log: `wxpay
         audit` must still read it before any profile exists.
         """
-        from wxpay_cli.audit import AuditLog
+        from wxpay_cli.local.audit import AuditLog
 
         if self._profile is None and not self.use_sandbox:
-            from wxpay_cli.config import config_path
+            from wxpay_cli.local.config import config_path
 
             if not config_path(self.config_flag)[0].exists():
                 return AuditLog()
@@ -68,7 +69,7 @@ class App:
             if self.use_sandbox:
                 self._profile = self._start_sandbox()
             else:
-                from wxpay_cli.config import load_profile
+                from wxpay_cli.local.config import load_profile
 
                 self._profile = load_profile(self.config_flag, self.profile_flag)
             warn_if_readable(self._profile.private_key)
@@ -77,7 +78,7 @@ class App:
     def signer(self):
         """The merchant's signer for the chosen profile, loaded once."""
         if self._signer is None:
-            from wxpay_cli.credentials import signer_for
+            from wxpay_cli.local.credentials import signer_for
 
             self._signer = signer_for(self.profile())
         return self._signer
@@ -85,7 +86,7 @@ class App:
     def credentials(self):
         """(signer, verifier) for the chosen profile, loaded once (the signer first)."""
         if self._verifier is None:
-            from wxpay_cli.credentials import verifier_for
+            from wxpay_cli.local.credentials import verifier_for
 
             self.signer()
             self._verifier = verifier_for(self.profile())
@@ -107,8 +108,8 @@ class App:
         return client
 
     def _new_client(self, verifier, on_response=None):
-        from wxpay_cli.client import Client
-        from wxpay_cli.config import check_proxy_environment
+        from wxpay_cli.local.config import check_proxy_environment
+        from wxpay_cli.wire.client import Client
 
         check_proxy_environment()
 
@@ -121,8 +122,8 @@ class App:
 
     def async_client(self, *, concurrency: int, rate: float | None):
         """A batch client (create it inside the running event loop; close it with `aclose`)."""
-        from wxpay_cli.aclient import AsyncClient
-        from wxpay_cli.config import check_proxy_environment
+        from wxpay_cli.local.config import check_proxy_environment
+        from wxpay_cli.wire.aclient import AsyncClient
 
         check_proxy_environment()
 
@@ -162,7 +163,7 @@ class App:
 
 def warn_if_readable(private_key: Path | None) -> None:
     """Every command that loads a profile warns when other users can read its private key."""
-    from wxpay_cli import keys
+    from wxpay_cli.local import keys
 
     if private_key and keys.loose_permissions(private_key):
         output.warn(_("{private_key} is readable by other users; run: chmod 600 {private_key}").format(private_key=private_key))

@@ -9,11 +9,12 @@ import sys
 
 import click
 
-from wxpay_cli import __version__, i18n, output
+from wxpay_cli import __version__, i18n
 from wxpay_cli.app import App
-from wxpay_cli.click_support import Group
+from wxpay_cli.commands._click import Group
 from wxpay_cli.errors import ExitStatus, InternalError, SigtermReceived, WxpayError
 from wxpay_cli.i18n import _
+from wxpay_cli.terminal import output
 
 # name -> "module:attribute". A command's module is imported only when that
 # command runs (or --help lists them all), so `wxpay --version` and
@@ -23,10 +24,10 @@ COMMANDS = {
     "user": "wxpay_cli.commands.user:user_group",
     "contract": "wxpay_cli.commands.contract:contract_group",
     "handover": "wxpay_cli.commands.handover:handover",
-    "audit": "wxpay_cli.commands.audit_cmd:audit",
+    "audit": "wxpay_cli.commands.audit:audit",
     "org": "wxpay_cli.commands.org:org_group",
-    "request": "wxpay_cli.commands.request_cmd:request",
-    "config": "wxpay_cli.commands.config_cmd:config_group",
+    "request": "wxpay_cli.commands.request:request",
+    "config": "wxpay_cli.commands.config:config_group",
     "certs": "wxpay_cli.commands.certs:certs_group",
     "sandbox": "wxpay_cli.commands.sandbox:sandbox_group",
 }
@@ -34,7 +35,7 @@ COMMANDS = {
 
 def complete_profiles(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
     """Shell completion for --profile: the profile names in the config file (never an error)."""
-    from wxpay_cli.config import known_profile_names
+    from wxpay_cli.local.config import known_profile_names
 
     return [name for name in known_profile_names(ctx.params.get("config_path")) if name.startswith(incomplete)]
 

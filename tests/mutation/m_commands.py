@@ -6,15 +6,15 @@ TESTS = [
 
 MUTATIONS = [
     # (path, original, replacement, why)
-    ('wxpay_cli/commands/_prompt.py',
+    ('wxpay_cli/terminal/prompt.py',
      'sys.stdin.isatty() and sys.stderr.isatty()',
      'sys.stdin.isatty() or sys.stderr.isatty()',
      'a prompt shown when only one of stdin/stderr is a terminal'),
-    ('wxpay_cli/output.py',
+    ('wxpay_cli/terminal/output.py',
      'def stdout_is_terminal() -> bool:\n    return sys.stdout.isatty()',
      'def stdout_is_terminal() -> bool:\n    return sys.stderr.isatty()',
      'the output format chosen from stderr'),
-    ('wxpay_cli/commands/request_cmd.py',
+    ('wxpay_cli/commands/request.py',
      'if method != "GET" and pattern.search(bare):',
      'if method == "POST" and pattern.search(bare):',
      'wxpay request lets PUT/PATCH/DELETE reach terminate-contract'),

@@ -5,9 +5,9 @@ TESTS = ["tests/test_imports.py", "tests/test_collector.py", "tests/test_review_
 
 MUTATIONS = [
     # (path, original, replacement, why)
-    ("wxpay_cli/httpx_loading.py", "    if _unsupported:\n", "    if False:\n",
+    ("wxpay_cli/wire/httpx_loading.py", "    if _unsupported:\n", "    if False:\n",
      "an httpx that no longer takes the placeholder is used half-understood"),
-    ("wxpay_cli/httpx_loading.py", "    sys.modules[\"httpx._main\"] = placeholder\n", "\n",
+    ("wxpay_cli/wire/httpx_loading.py", "    sys.modules[\"httpx._main\"] = placeholder\n", "\n",
      "every call pays for httpx's own CLI (rich, pygments) again"),
     ("wxpay_cli/collector.py", "        gc.set_threshold(*_usual)\n", "\n",
      "a batch runs with start-up's rare collections"),
@@ -16,10 +16,10 @@ MUTATIONS = [
      "sandbox serve runs for hours with start-up's rare collections"),
     ("wxpay_cli/app.py", "        collector.started()  # a batch is collected as usual", "        pass  # a batch",
      "a batch client never ends start-up"),
-    ("wxpay_cli/nonces.py", "            if nonce in self._others:\n                return True",
+    ("wxpay_cli/wire/nonces.py", "            if nonce in self._others:\n                return True",
      "            if False:\n                return True", "an answer another run accepted is not refused"),
-    ("wxpay_cli/nonces.py", "            # This run's own nonces are the Verifier's memory's: kept there only, not twice.",
+    ("wxpay_cli/wire/nonces.py", "            # This run's own nonces are the Verifier's memory's: kept there only, not twice.",
      "            self._others.add(nonce, now)", "a run's own nonces held twice"),
-    ("wxpay_cli/signing.py", "        return any(fingerprint in table for table in self._tables)",
+    ("wxpay_cli/wire/signing.py", "        return any(fingerprint in table for table in self._tables)",
      "        return False", "NonceMemory never contains anything"),
 ]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from wxpay_cli import output
 from wxpay_cli.app import App
+from wxpay_cli.terminal import output
 
 
 def open_input(app: App, stream, *, required: tuple[str, ...], one_of: tuple[str, ...] = (),
                result_columns: tuple[str, ...] = (), encoding: str | None = None):
     """The checked input (its CSV header read now, before anything is sent)."""
-    from wxpay_cli.batch_input import BatchInput
+    from wxpay_cli.flows.batch_input import BatchInput
 
     app.credentials()  # a configuration problem stops here, before any input is read
     return BatchInput(stream, required=required, one_of=one_of, drop=result_columns, encoding=encoding,
@@ -37,7 +37,7 @@ def run_batch(app: App, stream, work: Callable[[object, object], Awaitable[dict]
     """
     from contextlib import nullcontext
 
-    from wxpay_cli import batch
+    from wxpay_cli.flows import batch
 
     if source is None:
         source = open_input(app, stream, required=required, one_of=one_of, result_columns=result_columns,

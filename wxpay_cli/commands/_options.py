@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from wxpay_cli.app import App
-from wxpay_cli.click_support import FloatRange, IntRange
+from wxpay_cli.commands._click import FloatRange, IntRange
 from wxpay_cli.i18n import _, os_words
-from wxpay_cli.output import FORMATS
+from wxpay_cli.terminal.output import FORMATS
 
 
 class InputFile(click.File):
@@ -51,7 +51,7 @@ def non_blank(ctx: click.Context, param: click.Parameter, value):
     """Reject empty or whitespace-only ids before anything is sent."""
     if value is None:
         return value
-    from wxpay_cli.api import check_id
+    from wxpay_cli.wire.api import check_id
 
     value = value.strip()
     if not value:

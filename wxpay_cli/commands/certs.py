@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import click
 
-from wxpay_cli import output, times
 from wxpay_cli.app import App
-from wxpay_cli.click_support import Group
-from wxpay_cli.commands import _prompt
+from wxpay_cli.commands._click import Group
 from wxpay_cli.commands._options import output_options
-from wxpay_cli.commands._prompt import ask
 from wxpay_cli.i18n import _
-from wxpay_cli.output import View
+from wxpay_cli.terminal import output, prompt, times
+from wxpay_cli.terminal.output import View
+from wxpay_cli.terminal.prompt import ask
 
 
 @click.group("certs", cls=Group)
@@ -33,9 +32,10 @@ def download(app: App, folder: str, save: bool) -> None:
     A wrong APIv3 key is an error (exit 3) and nothing is written.
     """
 
-    from wxpay_cli import api_certs, config, credentials, onboarding
     from wxpay_cli.errors import ConfigError
-    from wxpay_cli.signing import Verifier
+    from wxpay_cli.flows import certificates, onboarding
+    from wxpay_cli.local import config, credentials
+    from wxpay_cli.wire.signing import Verifier
 
     profile = app.profile()
     if save and profile.config_path is None:
@@ -46,7 +46,7 @@ def download(app: App, folder: str, save: bool) -> None:
     except ConfigError as exc:
         output.warn(_("{message}; verifying with the downloaded certificates only").format(message=exc.message))
         existing = []
-    download = api_certs.download_certificates(app.client_with(Verifier(existing) if existing else None), apiv3_key)
+    download = certificates.download_certificates(app.client_with(Verifier(existing) if existing else None), apiv3_key)
 
     target = config.expand(folder)
     try:
@@ -79,9 +79,9 @@ def _apiv3_key(profile) -> str:
     """$WXPAY_APIV3_KEY, else the profile's apiv3_key, else a hidden prompt on a terminal."""
     import os
 
-    from wxpay_cli import keys
-    from wxpay_cli.api_certs import APIV3_KEY_ENV, check_apiv3_key
     from wxpay_cli.errors import ConfigError
+    from wxpay_cli.flows.certificates import APIV3_KEY_ENV, check_apiv3_key
+    from wxpay_cli.local import keys
 
     if os.environ.get(APIV3_KEY_ENV):
         return os.environ[APIV3_KEY_ENV]
@@ -89,7 +89,7 @@ def _apiv3_key(profile) -> str:
         if profile.config_path and keys.loose_permissions(profile.config_path):
             output.warn(_("{config_path} holds apiv3_key and is readable by other users; run: chmod 600 {config_path} (or use ${APIV3_KEY_ENV} instead)").format(config_path=profile.config_path, APIV3_KEY_ENV=APIV3_KEY_ENV))
         return profile.apiv3_key
-    if _prompt.interactive():
+    if prompt.interactive():
         return ask("APIv3 key", lambda value: check_apiv3_key(value) and value, hide_input=True)
     raise ConfigError(_("no APIv3 key to decrypt the certificates with"),
                       hint=_("set {APIV3_KEY_ENV}, or run on a terminal to be asked").format(APIV3_KEY_ENV=APIV3_KEY_ENV))

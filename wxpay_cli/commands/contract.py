@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import click
 
-from wxpay_cli import output
 from wxpay_cli.app import App
-from wxpay_cli.click_support import Group
-from wxpay_cli.commands import _prompt
+from wxpay_cli.commands._click import Group
 from wxpay_cli.commands._options import (
     batch_options,
     non_blank,
@@ -18,8 +16,9 @@ from wxpay_cli.commands._options import (
 )
 from wxpay_cli.errors import AuditLogError, OperationRefused, WxpayError
 from wxpay_cli.i18n import N_, _
-from wxpay_cli.output import Column, View, table_rows
 from wxpay_cli.sanitise import for_terminal
+from wxpay_cli.terminal import output, prompt
+from wxpay_cli.terminal.output import Column, View, table_rows
 
 CONTRACT_LABELS = [
     ("contract_id", N_("Contract")),
@@ -47,7 +46,8 @@ def contract_group() -> None:
 @click.pass_obj
 def show(app: App, contract_id: str, appid: str | None) -> None:
     """Show a contract: state, user, signing and termination times."""
-    from wxpay_cli import api, times
+    from wxpay_cli.terminal import times
+    from wxpay_cli.wire import api
 
     answer = app.client().call(api.get_contract(contract_id=contract_id, appid=appid))
     shown = {key: times.local(value) if key.endswith("_time") else value for key, value in answer.data.items()}
@@ -89,8 +89,8 @@ def terminate(app: App, out_user_id: str | None, user_id: str | None, organizati
 def run_termination(app: App, *, organization_id: str, out_user_id: str | None, user_id: str | None,
                     yes: bool, dry_run: bool, question: str | None = None) -> None:
     """The guarded termination flow shared by `contract terminate` and `handover`."""
-    from wxpay_cli import steps
-    from wxpay_cli.termination import Termination, find_target
+    from wxpay_cli.flows import steps
+    from wxpay_cli.flows.termination import Termination, find_target
 
     audit = app.audit()
     if not dry_run:
@@ -99,7 +99,7 @@ def run_termination(app: App, *, organization_id: str, out_user_id: str | None, 
     target = steps.run(app.client(), find_target(organization_id=organization_id, out_user_id=out_user_id,
                                                  user_id=user_id))
     # The preview goes to stderr; with JSON output it is shown only to a person about to confirm.
-    if app.format == "table" or (not yes and not dry_run and _prompt.interactive()):
+    if app.format == "table" or (not yes and not dry_run and prompt.interactive()):
         output.render(View(data=target.as_dict(), rows=target.rows(), title=_("To terminate")), "table", to_stderr=True)
         if target.contract_state is None:
             output.warn(_("looked up by --user-id: the contract state cannot be checked before sending"))
@@ -113,14 +113,14 @@ def run_termination(app: App, *, organization_id: str, out_user_id: str | None, 
         app.render(View(data=result, rows=rows, title=_("Dry run: no termination was sent")))
         return
     if not yes:
-        if not _prompt.interactive():
+        if not prompt.interactive():
             raise termination.refuse(
                 target, _("refusing to terminate without confirmation: nothing was sent"),
                 code="NOT_CONFIRMED", hint=_("run it on a terminal, or pass --yes in scripts"),
             )
         who = for_terminal(target.user_name or target.out_user_id or target.user_id)
         question = question or _("Terminate the face-payment contract of {who}? This cannot be undone").format(who=who)
-        if not _prompt.confirm_irreversible(question):
+        if not prompt.confirm_irreversible(question):
             termination.record(target, "declined")
             raise OperationRefused(_("not confirmed: nothing was terminated"), code="NOT_CONFIRMED")
     result = steps.run(app.client(), termination.run(target))
@@ -142,9 +142,9 @@ def run_termination_batch(app: App, stream, *, yes: bool, dry_run: bool, concurr
     """Terminate every row's contract: the whole input is read and summarised first; nothing
     is sent before the operator confirms on a terminal, or without --yes off one (a dry run
     needs neither). Each pupil is sent once, for the first row that names them."""
-    from wxpay_cli import batch, steps
     from wxpay_cli.commands._batch import open_input, run_batch
-    from wxpay_cli.termination import Termination, find_target
+    from wxpay_cli.flows import batch, steps
+    from wxpay_cli.flows.termination import Termination, find_target
 
     audit = app.audit()
     source = open_input(app, stream, required=("organization_id",), one_of=("out_user_id", "user_id"),
@@ -169,13 +169,13 @@ def run_termination_batch(app: App, stream, *, yes: bool, dry_run: bool, concurr
     if not dry_run:
         audit.check_writable()  # refuse before asking, looking up or sending anything
         if not yes:
-            if not _prompt.interactive():
+            if not prompt.interactive():
                 raise OperationRefused(_("a batch termination off a terminal needs --yes: nothing was sent"),
                                        hint=_("check the summary above, or try --dry-run first"),
                                        code="NOT_CONFIRMED")
             question = _("Terminate the face-payment contracts of these {pupils} pupils? This cannot be undone") \
                 .format(pupils=len(pupils))
-            if not _prompt.confirm_irreversible(question):
+            if not prompt.confirm_irreversible(question):
                 raise OperationRefused(_("not confirmed: nothing was terminated"), code="NOT_CONFIRMED")
 
     claims = batch.Claims()  # which row reaches each pupil first, whatever the scheduling

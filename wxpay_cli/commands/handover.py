@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import click
 
-from wxpay_cli import output
 from wxpay_cli.app import App
-from wxpay_cli.click_support import Command
-from wxpay_cli.commands import _prompt
+from wxpay_cli.commands._click import Command
 from wxpay_cli.commands._options import org_option, user_option
 from wxpay_cli.errors import OperationRefused
 from wxpay_cli.i18n import _
 from wxpay_cli.sanitise import for_terminal
+from wxpay_cli.terminal import output, prompt
 
 
 @click.command("handover", cls=Command)
@@ -38,14 +37,14 @@ def handover(app: App, out_user_id: str, organization_id: str, copy: bool) -> No
         repayment_view,
     )
     from wxpay_cli.commands.user import user_view
-    from wxpay_cli.qr import LinkTooLong, terminal_text
-    from wxpay_cli.termination import Termination, target_from_user
+    from wxpay_cli.flows.termination import Termination, target_from_user
+    from wxpay_cli.terminal.qr import LinkTooLong, terminal_text
 
-    if not _prompt.interactive():
+    if not prompt.interactive():
         raise OperationRefused(_("handover is guided and needs a terminal"),
                                hint=_("in scripts use `wxpay repayment-url` and `wxpay contract terminate --yes`"),
                                code="NOT_INTERACTIVE")
-    from wxpay_cli import api
+    from wxpay_cli.wire import api
 
     app.output_format = "table"
     app.audit().check_writable()

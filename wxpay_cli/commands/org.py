@@ -5,17 +5,17 @@ from __future__ import annotations
 import click
 
 from wxpay_cli.app import App
-from wxpay_cli.click_support import Group
+from wxpay_cli.commands._click import Group
 from wxpay_cli.commands._options import non_blank, output_options
 from wxpay_cli.i18n import _
-from wxpay_cli.output import View
+from wxpay_cli.terminal.output import View
 
 
 def school_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """A school's name as the operator typed it: trimmed, one line, bounded."""
     if value is None:
         return None
-    from wxpay_cli.api import MAX_NAME_LENGTH
+    from wxpay_cli.wire.api import MAX_NAME_LENGTH
 
     value = value.strip()
     if not value:
@@ -45,7 +45,7 @@ def show(app: App, organization_id: str | None, organization_name: str | None) -
     Give exactly one of --id and --name. With --json prints WeChat's object:
     {"organization_id", "organization_name"}.
     """
-    from wxpay_cli import api
+    from wxpay_cli.wire import api
 
     if (organization_id is None) == (organization_name is None):
         raise click.UsageError(_("give exactly one of --id and --name"))

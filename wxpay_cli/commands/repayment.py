@@ -7,9 +7,8 @@ from pathlib import Path
 
 import click
 
-from wxpay_cli import output
 from wxpay_cli.app import App
-from wxpay_cli.click_support import Command
+from wxpay_cli.commands._click import Command
 from wxpay_cli.commands._options import (
     batch_options,
     org_option,
@@ -19,7 +18,8 @@ from wxpay_cli.commands._options import (
 )
 from wxpay_cli.errors import AuditLogError, WxpayError
 from wxpay_cli.i18n import _
-from wxpay_cli.output import View
+from wxpay_cli.terminal import output
+from wxpay_cli.terminal.output import View
 
 LINK_COLUMNS = ("repayment_url", "expire_at")  # a batch line's result columns (--format csv)
 
@@ -66,8 +66,8 @@ def repayment_url(app: App, out_user_id: str | None, organization_id: str | None
     single_or_batch(batch_input, {"--user": out_user_id, "--org": organization_id},
                     {"--qr": qr, "--qr-png": qr_png, "--message": with_message, "--copy": copy})
     if batch_input is not None:
-        from wxpay_cli import steps
         from wxpay_cli.commands._batch import run_batch
+        from wxpay_cli.flows import steps
 
         fetcher = link_fetcher(app)
 
@@ -94,7 +94,7 @@ def repayment_url(app: App, out_user_id: str | None, organization_id: str | None
             view.data = {**data, "message": text}
     if qr:
         if app.format == "table":
-            from wxpay_cli.qr import LinkTooLong, terminal_text
+            from wxpay_cli.terminal.qr import LinkTooLong, terminal_text
 
             try:
                 view.blocks.append(terminal_text(data["repayment_url"]))
@@ -106,7 +106,7 @@ def repayment_url(app: App, out_user_id: str | None, organization_id: str | None
     if copy:
         copy_to_clipboard(text if with_message else data["repayment_url"], _("message") if with_message else _("link"))
     if qr_png:
-        from wxpay_cli.qr import save_png
+        from wxpay_cli.terminal.qr import save_png
 
         try:
             save_png(data["repayment_url"], qr_png)
@@ -117,7 +117,7 @@ def repayment_url(app: App, out_user_id: str | None, organization_id: str | None
 
 def fetch_link(app: App, out_user_id: str, organization_id: str) -> dict:
     """Fetch one pupil's link (recorded in the audit log)."""
-    from wxpay_cli import steps
+    from wxpay_cli.flows import steps
 
     flow = link_fetcher(app).fetch(out_user_id=out_user_id, organization_id=organization_id)
     return steps.run(app.client(), flow).data
@@ -129,8 +129,8 @@ def find_pupil(app: App, out_user_id: str, organization_id: str) -> dict | None:
     An answer that fails verification, or is about another pupil, stops the
     command: no link is fetched or shown next to a name that may not be this pupil's.
     """
-    from wxpay_cli import api
     from wxpay_cli.errors import VerificationError
+    from wxpay_cli.wire import api
 
     try:
         return app.client().call(api.get_user(organization_id=organization_id, out_user_id=out_user_id)).data
@@ -143,7 +143,7 @@ def find_pupil(app: App, out_user_id: str, organization_id: str) -> dict | None:
 
 
 def link_message(app: App, data: dict, out_user_id: str, organization_id: str, user: dict | None) -> str:
-    from wxpay_cli.message import compose
+    from wxpay_cli.terminal.message import compose
 
     return compose(data, out_user_id=out_user_id, organization_id=organization_id, user=user,
                    template=app.profile().message_template)
@@ -151,7 +151,7 @@ def link_message(app: App, data: dict, out_user_id: str, organization_id: str, u
 
 def copy_to_clipboard(text: str, what: str) -> None:
     """Copy, and say on stderr whether it worked: a failed copy must never pass for a good one."""
-    from wxpay_cli.clipboard import copy
+    from wxpay_cli.terminal.clipboard import copy
 
     tool, problem = copy(text)
     if tool:
@@ -164,7 +164,7 @@ def copy_to_clipboard(text: str, what: str) -> None:
 
 
 def link_fetcher(app: App):
-    from wxpay_cli.links import LinkFetcher
+    from wxpay_cli.flows.links import LinkFetcher
 
     def warn(exc: AuditLogError) -> None:
         output.warn(_("{message}; link fetches are not being recorded in the audit log").format(message=exc.message))
@@ -173,9 +173,9 @@ def link_fetcher(app: App):
 
 
 def repayment_view(app: App, data: dict, out_user_id: str, organization_id: str, user: dict | None = None) -> View:
-    from wxpay_cli import times
-    from wxpay_cli.message import pupil_facts
     from wxpay_cli.sanitise import for_terminal
+    from wxpay_cli.terminal import times
+    from wxpay_cli.terminal.message import pupil_facts
 
     profile = app.profile()
     expire = datetime.fromisoformat(data["expire_at"])

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
-from wxpay_cli import collector, output
-from wxpay_cli.click_support import Group, IntRange
+from wxpay_cli import collector
+from wxpay_cli.commands._click import Group, IntRange
 from wxpay_cli.i18n import _
+from wxpay_cli.terminal import output
 
 
 @click.group("sandbox", cls=Group)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from wxpay_cli.app import App
-from wxpay_cli.click_support import Group
+from wxpay_cli.commands._click import Group
 from wxpay_cli.commands._options import (
     batch_options,
     org_option,
@@ -14,7 +14,7 @@ from wxpay_cli.commands._options import (
     user_option,
 )
 from wxpay_cli.i18n import N_, _
-from wxpay_cli.output import View, table_rows
+from wxpay_cli.terminal.output import View, table_rows
 
 USER_LABELS = [
     ("user_name", N_("Name")),
@@ -52,7 +52,7 @@ def show(app: App, out_user_id: str | None, organization_id: str | None, batch_i
     An encrypted user_name is shown decrypted with the merchant private key.
     With --batch, rows need out_user_id and organization_id.
     """
-    from wxpay_cli import api
+    from wxpay_cli.wire import api
 
     single_or_batch(batch_input, {"--user": out_user_id, "--org": organization_id})
     if batch_input is not None:

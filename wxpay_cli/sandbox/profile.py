@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wxpay_cli.config import Profile
+from wxpay_cli.local.config import Profile
 from wxpay_cli.sandbox.server import Sandbox
 
 
@@ -40,7 +40,7 @@ def profile_table(sandbox: Sandbox, folder: Path, *, mode: str | None = None, ap
 
 def sandbox_profile(sandbox: Sandbox, folder: Path, *, name: str = "sandbox", mode: str | None = None) -> Profile:
     """The profile `--sandbox` runs with: keys, throwaway APIv3 key and audit log all inside `folder`."""
-    from wxpay_cli.config import parse_profile
+    from wxpay_cli.local.config import parse_profile
 
     table = profile_table(sandbox, folder, mode=mode, apiv3_key=True, audit_log=folder / "audit.jsonl")
     profile = parse_profile(table, name=name, path=None)

@@ -1,7 +1,7 @@
 """The server side of the APIv3 protocol, written apart from the client's `signing`.
 
 The sandbox checks requests and signs answers with this module only: if it
-shared code with `wxpay_cli.signing`, a mistake made on both sides (a field
+shared code with `wxpay_cli.wire.signing`, a mistake made on both sides (a field
 order swapped, a last newline dropped, a serial that loses its leading 0)
 would pass every test. Known-answer vectors in tests/test_protocol_vectors.py
 pin this module and `signing` separately. Written from the protocol notes

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from wxpay_cli import keys, serials
-from wxpay_cli.config import PRIVATE_KEY_ENV, Profile
 from wxpay_cli.errors import ConfigError
 from wxpay_cli.i18n import _
-from wxpay_cli.signing import TIMESTAMP_WINDOW, Signer, VerificationKey, Verifier
+from wxpay_cli.local import keys
+from wxpay_cli.local.config import PRIVATE_KEY_ENV, Profile
+from wxpay_cli.wire import serials
+from wxpay_cli.wire.signing import TIMESTAMP_WINDOW, Signer, VerificationKey, Verifier
 
 
 def load_private_key(profile: Profile, *, check_consistency: bool = True):
@@ -60,7 +61,7 @@ def verifier_for(profile: Profile) -> Verifier:
             _("profile {name!r} has no key to verify WeChat's answers with").format(name=profile.name),
             hint=_("add public_key_id and public_key, or run `wxpay certs download --output DIR --save`"),
         )
-    from wxpay_cli.nonces import SeenNonces
+    from wxpay_cli.wire.nonces import SeenNonces
 
     # The replay check spans processes: the daily job runs one pupil per process.
     return Verifier(found, shared_nonces=SeenNonces(keep=2 * TIMESTAMP_WINDOW))

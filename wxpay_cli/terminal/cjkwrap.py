@@ -2,7 +2,7 @@
 
 click wraps help with `textwrap`, which counts characters and breaks only at
 spaces: a Chinese paragraph (no spaces) becomes one line twice the terminal's
-width. `click_support.HelpFormatter` uses it for text with Chinese in it
+width. `commands._click.HelpFormatter` uses it for text with Chinese in it
 (loaded only then); English text goes to click's own wrapper unchanged.
 """
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from wxpay_cli import keys, serials
-from wxpay_cli.client import Call, Client
 from wxpay_cli.errors import ApiError, ConfigError, VerificationError
 from wxpay_cli.i18n import _
-from wxpay_cli.signing import VerificationKey, Verifier, aead_decrypt
+from wxpay_cli.local import keys
+from wxpay_cli.wire import serials
+from wxpay_cli.wire.client import Call, Client
+from wxpay_cli.wire.signing import VerificationKey, Verifier, aead_decrypt
 
 PATH = "/v3/certificates"
 APIV3_KEY_ENV = "WXPAY_APIV3_KEY"

@@ -16,13 +16,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
-from wxpay_cli import credentials, keys, onboarding
-from wxpay_cli.api_certs import PATH as CERTIFICATES_PATH
-from wxpay_cli.client import Call, Client, httpx  # httpx as client.py loads it (without its CLI)
-from wxpay_cli.config import PRIVATE_KEY_ENV, Profile
 from wxpay_cli.errors import ApiError, ConfigError, NetworkError, VerificationError
+from wxpay_cli.flows import onboarding
+from wxpay_cli.flows.certificates import PATH as CERTIFICATES_PATH
 from wxpay_cli.i18n import N_, _
-from wxpay_cli.signing import TIMESTAMP_WINDOW, VerificationKey, Verifier
+from wxpay_cli.local import credentials, keys
+from wxpay_cli.local.config import PRIVATE_KEY_ENV, Profile
+from wxpay_cli.wire.client import (  # httpx as client.py loads it (without its CLI)
+    Call,
+    Client,
+    httpx,
+)
+from wxpay_cli.wire.signing import TIMESTAMP_WINDOW, VerificationKey, Verifier
 
 MARKS = {"ok": "✓", "warn": "!", "fail": "✗", "skip": "-"}
 CLOCK_WARNING = 60  # seconds; WeChat refuses at TIMESTAMP_WINDOW

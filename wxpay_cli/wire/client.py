@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from wxpay_cli import __version__, bounds
+from wxpay_cli import __version__
 from wxpay_cli.errors import (
     ApiError,
     InputError,
@@ -33,10 +33,11 @@ from wxpay_cli.errors import (
     ServiceUnavailable,
     VerificationError,
 )
-from wxpay_cli.httpx_loading import httpx  # without httpx's own CLI
 from wxpay_cli.i18n import _, os_words
 from wxpay_cli.sanitise import for_terminal
-from wxpay_cli.signing import Signer, Verifier, redact_authorization
+from wxpay_cli.wire import bounds
+from wxpay_cli.wire.httpx_loading import httpx  # without httpx's own CLI
+from wxpay_cli.wire.signing import Signer, Verifier, redact_authorization
 
 USER_AGENT = f"wxpay/{__version__} (Python {platform.python_version()}; httpx {httpx.__version__})"
 MAX_RETRY_AFTER = 60.0  # never sleep longer than this on a server's say-so

@@ -24,9 +24,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wxpay_cli import serials
 from wxpay_cli.errors import ConfigError, OperationRefused
 from wxpay_cli.i18n import _
+from wxpay_cli.wire import serials
 
 CONFIG_ENV = "WXPAY_CONFIG"
 PROFILE_ENV = "WXPAY_PROFILE"
@@ -372,7 +372,7 @@ def parse_profile(table: object, *, name: str, path: Path | None) -> Profile:
 
     message_template = table.get("message_template")
     if message_template is not None:
-        from wxpay_cli.message import template_problem
+        from wxpay_cli.terminal.message import template_problem
 
         problem = template_problem(message_template)
         if problem:

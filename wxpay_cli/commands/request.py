@@ -10,10 +10,10 @@ from urllib.parse import unquote
 import click
 
 from wxpay_cli.app import App
-from wxpay_cli.click_support import Command
+from wxpay_cli.commands._click import Command
 from wxpay_cli.errors import OperationRefused
 from wxpay_cli.i18n import N_, _
-from wxpay_cli.output import View
+from wxpay_cli.terminal.output import View
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -84,7 +84,7 @@ def request(app: App, method: str, path: str, data) -> None:
     PATH is the path with its query, e.g. /v3/offlineface/contracts/ID?appid=wx1.
     Only GET is retried. An empty answer (204) prints nothing.
     """
-    from wxpay_cli import api
+    from wxpay_cli.wire import api
 
     refuse_guarded(method.upper(), path)
     answer = app.client().call(api.raw_request(method.upper(), path, data))

@@ -29,10 +29,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from wxpay_cli.api import MAX_ID_LENGTH, check_id
 from wxpay_cli.errors import InputError
 from wxpay_cli.i18n import _
 from wxpay_cli.sanitise import for_terminal
+from wxpay_cli.wire.api import MAX_ID_LENGTH, check_id
 
 MAX_LINE = 1024 * 1024  # a roster line is a few hundred bytes; an id may be long enough to be refused
 ERROR_COLUMNS = ("error", "error_code", "error_message")  # written by wxpay, never carried from input

@@ -16,9 +16,9 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from wxpay_cli import serials
 from wxpay_cli.errors import ConfigError
 from wxpay_cli.i18n import _
+from wxpay_cli.wire import serials
 
 PASSWORD_ENV = "WXPAY_PRIVATE_KEY_PASSWORD"
 

@@ -14,9 +14,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from wxpay_cli import api
-from wxpay_cli.audit import AuditLog
-from wxpay_cli.config import Profile
 from wxpay_cli.errors import (
     AuditLogError,
     InternalError,
@@ -27,9 +24,12 @@ from wxpay_cli.errors import (
     VerificationError,
     WxpayError,
 )
+from wxpay_cli.flows.steps import Steps
 from wxpay_cli.i18n import _
+from wxpay_cli.local.audit import AuditLog
+from wxpay_cli.local.config import Profile
 from wxpay_cli.sanitise import for_terminal
-from wxpay_cli.steps import Steps
+from wxpay_cli.wire import api
 
 
 @dataclass

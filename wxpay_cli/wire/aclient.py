@@ -18,8 +18,9 @@ import asyncio
 import math
 import time
 
-from wxpay_cli import bounds
-from wxpay_cli.client import (
+from wxpay_cli.errors import NetworkError
+from wxpay_cli.wire import bounds
+from wxpay_cli.wire.client import (
     Call,
     _BaseClient,
     api_error,
@@ -27,7 +28,6 @@ from wxpay_cli.client import (
     httpx,
     never_sent,
 )
-from wxpay_cli.errors import NetworkError
 
 POOL_SIZE = 2
 

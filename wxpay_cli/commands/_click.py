@@ -32,7 +32,7 @@ class HelpFormatter(click.HelpFormatter):
     """click's formatter; paragraphs and option help with Chinese in them wrap by display width."""
 
     def write_text(self, text: str) -> None:
-        from wxpay_cli.cjkwrap import is_wide, wrap
+        from wxpay_cli.terminal.cjkwrap import is_wide, wrap
 
         if not is_wide(text):
             return super().write_text(text)
@@ -41,7 +41,7 @@ class HelpFormatter(click.HelpFormatter):
         self.write("\n")
 
     def write_dl(self, rows, col_max: int = 30, col_spacing: int = 2) -> None:
-        from wxpay_cli.cjkwrap import is_wide, width, wrap
+        from wxpay_cli.terminal.cjkwrap import is_wide, width, wrap
 
         rows = list(rows)
         if not any(is_wide(second) for _first, second in rows):

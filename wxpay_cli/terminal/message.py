@@ -52,7 +52,7 @@ def default_template(with_class: bool) -> str:
 
 def pupil_facts(user: dict | None) -> tuple[str | None, str | None]:
     """(name, class) from a user query answer, each None when unknown (a still-encrypted name is unknown)."""
-    from wxpay_cli.api import looks_encrypted
+    from wxpay_cli.wire.api import looks_encrypted
 
     if not user:
         return None, None
@@ -68,8 +68,8 @@ def pupil_facts(user: dict | None) -> tuple[str | None, str | None]:
 def compose(link: dict, *, out_user_id: str, organization_id: str, user: dict | None,
             template: str | None = None, now: datetime | None = None) -> str:
     """The message for one pupil's verified link."""
-    from wxpay_cli import times
     from wxpay_cli.sanitise import for_terminal
+    from wxpay_cli.terminal import times
 
     name, group = pupil_facts(user)
     expire = datetime.fromisoformat(link["expire_at"])

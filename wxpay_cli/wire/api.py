@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from wxpay_cli import shapes
-from wxpay_cli.client import Call, Response
 from wxpay_cli.errors import InputError
 from wxpay_cli.i18n import _
-from wxpay_cli.signing import Signer
+from wxpay_cli.wire import shapes
+from wxpay_cli.wire.client import Call, Response
+from wxpay_cli.wire.signing import Signer
 
 
 @dataclass(frozen=True)

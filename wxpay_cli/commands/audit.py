@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 
 import click
 
-from wxpay_cli import output
 from wxpay_cli.app import App
-from wxpay_cli.click_support import Command, IntRange
+from wxpay_cli.commands._click import Command, IntRange
 from wxpay_cli.commands._options import non_blank, output_options
 from wxpay_cli.i18n import N_, _
-from wxpay_cli.output import Column, View
+from wxpay_cli.terminal import output
+from wxpay_cli.terminal.output import Column, View
 
 DEFAULT_TERMINAL_LIMIT = 50
 
@@ -118,7 +118,7 @@ def matches(record: dict, out_user_id, organization_id, operation, outcome, sinc
     if outcome and str(record.get("outcome")).lower() != outcome:
         return False
     if since or until:
-        from wxpay_cli import times
+        from wxpay_cli.terminal import times
 
         moment = times.parse(record.get("time"))
         if moment is None or (since and moment < since) or (until and moment > until):
@@ -127,8 +127,8 @@ def matches(record: dict, out_user_id, organization_id, operation, outcome, sinc
 
 
 def audit_view(records: list[dict], path: str) -> View:
-    from wxpay_cli import times
     from wxpay_cli.sanitise import for_terminal
+    from wxpay_cli.terminal import times
 
     offset = times.offset_label(record.get("time") for record in records)
 

@@ -36,7 +36,7 @@ class SeenNonces:
     written here for the others, and skipped when read back (lines carry the run's mark)."""
 
     def __init__(self, path: Path | None = None, keep: float = 600.0):
-        from wxpay_cli.signing import NonceMemory
+        from wxpay_cli.wire.signing import NonceMemory
 
         self.path = path or default_path()
         self.keep = keep

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from wxpay_cli import api
-from wxpay_cli.audit import AuditLog
-from wxpay_cli.config import Profile
 from wxpay_cli.errors import AuditLogError, WxpayError
-from wxpay_cli.steps import Steps
+from wxpay_cli.flows.steps import Steps
+from wxpay_cli.local.audit import AuditLog
+from wxpay_cli.local.config import Profile
+from wxpay_cli.wire import api
 
 
 class LinkFetcher:

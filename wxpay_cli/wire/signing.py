@@ -28,9 +28,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from wxpay_cli import serials
 from wxpay_cli.errors import VerificationError
 from wxpay_cli.i18n import _
+from wxpay_cli.wire import serials
 
 SCHEME = "WECHATPAY2-SHA256-RSA2048"
 TIMESTAMP_WINDOW = 300  # seconds; the official SDKs' window

@@ -27,8 +27,8 @@ import time
 import zlib
 
 from wxpay_cli.errors import VerificationError
-from wxpay_cli.httpx_loading import httpx
 from wxpay_cli.i18n import _
+from wxpay_cli.wire.httpx_loading import httpx
 
 MAX_ANSWER_BYTES = 1 << 20  # 1 MiB: WeChat's answers are a few KB
 # Seconds a connection may sit idle and still be reused (httpx's own default). httpcore's

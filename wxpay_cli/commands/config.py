@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import click
 
-from wxpay_cli import output
 from wxpay_cli.app import App
-from wxpay_cli.click_support import Group
-from wxpay_cli.commands import _prompt
+from wxpay_cli.commands._click import Group
 from wxpay_cli.commands._options import output_options
-from wxpay_cli.commands._prompt import ask
 from wxpay_cli.errors import WxpayError
 from wxpay_cli.i18n import _
-from wxpay_cli.output import View
+from wxpay_cli.terminal import output, prompt
+from wxpay_cli.terminal.output import View
+from wxpay_cli.terminal.prompt import ask
 
 
 @click.group("config", cls=Group)
@@ -67,14 +66,15 @@ def init(app: App, name, mchid, serial_no, merchant_cert, private_key, public_ke
     with --force.
     """
 
-    from wxpay_cli import config, keys, onboarding
     from wxpay_cli.app import warn_if_readable
+    from wxpay_cli.flows import onboarding
+    from wxpay_cli.local import config, keys
 
     if app.use_sandbox:
         raise click.UsageError(_("config init writes your real config file; drop --sandbox (`wxpay sandbox serve` writes a sandbox profile of its own)"))
 
     given = (name, mchid, serial_no, merchant_cert, private_key, public_key_id, public_key, base_url)
-    inputs = _Inputs(_prompt.interactive(), guided=all(value is None for value in given) and not platform_certs)
+    inputs = _Inputs(prompt.interactive(), guided=all(value is None for value in given) and not platform_certs)
     path = config.config_path(app.config_flag)[0]
     name = name or app.profile_flag or inputs.get(None, "--profile", _("Profile name"), default="default", optional=True) or "default"
     config.refuse_existing_profile(path, name, force=force)
@@ -147,7 +147,7 @@ def _readable_key(path: str) -> str:
     """The path, once its file reads as a PEM private key. An encrypted key is only
     checked for its shape here: its passphrase is `_load_key`'s business, so a wrong
     $WXPAY_PRIVATE_KEY_PASSWORD fails once instead of re-asking for the path forever."""
-    from wxpay_cli import onboarding
+    from wxpay_cli.flows import onboarding
 
     if not onboarding.private_key_is_encrypted(path):
         onboarding.check_private_key(path, None)
@@ -156,7 +156,8 @@ def _readable_key(path: str) -> str:
 
 def _load_key(path: str, asking: bool):
     """The key, and whether its passphrase was asked for (then it is not in the environment)."""
-    from wxpay_cli import keys, onboarding
+    from wxpay_cli.flows import onboarding
+    from wxpay_cli.local import keys
 
     password = keys.private_key_password()
     if password is None and asking and onboarding.private_key_is_encrypted(path):
@@ -173,7 +174,7 @@ def show(app: App) -> None:
     Keys appear as fingerprints and certificates as serials and expiry; key
     contents and the APIv3 key are never shown.
     """
-    from wxpay_cli import onboarding
+    from wxpay_cli.flows import onboarding
 
     settings = onboarding.describe(app.profile())
     data: dict = {}
@@ -197,7 +198,7 @@ def check(app: App) -> None:
     GET /v3/certificates is accepted and verified, and the clock offset from
     WeChat's Date header. A SIGN_ERROR shows what WeChat signed and the likely causes.
     """
-    from wxpay_cli import checks
+    from wxpay_cli.flows import checks
 
     report = checks.run(app.profile(), app.client_with)
     app.render(View(data=report.to_dict(), rows=[c.row for c in report.checks], columns=("", _("check"), _("result"), _("hint")),

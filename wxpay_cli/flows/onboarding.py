@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from wxpay_cli import credentials, keys, serials, times
-from wxpay_cli.config import PRIVATE_KEY_ENV, Profile, base_url_problem, expand, shown_url
 from wxpay_cli.errors import ConfigError
 from wxpay_cli.i18n import _
+from wxpay_cli.local import credentials, keys
+from wxpay_cli.local.config import PRIVATE_KEY_ENV, Profile, base_url_problem, expand, shown_url
+from wxpay_cli.terminal import times
+from wxpay_cli.wire import serials
 
 EXPIRY_WARNING_DAYS = 30
 
@@ -162,7 +164,7 @@ def describe(profile: Profile) -> list[Setting]:
     settings.append(Setting("timeout", profile.timeout, src.get("timeout", "default"), {}))
     if profile.apiv3_key:
         settings.append(Setting("apiv3_key", _("(set; not shown)"), src.get("apiv3_key", "file"), {}))
-    from wxpay_cli.audit import default_path
+    from wxpay_cli.local.audit import default_path
 
     settings.append(Setting("audit_log", str(profile.audit_log or default_path()),
                             src.get("audit_log", "file") if profile.audit_log else "default", {}))

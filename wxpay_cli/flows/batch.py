@@ -23,8 +23,6 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
-from wxpay_cli import output
-from wxpay_cli.batch_input import Row
 from wxpay_cli.errors import (
     ApiError,
     AuditLogError,
@@ -34,7 +32,9 @@ from wxpay_cli.errors import (
     VerificationError,
     WxpayError,
 )
+from wxpay_cli.flows.batch_input import Row
 from wxpay_cli.i18n import _, ngettext
+from wxpay_cli.terminal import output
 
 __all__ = ["Row", "Claims", "NotStarted", "Summary", "run", "finish", "BatchIncomplete", "stops_the_run"]
 

@@ -1,7 +1,7 @@
 """httpx, loaded without its own command-line client: the one place wxpay reaches into httpx.
 
 `httpx` here is the ordinary httpx module; `client.py` and `bounds.py` take it
-from here, every other module of wxpay from `wxpay_cli.client`.
+from here, every other module of wxpay from `wxpay_cli.wire.client`.
 
 httpx's `__init__` runs `from ._main import main` (its own CLI, which loads
 rich and pygments) whenever click and rich are installed, as they are with
