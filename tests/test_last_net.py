@@ -40,7 +40,7 @@ def buggy_view(monkeypatch):
     def broken(data):
         return {}["no such key"]
 
-    monkeypatch.setattr("wxpay_cli.commands.user.user_view", broken)
+    monkeypatch.setattr("wxpay_cli.commands._views.user_view", broken)
 
 
 def test_a_bug_is_one_line_and_exit_70(sandbox, configure, run, buggy_view):

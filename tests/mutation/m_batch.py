@@ -42,8 +42,8 @@ MUTATIONS = [
      '        self.check_terminable(target)\n        if dry_run:',
      '        if dry_run:',
      'a batch dry run skipping the CONTRACTED check'),
-    ('wxpay_cli/commands/contract.py',
-     '        audit.check_writable()  # refuse before asking, looking up or sending anything',
-     '        pass',
+    ('wxpay_cli/flows/termination_batch.py',
+     '    audit.check_writable()  # refuse before asking, looking up or sending anything',
+     '    pass',
      'a batch termination without the audit check up front'),
 ]

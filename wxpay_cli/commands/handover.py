@@ -29,23 +29,18 @@ def handover(app: App, out_user_id: str, organization_id: str, copy: bool) -> No
     Answering no at any step stops there; nothing is terminated without your yes.
     Needs a terminal: scripts use `repayment-url` and `contract terminate --yes`.
     """
-    from wxpay_cli.commands.contract import run_termination
-    from wxpay_cli.commands.repayment import (
-        copy_to_clipboard,
-        fetch_link,
-        link_message,
-        repayment_view,
-    )
-    from wxpay_cli.commands.user import user_view
-    from wxpay_cli.flows.termination import Termination, target_from_user
+    from wxpay_cli.commands._views import repayment_view, target_view, terminated_view, user_view
+    from wxpay_cli.flows.links import fetch_link
+    from wxpay_cli.flows.termination import Consent, Termination, target_from_user, terminate_one
+    from wxpay_cli.terminal.clipboard import copy_and_tell
+    from wxpay_cli.terminal.message import compose
     from wxpay_cli.terminal.qr import LinkTooLong, terminal_text
+    from wxpay_cli.wire import api
 
     if not prompt.interactive():
         raise OperationRefused(_("handover is guided and needs a terminal"),
                                hint=_("in scripts use `wxpay repayment-url` and `wxpay contract terminate --yes`"),
                                code="NOT_INTERACTIVE")
-    from wxpay_cli.wire import api
-
     app.output_format = "table"
     app.audit().check_writable()
     user = app.client().call(api.get_user(organization_id=organization_id, out_user_id=out_user_id)).data
@@ -55,24 +50,28 @@ def handover(app: App, out_user_id: str, organization_id: str, copy: bool) -> No
 
     if not click.confirm(_("Fetch the repayment link now?"), default=True, err=True):
         raise OperationRefused(_("stopped before fetching the link: nothing was terminated"), code="ABANDONED")
-    link = fetch_link(app, out_user_id, organization_id)
-    view = repayment_view(app, link, out_user_id, organization_id, user)
+    link = fetch_link(app.client(), app.link_fetcher(), out_user_id=out_user_id, organization_id=organization_id)
+    view = repayment_view(app.profile(), link, out_user_id, organization_id, user)
     try:
         view.blocks.append(terminal_text(link["repayment_url"]))
     except LinkTooLong as exc:
         output.warn(f"{exc.message}; {exc.hint}")
-    text = link_message(app, link, out_user_id, organization_id, user)
+    text = compose(link, out_user_id=out_user_id, organization_id=organization_id, user=user,
+                   template=app.profile().message_template)
     view.blocks += ["", _("Message to forward (paste it whole):"), text]
     app.render(view)
     if copy:
-        copy_to_clipboard(text, _("message"))
+        copy_and_tell(text, _("message"))
 
     if not click.confirm(_("Have you reached the family and forwarded the link?"), default=False, err=True):
         raise OperationRefused(_("stopped before termination: nothing was terminated"), code="ABANDONED")
     output.info("")
     # The pupil is looked up again: the call with the family may have taken a while,
     # and the termination must be decided on the state as it is now.
-    run_termination(app, organization_id=organization_id, out_user_id=out_user_id, user_id=None, yes=False,
-                    dry_run=False,
-                    question=_("Terminate the face-payment contract of {who} now? This cannot be undone").format(
-                        who=for_terminal(target.user_name or out_user_id)))
+    question = _("Terminate the face-payment contract of {who} now? This cannot be undone").format(
+        who=for_terminal(target.user_name or out_user_id))
+    target, result = terminate_one(
+        app.client(), app.profile(), app.audit(), organization_id=organization_id, out_user_id=out_user_id,
+        user_id=None, consent=Consent(given=False, ask=lambda _target: prompt.confirm_irreversible(question)),
+        show=lambda now: output.render(target_view(now), "table", to_stderr=True))
+    app.render(terminated_view(target, result))

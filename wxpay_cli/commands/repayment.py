@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import click
@@ -16,10 +15,9 @@ from wxpay_cli.commands._options import (
     single_or_batch,
     user_option,
 )
-from wxpay_cli.errors import AuditLogError, WxpayError
+from wxpay_cli.errors import WxpayError
 from wxpay_cli.i18n import _
 from wxpay_cli.terminal import output
-from wxpay_cli.terminal.output import View
 
 LINK_COLUMNS = ("repayment_url", "expire_at")  # a batch line's result columns (--format csv)
 
@@ -69,7 +67,7 @@ def repayment_url(app: App, out_user_id: str | None, organization_id: str | None
         from wxpay_cli.commands._batch import run_batch
         from wxpay_cli.flows import steps
 
-        fetcher = link_fetcher(app)
+        fetcher = app.link_fetcher()
 
         async def work(client, row) -> dict:
             try:
@@ -82,12 +80,22 @@ def repayment_url(app: App, out_user_id: str | None, organization_id: str | None
         return
     # The pupil's name and class: a second, read-only call, made before the link is
     # fetched, for the message and for the table a person reads.
-    user = find_pupil(app, out_user_id, organization_id) if with_message or app.format == "table" else None
-    data = fetch_link(app, out_user_id, organization_id)
-    view = repayment_view(app, data, out_user_id, organization_id, user)
+    from wxpay_cli.commands._views import repayment_view
+    from wxpay_cli.flows.links import fetch_link, find_pupil
+    from wxpay_cli.terminal.message import compose
+
+    user = None
+    if with_message or app.format == "table":
+        user, unknown_because = find_pupil(app.client(), out_user_id=out_user_id, organization_id=organization_id)
+        if unknown_because:
+            output.warn(_("the pupil's name and class could not be looked up ({reason}); "
+                          "the pupil is named by id").format(reason=unknown_because))
+    data = fetch_link(app.client(), app.link_fetcher(), out_user_id=out_user_id, organization_id=organization_id)
+    view = repayment_view(app.profile(), data, out_user_id, organization_id, user)
     text = None
     if with_message:
-        text = link_message(app, data, out_user_id, organization_id, user)
+        text = compose(data, out_user_id=out_user_id, organization_id=organization_id, user=user,
+                       template=app.profile().message_template)
         if app.format == "table":
             view.blocks += ["", _("Message to forward (paste it whole):"), text]
         else:
@@ -104,7 +112,9 @@ def repayment_url(app: App, out_user_id: str | None, organization_id: str | None
             output.warn(_("--qr draws only in table output; use --qr-png FILE with JSON"))
     app.render(view)
     if copy:
-        copy_to_clipboard(text if with_message else data["repayment_url"], _("message") if with_message else _("link"))
+        from wxpay_cli.terminal.clipboard import copy_and_tell
+
+        copy_and_tell(text if with_message else data["repayment_url"], _("message") if with_message else _("link"))
     if qr_png:
         from wxpay_cli.terminal.qr import save_png
 
@@ -113,85 +123,3 @@ def repayment_url(app: App, out_user_id: str | None, organization_id: str | None
         except OSError as exc:
             raise WxpayError(_("cannot write the QR code to {qr_png}: {strerror}").format(qr_png=qr_png, strerror=exc.strerror), code="FILE_ERROR") from None
         output.info(_("QR code written to {qr_png}").format(qr_png=qr_png))
-
-
-def fetch_link(app: App, out_user_id: str, organization_id: str) -> dict:
-    """Fetch one pupil's link (recorded in the audit log)."""
-    from wxpay_cli.flows import steps
-
-    flow = link_fetcher(app).fetch(out_user_id=out_user_id, organization_id=organization_id)
-    return steps.run(app.client(), flow).data
-
-
-def find_pupil(app: App, out_user_id: str, organization_id: str) -> dict | None:
-    """The user query's answer, or None (with a warning) when WeChat would not say.
-
-    An answer that fails verification, or is about another pupil, stops the
-    command: no link is fetched or shown next to a name that may not be this pupil's.
-    """
-    from wxpay_cli.errors import VerificationError
-    from wxpay_cli.wire import api
-
-    try:
-        return app.client().call(api.get_user(organization_id=organization_id, out_user_id=out_user_id)).data
-    except VerificationError:
-        raise
-    except WxpayError as exc:
-        output.warn(_("the pupil's name and class could not be looked up ({reason}); "
-                      "the pupil is named by id").format(reason=exc.code))
-        return None
-
-
-def link_message(app: App, data: dict, out_user_id: str, organization_id: str, user: dict | None) -> str:
-    from wxpay_cli.terminal.message import compose
-
-    return compose(data, out_user_id=out_user_id, organization_id=organization_id, user=user,
-                   template=app.profile().message_template)
-
-
-def copy_to_clipboard(text: str, what: str) -> None:
-    """Copy, and say on stderr whether it worked: a failed copy must never pass for a good one."""
-    from wxpay_cli.terminal.clipboard import copy
-
-    tool, problem = copy(text)
-    if tool:
-        output.info(_("{what} copied to the clipboard ({tool})").format(what=what, tool=tool))
-    elif problem:
-        output.warn(_("could not copy the {what} to the clipboard ({problem}); nothing was copied")
-                    .format(what=what, problem=problem))
-    else:
-        output.warn(_("no clipboard tool found (pbcopy, wl-copy, xclip, xsel, clip.exe); nothing was copied"))
-
-
-def link_fetcher(app: App):
-    from wxpay_cli.flows.links import LinkFetcher
-
-    def warn(exc: AuditLogError) -> None:
-        output.warn(_("{message}; link fetches are not being recorded in the audit log").format(message=exc.message))
-
-    return LinkFetcher(app.profile(), app.audit(), warn)
-
-
-def repayment_view(app: App, data: dict, out_user_id: str, organization_id: str, user: dict | None = None) -> View:
-    from wxpay_cli.sanitise import for_terminal
-    from wxpay_cli.terminal import times
-    from wxpay_cli.terminal.message import pupil_facts
-
-    profile = app.profile()
-    expire = datetime.fromisoformat(data["expire_at"])
-    name, group = pupil_facts(user)
-    known = [(_("Name"), for_terminal(name))] if name else []
-    known += [(_("Class"), for_terminal(group))] if group else []
-    return View(
-        data=data,
-        title=_("Repayment link"),
-        rows=[
-            (_("Expires"), f"{times.local(expire)} ({times.relative(expire)})"),
-            *known,
-            (_("Pupil (out_user_id)"), out_user_id),
-            (_("Organization"), organization_id),
-            (_("Profile"), profile.name),
-            (_("Merchant (mchid)"), profile.mchid),
-        ],
-        blocks=[_("Repayment link (forward it whole):"), data["repayment_url"]],
-    )

@@ -13,21 +13,6 @@ from wxpay_cli.commands._options import (
     single_or_batch,
     user_option,
 )
-from wxpay_cli.i18n import N_, _
-from wxpay_cli.terminal.output import View, table_rows
-
-USER_LABELS = [
-    ("user_name", N_("Name")),
-    ("user_id", N_("WeChat user_id")),
-    ("out_user_id", N_("Pupil (out_user_id)")),
-    ("organization_id", N_("Organization")),
-    ("user_type", N_("Type")),
-    ("status", N_("Status")),
-    ("contract_state", N_("Contract state")),
-    ("contract_id", N_("Contract")),
-    ("face_image_ok", N_("Face image OK")),
-]
-
 
 # A batch line's result columns (--format csv): WeChat's user fields, nested ones by path.
 USER_COLUMNS = ("user_id", "user_name", "user_type", "student_info.class_name", "staff_info.occupation", "status",
@@ -64,14 +49,7 @@ def show(app: App, out_user_id: str | None, organization_id: str | None, batch_i
         run_batch(app, batch_input, work, concurrency=concurrency, rate=rate, encoding=encoding,
                   required=("out_user_id", "organization_id"), result_columns=USER_COLUMNS)
         return
+    from wxpay_cli.commands._views import user_view
+
     answer = app.client().call(api.get_user(organization_id=organization_id, out_user_id=out_user_id))
     app.render(user_view(answer.data))
-
-
-def user_view(data: dict) -> View:
-    rows = table_rows(data, USER_LABELS)
-    if (data.get("student_info") or {}).get("class_name"):
-        rows.insert(1, (_("Class"), data["student_info"]["class_name"]))
-    if (data.get("staff_info") or {}).get("occupation"):
-        rows.insert(1, (_("Occupation"), data["staff_info"]["occupation"]))
-    return View(data=data, rows=rows, title=_("Face-payment user"))

@@ -2,14 +2,15 @@
 
 A fetch is a flow (see steps.py), so single mode and batch mode share it. A
 link is still handed back when the audit log cannot be written: `on_audit_failure`
-is told once, and the caller warns.
+is told once, and the caller warns. `find_pupil` decides which failures of the
+name-and-class lookup still let a link be shown.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from wxpay_cli.errors import AuditLogError, WxpayError
+from wxpay_cli.errors import AuditLogError, VerificationError, WxpayError
 from wxpay_cli.flows.steps import Steps
 from wxpay_cli.local.audit import AuditLog
 from wxpay_cli.local.config import Profile
@@ -54,3 +55,25 @@ class LinkFetcher:
         if not self._audit_failed:
             self._audit_failed = True
             self._on_audit_failure(exc)
+
+
+def fetch_link(client, fetcher: LinkFetcher, *, out_user_id: str, organization_id: str) -> dict:
+    """One pupil's verified link (recorded in the audit log)."""
+    from wxpay_cli.flows import steps
+
+    return steps.run(client, fetcher.fetch(out_user_id=out_user_id, organization_id=organization_id)).data
+
+
+def find_pupil(client, *, out_user_id: str, organization_id: str) -> tuple[dict | None, str | None]:
+    """WeChat's record of the pupil (for the name and class shown with a link), or
+    (None, the error code) when WeChat would not say: the link is then named by id.
+
+    An answer that fails verification, or is about another pupil, is raised: no
+    link is fetched or shown next to a name that may not be this pupil's.
+    """
+    try:
+        return client.call(api.get_user(organization_id=organization_id, out_user_id=out_user_id)).data, None
+    except VerificationError:
+        raise
+    except WxpayError as exc:
+        return None, exc.code

@@ -3,8 +3,10 @@
 `find_target` resolves the pupil, `check_terminable` stops when there is no
 active contract, `Termination.run` sends the request once and re-queries to
 report the new state (or, after a timeout, to find out what happened). Every
-step that matters is written to the audit log. Asking the operator is the
-command layer's job; nothing here prompts or prints.
+step that matters is written to the audit log. `terminate_one` is the whole
+guarded path for one pupil (the order of checks, when consent is needed, what
+is recorded when it is refused); the command layer supplies how a person sees
+the pupil and answers the question, so nothing here prompts or prints.
 
 The network steps are flows (see steps.py): generators that yield API calls,
 so single mode (`steps.run`) and batch mode (`steps.run_async`) share them.
@@ -12,6 +14,7 @@ so single mode (`steps.run`) and batch mode (`steps.run_async`) share them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from wxpay_cli.errors import (
@@ -46,17 +49,6 @@ class Target:
     # True when WeChat's user query described the pupil: its contract_state must then be known.
     looked_up: bool = field(default=False, repr=False)
 
-    def rows(self) -> list[tuple[str, object]]:
-        return [
-            (_("Name"), self.user_name or _("(unknown)")),
-            (_("Class"), self.class_name or _("(unknown)")),
-            (_("Pupil (out_user_id)"), self.out_user_id or _("(not given)")),
-            (_("WeChat user_id"), self.user_id),
-            (_("Organization"), self.organization_id),
-            (_("Contract"), self.contract_id or _("(unknown)")),
-            (_("Contract state"), self.contract_state or _("(unknown: looked up by --user-id)")),
-        ]
-
     def as_dict(self) -> dict:
         data = asdict(self)
         del data["looked_up"]
@@ -87,6 +79,54 @@ def find_target(*, organization_id: str, out_user_id: str | None = None,
         answer = yield api.get_user(organization_id=organization_id, out_user_id=out_user_id)
         return target_from_user(answer.data, organization_id, out_user_id)
     return Target(organization_id=organization_id, user_id=user_id)
+
+
+@dataclass
+class Consent:
+    """How the operator agrees to a termination.
+
+    `given`: agreed beforehand (--yes). Otherwise `ask` puts the question about
+    the target to a person and returns their answer; None when no person can
+    answer (not a terminal), and then nothing is sent.
+    """
+
+    given: bool
+    ask: Callable[[Target], bool] | None = None
+
+
+def terminate_one(client, profile: Profile, audit: AuditLog, *, organization_id: str, out_user_id: str | None,
+                  user_id: str | None, consent: Consent, dry_run: bool = False,
+                  show: Callable[[Target], None] | None = None) -> tuple[Target, dict]:
+    """The guarded termination of one pupil, shared by `contract terminate` and `handover`.
+
+    The audit log must be writable before anything is looked up; the pupil is
+    looked up now (the state the decision is made on); `show` lets a person see
+    them; a contract that is not CONTRACTED stops here; a dry run describes the
+    signed request and sends nothing; otherwise consent is needed, and a
+    refusal is recorded. Returns the target and the result (see Termination.run).
+    """
+    from wxpay_cli.flows import steps
+
+    if not dry_run:
+        audit.check_writable()
+    termination = Termination(client, profile, audit)
+    target = steps.run(client, find_target(organization_id=organization_id, out_user_id=out_user_id,
+                                           user_id=user_id))
+    if show is not None:
+        show(target)
+    termination.check_terminable(target)
+    if dry_run:
+        return target, termination.dry_run(target)
+    if not consent.given:
+        if consent.ask is None:
+            raise termination.refuse(
+                target, _("refusing to terminate without confirmation: nothing was sent"),
+                code="NOT_CONFIRMED", hint=_("run it on a terminal, or pass --yes in scripts"),
+            )
+        if not consent.ask(target):
+            termination.record(target, "declined")
+            raise OperationRefused(_("not confirmed: nothing was terminated"), code="NOT_CONFIRMED")
+    return target, steps.run(client, termination.run(target))
 
 
 class Termination:

@@ -51,3 +51,18 @@ def copy(text: str) -> tuple[str | None, str | None]:
             return argv[0], None
         problems.append(f"{argv[0]}: exit {done.returncode}")
     return None, "; ".join(problems) or None
+
+
+def copy_and_tell(text: str, what: str) -> None:
+    """Copy, and say on stderr whether it worked: a failed copy must never pass for a good one."""
+    from wxpay_cli.i18n import _
+    from wxpay_cli.terminal import output
+
+    tool, problem = copy(text)
+    if tool:
+        output.info(_("{what} copied to the clipboard ({tool})").format(what=what, tool=tool))
+    elif problem:
+        output.warn(_("could not copy the {what} to the clipboard ({problem}); nothing was copied")
+                    .format(what=what, problem=problem))
+    else:
+        output.warn(_("no clipboard tool found (pbcopy, wl-copy, xclip, xsel, clip.exe); nothing was copied"))

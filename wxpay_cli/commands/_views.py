@@ -1,0 +1,159 @@
+"""The tables a person reads about a pupil, a link, a contract and a termination.
+
+Flows hand back data (WeChat's answers, a termination `Target`, result
+dicts); these functions turn it into `View`s labelled in the operator's
+language. The data in a `View` is what JSON output shows, unchanged.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from wxpay_cli.i18n import N_, _
+from wxpay_cli.sanitise import for_terminal
+from wxpay_cli.terminal.output import Column, View, table_rows
+
+USER_LABELS = [
+    ("user_name", N_("Name")),
+    ("user_id", N_("WeChat user_id")),
+    ("out_user_id", N_("Pupil (out_user_id)")),
+    ("organization_id", N_("Organization")),
+    ("user_type", N_("Type")),
+    ("status", N_("Status")),
+    ("contract_state", N_("Contract state")),
+    ("contract_id", N_("Contract")),
+    ("face_image_ok", N_("Face image OK")),
+]
+
+CONTRACT_LABELS = [
+    ("contract_id", N_("Contract")),
+    ("contract_state", N_("State")),
+    ("user_id", N_("WeChat user_id")),
+    ("organization_id", N_("Organization")),
+    ("mchid", N_("Merchant (mchid)")),
+    ("openid", "openid"),
+    ("contract_signed_time", N_("Signed")),
+    ("contract_terminated_time", N_("Terminated")),
+    ("contract_mode", N_("Mode")),
+    ("contract_bank_card_from", N_("Bank card from")),
+]
+
+
+def user_view(data: dict) -> View:
+    rows = table_rows(data, USER_LABELS)
+    if (data.get("student_info") or {}).get("class_name"):
+        rows.insert(1, (_("Class"), data["student_info"]["class_name"]))
+    if (data.get("staff_info") or {}).get("occupation"):
+        rows.insert(1, (_("Occupation"), data["staff_info"]["occupation"]))
+    return View(data=data, rows=rows, title=_("Face-payment user"))
+
+
+def repayment_view(profile, data: dict, out_user_id: str, organization_id: str, user: dict | None = None) -> View:
+    """A verified link, with the pupil's name and class when WeChat's user query gave them."""
+    from wxpay_cli.terminal import times
+    from wxpay_cli.terminal.message import pupil_facts
+
+    expire = datetime.fromisoformat(data["expire_at"])
+    name, group = pupil_facts(user)
+    known = [(_("Name"), for_terminal(name))] if name else []
+    known += [(_("Class"), for_terminal(group))] if group else []
+    return View(
+        data=data,
+        title=_("Repayment link"),
+        rows=[
+            (_("Expires"), f"{times.local(expire)} ({times.relative(expire)})"),
+            *known,
+            (_("Pupil (out_user_id)"), out_user_id),
+            (_("Organization"), organization_id),
+            (_("Profile"), profile.name),
+            (_("Merchant (mchid)"), profile.mchid),
+        ],
+        blocks=[_("Repayment link (forward it whole):"), data["repayment_url"]],
+    )
+
+
+def contract_view(data: dict) -> View:
+    from wxpay_cli.terminal import times
+
+    shown = {key: times.local(value) if key.endswith("_time") else value for key, value in data.items()}
+    return View(data=data, rows=table_rows(shown, CONTRACT_LABELS), title=_("Contract"))
+
+
+def target_rows(target, *, with_state: bool = True) -> list[tuple[str, object]]:
+    """The pupil and contract a termination is about (a flows.termination.Target)."""
+    rows = [
+        (_("Name"), target.user_name or _("(unknown)")),
+        (_("Class"), target.class_name or _("(unknown)")),
+        (_("Pupil (out_user_id)"), target.out_user_id or _("(not given)")),
+        (_("WeChat user_id"), target.user_id),
+        (_("Organization"), target.organization_id),
+        (_("Contract"), target.contract_id or _("(unknown)")),
+    ]
+    if with_state:
+        rows.append((_("Contract state"), target.contract_state or _("(unknown: looked up by --user-id)")))
+    return rows
+
+
+def target_view(target) -> View:
+    return View(data=target.as_dict(), rows=target_rows(target), title=_("To terminate"))
+
+
+def dry_run_view(result: dict) -> View:
+    request = result["request"]
+    rows = [(_("Would send"), f"{request['method']} {request['url']}")]
+    rows += [(name, value) for name, value in request["headers"].items()]
+    rows.append((_("Body"), request["body"] or _("(empty)")))
+    return View(data=result, rows=rows, title=_("Dry run: no termination was sent"))
+
+
+def terminated_view(target, result: dict) -> View:
+    rows = [(_("Contract state"), result["contract_state"]), *target_rows(target, with_state=False)]
+    if result.get("request_id"):
+        rows.append((_("Request-ID"), result["request_id"]))
+    if result.get("note"):
+        rows.append((_("Note"), result["note"]))
+    return View(data=result, rows=rows, title=_("Contract terminated"))
+
+
+def termination_plan_text(plan, profile, *, dry_run: bool) -> str:
+    """The one-paragraph summary shown before a batch termination (a flows.termination_batch.Plan)."""
+    text = (_("dry run: would terminate the contracts of {pupils} pupils") if dry_run
+            else _("about to terminate the contracts of {pupils} pupils")).format(pupils=len(plan.pupils))
+    names = [value if by == "out_user_id" else f"user_id {value}" for _org, by, value in plan.pupils]
+    return text + _(" ({rows} rows: {repeated} repeat a pupil, {unusable} unusable) with profile {profile} "
+                    "(mchid {mchid}), organizations: {organizations}; pupils: {names}").format(
+        rows=plan.rows, repeated=plan.repeated, unusable=plan.unusable,
+        profile=for_terminal(profile.name), mchid=for_terminal(profile.mchid),
+        organizations=for_terminal(_first(plan.organizations)), names=for_terminal(_first(names, 10)))
+
+
+def _first(names: list[str], count: int = 5) -> str:
+    return _(", ").join(names[:count]) + (_(" and {more} more").format(more=len(names) - count)
+                                       if len(names) > count else "")
+
+
+class DryRunTable:
+    """A batch dry run on a terminal: one table row per input row, drawn at the end."""
+
+    def __init__(self) -> None:
+        self.records: list[dict] = []
+
+    def write(self, record: dict) -> None:
+        self.records.append(record)
+
+    def view(self) -> View:
+        rows = []
+        for record in self.records:
+            pupil = record.get("out_user_id") or record.get("user_id")
+            error = record.get("error")
+            if error:
+                happens = _("nothing: {code} ({message})").format(code=error.get("code"), message=error.get("message"))
+            else:
+                happens = _("terminate contract {contract}").format(contract=record.get("contract_id") or "?")
+            rows.append(tuple(for_terminal(value) for value in (
+                pupil, record.get("user_name"), record.get("class_name"), record.get("contract_state"), happens)))
+        return View(data=self.records, rows=rows, title=_("Dry run: nothing was sent"),
+                    # one line a row, cut to fit: the JSON (in a pipe) keeps every word
+                    columns=(Column(_("Pupil"), 10, keep=100), Column(_("Name"), 8, keep=80),
+                             Column(_("Class"), 12, keep=70), Column(_("State"), 19, keep=60),
+                             Column(_("What would happen"), 17, keep=90, fill=True)))
