@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from wxpay_cli.errors import ApiError, ConfigError, VerificationError
 from wxpay_cli.i18n import _
 from wxpay_cli.local import keys
-from wxpay_cli.wire import serials
-from wxpay_cli.wire.client import Call, Client
+from wxpay_cli.wire import api, serials
+from wxpay_cli.wire.client import Client
 from wxpay_cli.wire.signing import VerificationKey, Verifier, aead_decrypt
 
-PATH = "/v3/certificates"
 APIV3_KEY_ENV = "WXPAY_APIV3_KEY"
 
 
@@ -101,14 +100,14 @@ def download_certificates(client: Client, apiv3_key: str) -> Download:
     """GET /v3/certificates, decrypted, checked and verified (see the module docstring)."""
     check_apiv3_key(apiv3_key)  # a bad key is a local mistake: say so before sending anything
     try:
-        response = client.send_unverified(Call("GET", PATH))
+        response = client.unverified(api.list_certificates())
     except ApiError as exc:
         if exc.http_status == 404 and exc.code == "RESOURCE_NOT_EXISTS":
             exc.hint = _("this merchant has no platform certificates: add public_key_id and public_key instead")
         raise
-    request_id = response.headers.get("Request-ID")
+    request_id = response.request_id
     try:
-        data = json.loads(response.content)
+        data = json.loads(response.body)
     except (ValueError, RecursionError):
         raise VerificationError(_("WeChat's certificate list is not JSON; nothing was saved"), request_id=request_id) from None
     certificates = decrypt_certificates(data, apiv3_key, request_id=request_id)
@@ -116,5 +115,5 @@ def download_certificates(client: Client, apiv3_key: str) -> Download:
         raise VerificationError(_("WeChat's certificate list holds the merchant's own serial; nothing was saved"),
                                 request_id=request_id)
     known = list(client.verifier.keys.values()) if client.verifier else []
-    Verifier(known + [c.verification_key() for c in certificates]).verify(response.headers, response.content)
+    Verifier(known + [c.verification_key() for c in certificates]).verify(response.headers, response.body)
     return Download(certificates, request_id)

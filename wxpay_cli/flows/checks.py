@@ -12,21 +12,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
 from wxpay_cli.errors import ApiError, ConfigError, NetworkError, VerificationError
 from wxpay_cli.flows import onboarding
-from wxpay_cli.flows.certificates import PATH as CERTIFICATES_PATH
 from wxpay_cli.i18n import N_, _
 from wxpay_cli.local import credentials, keys
 from wxpay_cli.local.config import PRIVATE_KEY_ENV, Profile
-from wxpay_cli.wire.client import (  # httpx as client.py loads it (without its CLI)
-    Call,
-    Client,
-    httpx,
-)
+from wxpay_cli.wire import api
+from wxpay_cli.wire.api import CERTIFICATES_PATH, Response
+from wxpay_cli.wire.client import Client
 from wxpay_cli.wire.signing import TIMESTAMP_WINDOW, VerificationKey, Verifier
 
 MARKS = {"ok": "✓", "warn": "!", "fail": "✗", "skip": "-"}
@@ -147,10 +144,10 @@ class HeaderRecorder:
 
     def __init__(self, clock: Callable[[], float] = time.time):
         self.clock = clock
-        self.headers: httpx.Headers | None = None
+        self.headers: Mapping[str, str] | None = None
         self.received_at: float | None = None
 
-    def __call__(self, response: httpx.Response) -> None:
+    def __call__(self, response) -> None:  # the client's response hook: any answer, before it is read
         self.headers, self.received_at = response.headers, self.clock()
 
 
@@ -158,7 +155,7 @@ def live_checks(client: Client, recorder: HeaderRecorder, verification_keys: lis
     """One signed `GET /v3/certificates`, then the clock offset read from its answer."""
     name = _("signed call GET {CERTIFICATES_PATH}").format(CERTIFICATES_PATH=CERTIFICATES_PATH)
     try:
-        response = client.send_unverified(Call("GET", CERTIFICATES_PATH))
+        response = client.unverified(api.list_certificates())
     except NetworkError as exc:
         return [Check(name, "fail", exc.message, _("check base_url ({base_url}) and the network").format(base_url=client.base_url))]
     except ApiError as exc:
@@ -181,12 +178,12 @@ def _refusal_check(name: str, exc: ApiError) -> Check:
     return Check(name, "fail", result, hint)
 
 
-def _answer_check(name: str, response: httpx.Response, verification_keys: list[VerificationKey]) -> Check:
+def _answer_check(name: str, response: Response, verification_keys: list[VerificationKey]) -> Check:
     if not verification_keys:
         # Unverified, a 200 proves little: a proxy or a wrong base_url answers 200 too.
-        return Check(name, "warn", _("HTTP {status_code}, but the answer cannot be verified yet, so it is not known to come from WeChat").format(status_code=response.status_code), _("run `wxpay certs download --output DIR --save`"))
+        return Check(name, "warn", _("HTTP {status_code}, but the answer cannot be verified yet, so it is not known to come from WeChat").format(status_code=response.status), _("run `wxpay certs download --output DIR --save`"))
     try:
-        Verifier(verification_keys).verify(response.headers, response.content)
+        Verifier(verification_keys).verify(response.headers, response.body)
     except VerificationError as exc:
         return Check(name, "fail", _("signature accepted, but WeChat's answer {problem}").format(problem=exc.message.removeprefix('response ')),
                      _("run `wxpay certs download --output DIR --save`, or check public_key_id and public_key"))

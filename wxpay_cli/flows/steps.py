@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import TypeVar
 
-from wxpay_cli.wire.client import Call
+from wxpay_cli.wire.api import Call
 
 T = TypeVar("T")
 Steps = Generator[Call, object, T]

@@ -10,14 +10,50 @@ unverified one (exit 5).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from wxpay_cli.errors import InputError
 from wxpay_cli.i18n import _
 from wxpay_cli.wire import shapes
-from wxpay_cli.wire.client import Call, Response
 from wxpay_cli.wire.signing import Signer
+
+if TYPE_CHECKING:
+    import httpx
+
+CERTIFICATES_PATH = "/v3/certificates"
+
+
+@dataclass
+class Response:
+    """A verified answer: status, headers, raw body and the parsed JSON (None when empty)."""
+
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    data: dict | None
+
+    @property
+    def request_id(self) -> str | None:
+        return self.headers.get("Request-ID")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One API call, described without sending it; the functions below build these.
+
+    `parse` turns the verified `Response` into the endpoint's result; it gets
+    the signer too, for fields encrypted with the merchant's key.
+    """
+
+    method: str
+    path: str
+    params: dict[str, str] | None = None
+    json_body: object = None
+    idempotent: bool = True
+    parse: Callable[[Response, Signer], object] | None = None
 
 
 @dataclass(frozen=True)
@@ -171,6 +207,13 @@ def _read_organization(response: Response, signer: Signer) -> Answer:
 
 
 # -- anything else --------------------------------------------------------------
+
+
+def list_certificates() -> Call:
+    """GET /v3/certificates: the platform certificates, encrypted with the APIv3 key. Send it with
+    `client.unverified`: the answer is verified with the certificates it holds, once decrypted
+    (flows/certificates.py)."""
+    return Call("GET", CERTIFICATES_PATH)
 
 
 def raw_request(method: str, path: str, body: object = None) -> Call:

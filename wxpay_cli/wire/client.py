@@ -23,7 +23,6 @@ import platform
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from wxpay_cli import __version__
 from wxpay_cli.errors import (
@@ -36,6 +35,7 @@ from wxpay_cli.errors import (
 from wxpay_cli.i18n import _, os_words
 from wxpay_cli.sanitise import for_terminal
 from wxpay_cli.wire import bounds
+from wxpay_cli.wire.api import Call, Response
 from wxpay_cli.wire.httpx_loading import httpx  # without httpx's own CLI
 from wxpay_cli.wire.signing import Signer, Verifier, redact_authorization
 
@@ -55,36 +55,6 @@ class WechatPayAuth(httpx.Auth):
         target = request.url.raw_path.decode("ascii")
         request.headers["Authorization"] = self.signer.authorization(request.method, target, request.content)
         yield request
-
-
-@dataclass
-class Response:
-    """A verified answer: status, headers, raw body and the parsed JSON (None when empty)."""
-
-    status: int
-    headers: httpx.Headers
-    body: bytes
-    data: dict | None
-
-    @property
-    def request_id(self) -> str | None:
-        return self.headers.get("Request-ID")
-
-
-@dataclass(frozen=True)
-class Call:
-    """One API call, described without sending it; `api.py` builds these.
-
-    `parse` turns the verified `Response` into the endpoint's result; it gets
-    the signer too, for fields encrypted with the merchant's key.
-    """
-
-    method: str
-    path: str
-    params: dict[str, str] | None = None
-    json_body: object = None
-    idempotent: bool = True
-    parse: Callable[[Response, Signer], object] | None = None
 
 
 def encode_json(payload: object) -> bytes:
@@ -270,6 +240,12 @@ class Client(_BaseClient):
     def request(self, method: str, path: str, *, params=None, json_body=None, idempotent: bool = True) -> Response:
         """Send a signed request and return the verified answer."""
         return self.call(Call(method, path, params, json_body, idempotent))
+
+    def unverified(self, call: Call) -> Response:
+        """The 2xx answer to `call`, NOT verified (data None): for `GET /v3/certificates`, whose
+        answer can be verified only once its certificates are decrypted, and `config check`."""
+        response = self.send_unverified(call)
+        return Response(response.status_code, response.headers, response.content, None)
 
     def send_unverified(self, call: Call) -> httpx.Response:
         """Send with retries; return a 2xx httpx response NOT yet verified.
