@@ -82,6 +82,8 @@ def test_apiv3_key_from_a_hidden_prompt(new_merchant, run, tmp_path, monkeypatch
     result = download(run, tmp_path, input="too-short\n" + new_merchant.keys.apiv3_key + "\n")
     assert result.exit_code == 0, result.stderr
     assert "must be 32 bytes" in result.stderr  # asked again
+    [refused] = [line for line in result.stderr.splitlines() if "must be 32 bytes" in line]
+    assert refused.startswith("error: ")  # one casing for every error line (click would say "Error:")
     assert new_merchant.keys.apiv3_key not in result.stdout + result.stderr
 
 

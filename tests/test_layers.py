@@ -113,3 +113,31 @@ def test_the_rule_catches_an_upward_import(tmp_path, monkeypatch, importer, impo
                       encoding="utf-8")
     monkeypatch.setattr(__import__(__name__), "PACKAGE", copy)
     assert any(f"{importer}:" in line for line in offences())
+
+
+SPEAKERS = {"terminal/output.py", "terminal/prompt.py"}  # the only modules that write to the terminal
+
+
+def writes_to_the_terminal(source: str) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        called = ast.unparse(node.func)
+        if called in ("print", "click.echo", "click.secho", "echo", "secho") or called.startswith(
+                ("sys.stdout.", "sys.stderr.")) and called.endswith((".write", ".writelines")):
+            found.append(f"line {node.lineno}: {called}")
+    return found
+
+
+def test_only_output_and_prompt_write_to_the_terminal():
+    offences = {str(path.relative_to(PACKAGE)): found for path in sorted(PACKAGE.rglob("*.py"))
+                if str(path.relative_to(PACKAGE)) not in SPEAKERS
+                and (found := writes_to_the_terminal(path.read_text(encoding="utf-8")))}
+    assert offences == {}
+
+
+def test_the_check_finds_a_print_outside_output():
+    assert writes_to_the_terminal("print('x')\nsys.stdout.write(text)\nclick.echo('y', err=True)\n"
+                                  "sys.stdout.fileno()\nhandle.write(data)\n") == [
+        "line 1: print", "line 2: sys.stdout.write", "line 3: click.echo"]

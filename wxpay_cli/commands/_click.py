@@ -69,7 +69,9 @@ class Context(click.Context):
 
 def _show_help(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     if value and not ctx.resilient_parsing:
-        click.echo(ctx.get_help(), color=ctx.color)
+        from wxpay_cli.terminal import output
+
+        output.help_page(ctx.get_help(), ctx.color)
         ctx.exit()
 
 

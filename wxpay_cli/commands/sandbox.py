@@ -37,7 +37,6 @@ def serve(port: int, mode: str, state_dir: str | None, pupils_file: str | None, 
     demo-org; 20240101-20240160 in 1234567.
     """
     import signal
-    import sys
     from pathlib import Path
 
     import tomli_w
@@ -97,8 +96,7 @@ def serve(port: int, mode: str, state_dir: str | None, pupils_file: str | None, 
                     config=home.config, old=str(saved["mode"]).replace("_", "-"), new=mode))
         else:
             home.write_config(text)
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        output.text(text)
         output.info(_("sandbox listening on {url}; profile written to {config}").format(url=sandbox.url, config=home.config))
         output.info(_("try: WXPAY_CONFIG={config} wxpay repayment-url --user demo --org demo-org").format(config=home.config))
         output.info(_("stop it with Ctrl-C, or `kill {pid}`").format(pid=_pid()))

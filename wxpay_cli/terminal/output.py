@@ -255,6 +255,26 @@ def info(message: str) -> None:
     sys.stderr.flush()
 
 
+def rejected(message: str) -> None:
+    """An answer at a prompt that was refused, as one `error: ...` line (the question is asked again)."""
+    line = lines_for_terminal(_("error: {message}").format(message=message))
+    sys.stderr.write(_prefixed(line, RED, sys.stderr) + "\n")
+    sys.stderr.flush()
+
+
+def help_page(page: str, color: bool | None = None) -> None:
+    """A command's --help, on stdout, as click shows it."""
+    import click
+
+    click.echo(page, color=color)
+
+
+def text(data: str) -> None:
+    """Text that is the command's result (a profile for a script to read), on stdout as it is."""
+    sys.stdout.write(data)
+    sys.stdout.flush()
+
+
 def error(exc: WxpayError, *, as_json: bool) -> None:
     """Report an error on stderr: one JSON line with --json, else readable lines."""
     if as_json:

@@ -13,7 +13,7 @@ import sys
 import click
 
 from wxpay_cli.errors import ConfigError
-from wxpay_cli.i18n import _
+from wxpay_cli.terminal import output
 
 
 def interactive() -> bool:
@@ -55,8 +55,7 @@ def ask(text: str, check=None, *, default: str | None = None, hide_input: bool =
             try:
                 return check(value)
             except ConfigError as exc:
-                click.echo(_("Error: {message}").format(
-                    message=exc.message + (f" ({exc.hint})" if exc.hint else "")), err=True)
+                output.rejected(exc.message + (f" ({exc.hint})" if exc.hint else ""))
 
     def convert(value: str):
         if check is None:
