@@ -141,3 +141,19 @@ def test_the_check_finds_a_print_outside_output():
     assert writes_to_the_terminal("print('x')\nsys.stdout.write(text)\nclick.echo('y', err=True)\n"
                                   "sys.stdout.fileno()\nhandle.write(data)\n") == [
         "line 1: print", "line 2: sys.stdout.write", "line 3: click.echo"]
+
+
+def test_no_error_has_its_text_changed_after_it_is_made():
+    """An error's message and hint are set where it is raised (errors.py); context is added by
+    `exc.wrapped(...)`, a new error raised from the old, so str(exc) and exc.message never differ."""
+    offences = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name == "errors.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets = node.targets if isinstance(node, ast.Assign) else \
+                [node.target] if isinstance(node, ast.AugAssign | ast.AnnAssign) else []
+            offences += [f"{path.relative_to(PACKAGE)}:{node.lineno} {ast.unparse(target)}" for target in targets
+                         if isinstance(target, ast.Attribute) and target.attr in ("message", "hint")
+                         and ast.unparse(target.value) not in ("self",)]
+    assert offences == []

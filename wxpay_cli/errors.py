@@ -40,6 +40,17 @@ class WxpayError(Exception):
         if code is not None:
             self.code = code
 
+    def wrapped(self, message: str, *, hint: str | None = None) -> WxpayError:
+        """This error said with the context the caller knows: a new error of the same class,
+        code, exit status and HTTP facts, whose text is `message` (and `hint`, else the
+        original's). Raise it `from` the original: no error's text is changed after it is made."""
+        new = self.__class__.__new__(self.__class__)
+        new.__dict__.update(self.__dict__)
+        Exception.__init__(new, message)
+        new.message = message
+        new.hint = self.hint if hint is None else hint
+        return new
+
     # Fields shared with ApiError so one renderer handles every error.
     detail: object = None
     http_status: int | None = None

@@ -319,7 +319,7 @@ def finish(summary: Summary) -> None:
     if summary.fatal:
         number, exc = summary.fatal
         if not isinstance(exc, InputError):  # an input error names its row and file line itself
-            exc.message = _("stopped at row {number}: {message}").format(number=number, message=exc.message)
+            raise exc.wrapped(_("stopped at row {number}: {message}").format(number=number, message=exc.message))
         raise exc
     if summary.exit_status != ExitStatus.OK:
         raise BatchIncomplete(summary)

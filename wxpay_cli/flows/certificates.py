@@ -103,7 +103,8 @@ def download_certificates(client: Client, apiv3_key: str) -> Download:
         response = client.unverified(api.list_certificates())
     except ApiError as exc:
         if exc.http_status == 404 and exc.code == "RESOURCE_NOT_EXISTS":
-            exc.hint = _("this merchant has no platform certificates: add public_key_id and public_key instead")
+            raise exc.wrapped(exc.message, hint=_("this merchant has no platform certificates: "
+                                                 "add public_key_id and public_key instead")) from exc
         raise
     request_id = response.request_id
     try:

@@ -196,10 +196,10 @@ class Termination:
             answer = yield call
         except NetworkError as exc:
             if exc.never_sent:
-                self._record_or_note(exc, target, "not_sent", error=exc.code)
-                exc.message = _("the termination was not sent: {reason}").format(reason=exc.message)
-                exc.hint = _("nothing reached WeChat; it is safe to run it again once the connection works")
-                raise
+                unrecorded = self._record_or_say(target, "not_sent", error=exc.code)
+                raise exc.wrapped(
+                    _("the termination was not sent: {reason}").format(reason=exc.message + unrecorded),
+                    hint=_("nothing reached WeChat; it is safe to run it again once the connection works")) from exc
             return (yield from self._after_uncertain_answer(target, exc))
         except WxpayError as exc:  # any answer, even a 4xx, proves it was sent: ask, never resend
             return (yield from self._after_uncertain_answer(target, exc))
@@ -256,30 +256,31 @@ class Termination:
         return _("check with `wxpay user show --user {user} --org {org}` before running it again").format(
             user=for_terminal(target.out_user_id or "OUT_USER_ID"), org=for_terminal(target.organization_id))
 
-    def _record_or_note(self, exc: WxpayError, target: Target, outcome: str, **fields) -> None:
-        """Record `outcome`; if the audit log fails now, say so in `exc` instead of hiding it."""
+    def _record_or_say(self, target: Target, outcome: str, **fields) -> str:
+        """Record `outcome`; if the audit log fails now, the words to add to the error (else "")."""
         try:
             self.record(target, outcome, **fields)
         except AuditLogError as failure:
-            exc.message += _(" (and the audit log could not record it: {reason})").format(reason=failure.message)
+            return _(" (and the audit log could not record it: {reason})").format(reason=failure.message)
+        return ""
 
     def _abandoned(self, target: Target, exc: BaseException) -> BaseException:
         """Ctrl-C, SIGTERM, cancellation or a bug while the POST was in flight: record
         "unknown" and return what to raise (the error that says to check first)."""
         advice = self._check_advice(target)
         if isinstance(exc, KeyboardInterrupt):
-            error = Interrupted(_("interrupted while the termination was in flight: "
-                                  "it may or may not have happened"),
-                                hint=advice, by_sigterm=isinstance(exc, SigtermReceived))
-        elif isinstance(exc, Exception):
-            error = InternalError(_("unexpected error while the termination was in flight ({kind}): "
-                                    "it may or may not have happened").format(kind=type(exc).__name__),
-                                  hint=advice + _("; rerun with --traceback to see the error"))
-        else:  # asyncio's CancelledError, GeneratorExit, SystemExit: keep their meaning
-            error = None
-        note = error or InternalError("")
-        self._record_or_note(note, target, "unknown", error=note.code if error else type(exc).__name__)
-        return error or exc
+            unrecorded = self._record_or_say(target, "unknown", error=Interrupted.code)
+            return Interrupted(_("interrupted while the termination was in flight: "
+                                 "it may or may not have happened") + unrecorded,
+                               hint=advice, by_sigterm=isinstance(exc, SigtermReceived))
+        if isinstance(exc, Exception):
+            unrecorded = self._record_or_say(target, "unknown", error=InternalError.code)
+            return InternalError(_("unexpected error while the termination was in flight ({kind}): "
+                                   "it may or may not have happened").format(kind=type(exc).__name__) + unrecorded,
+                                 hint=advice + _("; rerun with --traceback to see the error"))
+        # asyncio's CancelledError, GeneratorExit, SystemExit: recorded, and they keep their meaning
+        self._record_or_say(target, "unknown", error=type(exc).__name__)
+        return exc
 
     def _after_uncertain_answer(self, target: Target, exc: WxpayError) -> Steps[dict]:
         """The termination may or may not have happened: ask WeChat before deciding anything.
@@ -296,21 +297,20 @@ class Termination:
             except BaseException as interruption:
                 raise self._abandoned(target, interruption) from interruption
         if state == "TERMINATED":
-            self._record_or_note(exc, target, "succeeded", http_status=exc.http_status, request_id=exc.request_id,
-                                 error=f"confirmed by re-query after: {exc.code}")
+            unrecorded = self._record_or_say(target, "succeeded", http_status=exc.http_status,
+                                             request_id=exc.request_id, error=f"confirmed by re-query after: {exc.code}")
             return {**result_fields(target), "contract_state": "TERMINATED", "request_id": exc.request_id,
-                    "note": _("confirmed by re-query after: {reason}").format(reason=exc.message)}
-        self._record_or_note(exc, target, "unknown", http_status=exc.http_status, request_id=exc.request_id,
-                             error=exc.code)
+                    "note": _("confirmed by re-query after: {reason}").format(reason=exc.message + unrecorded)}
+        message = exc.message + self._record_or_say(target, "unknown", http_status=exc.http_status,
+                                                    request_id=exc.request_id, error=exc.code)
         if state is None:
-            exc.message += _("; the termination may or may not have happened")
+            message += _("; the termination may or may not have happened")
             if requery_problem:
-                exc.message += _(" (the re-query failed too: {reason})").format(reason=requery_problem)
+                message += _(" (the re-query failed too: {reason})").format(reason=requery_problem)
         else:
-            exc.message += _("; the contract was still {state} when re-queried, but WeChat may yet process "
-                             "the request").format(state=for_terminal(state))
-        exc.hint = self._check_advice(target)
-        raise exc
+            message += _("; the contract was still {state} when re-queried, but WeChat may yet process "
+                         "the request").format(state=for_terminal(state))
+        raise exc.wrapped(message, hint=self._check_advice(target)) from exc
 
 
 def result_fields(target: Target) -> dict:

@@ -110,5 +110,6 @@ class RowWork:
                 result["note"] = f"{result['note']}; {note}" if result.get("note") else note
                 return
             if failure is not None:
-                exc.message = _("{error}; and {audit_error}").format(error=failure.message, audit_error=exc.message)
+                raise exc.wrapped(_("{error}; and {audit_error}").format(
+                    error=failure.message, audit_error=exc.message)) from None
             raise exc from None
