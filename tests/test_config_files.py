@@ -106,3 +106,15 @@ def test_non_utf8_argv_from_a_real_process():
                             capture_output=True, timeout=60)
     assert result.returncode == 2, result.stderr
     assert b"Traceback" not in result.stderr and b"not valid text" in result.stderr
+
+
+def test_config_example_prints_the_example_a_pip_install_has(run):
+    """Hints name `wxpay config example`: it works where the user is (no repository needed),
+    and what it prints is the repository's config.example.toml, a profile wxpay can load."""
+    import tomllib
+    from pathlib import Path
+
+    result = run("config", "example")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (Path(__file__).parent.parent / "config.example.toml").read_text(encoding="utf-8")
+    assert tomllib.loads(result.stdout)["profiles"]["school-a"]["mchid"] == "1900000001"

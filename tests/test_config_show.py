@@ -127,5 +127,5 @@ def test_profile_completion_never_fails(tmp_path):
 
 def test_commands_and_options_complete():
     assert "config" in complete("wxpay con") and "certs" in complete("wxpay ce")
-    assert sorted(complete("wxpay config ")) == ["check", "init", "show"]
+    assert sorted(complete("wxpay config ")) == ["check", "example", "init", "show"]
     assert "--output" in complete("wxpay certs download --")

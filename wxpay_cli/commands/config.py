@@ -207,3 +207,14 @@ def check(app: App) -> None:
         raise WxpayError(_("{failed} of {total} checks failed: {names}").format(
             failed=len(report.failed), total=len(report.checks), names=", ".join(c.name for c in report.failed)),
             code="CHECK_FAILED")
+
+
+@config_group.command("example")
+def example() -> None:
+    """Print an example config file with every setting explained (save it, then edit).
+
+    wxpay config example > ~/.config/wxpay/config.toml
+    """
+    from importlib.resources import files
+
+    output.text(files("wxpay_cli.local").joinpath("config.example.toml").read_text(encoding="utf-8"))

@@ -1,6 +1,7 @@
 """Profiles: find the config file, load and validate a profile, write one back.
 
-The schema (see config.example.toml):
+The schema (`wxpay config example` prints it, explained: local/config.example.toml, the same
+file as config.example.toml at the top of the repository):
 
     default_profile = "school-a"
     [profiles.school-a]
@@ -207,7 +208,7 @@ def read_config_bytes(path: Path) -> bytes:
     except FileNotFoundError:
         raise ConfigError(
             _("no config file at {path}").format(path=path),
-            hint=_("create one with `wxpay config init` (see config.example.toml), pass --config, or try --sandbox"),
+            hint=_("create one with `wxpay config init` (or start from `wxpay config example`), pass --config, or try --sandbox"),
         ) from None
     except OSError as exc:
         raise ConfigError(_("cannot read config file {path}: {reason}").format(
@@ -282,7 +283,7 @@ def load_profile(config_flag: str | None = None, profile_flag: str | None = None
 def _choose_profile(document: dict, path: Path, flag: str | None) -> tuple[str, str]:
     profiles = document.get("profiles")
     if not isinstance(profiles, dict) or not profiles:
-        raise ConfigError(_("config file {path} has no [profiles.NAME] table").format(path=path), hint=_("see config.example.toml"))
+        raise ConfigError(_("config file {path} has no [profiles.NAME] table").format(path=path), hint=_("see `wxpay config example`"))
     names = sorted(profiles)
     default = document.get("default_profile")
     if default is not None and not isinstance(default, str):
@@ -321,7 +322,7 @@ def parse_profile(table: object, *, name: str, path: Path | None) -> Profile:
         value = table.get(key)
         if value is None:
             if required:
-                raise ConfigError(_("{where}: missing {key}").format(where=where, key=key), hint=_("see config.example.toml"))
+                raise ConfigError(_("{where}: missing {key}").format(where=where, key=key), hint=_("see `wxpay config example`"))
             return None
         if isinstance(value, int | float) and not isinstance(value, bool):
             raise ConfigError(
