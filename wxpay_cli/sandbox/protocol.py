@@ -4,8 +4,8 @@ The sandbox checks requests and signs answers with this module only: if it
 shared code with `wxpay_cli.wire.signing`, a mistake made on both sides (a field
 order swapped, a last newline dropped, a serial that loses its leading 0)
 would pass every test. Known-answer vectors in tests/test_protocol_vectors.py
-pin this module and `signing` separately. Written from the protocol notes
-(shared/reference/apiv3-protocol.md), not from the client's code.
+pin this module and `signing` separately. Written from WeChat Pay's APIv3
+signature scheme as documented, not from the client's code.
 """
 
 from __future__ import annotations

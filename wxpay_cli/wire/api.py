@@ -1,4 +1,4 @@
-"""One small function per K12 face-payment endpoint (see offlineface-api.md).
+"""One small function per K12 face-payment endpoint (WeChat Pay's service-provider API for K12 刷脸支付).
 
 Each returns a `Call`: what to send, and how to check and read the verified
 answer. The same Call runs on the one-at-a-time `Client` (`client.call(...)`)

@@ -7,8 +7,10 @@
 - `aead_decrypt` / `aead_encrypt` (AES-256-GCM) and `oaep_decrypt` /
   `oaep_encrypt` (RSA-OAEP) for the encrypted fields.
 
-No I/O and no httpx here: the client and the sandbox both build on this module.
-The protocol is described in `../shared/reference/apiv3-protocol.md`.
+No I/O and no httpx here. The clients build on this module; the sandbox does
+not: it has its own protocol code (`sandbox/protocol.py`), so a mistake made on
+both sides cannot pass the tests. The protocol is WeChat Pay's APIv3 signature
+scheme (签名生成 / 签名验证 in WeChat Pay's developer documentation).
 """
 
 from __future__ import annotations
