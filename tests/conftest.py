@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import tomli_w
 from click.testing import CliRunner
+from hostile import Hostile
 
 from wxpay_cli.app import App
 from wxpay_cli.cli import cli
@@ -87,6 +88,13 @@ def configure(tmp_path):
         return table
 
     return make
+
+
+@pytest.fixture
+def hostile(sandbox, configure) -> Hostile:
+    """The sandbox, configured, whose next answers can be planned wrong (see tests/hostile.py)."""
+    configure(sandbox)
+    return Hostile(sandbox)
 
 
 @pytest.fixture

@@ -38,6 +38,9 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from wxpay_cli.sandbox.server import Handler
 
+USER_PATH = "/users/out-user-id/"  # a user query, by out_user_id
+LINK_PATH = "/v3/offlineface/repayment-url"
+
 
 def sign(private_key, timestamp: str, nonce: str, body: bytes) -> str:
     """WeChat's answer signature, written out by hand: TIMESTAMP\\nNONCE\\nBODY\\n."""

@@ -7,35 +7,11 @@ import json
 import time
 
 import pytest
-from hostile import Hostile, bomb
+from common import client_for, no_traceback, posts_to_terminate, refused
+from hostile import LINK_PATH, USER_PATH, Hostile, bomb
 
 from wxpay_cli.errors import ApiError, ExitStatus, NetworkError, VerificationError
 from wxpay_cli.wire import api
-
-USER_PATH = "/users/out-user-id/"
-LINK_PATH = "/v3/offlineface/repayment-url"
-
-
-@pytest.fixture
-def hostile(sandbox, configure):
-    configure(sandbox)
-    return Hostile(sandbox)
-
-
-def no_traceback(result) -> None:
-    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
-
-
-def refused(result, code: int, *words: str) -> None:
-    no_traceback(result)
-    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-    assert result.stdout == ""
-    for word in words:
-        assert word in result.stderr, (word, result.stderr)
-
-
-def posts_to_terminate(sandbox) -> list:
-    return [r for r in sandbox.received if r.path.endswith("/terminate-contract")]
 
 
 # -- answers bound to the request they answer ------------------------------------
@@ -81,17 +57,6 @@ def test_a_replayed_answer_fails_its_row_and_never_carries_another_rows_link(san
 
 
 # -- bounded in time and size -----------------------------------------------------
-
-
-def client_for(sandbox, sandbox_keys, timeout):
-    from wxpay_cli.wire.client import Client
-    from wxpay_cli.wire.signing import Signer, VerificationKey, Verifier
-
-    return Client(base_url=sandbox.url, signer=Signer(sandbox_keys.mchid, sandbox_keys.serial_no,
-                                                      sandbox_keys.merchant_key),
-                  verifier=Verifier([VerificationKey(sandbox_keys.public_key_id, sandbox_keys.wechat_key.public_key(),
-                                                     "public_key")]),
-                  timeout=timeout, retries=0)
 
 
 def test_a_dripped_body_ends_at_the_deadline_exit_4(sandbox, sandbox_keys, hostile):

@@ -5,18 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from hostile import Hostile
-from test_hostile import LINK_PATH, USER_PATH, no_traceback, posts_to_terminate
+from common import no_traceback, posts_to_terminate
+from hostile import LINK_PATH, USER_PATH, Hostile
 
 from wxpay_cli.errors import ExitStatus
 
 DEEP = b"[" * 100_000 + b"]" * 100_000  # 200 KB, under the size cap, deeper than Python's recursion limit
-
-
-@pytest.fixture
-def hostile(sandbox, configure):
-    configure(sandbox)
-    return Hostile(sandbox)
 
 
 def test_a_deeply_nested_unverified_error_body_is_a_refusal_not_a_bug(hostile, run):

@@ -1,0 +1,33 @@
+"""What many test files share: checks on a finished run, what the sandbox received, and a
+client of wxpay's own for the sandbox (to meet a hostile server without the command line)."""
+
+from __future__ import annotations
+
+
+def no_traceback(result) -> None:
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+
+
+def refused(result, code: int, *words: str) -> None:
+    """Ended with exit `code`, nothing on stdout, each of `words` on stderr, no traceback."""
+    no_traceback(result)
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    assert result.stdout == ""
+    for word in words:
+        assert word in result.stderr, (word, result.stderr)
+
+
+def posts_to_terminate(sandbox) -> list:
+    return [r for r in sandbox.received if r.path.endswith("/terminate-contract")]
+
+
+def client_for(sandbox, sandbox_keys, timeout):
+    """wxpay's Client for `sandbox` in public-key mode, with no retries."""
+    from wxpay_cli.wire.client import Client
+    from wxpay_cli.wire.signing import Signer, VerificationKey, Verifier
+
+    return Client(base_url=sandbox.url, signer=Signer(sandbox_keys.mchid, sandbox_keys.serial_no,
+                                                      sandbox_keys.merchant_key),
+                  verifier=Verifier([VerificationKey(sandbox_keys.public_key_id, sandbox_keys.wechat_key.public_key(),
+                                                     "public_key")]),
+                  timeout=timeout, retries=0)
