@@ -1,18 +1,30 @@
-"""The edges of response verification, each pinned so a one-line change to it fails a test:
-the 300 s window exactly, probes, empty headers, replays, and a client without a verifier.
+"""Verifying WeChat's answers, each edge pinned so a one-line change to it fails a test: the
+signed message, the 300 s window exactly, probes, empty or odd-shaped headers, keys picked by
+serial, and a client without a verifier. (Replays: test_binding_and_replay.py.)
 
-Signatures are made with `hostile.sign` (written by hand, not `wxpay_cli.wire.signing`)."""
+Signatures are made with `hostile.sign` (written by hand, not `wxpay_cli.wire.signing`), except
+in the Verifier section, which signs with `rsa_sign`: one checked against the other."""
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
-from hostile import sign
+from common import no_traceback, refused
+from hostile import LINK_PATH, USER_PATH, Hostile, sign
 
 from wxpay_cli.errors import ExitStatus, VerificationError
 from wxpay_cli.wire import signing
 from wxpay_cli.wire.client import Client
-from wxpay_cli.wire.signing import Signer, VerificationKey, Verifier
+from wxpay_cli.wire.signing import (
+    Signer,
+    VerificationKey,
+    Verifier,
+    make_nonce,
+    response_message,
+    rsa_sign,
+)
 
 KEY_ID = "PUB_KEY_ID_0114232134912410000000000000"
 NOW = 1764000000
@@ -150,3 +162,125 @@ def test_the_replay_memory_forgets_a_nonce_only_after_it_is_kept():
     assert memory.add("b" * 32, NOW + 601 + 600 / memory.SLICES)  # the old slice goes here
     assert len(memory) == 1
     assert memory.add("a" * 32, NOW + 700 + 600 / memory.SLICES)  # forgotten: a replay would fail its timestamp
+
+
+# -- the Verifier, signed with wxpay's own rsa_sign -----------------------------------
+
+
+def signed_headers(key, body: bytes, *, timestamp: int | None = None, serial: str = KEY_ID) -> dict[str, str]:
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    nonce = make_nonce()
+    return {
+        "Wechatpay-Timestamp": str(timestamp),
+        "Wechatpay-Nonce": nonce,
+        "Wechatpay-Signature": rsa_sign(key, response_message(str(timestamp), nonce, body)),
+        "Wechatpay-Serial": serial,
+        "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048",
+        "Request-ID": "REQ-1",
+    }
+
+
+@pytest.fixture
+def verifier(sandbox_keys):
+    return Verifier([VerificationKey(KEY_ID, sandbox_keys.wechat_key.public_key(), "public_key")])
+
+
+def test_valid_response_passes(verifier, sandbox_keys):
+    body = b'{"a":1}'
+    verifier.verify(signed_headers(sandbox_keys.wechat_key, body), body)
+    verifier.verify(signed_headers(sandbox_keys.wechat_key, b""), b"")  # a 204
+
+
+def _tamper(kind, key, other_key):
+    body = b'{"repayment_url":"https://x"}'
+    headers = signed_headers(key, body)
+    if kind.startswith("missing "):
+        del headers[kind.removeprefix("missing ")]
+    elif kind == "unknown serial":
+        headers["Wechatpay-Serial"] = "PUB_KEY_ID_0114999999999999999999999999"
+    elif kind == "old timestamp":
+        headers = signed_headers(key, body, timestamp=int(time.time()) - 301)
+    elif kind == "future timestamp":
+        headers = signed_headers(key, body, timestamp=int(time.time()) + 400)
+    elif kind == "signtest probe":
+        headers["Wechatpay-Signature"] = "WECHATPAY/SIGNTEST/" + headers["Wechatpay-Signature"]
+    elif kind == "wrong key":
+        headers = signed_headers(other_key, body)
+    elif kind == "tampered body":
+        body = b'{"repayment_url":"https://evil"}'
+    elif kind == "garbage signature":
+        headers["Wechatpay-Signature"] = "not base64!"
+    elif kind == "other signature type":
+        headers["Wechatpay-Signature-Type"] = "WECHATPAY2-SM2-WITH-SM3"
+    return headers, body
+
+
+@pytest.mark.parametrize("kind", [
+    "missing Wechatpay-Timestamp", "missing Wechatpay-Nonce", "missing Wechatpay-Signature",
+    "missing Wechatpay-Serial", "unknown serial", "old timestamp", "future timestamp", "signtest probe",
+    "wrong key", "tampered body", "garbage signature", "other signature type",
+])
+def test_each_verification_failure(kind, verifier, sandbox_keys):
+    headers, body = _tamper(kind, sandbox_keys.wechat_key, sandbox_keys.merchant_key)
+    with pytest.raises(VerificationError) as caught:
+        verifier.verify(headers, body)
+    assert caught.value.exit_status == ExitStatus.VERIFICATION
+    assert caught.value.request_id == "REQ-1"
+
+
+def test_timestamp_window_is_300_seconds(verifier, sandbox_keys):
+    now = time.time()
+    v = Verifier(list(verifier.keys.values()), clock=lambda: now)
+    body = b"{}"
+    v.verify(signed_headers(sandbox_keys.wechat_key, body, timestamp=int(now) - 299), body)
+    with pytest.raises(VerificationError, match="away from the local clock"):
+        v.verify(signed_headers(sandbox_keys.wechat_key, body, timestamp=int(now) - 302), body)
+
+
+def test_keys_are_picked_by_serial(sandbox_keys):
+    both = Verifier([
+        VerificationKey(KEY_ID, sandbox_keys.wechat_key.public_key(), "public_key"),
+        VerificationKey("ABCDEF", sandbox_keys.platform_key.public_key(), "platform_cert", 2e9),
+    ])
+    body = b"{}"
+    both.verify(signed_headers(sandbox_keys.wechat_key, body), body)
+    both.verify(signed_headers(sandbox_keys.platform_key, body, serial="ABCDEF"), body)
+    with pytest.raises(VerificationError, match="bad signature"):
+        both.verify(signed_headers(sandbox_keys.wechat_key, body, serial="ABCDEF"), body)
+    assert both.serial == KEY_ID  # the public key id is announced first
+
+
+def test_newest_certificate_is_announced(sandbox_keys):
+    v = Verifier([
+        VerificationKey("OLD", sandbox_keys.platform_key.public_key(), "platform_cert", 1e9),
+        VerificationKey("NEW", sandbox_keys.platform_key.public_key(), "platform_cert", 2e9),
+    ])
+    assert v.serial == "NEW"
+
+
+# -- end to end, against a hostile server ---------------------------------------------
+
+
+@pytest.mark.parametrize("timestamp", ["9" * 400, "1" * 5000, "-1", " 1764000000", "1_764_000_000", "1764000000.5", "0x10", "1e9"])
+def test_a_timestamp_of_any_shape_is_a_verification_failure(hostile, run, timestamp):
+    hostile.signed(USER_PATH, b'{"user_id": "u"}', Wechatpay_Timestamp=timestamp)
+    refused(run("user", "show", "--user", "demo", "--org", "demo-org"), ExitStatus.VERIFICATION, "Wechatpay-Timestamp")
+
+
+@pytest.mark.parametrize("body", [b"[1, 2]", b'"text"', b"42", b"null"])
+def test_a_verified_answer_that_is_not_an_object_is_refused(hostile, run, body):
+    hostile.signed(USER_PATH, body)
+    refused(run("user", "show", "--user", "demo", "--org", "demo-org"), ExitStatus.VERIFICATION, "JSON object")
+
+
+def test_a_huge_serial_with_a_bad_signature_is_one_short_line(cert_sandbox, configure, run):
+    """A platform serial is compared by value: 20 000 leading zeros still name the key; the
+    refusal names the key as wxpay knows it, not the header's 20 KB."""
+    configure(cert_sandbox)
+    hostile = Hostile(cert_sandbox)
+    serial = "0" * 20_000 + hostile.serial
+    hostile.signed(LINK_PATH, b'{"a":"b"}', Wechatpay_Serial=serial, Wechatpay_Signature="QUFBQQ==")
+    result = run("repayment-url", "--user", "demo", "--org", "demo-org")
+    no_traceback(result)
+    assert result.exit_code == ExitStatus.VERIFICATION, result.stderr
+    assert "bad signature" in result.stderr and len(result.stderr) < 1000, len(result.stderr)
