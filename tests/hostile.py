@@ -17,6 +17,8 @@ top of) the sandbox's own answer:
 - `gzipped()`: the sandbox's own answer, signed, sent gzip-encoded (as a server may);
 - `raw(status, body, headers)`: an unsigned answer (error bodies, redirects).
 
+`answer_headers` and `verifier_at` are the same made by hand for a Verifier on its own.
+
 Signatures are made here with `cryptography` directly, not with
 `wxpay_cli.wire.signing`: a mistake in the client's protocol code cannot hide here.
 """
@@ -37,6 +39,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from wxpay_cli.sandbox.server import Handler
+from wxpay_cli.wire.signing import VerificationKey, Verifier
 
 USER_PATH = "/users/out-user-id/"  # a user query, by out_user_id
 LINK_PATH = "/v3/offlineface/repayment-url"
@@ -46,6 +49,24 @@ def sign(private_key, timestamp: str, nonce: str, body: bytes) -> str:
     """WeChat's answer signature, written out by hand: TIMESTAMP\\nNONCE\\nBODY\\n."""
     message = timestamp.encode() + b"\n" + nonce.encode() + b"\n" + body + b"\n"
     return base64.b64encode(private_key.sign(message, padding.PKCS1v15(), hashes.SHA256())).decode()
+
+
+# For a Verifier on its own: WeChat's public key id, a fixed "now", an answer's body.
+KEY_ID = "PUB_KEY_ID_0114232134912410000000000000"
+NOW = 1764000000
+BODY = b'{"user_id":"wxu_1"}'
+
+
+def verifier_at(sandbox_keys, now: float) -> Verifier:
+    """wxpay's Verifier of WeChat's public key, its clock stopped at `now`."""
+    return Verifier([VerificationKey(KEY_ID, sandbox_keys.wechat_key.public_key(), "public_key")], clock=lambda: now)
+
+
+def answer_headers(sandbox_keys, *, timestamp: str = str(NOW), nonce: str = "n" * 32, body: bytes = BODY, **extra) -> dict:
+    """An answer's headers, signed by hand with WeChat's key; `extra` headers added or replaced."""
+    return {"Wechatpay-Timestamp": timestamp, "Wechatpay-Nonce": nonce,
+            "Wechatpay-Signature": sign(sandbox_keys.wechat_key, timestamp, nonce, body),
+            "Wechatpay-Serial": KEY_ID, "Request-ID": "R1", **extra}
 
 
 @cache

@@ -12,7 +12,17 @@ import time
 import httpx
 import pytest
 from common import no_traceback, refused
-from hostile import LINK_PATH, USER_PATH, Hostile, sign
+from hostile import (
+    BODY,
+    KEY_ID,
+    LINK_PATH,
+    NOW,
+    USER_PATH,
+    Hostile,
+    answer_headers,
+    sign,
+    verifier_at,
+)
 
 from wxpay_cli.errors import ExitStatus, VerificationError
 from wxpay_cli.wire import signing
@@ -26,34 +36,20 @@ from wxpay_cli.wire.signing import (
     rsa_sign,
 )
 
-KEY_ID = "PUB_KEY_ID_0114232134912410000000000000"
-NOW = 1764000000
-BODY = b'{"user_id":"wxu_1"}'
-
-
-def verifier_at(sandbox_keys, now: float) -> Verifier:
-    return Verifier([VerificationKey(KEY_ID, sandbox_keys.wechat_key.public_key(), "public_key")], clock=lambda: now)
-
-
-def headers(sandbox_keys, *, timestamp: str = str(NOW), nonce: str = "n" * 32, body: bytes = BODY, **extra) -> dict:
-    return {"Wechatpay-Timestamp": timestamp, "Wechatpay-Nonce": nonce,
-            "Wechatpay-Signature": sign(sandbox_keys.wechat_key, timestamp, nonce, body),
-            "Wechatpay-Serial": KEY_ID, "Request-ID": "R1", **extra}
-
 
 @pytest.mark.parametrize("offset", [300, -300, 0])
 def test_exactly_300_seconds_away_is_accepted(sandbox_keys, offset):
-    verifier_at(sandbox_keys, NOW + offset).verify(headers(sandbox_keys), BODY)
+    verifier_at(sandbox_keys, NOW + offset).verify(answer_headers(sandbox_keys), BODY)
 
 
 @pytest.mark.parametrize("offset", [301, -301, 100000])
 def test_301_seconds_away_is_refused(sandbox_keys, offset):
     with pytest.raises(VerificationError, match="away from the local clock"):
-        verifier_at(sandbox_keys, NOW + offset).verify(headers(sandbox_keys), BODY)
+        verifier_at(sandbox_keys, NOW + offset).verify(answer_headers(sandbox_keys), BODY)
 
 
 def test_a_probe_is_refused_as_a_probe(sandbox_keys):
-    probe = headers(sandbox_keys)
+    probe = answer_headers(sandbox_keys)
     probe["Wechatpay-Signature"] = "WECHATPAY/SIGNTEST/" + probe["Wechatpay-Signature"]
     with pytest.raises(VerificationError, match="probe"):
         verifier_at(sandbox_keys, NOW).verify(probe, BODY)
@@ -63,24 +59,24 @@ def test_a_probe_is_refused_even_when_its_signature_is_valid(sandbox_keys, monke
     """No RSA signature can start with the probe's prefix, so the check is seen working by
     making every signature valid: the probe must still be refused, by its prefix alone."""
     monkeypatch.setattr(signing, "rsa_verify", lambda key, message, signature: True)
-    probe = headers(sandbox_keys)
+    probe = answer_headers(sandbox_keys)
     probe["Wechatpay-Signature"] = "WECHATPAY/SIGNTEST/" + probe["Wechatpay-Signature"]
     with pytest.raises(VerificationError, match="probe"):
         verifier_at(sandbox_keys, NOW).verify(probe, BODY)
-    verifier_at(sandbox_keys, NOW).verify(headers(sandbox_keys), BODY)  # the patch itself lets answers through
+    verifier_at(sandbox_keys, NOW).verify(answer_headers(sandbox_keys), BODY)  # the patch itself lets answers through
 
 
 @pytest.mark.parametrize("name", ["Wechatpay-Nonce", "Wechatpay-Serial", "Wechatpay-Timestamp", "Wechatpay-Signature"])
 def test_an_empty_header_is_missing(sandbox_keys, name):
     # a valid signature over an empty nonce: taking "" as present would accept it
-    answer = headers(sandbox_keys, nonce="" if name == "Wechatpay-Nonce" else "n" * 32)
+    answer = answer_headers(sandbox_keys, nonce="" if name == "Wechatpay-Nonce" else "n" * 32)
     answer[name] = ""
     with pytest.raises(VerificationError, match=f"missing header {name}"):
         verifier_at(sandbox_keys, NOW).verify(answer, BODY)
 
 
 def test_a_signature_with_junk_between_base64_characters_is_refused(sandbox_keys):
-    answer = headers(sandbox_keys)
+    answer = answer_headers(sandbox_keys)
     signature = answer["Wechatpay-Signature"]
     answer["Wechatpay-Signature"] = signature[:10] + "!*" + signature[10:]  # a lenient decoder skips these
     with pytest.raises(VerificationError, match="bad signature"):
@@ -89,8 +85,8 @@ def test_a_signature_with_junk_between_base64_characters_is_refused(sandbox_keys
 
 def test_the_message_is_timestamp_nonce_body_each_with_its_newline(sandbox_keys):
     verifier = verifier_at(sandbox_keys, NOW)
-    verifier.verify(headers(sandbox_keys, nonce="a" * 32), BODY)
-    swapped = headers(sandbox_keys, nonce="b" * 32)
+    verifier.verify(answer_headers(sandbox_keys, nonce="a" * 32), BODY)
+    swapped = answer_headers(sandbox_keys, nonce="b" * 32)
     swapped["Wechatpay-Signature"] = sign(sandbox_keys.wechat_key, "b" * 32, str(NOW), BODY)
     with pytest.raises(VerificationError, match="bad signature"):
         verifier.verify(swapped, BODY)
@@ -98,70 +94,14 @@ def test_the_message_is_timestamp_nonce_body_each_with_its_newline(sandbox_keys)
     assert signing.response_message(str(NOW), "abc", b"") == f"{NOW}\nabc\n\n".encode()
 
 
-def test_a_nonce_seen_before_is_a_replay(sandbox_keys):
-    verifier = verifier_at(sandbox_keys, NOW)
-    answer = headers(sandbox_keys)
-    verifier.verify(answer, BODY)
-    with pytest.raises(VerificationError, match="replay"):
-        verifier.verify(answer, BODY)
-    verifier.verify(headers(sandbox_keys, nonce="m" * 32), BODY)  # another nonce is another answer
-
-
-def test_a_replay_is_refused_for_as_long_as_its_timestamp_passes(sandbox_keys):
-    clock = [NOW - 300.0]  # first seen at the earliest moment its timestamp passes
-    verifier = Verifier([VerificationKey(KEY_ID, sandbox_keys.wechat_key.public_key(), "public_key")],
-                        clock=lambda: clock[0])
-    answer = headers(sandbox_keys)
-    verifier.verify(answer, BODY)
-    clock[0] = NOW + 300.0  # the last moment the same timestamp passes: 600 s later
-    verifier.verify(headers(sandbox_keys, nonce="other" * 6), BODY)  # forgetting old nonces happens here
-    with pytest.raises(VerificationError, match="replay"):
-        verifier.verify(answer, BODY)
-
-
-def test_a_failed_answer_does_not_burn_its_nonce(sandbox_keys):
-    verifier = verifier_at(sandbox_keys, NOW)
-    tampered = headers(sandbox_keys)
-    with pytest.raises(VerificationError, match="bad signature"):
-        verifier.verify(tampered, BODY + b" ")
-    verifier.verify(tampered, BODY)
-
-
 def test_a_client_without_a_verifier_refuses_every_answer(sandbox_keys):
-    answer = headers(sandbox_keys)
+    answer = answer_headers(sandbox_keys)
     transport = httpx.MockTransport(lambda request: httpx.Response(200, headers=answer, content=BODY))
     signer = Signer("1900000001", sandbox_keys.serial_no, sandbox_keys.merchant_key)
     with Client(base_url="https://api.mch.weixin.qq.com", signer=signer, verifier=None, transport=transport) as client:
         with pytest.raises(VerificationError) as caught:
             client.request("GET", "/v3/offlineface/contracts/ct_1")
     assert caught.value.exit_status == ExitStatus.VERIFICATION
-
-
-def test_the_replay_memory_refuses_every_nonce_of_a_long_batch_and_stays_small():
-    """A 100,000-row batch arrives within the 600 s nonces are kept: each must cost bytes, not a dict entry."""
-    import tracemalloc
-
-    memory = signing.NonceMemory(keep=600)
-    count = 20_000
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    for index in range(count):  # each nonce a fresh string, as from an answer's headers
-        assert memory.add(f"{index:032d}", NOW + index / 100)  # 200 s for the lot, well within the 600 s kept
-    grown = tracemalloc.get_traced_memory()[0] - before
-    tracemalloc.stop()
-    assert len(memory) == count
-    assert grown < 40 * count, f"{grown / count:.0f} bytes a nonce"
-    last = NOW + count / 100
-    assert not any(memory.add(f"{index:032d}", last) for index in range(0, count, 97))  # every one still a replay
-
-
-def test_the_replay_memory_forgets_a_nonce_only_after_it_is_kept():
-    memory = signing.NonceMemory(keep=600)
-    assert memory.add("a" * 32, NOW)
-    assert not memory.add("a" * 32, NOW + 600)  # exactly `keep` later: still a replay
-    assert memory.add("b" * 32, NOW + 601 + 600 / memory.SLICES)  # the old slice goes here
-    assert len(memory) == 1
-    assert memory.add("a" * 32, NOW + 700 + 600 / memory.SLICES)  # forgotten: a replay would fail its timestamp
 
 
 # -- the Verifier, signed with wxpay's own rsa_sign -----------------------------------
