@@ -127,69 +127,6 @@ def test_query_is_signed_as_sent(make_client, sandbox_keys):
     assert rsa_verify(sandbox_keys.merchant_key.public_key(), message, fields["signature"])
 
 
-def _self_signed_https_server(tmp_path):
-    """An https server on 127.0.0.1 with a certificate nobody trusts; its handler answers 200 {}."""
-    import datetime
-    import http.server
-    import ssl
-    import threading
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    import ipaddress
-
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-                   .not_valid_after(now + datetime.timedelta(days=1))
-                   .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                                  critical=False)
-                   .sign(key, hashes.SHA256()))
-    (tmp_path / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                                         serialization.PrivateFormat.PKCS8,
-                                                         serialization.NoEncryption()))
-    served = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            served.append(self.path)
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, served
-
-
-def test_https_keeps_certificate_verification(sandbox_keys, tmp_path):
-    """An https base URL verifies the server's certificate: one nobody trusts is a connection
-    that never carried the request (exit 4), whatever it would have answered."""
-    server, served = _self_signed_https_server(tmp_path)
-    signer = Signer("1900000001", sandbox_keys.serial_no, sandbox_keys.merchant_key)
-    try:
-        with Client(base_url=f"https://127.0.0.1:{server.server_address[1]}", signer=signer, verifier=None,
-                    retries=0) as client, pytest.raises(NetworkError) as caught:
-            client.request("GET", "/v3/certificates")
-    finally:
-        server.shutdown()
-    assert caught.value.never_sent and "CERTIFICATE_VERIFY_FAILED" in caught.value.message
-    assert served == []
-
-
 @pytest.mark.parametrize("header, expected", [("NaN", None), ("inf", None), ("soon", None), ("-5", 0.0)])
 def test_odd_retry_after_falls_back_to_backoff(header, expected, make_client):
     handler = Counter(lambda r: httpx.Response(503, headers={"Retry-After": header}, json={"code": "X", "message": "y"}))

@@ -1,5 +1,6 @@
-"""A hostile server (the sandbox's trusted key, wrong answers): every case ends with its
-documented exit code, no traceback, and nothing unverified or unsanitised on a terminal."""
+"""Where a call goes and over what: https only (plain http on loopback alone, no credentials in
+the URL, the certificate verified), no redirect followed, proxies from the environment (and
+NO_PROXY) honoured with the deadline still holding, an idle connection not reused too late."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from hostile import USER_PATH
 
 from wxpay_cli.errors import ExitStatus, NetworkError, VerificationError
 from wxpay_cli.wire import api
+from wxpay_cli.wire.client import Client
+from wxpay_cli.wire.signing import Signer
 
 
 def test_a_redirect_is_not_followed(sandbox, hostile, run):
@@ -21,9 +24,6 @@ def test_a_redirect_is_not_followed(sandbox, hostile, run):
     no_traceback(result)
     assert result.exit_code != 0 and result.stdout == ""
     assert len(sandbox.received) == 1
-
-
-# -- the environment ------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name, value, words", [
@@ -242,3 +242,66 @@ def test_an_idle_connection_is_not_reused_after_its_keep_alive_expiry(sandbox_ke
     finally:
         server.shutdown()
     assert peers[0] == peers[1] != peers[2], peers  # reused at once; a new one after the expiry
+
+
+def _self_signed_https_server(tmp_path):
+    """An https server on 127.0.0.1 with a certificate nobody trusts; its handler answers 200 {}."""
+    import datetime
+    import http.server
+    import ssl
+    import threading
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    import ipaddress
+
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+                   .not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                                  critical=False)
+                   .sign(key, hashes.SHA256()))
+    (tmp_path / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                         serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+    served = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            served.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, served
+
+
+def test_https_keeps_certificate_verification(sandbox_keys, tmp_path):
+    """An https base URL verifies the server's certificate: one nobody trusts is a connection
+    that never carried the request (exit 4), whatever it would have answered."""
+    server, served = _self_signed_https_server(tmp_path)
+    signer = Signer("1900000001", sandbox_keys.serial_no, sandbox_keys.merchant_key)
+    try:
+        with Client(base_url=f"https://127.0.0.1:{server.server_address[1]}", signer=signer, verifier=None,
+                    retries=0) as client, pytest.raises(NetworkError) as caught:
+            client.request("GET", "/v3/certificates")
+    finally:
+        server.shutdown()
+    assert caught.value.never_sent and "CERTIFICATE_VERIFY_FAILED" in caught.value.message
+    assert served == []
