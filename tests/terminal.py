@@ -1,4 +1,5 @@
-"""Run the installed `wxpay` with chosen standard streams on a real pseudo-terminal.
+"""Run the installed `wxpay` as a real process: with chosen standard streams on a real
+pseudo-terminal (`run_on_terminal`), or with pipes, signalled once it is ready (`signal_once`).
 
 The console script is found next to `sys.executable` (the interpreter running
 the tests), not on PATH, so the tests run the wxpay this environment installed.
@@ -85,3 +86,20 @@ def run_on_terminal(*args: str, tmp_path: Path, stdin: bool = True, stdout: bool
         os.close(master)
         out_file.close()
         err_file.close()
+
+
+def signal_once(args, sig, ready) -> tuple[int, str, str]:
+    """Run wxpay with `args`, send it `sig` once `ready()` holds; (exit status, stdout, stderr)."""
+    process = subprocess.Popen([wxpay_script(), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    try:
+        deadline = time.monotonic() + 30
+        while not ready():
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.01)
+        process.send_signal(sig)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return process.returncode, out, err

@@ -4,8 +4,11 @@ re-query; and every way it must refuse, all recorded in the audit log."""
 from __future__ import annotations
 
 import json
+import signal
 
 import pytest
+from common import no_traceback, posts_to_terminate
+from terminal import signal_once
 
 from wxpay_cli.local.audit import AuditLog
 
@@ -431,3 +434,44 @@ def test_unexpected_error_during_the_post_is_recorded_unknown(sandbox, configure
     assert "--traceback" in result.stderr
     assert [line["outcome"] for line in audit_lines()] == ["attempted", "unknown"]
     assert len(posts(sandbox)) == 1
+
+
+# -- interrupted: Ctrl-C and SIGTERM around the POST ---------------------------------------------
+
+
+@pytest.mark.parametrize("interruption", ["ctrl-c", "sigterm"])
+def test_an_interruption_after_the_verified_204_says_the_termination_was_done(sandbox, configure, run,
+                                                                              monkeypatch, interruption):
+    """Ctrl-C during the re-query that follows WeChat's verified 204: the operator is told it
+    happened (exit 130/143), not just "interrupted" about an irreversible operation."""
+    from wxpay_cli.errors import SigtermReceived
+    from wxpay_cli.local.audit import AuditLog
+    from wxpay_cli.wire.client import Client
+
+    configure(sandbox)
+    real = Client.send_unverified
+
+    def interrupted_after_post(self, call):
+        if call.method == "GET" and any(r.method == "POST" for r in sandbox.received):
+            raise SigtermReceived() if interruption == "sigterm" else KeyboardInterrupt()
+        return real(self, call)
+
+    monkeypatch.setattr(Client, "send_unverified", interrupted_after_post)
+    result = run("contract", "terminate", "--user", "demo", "--org", "demo-org", "--yes")
+    no_traceback(result)
+    assert result.exit_code == (143 if interruption == "sigterm" else 130), result.stderr
+    assert "TERMINATED" in result.stderr or "was terminated" in result.stderr, result.stderr
+    assert [line["outcome"] for line in AuditLog().records()] == ["attempted", "succeeded"]
+    assert len(posts_to_terminate(sandbox)) == 1
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_during_the_termination_post_is_recorded_then_exits(sandbox, configure, tmp_path, sig, code):
+    configure(sandbox)
+    sandbox.inject("slow_answer", seconds=5.0, path_contains="terminate-contract")
+    returncode, out, err = signal_once((*TERMINATE, "--yes"), sig, lambda: any(r.method == "POST" for r in sandbox.received))
+    assert returncode == code, err
+    assert "Traceback" not in err
+    assert "may or may not have happened" in err and "wxpay user show --user demo --org demo-org" in err
+    assert [line["outcome"] for line in AuditLog().records()] == ["attempted", "unknown"]
+    assert [r.method for r in sandbox.received] == ["GET", "POST"]  # no re-query, no second POST
