@@ -1,4 +1,6 @@
-"""The audit trail says who: operator and host on every record; `wxpay audit` reads it back."""
+"""The audit trail: who (operator and host) on every record, what (never a secret, a failed
+fetch too, the link still shown when the log fails), and `wxpay audit` reading it back.
+(On disk and under faults: test_audit_durability.py.)"""
 
 from __future__ import annotations
 
@@ -201,3 +203,53 @@ def test_every_link_fetch_and_termination_shows_with_its_operator(sandbox, confi
     lines, widest = table_lines(result)
     assert widest <= 80
     assert sum("张三" in line for line in lines) == 3
+
+
+def test_audit_lines_hold_no_secrets(sandbox, configure, run):
+    table = configure(sandbox)
+    run("repayment-url", "--user", "demo", "--org", "demo-org")
+    run(*TERMINATE)
+    path = AuditLog().path
+    text = path.read_text()
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert oct(path.parent.stat().st_mode & 0o777) == "0o700"
+    signature_fragments = [r.headers["Authorization"].split('signature="')[1][:40] for r in sandbox.received]
+    for secret in ["PRIVATE KEY", "signature", "/repay/", *signature_fragments]:
+        assert secret not in text
+    ops = [(line["operation"], line["outcome"]) for line in audit_lines()]
+    assert ops == [("repayment_url", "fetched"), ("terminate", "attempted"), ("terminate", "succeeded")]
+    assert all(line["mchid"] == table["mchid"] and line["profile"] == "school-a" for line in audit_lines())
+
+
+def test_audit_command_filters(sandbox, configure, run):
+    configure(sandbox)
+    run("repayment-url", "--user", "demo", "--org", "demo-org")
+    run("repayment-url", "--user", "demo-2", "--org", "demo-org")
+    result = run("audit", "--user", "demo-2", "--json")
+    assert result.exit_code == 0
+    [line] = [json.loads(x) for x in result.stdout.splitlines()]
+    assert line["out_user_id"] == "demo-2" and line["outcome"] == "fetched"
+    assert run("audit", "--since", "2999-01-01", "--json").stdout == ""
+    assert len(run("audit", "--since", "2000-01-01", "--json").stdout.splitlines()) == 2
+    table = run("audit", "--format", "table", env={"COLUMNS": "250"})
+    assert "link" in table.stdout and "demo-2" in table.stdout
+    assert run("audit", "--since", "yesterday").exit_code == 2
+
+
+def test_repayment_link_still_shown_when_audit_log_fails(sandbox, configure, run, monkeypatch, tmp_path):
+    configure(sandbox)
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_STATE_HOME", str(blocker))
+    result = run("repayment-url", "--user", "demo", "--org", "demo-org")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["repayment_url"]
+    assert "warning: cannot write the audit log" in result.stderr
+
+
+def test_failed_fetch_is_audited(sandbox, configure, run):
+    configure(sandbox)
+    sandbox.inject("bad_signature")
+    assert run("repayment-url", "--user", "demo", "--org", "demo-org").exit_code == 5
+    [line] = audit_lines()
+    assert (line["outcome"], line["error"]) == ("failed", "VERIFICATION_FAILED")

@@ -1,7 +1,7 @@
 """Mutations of the audit log: durability, honesty about damage, who (issues 8 and 10)."""
 
 TESTS = [
-    'tests/test_audit.py', 'tests/test_audit_faults.py', 'tests/test_audit_group_commit.py', 'tests/test_termination.py',
+    'tests/test_audit.py', 'tests/test_audit_durability.py', 'tests/test_termination.py',
 ]
 
 MUTATIONS = [

@@ -3,8 +3,8 @@ interruptions and bugs in flight, the last net, retries of the POST, type-ahead,
 config files (issue 8)."""
 
 TESTS = [
-    'tests/test_termination.py', 'tests/test_cli_conventions.py', 'tests/test_terminal.py',
-    'tests/test_config_files.py', 'tests/test_audit_faults.py',
+    'tests/test_termination.py', 'tests/test_audit.py', 'tests/test_audit_durability.py',
+    'tests/test_cli_conventions.py', 'tests/test_terminal.py', 'tests/test_config_files.py',
 ]
 
 MUTATIONS = [

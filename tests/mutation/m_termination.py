@@ -1,9 +1,9 @@
 """Mutations of the termination flow: the one irreversible call (issue 8)."""
 
 TESTS = [
-    'tests/test_audit_faults.py', 'tests/test_audit_group_commit.py', 'tests/test_answer_shapes.py',
-    'tests/test_sanitising.py', 'tests/test_bounds.py', 'tests/test_binding_and_replay.py',
-    'tests/test_cli_conventions.py', 'tests/test_termination.py',
+    'tests/test_audit_durability.py', 'tests/test_answer_shapes.py', 'tests/test_sanitising.py',
+    'tests/test_bounds.py', 'tests/test_binding_and_replay.py', 'tests/test_cli_conventions.py',
+    'tests/test_termination.py', 'tests/test_audit.py',
 ]
 
 MUTATIONS = [
