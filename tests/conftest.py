@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import tomli_w
+from batchrows import seed_pupils
 from click.testing import CliRunner
 from hostile import Hostile
 
@@ -75,6 +76,12 @@ def write_config(tmp_path: Path, profiles: dict[str, dict], default: str | None 
         document["default_profile"] = default
     path.write_text(tomli_w.dumps(document))
     return path
+
+
+@pytest.fixture
+def pupils(sandbox) -> list[str]:
+    """30 more pupils of demo-org in the sandbox, p00 … p29 (named P00 … P29, in 三年级二班)."""
+    return seed_pupils(sandbox, 30, class_name="三年级二班")
 
 
 @pytest.fixture

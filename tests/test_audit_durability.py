@@ -192,14 +192,6 @@ class Disk:
         return end
 
 
-@pytest.fixture
-def pupils(sandbox):
-    names = [f"g{i:02d}" for i in range(24)]
-    for name in names:
-        sandbox.seed_user("demo-org", name, user_name=name.upper(), encrypt_name=False)
-    return names
-
-
 def test_link_rows_are_on_disk_before_their_output_lines(sandbox, configure, run, pupils, monkeypatch):
     configure(sandbox)
     disk = Disk(monkeypatch)

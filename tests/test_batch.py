@@ -9,17 +9,11 @@ import signal
 import subprocess
 import time
 
-import pytest
-from batchrows import csv_rows, lines, seed_pupils
+from batchrows import csv_rows, lines
 from terminal import wxpay_script
 
 from wxpay_cli.flows import batch
 from wxpay_cli.local.audit import AuditLog
-
-
-@pytest.fixture
-def pupils(sandbox):
-    return seed_pupils(sandbox, 30)
 
 
 def test_order_and_completeness_with_failures_mixed_in(sandbox, configure, run, pupils):

@@ -8,17 +8,12 @@ import io
 import json
 
 import pytest
-from batchrows import csv_rows, lines, seed_pupils
+from batchrows import csv_rows, lines
 
 from wxpay_cli.terminal import output
 
 ROSTER = [("p00", "张小明", "三年级二班", "13800000000"), ("p01", "李小红", "五年级一班", "13900000000"),
           ("missing", "赵小刚", "一年级一班", "13700000000")]
-
-
-@pytest.fixture
-def pupils(sandbox):
-    return seed_pupils(sandbox, 12, class_name="三年级二班")
 
 
 def excel_gbk_roster(path, rows=ROSTER):

@@ -6,12 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from batchrows import csv_rows, seed_pupils
-
-
-@pytest.fixture
-def pupils(sandbox):
-    return seed_pupils(sandbox, 4, class_name="三年级二班")
+from batchrows import csv_rows
 
 
 def test_a_school_is_not_labelled_with_a_persons_name(sandbox, configure, run):
