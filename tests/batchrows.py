@@ -1,5 +1,5 @@
-"""Helpers shared by the batch tests: pupils in the sandbox, batch input as CSV text, batch
-output as records."""
+"""Helpers shared by the batch tests: pupils in the sandbox, batch input as CSV text or as
+Excel writes a roster, batch output as records."""
 
 from __future__ import annotations
 
@@ -22,3 +22,15 @@ def seed_pupils(sandbox, count: int, **fields) -> list[str]:
     for name in names:
         sandbox.seed_user("demo-org", name, user_name=name.upper(), encrypt_name=False, **fields)
     return names
+
+
+ROSTER = [("p00", "张小明", "三年级二班", "13800000000"), ("p01", "李小红", "五年级一班", "13900000000"),
+          ("missing", "赵小刚", "一年级一班", "13700000000")]
+
+
+def excel_gbk_roster(path, rows=ROSTER):
+    """What Excel writes for 'CSV (comma delimited)' on a Chinese Windows: GBK, CRLF, no BOM."""
+    text = "姓名,out_user_id,班级,organization_id,家长电话\r\n"
+    text += "".join(f"{name},{user},{klass},demo-org,{phone}\r\n" for user, name, klass, phone in rows)
+    path.write_bytes(text.encode("gbk"))
+    return path

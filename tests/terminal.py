@@ -103,3 +103,13 @@ def signal_once(args, sig, ready) -> tuple[int, str, str]:
         if process.poll() is None:
             process.kill()
     return process.returncode, out, err
+
+
+def start_batch(args, text):
+    """The installed wxpay with `args`, `text` written to its stdin (then closed), stdout and stderr piped."""
+    proc = subprocess.Popen([wxpay_script(), *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    proc.stdin.write(text)
+    proc.stdin.close()
+    proc.stdin = None  # so communicate() does not flush it again
+    return proc

@@ -1,7 +1,8 @@
 """Mutations of batch mode: faults that stop a run, ordering, duplicates (issue 8)."""
 
 TESTS = [
-    'tests/test_batch.py', 'tests/test_batch_sheets.py',
+    'tests/test_batch_input.py', 'tests/test_batch_output.py', 'tests/test_batch_run.py',
+    'tests/test_batch_termination.py',
 ]
 
 MUTATIONS = [

@@ -1,0 +1,117 @@
+"""Terminations in a batch: --yes or a question asked after the summary, a dry run that
+checks each contract, each pupil terminated once however often listed, and the audit log
+checked before anything is sent."""
+
+from __future__ import annotations
+
+import json
+
+from batchrows import csv_rows, lines
+
+from wxpay_cli.local.audit import AuditLog
+
+
+def test_terminate_batch_needs_yes(sandbox, configure, run, pupils):
+    configure(sandbox)
+    result = run("contract", "terminate", "--batch", "-", input=csv_rows(pupils[:3]))
+    assert result.exit_code == 1
+    assert "about to terminate the contracts of 3 pupils" in result.stderr and "--yes" in result.stderr
+    assert "pupils: p00, p01, p02" in result.stderr
+    assert sandbox.received == [] and result.stdout == ""
+
+
+def test_terminate_batch_dry_run_sends_no_termination(sandbox, configure, run, pupils):
+    configure(sandbox)
+    result = run("contract", "terminate", "--batch", "-", "--dry-run", input=csv_rows(pupils[:3]))
+    assert result.exit_code == 0, result.stderr
+    out = lines(result.stdout)
+    assert all(r["dry_run"] and r["request"]["method"] == "POST" for r in out)
+    assert [r.method for r in sandbox.received] == ["GET"] * 3
+    assert [r["outcome"] for r in AuditLog().records()] == ["dry_run"] * 3
+
+
+def test_terminate_batch(sandbox, configure, run, pupils):
+    configure(sandbox)
+    user_id = sandbox.state.users[("demo-org", "p02")].user_id
+    text = csv_rows(pupils[:2]) + "demo-terminated,demo-org\n"
+    by_user_id = f"user_id,organization_id\n{user_id},demo-org\n"
+    result = run("contract", "terminate", "--batch", "-", "--yes", input=text)
+    assert result.exit_code == 1  # the already-terminated pupil fails
+    out = lines(result.stdout)
+    assert [r.get("contract_state") for r in out[:2]] == ["TERMINATED", "TERMINATED"]
+    assert out[2]["error"]["code"] == "NOT_CONTRACTED"
+    second = run("contract", "terminate", "--batch", "-", "--yes", input=by_user_id)
+    assert second.exit_code == 0, second.stderr
+    assert lines(second.stdout)[0]["user_id"] == user_id
+    posts = [r for r in sandbox.received if r.method == "POST"]
+    assert len(posts) == 3 and all(r.body == b"" and r.status == 204 for r in posts)
+    outcomes = [(r["out_user_id"] or r["user_id"], r["outcome"]) for r in AuditLog().records()]
+    assert outcomes.count(("p00", "succeeded")) == 1 and ("demo-terminated", "refused") in outcomes
+    assert (user_id, "succeeded") in outcomes
+
+
+def test_terminate_batch_sends_each_pupil_once(sandbox, configure, run, pupils):
+    """The same pupil twice, once by out_user_id and once by user_id: one POST."""
+    configure(sandbox)
+    user_id = sandbox.state.users[("demo-org", "p01")].user_id
+    text = ('{"out_user_id": "p01", "organization_id": "demo-org"}\n'
+            '{"out_user_id": "p01", "organization_id": "demo-org"}\n'
+            f'{{"user_id": "{user_id}", "organization_id": "demo-org"}}\n')
+    result = run("contract", "terminate", "--batch", "-", "--yes", "--concurrency", "8", input=text)
+    out = lines(result.stdout)
+    assert result.exit_code == 1
+    assert sum(1 for r in out if r.get("contract_state") == "TERMINATED") == 1
+    assert sorted(r["error"]["code"] for r in out if "error" in r) == ["DUPLICATE_ROW", "DUPLICATE_ROW"]
+    assert len([r for r in sandbox.received if r.method == "POST"]) == 1
+
+
+def test_the_later_row_of_a_pupil_listed_twice_is_the_duplicate_whatever_answers_first(
+        sandbox, configure, run, pupils):
+    configure(sandbox)
+    sandbox.inject("delay", seconds=0.3, path_contains="/p01", times=1)  # the first row's lookup is slow
+    text = csv_rows(["p01", "p01", "p02"])
+    result = run("contract", "terminate", "--batch", "-", "--yes", "--concurrency", "8", input=text)
+    out = lines(result.stdout)
+    assert out[0].get("contract_state") == "TERMINATED", out[0]
+    assert out[1]["error"]["code"] == "DUPLICATE_ROW" and "row 1" in out[1]["error"]["message"]
+    assert out[2].get("contract_state") == "TERMINATED"
+    assert len([r for r in sandbox.received if r.method == "POST"]) == 2
+    assert "terminate the contracts of 2 pupils" in result.stderr and "(3 rows: 1 repeat" in result.stderr
+
+
+def test_batch_dry_run_checks_the_contract_state(sandbox, configure, run, pupils):
+    configure(sandbox)
+    result = run("contract", "terminate", "--batch", "-", "--dry-run", input=csv_rows(["p00", "demo-terminated"]))
+    out = lines(result.stdout)
+    assert out[0]["dry_run"] is True
+    assert out[1]["error"]["code"] == "NOT_CONTRACTED" and "request" not in out[1]
+    assert result.exit_code == 1
+
+
+def test_batch_termination_checks_the_audit_log_before_anything_is_sent(sandbox, configure, run, pupils, tmp_path):
+    configure(sandbox)
+    state = tmp_path / "state-is-a-file"
+    state.write_text("")
+    result = run("contract", "terminate", "--batch", "-", "--yes", input=csv_rows(pupils[:3]),
+                 env={"XDG_STATE_HOME": str(state)})
+    assert result.exit_code == 3 and "audit log" in result.stderr
+    assert sandbox.received == [] and result.stdout == ""
+
+
+def test_terminate_batch_on_a_terminal_asks_after_the_summary(sandbox, configure, pupils, tmp_path):
+    from terminal import run_on_terminal
+
+    configure(sandbox)
+    path = tmp_path / "rows.csv"
+    path.write_text(csv_rows(["p00", "p01", "p00"]))
+    declined = run_on_terminal("contract", "terminate", "--batch", str(path), tmp_path=tmp_path,
+                               typeahead=b"y\n", answers=[("cannot be undone", b"n\n")])
+    assert declined.returncode == 1, declined.terminal
+    assert "about to terminate the contracts of 2 pupils" in declined.terminal
+    assert sandbox.received == []
+    agreed = run_on_terminal("contract", "terminate", "--batch", str(path), tmp_path=tmp_path,
+                             answers=[("cannot be undone", b"y\n")])
+    assert agreed.returncode == 1, agreed.terminal + agreed.stderr  # the third row repeats a pupil
+    codes = [json.loads(line).get("error", {}).get("code") for line in agreed.stdout.splitlines()]
+    assert codes == [None, None, "DUPLICATE_ROW"]
+    assert len([r for r in sandbox.received if r.method == "POST"]) == 2
