@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 
+import pytest
 from batchrows import csv_rows, excel_gbk_roster, lines
 from terminal import start_batch, wxpay_script
 
@@ -261,3 +262,23 @@ def test_batch_dry_run_on_a_terminal_is_a_table(sandbox, configure, pupils, tmp_
     assert "What would happen" in shown.terminal and "NOT_CONTRACTED" in shown.terminal
     assert '"dry_run"' not in shown.terminal
     assert [r.method for r in sandbox.received] == ["GET", "GET"]
+
+
+def test_failed_rows_in_csv_are_not_said_to_carry_a_json_key(sandbox, configure, run, pupils):
+    configure(sandbox)
+    result = run("repayment-url", "--batch", "-", "--format", "csv", input=csv_rows(["p00", "missing"]))
+    assert result.exit_code == 1
+    assert "error_code" in result.stdout.splitlines()[0]
+    assert '"error"' not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_batch_dry_run_table_is_one_line_a_row_at_80_columns(sandbox, configure, run, pupils, lang):
+    configure(sandbox)
+    result = run("--lang", lang, "contract", "terminate", "--batch", "-", "--dry-run", "--format", "table",
+                 input=csv_rows(["p00", "demo-terminated", "p00", "missing"]), env={"COLUMNS": "80"})
+    assert result.exit_code == 1
+    body = [line for line in result.stdout.splitlines() if line.strip()]
+    assert len(body) == 3 + 4, result.stdout  # title, heading, rule, one line for each of the 4 rows
+    assert all(len(line) <= 80 for line in body)
+    assert "P00" in result.stdout and "三年级二班" in result.stdout and "demo-term" in result.stdout

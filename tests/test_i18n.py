@@ -1,5 +1,6 @@
 """The Chinese interface: language choice, a complete catalog, click's own
-sentences, help texts, and JSON that does not change with the language."""
+sentences, help texts, JSON that does not change with the language, and what an operator
+reads in Chinese through the day (labels, sentence joins, errors from click and the OS)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import click
 import pytest
+from batchrows import csv_rows
 
 from wxpay_cli import i18n
 from wxpay_cli.cli import COMMANDS, cli
@@ -290,3 +292,67 @@ def test_chinese_help_wraps_by_display_width_and_keeps_commands_whole():
     assert len(lines) > 3 and all(width(line) <= 30 for line in lines), lines
     assert sum("`wxpay config init`" in line for line in lines) == 2
     assert not any(line.startswith(("，", "。", "）")) for line in lines)
+
+
+# -- what a Chinese-speaking operator reads in a day's work ------------------------------
+
+
+def test_a_school_is_not_labelled_with_a_persons_name(sandbox, configure, run):
+    configure(sandbox)
+    result = run("--lang", "zh", "org", "show", "--id", "1234567", "--format", "table")
+    assert result.exit_code == 0, result.stderr
+    assert "学校名称" in result.stdout and "姓名" not in result.stdout
+
+
+def test_chinese_summaries_put_no_space_before_a_full_width_bracket(sandbox, configure, run, pupils):
+    configure(sandbox)
+    result = run("--lang", "zh", "contract", "terminate", "--batch", "-", "--dry-run", "--json",
+                 input=csv_rows(pupils[:2]))
+    assert result.exit_code == 0, result.stderr
+    assert " （" not in result.stderr, result.stderr
+    assert "（共 2 行" in result.stderr
+    assert re.search(r"秒（每秒 \d+ 行）", result.stderr) and "{" not in result.stderr, result.stderr
+    english = run("contract", "terminate", "--batch", "-", "--dry-run", "--json", input=csv_rows(pupils[:2]))
+    assert re.search(r" s \(\d+ rows/s\)", english.stderr) and "{" not in english.stderr, english.stderr
+
+
+def test_a_chinese_summary_lists_pupils_with_the_enumeration_comma(sandbox, configure, run, pupils):
+    configure(sandbox)
+    result = run("--lang", "zh", "contract", "terminate", "--batch", "-", "--dry-run", "--json",
+                 input=csv_rows(pupils[:2]))
+    assert "p00、p01" in result.stderr, result.stderr
+    english = run("contract", "terminate", "--batch", "-", "--dry-run", "--json", input=csv_rows(pupils[:2]))
+    assert "p00, p01" in english.stderr
+
+
+def test_click_file_and_number_errors_are_in_chinese(sandbox, configure, run, tmp_path):
+    configure(sandbox)
+    result = run("--lang", "zh", "user", "show", "--batch", str(tmp_path / "名单.csv"))
+    assert result.exit_code == 2
+    assert "No such file" not in result.stderr and "文件不存在" in result.stderr, result.stderr
+    result = run("--lang", "zh", "audit", "--limit", "x")
+    assert result.exit_code == 2
+    assert "integer" not in result.stderr and "整数" in result.stderr, result.stderr
+    result = run("--lang", "en", "audit", "--limit", "x")  # and English stays English in the same process
+    assert "is not a valid integer range" in result.stderr
+
+
+@pytest.mark.parametrize("command", [("repayment-url",), ("sandbox", "serve")])
+def test_chinese_help_has_no_english_metavar(run, command):
+    result = run("--lang", "zh", *command, "--help")
+    assert result.exit_code == 0
+    assert "INTEGER" not in result.stdout and "RANGE" not in result.stdout, result.stdout
+
+
+def test_a_closed_port_is_said_in_chinese(sandbox, configure, run):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    configure(sandbox, base_url=f"http://127.0.0.1:{port}")
+    result = run("--lang", "zh", "repayment-url", "--user", "demo", "--org", "demo-org")
+    assert result.exit_code == 4
+    assert "Connection refused" not in result.stderr and "连接被拒绝" in result.stderr, result.stderr
+    english = run("--lang", "en", "repayment-url", "--user", "demo", "--org", "demo-org")
+    assert "Connection refused" in english.stderr or "connection refused" in english.stderr
