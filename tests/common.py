@@ -1,7 +1,12 @@
-"""What many test files share: checks on a finished run, what the sandbox received, and a
-client of wxpay's own for the sandbox (to meet a hostile server without the command line)."""
+"""What many test files share: the demo pupil's commands, checks on a finished run, what the
+sandbox received and the audit log holds, and a client of wxpay's own for the sandbox (to
+meet a hostile server without the command line)."""
 
 from __future__ import annotations
+
+SHOW = ("user", "show", "--user", "demo", "--org", "demo-org")
+LINK = ("repayment-url", "--user", "demo", "--org", "demo-org")
+TERMINATE = ("contract", "terminate", "--user", "demo", "--org", "demo-org")  # asks, unless --yes
 
 
 def no_traceback(result) -> None:
@@ -17,8 +22,21 @@ def refused(result, code: int, *words: str) -> None:
         assert word in result.stderr, (word, result.stderr)
 
 
-def posts_to_terminate(sandbox) -> list:
-    return [r for r in sandbox.received if r.path.endswith("/terminate-contract")]
+def terminations(sandbox) -> list:
+    """The termination requests the sandbox received (POSTs to …/terminate-contract)."""
+    return [r for r in sandbox.received if r.method == "POST" and r.path.endswith("/terminate-contract")]
+
+
+def audit_lines() -> list[dict]:
+    """The records of the (isolated) default audit log."""
+    from wxpay_cli.local.audit import AuditLog
+
+    return list(AuditLog().records())
+
+
+def outcomes() -> list[str]:
+    """The outcome of each audit record, oldest first."""
+    return [line["outcome"] for line in audit_lines()]
 
 
 def client_for(sandbox, sandbox_keys, timeout):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from common import no_traceback, posts_to_terminate, refused
+from common import no_traceback, refused, terminations
 from hostile import LINK_PATH, USER_PATH
 
 from wxpay_cli.errors import ExitStatus
@@ -81,7 +81,7 @@ def test_a_user_record_of_the_wrong_shape_stops_a_termination_before_it_is_sent(
     hostile.rewrite(USER_PATH, lambda d: {**d, "student_info": "Grade 3"})
     result = run("contract", "terminate", "--user", "demo", "--org", "demo-org", "--yes")
     refused(result, ExitStatus.VERIFICATION, "student_info")
-    assert posts_to_terminate(sandbox) == []
+    assert terminations(sandbox) == []
 
 
 @pytest.mark.parametrize("fields, named", [

@@ -8,21 +8,15 @@ import json
 import socket
 
 import pytest
+from common import LINK, TERMINATE, audit_lines
 
 from wxpay_cli.local.audit import AuditLog
-
-FETCH = ("repayment-url", "--user", "demo", "--org", "demo-org", "--json")
-TERMINATE = ("contract", "terminate", "--user", "demo", "--org", "demo-org", "--yes", "--json")
-
-
-def audit_lines() -> list[dict]:
-    return list(AuditLog().records())
 
 
 def test_records_name_the_profiles_operator_and_the_host(sandbox, configure, run):
     configure(sandbox, operator="张三")
-    assert run(*FETCH).exit_code == 0
-    assert run(*TERMINATE).exit_code == 0
+    assert run(*LINK, "--json").exit_code == 0
+    assert run(*TERMINATE, "--yes", "--json").exit_code == 0
     lines = audit_lines()
     assert [line["operation"] for line in lines] == ["repayment_url", "terminate", "terminate"]
     assert all(line["operator"] == "张三" for line in lines)
@@ -32,7 +26,7 @@ def test_records_name_the_profiles_operator_and_the_host(sandbox, configure, run
 def test_operator_defaults_to_the_login_name(sandbox, configure, run, monkeypatch):
     configure(sandbox)
     monkeypatch.setenv("LOGNAME", "wang.wu")
-    assert run(*FETCH).exit_code == 0
+    assert run(*LINK, "--json").exit_code == 0
     assert audit_lines()[-1]["operator"] == "wang.wu"
 
 
@@ -43,7 +37,7 @@ def test_operator_has_a_safe_fallback_when_no_login_name_is_known(sandbox, confi
         raise OSError("no login name")
 
     monkeypatch.setattr("getpass.getuser", no_login_name)
-    result = run(*FETCH)
+    result = run(*LINK, "--json")
     assert result.exit_code == 0, result.stderr
     operator = audit_lines()[-1]["operator"]
     assert isinstance(operator, str) and operator  # never missing, never a crash
@@ -61,7 +55,7 @@ def test_batch_records_name_the_operator(sandbox, configure, run, tmp_path):
 @pytest.mark.parametrize("value", ["", "   ", 7, "x" * 200, "a\x1bb"])
 def test_bad_operator_in_profile_is_a_config_error(value, sandbox, configure, run):
     configure(sandbox, operator=value)
-    result = run(*FETCH)
+    result = run(*LINK, "--json")
     assert result.exit_code == 3, result.stderr
     assert "operator" in result.stderr
     assert sandbox.received == []
@@ -197,8 +191,8 @@ def test_outside_text_in_the_log_cannot_control_the_terminal(run):
 
 def test_every_link_fetch_and_termination_shows_with_its_operator(sandbox, configure, run):
     configure(sandbox, operator="张三")
-    run(*FETCH)
-    run(*TERMINATE)
+    run(*LINK, "--json")
+    run(*TERMINATE, "--yes", "--json")
     result = run("audit", "--format", "table", env={"COLUMNS": "80"})
     lines, widest = table_lines(result)
     assert widest <= 80
@@ -208,7 +202,7 @@ def test_every_link_fetch_and_termination_shows_with_its_operator(sandbox, confi
 def test_audit_lines_hold_no_secrets(sandbox, configure, run):
     table = configure(sandbox)
     run("repayment-url", "--user", "demo", "--org", "demo-org")
-    run(*TERMINATE)
+    run(*TERMINATE, "--yes", "--json")
     path = AuditLog().path
     text = path.read_text()
     assert oct(path.stat().st_mode & 0o777) == "0o600"

@@ -11,14 +11,13 @@ import os
 import re
 
 import pytest
+from common import TERMINATE, terminations
 
 from wxpay_cli.errors import AuditLogError
 from wxpay_cli.local import audit
 from wxpay_cli.local.audit import AuditLog
 from wxpay_cli.terminal import output
 from wxpay_cli.wire import aclient
-
-TERMINATE = ("contract", "terminate", "--user", "demo", "--org", "demo-org", "--yes")
 
 needs_proc_fd = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="finds the audit file by /proc/self/fd")
 
@@ -45,20 +44,16 @@ def fail_on_audit(monkeypatch, name: str, code: int, *, after: int = 0):
     monkeypatch.setattr(os, name, wrapper)
 
 
-def posts(sandbox):
-    return [r for r in sandbox.received if r.method == "POST"]
-
-
 @needs_proc_fd
 @pytest.mark.parametrize("name", ["write", "fsync"])
 def test_failure_writing_the_attempted_line_sends_nothing(sandbox, configure, run, monkeypatch, name):
     configure(sandbox)
     fail_on_audit(monkeypatch, name, errno.ENOSPC if name == "write" else errno.EIO)
-    result = run(*TERMINATE)
+    result = run(*TERMINATE, "--yes")
     assert result.exit_code == 3
     assert "cannot write the audit log" in result.stderr and os.strerror(
         errno.ENOSPC if name == "write" else errno.EIO) in result.stderr
-    assert posts(sandbox) == []
+    assert terminations(sandbox) == []
     assert sandbox.state.users[("demo-org", "demo")].contract_state == "CONTRACTED"
 
 
@@ -66,12 +61,12 @@ def test_failure_writing_the_attempted_line_sends_nothing(sandbox, configure, ru
 def test_full_disk_after_the_204_still_reports_the_termination(sandbox, configure, run, monkeypatch):
     configure(sandbox)
     fail_on_audit(monkeypatch, "write", errno.ENOSPC, after=1)  # "attempted" fits, "succeeded" does not
-    result = run(*TERMINATE, "--json")
+    result = run(*TERMINATE, "--yes", "--json")
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["contract_state"] == "TERMINATED"
     assert "audit log could not record it" in data["note"]
-    assert len(posts(sandbox)) == 1
+    assert len(terminations(sandbox)) == 1
 
 
 @needs_proc_fd
@@ -147,7 +142,7 @@ def test_unwritable_audit_log_refuses_before_sending(sandbox, configure, run, mo
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
     monkeypatch.setenv("XDG_STATE_HOME", str(blocker))
-    result = run(*TERMINATE)
+    result = run(*TERMINATE, "--yes")
     assert result.exit_code == 3
     assert "cannot write the audit log" in result.stderr
     assert sandbox.received == []

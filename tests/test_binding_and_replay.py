@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from common import no_traceback, posts_to_terminate, refused
+from common import no_traceback, refused, terminations
 from hostile import BODY, KEY_ID, LINK_PATH, NOW, USER_PATH, answer_headers, verifier_at
 
 from wxpay_cli.errors import ExitStatus, VerificationError
@@ -30,7 +30,7 @@ def test_a_termination_never_reaches_another_pupil(sandbox, hostile, run):
     hostile.rewrite(USER_PATH, lambda d: {**d, "out_user_id": other.out_user_id, "user_id": other.user_id})
     result = run("contract", "terminate", "--user", "demo", "--org", "demo-org", "--yes")
     refused(result, ExitStatus.VERIFICATION, "out_user_id")
-    assert posts_to_terminate(sandbox) == []
+    assert terminations(sandbox) == []
     assert other.contract_state == "CONTRACTED"
 
 

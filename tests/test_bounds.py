@@ -8,7 +8,7 @@ import json
 import time
 
 import pytest
-from common import client_for, no_traceback, posts_to_terminate, refused
+from common import client_for, no_traceback, refused, terminations
 from hostile import LINK_PATH, USER_PATH, Hostile, bomb
 
 from wxpay_cli.errors import ApiError, ExitStatus, NetworkError, VerificationError
@@ -213,7 +213,7 @@ def test_a_deeply_nested_error_to_the_termination_goes_to_the_open_outcome_path(
     no_traceback(result)
     assert result.exit_code != ExitStatus.INTERNAL, result.stderr
     assert "bug" not in result.stderr and "unexpected" not in result.stderr
-    assert len(posts_to_terminate(sandbox)) == 1
+    assert len(terminations(sandbox)) == 1
     # the re-query was made: it is what decides the outcome
     assert sum(USER_PATH in r.path for r in sandbox.received) == 2
 

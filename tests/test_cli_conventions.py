@@ -8,9 +8,8 @@ import json
 import signal
 
 import pytest
+from common import SHOW
 from terminal import signal_once
-
-SHOW = ("user", "show", "--user", "demo", "--org", "demo-org")
 
 
 @pytest.fixture

@@ -9,13 +9,13 @@ import stat
 import subprocess
 
 import pytest
+from common import SHOW
 from terminal import wxpay_script
 
 from wxpay_cli.local.config import write_document
 
 MAX_CONFIG_BYTES = 1024 * 1024
 
-SHOW = ("user", "show", "--user", "demo", "--org", "demo-org")
 
 
 def config_error(result) -> str:

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from common import LINK
 from conftest import write_config
 
 from wxpay_cli.cli import cli
 from wxpay_cli.local.keys import fingerprint
 from wxpay_cli.sandbox.keys import private_pem
-
-ARGS = ("repayment-url", "--user", "demo", "--org", "demo-org")
 
 
 def test_show_gives_values_sources_and_fingerprints_never_contents(sandbox, configure, run, tmp_path):
@@ -59,7 +58,7 @@ def test_show_reports_a_broken_file_instead_of_failing(sandbox, configure, run, 
 # -- key safety on every command -----------------------------------------------
 
 
-@pytest.mark.parametrize("argv", [ARGS, ("config", "show"), ("config", "check")])
+@pytest.mark.parametrize("argv", [LINK, ("config", "show"), ("config", "check")])
 def test_every_command_warns_when_the_key_is_readable(argv, sandbox, configure, run):
     table = configure(sandbox)
     Path(table["private_key"]).chmod(0o640)
@@ -79,7 +78,7 @@ def test_private_key_pem_from_the_environment_signs(sandbox, configure, run, tmp
     table = configure(sandbox)
     del table["private_key"]
     write_config(tmp_path, {"a": table})
-    result = run(*ARGS, env={"WXPAY_PRIVATE_KEY": private_pem(sandbox.keys.merchant_key).decode()})
+    result = run(*LINK, env={"WXPAY_PRIVATE_KEY": private_pem(sandbox.keys.merchant_key).decode()})
     assert result.exit_code == 0, result.stderr
     assert sandbox.received[0].signature_ok
 
@@ -87,13 +86,13 @@ def test_private_key_pem_from_the_environment_signs(sandbox, configure, run, tmp
 def test_private_key_path_from_the_environment_beats_the_file(sandbox, configure, run, tmp_path):
     table = configure(sandbox, private_key=str(tmp_path / "gone.pem"))
     good = Path(table["public_key"]).with_name("apiclient_key.pem")
-    assert run(*ARGS).exit_code == 3
-    assert run(*ARGS, env={"WXPAY_PRIVATE_KEY": str(good)}).exit_code == 0
+    assert run(*LINK).exit_code == 3
+    assert run(*LINK, env={"WXPAY_PRIVATE_KEY": str(good)}).exit_code == 0
 
 
 def test_garbage_pem_in_the_environment_is_one_line(sandbox, configure, run, tmp_path):
     configure(sandbox)
-    result = run(*ARGS, env={"WXPAY_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n"})
+    result = run(*LINK, env={"WXPAY_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n"})
     assert result.exit_code == 3
     assert "$WXPAY_PRIVATE_KEY is not a valid private key" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "nope" not in result.stderr

@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from common import LINK
 
 from wxpay_cli.terminal.qr import LinkTooLong, save_png, terminal_text
-
-FETCH = ("repayment-url", "--user", "demo", "--org", "demo-org")
 
 
 @pytest.mark.parametrize("where", ["no-such-folder/qr.png", "a-file/qr.png", "a-folder"])
@@ -17,7 +16,7 @@ def test_qr_png_that_cannot_be_written_is_refused_before_fetching(sandbox, confi
     configure(sandbox)
     (tmp_path / "a-file").write_text("")
     (tmp_path / "a-folder").mkdir()
-    result = run(*FETCH, "--qr-png", str(tmp_path / where))
+    result = run(*LINK, "--qr-png", str(tmp_path / where))
     assert result.exit_code == 2, result.stderr
     assert "--qr-png" in result.stderr and "Traceback" not in result.stderr
     assert sandbox.received == []  # nothing fetched, so no link is spent or logged
@@ -25,7 +24,7 @@ def test_qr_png_that_cannot_be_written_is_refused_before_fetching(sandbox, confi
 
 def test_qr_png_that_can_be_written_is_written(sandbox, configure, run, tmp_path):
     configure(sandbox)
-    result = run(*FETCH, "--qr-png", str(tmp_path / "qr.png"), "--json")
+    result = run(*LINK, "--qr-png", str(tmp_path / "qr.png"), "--json")
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / "qr.png").read_bytes().startswith(b"\x89PNG")
 
@@ -33,7 +32,7 @@ def test_qr_png_that_can_be_written_is_written(sandbox, configure, run, tmp_path
 @pytest.mark.parametrize("flags", [("--json", "--format", "table"), ("--format", "table", "--json")])
 def test_conflicting_output_flags_are_a_usage_error(sandbox, configure, run, flags):
     configure(sandbox)
-    result = run(*FETCH, *flags)
+    result = run(*LINK, *flags)
     assert result.exit_code == 2
     assert "different output formats" in result.stderr
     assert sandbox.received == []
@@ -41,7 +40,7 @@ def test_conflicting_output_flags_are_a_usage_error(sandbox, configure, run, fla
 
 def test_the_same_format_twice_is_fine(sandbox, configure, run):
     configure(sandbox)
-    result = run(*FETCH, "--json", "--format", "json")
+    result = run(*LINK, "--json", "--format", "json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["repayment_url"]
 

@@ -7,9 +7,9 @@ import os
 import stat
 
 import pytest
+from common import LINK
 
-LINK = ("repayment-url", "--user", "demo", "--org", "demo-org")
-USER_PATH = "/v3/offlinefacemch/organizations/demo-org/users/out-user-id/demo"
+DEMO_USER_QUERY = "/v3/offlinefacemch/organizations/demo-org/users/out-user-id/demo"
 
 
 def test_message_names_the_pupil_and_holds_the_link_whole(sandbox, configure, run):
@@ -22,7 +22,7 @@ def test_message_names_the_pupil_and_holds_the_link_whole(sandbox, configure, ru
     assert "张小明" in message and "三年级二班" in message
     assert data["repayment_url"] in message.split()
     # the name comes from a second, read-only call, made before the link is fetched
-    assert [(r.method, r.path) for r in sandbox.received] == [("GET", USER_PATH),
+    assert [(r.method, r.path) for r in sandbox.received] == [("GET", DEMO_USER_QUERY),
                                                               ("POST", "/v3/offlineface/repayment-url")]
     assert all(r.signature_ok for r in sandbox.received)
 

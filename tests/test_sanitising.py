@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from common import no_traceback, posts_to_terminate, refused
+from common import no_traceback, refused, terminations
 from hostile import LINK_PATH, USER_PATH
 
 from wxpay_cli.errors import ExitStatus
@@ -86,7 +86,7 @@ def test_a_contract_state_from_wechat_cannot_forge_a_line_in_the_refusal(sandbox
     assert result.exit_code == ExitStatus.REFUSED, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "\r" not in result.stderr
-    assert posts_to_terminate(sandbox) == []
+    assert terminations(sandbox) == []
 
 
 @pytest.mark.parametrize("field", ["code", "message"])

@@ -9,20 +9,10 @@ from __future__ import annotations
 
 import json
 
+from common import TERMINATE, outcomes, terminations
 from terminal import run_on_terminal
 
-from wxpay_cli.local.audit import AuditLog
-
-TERMINATE = ("contract", "terminate", "--user", "demo", "--org", "demo-org")
 QUESTION = "This cannot be undone"
-
-
-def posts(sandbox):
-    return [r for r in sandbox.received if r.method == "POST" and "terminate-contract" in r.path]
-
-
-def outcomes() -> list[str]:
-    return [line["outcome"] for line in AuditLog().records()]
 
 
 def test_typed_ahead_yes_does_not_answer_the_termination_question(sandbox, configure, tmp_path):
@@ -30,7 +20,7 @@ def test_typed_ahead_yes_does_not_answer_the_termination_question(sandbox, confi
     run = run_on_terminal(*TERMINATE, tmp_path=tmp_path, typeahead=b"y\n", answers=[(QUESTION, b"n\n")])
     assert run.returncode == 1, run.terminal
     assert "nothing was terminated" in run.terminal
-    assert posts(sandbox) == []
+    assert terminations(sandbox) == []
     assert sandbox.state.users[("demo-org", "demo")].contract_state == "CONTRACTED"
     assert outcomes() == ["declined"]
 
@@ -39,7 +29,7 @@ def test_yes_typed_after_the_question_terminates(sandbox, configure, tmp_path):
     configure(sandbox)
     run = run_on_terminal(*TERMINATE, tmp_path=tmp_path, answers=[(QUESTION, b"y\n")])
     assert run.returncode == 0, run.terminal
-    assert len(posts(sandbox)) == 1
+    assert len(terminations(sandbox)) == 1
     assert json.loads(run.stdout)["contract_state"] == "TERMINATED"  # stdout is a file: JSON
 
 
@@ -51,7 +41,7 @@ def test_a_double_yes_in_handover_does_not_answer_the_termination(sandbox, confi
                                    (QUESTION, b"n\n")])
     assert run.returncode == 1, run.terminal
     assert "nothing was terminated" in run.terminal
-    assert posts(sandbox) == []
+    assert terminations(sandbox) == []
 
 
 def test_no_question_when_only_stdin_is_a_terminal(sandbox, configure, tmp_path):
@@ -60,7 +50,7 @@ def test_no_question_when_only_stdin_is_a_terminal(sandbox, configure, tmp_path)
     assert run.returncode == 1
     assert "refusing to terminate without confirmation" in run.stderr
     assert QUESTION not in run.stderr + run.terminal
-    assert posts(sandbox) == []
+    assert terminations(sandbox) == []
 
 
 def test_no_question_when_only_stderr_is_a_terminal(sandbox, configure, tmp_path):
@@ -69,7 +59,7 @@ def test_no_question_when_only_stderr_is_a_terminal(sandbox, configure, tmp_path
     assert run.returncode == 1
     assert "refusing to terminate without confirmation" in run.terminal
     assert QUESTION not in run.terminal
-    assert posts(sandbox) == []
+    assert terminations(sandbox) == []
 
 
 def test_output_format_follows_stdout_not_stderr(sandbox, configure, tmp_path):

@@ -7,20 +7,10 @@ import json
 import signal
 
 import pytest
-from common import no_traceback, posts_to_terminate
+from common import TERMINATE, audit_lines, no_traceback, outcomes, terminations
 from terminal import signal_once
 
 from wxpay_cli.local.audit import AuditLog
-
-TERMINATE = ("contract", "terminate", "--user", "demo", "--org", "demo-org")
-
-
-def posts(sandbox):
-    return [r for r in sandbox.received if r.method == "POST"]
-
-
-def audit_lines() -> list[dict]:
-    return list(AuditLog().records())
 
 
 @pytest.fixture
@@ -44,12 +34,12 @@ def test_terminate_with_yes(sandbox, configure, run):
         ("POST", f"/v3/offlinefacemch/organizations/demo-org/users/user-id/{user.user_id}/terminate-contract"),
         ("GET", "/v3/offlinefacemch/organizations/demo-org/users/out-user-id/demo"),
     ]
-    post = posts(sandbox)[0]
+    post = terminations(sandbox)[0]
     assert post.body == b"" and post.signature_ok and post.status == 204
     assert "Content-Type" not in post.headers
     assert user.contract_state == "TERMINATED"
     assert result.stderr == ""  # with --json, stderr is kept for a JSON error line
-    assert [line["outcome"] for line in audit_lines()] == ["attempted", "succeeded"]
+    assert outcomes() == ["attempted", "succeeded"]
     assert audit_lines()[-1]["http_status"] == 204 and audit_lines()[-1]["request_id"].startswith("08")
 
 
@@ -59,7 +49,7 @@ def test_refuses_off_a_terminal_without_yes(sandbox, configure, run):
     assert result.exit_code == 1
     assert result.stdout == ""
     assert "refusing to terminate without confirmation" in result.stderr and "--yes" in result.stderr
-    assert posts(sandbox) == []
+    assert terminations(sandbox) == []
     assert sandbox.state.users[("demo-org", "demo")].contract_state == "CONTRACTED"
     [line] = audit_lines()
     assert line["outcome"] == "refused" and line["error"] == "NOT_CONFIRMED"
@@ -72,7 +62,7 @@ def test_confirmation_yes_on_a_terminal(sandbox, configure, run, terminal):
     assert "To terminate" in result.stderr and "张小明" in result.stderr  # the preview
     assert "This cannot be undone" in result.stderr
     assert "TERMINATED" in result.stdout
-    assert len(posts(sandbox)) == 1
+    assert len(terminations(sandbox)) == 1
 
 
 def test_confirmation_no_sends_nothing(sandbox, configure, run, terminal):
@@ -80,7 +70,7 @@ def test_confirmation_no_sends_nothing(sandbox, configure, run, terminal):
     result = run(*TERMINATE, input="n\n")
     assert result.exit_code == 1
     assert "nothing was terminated" in result.stderr
-    assert posts(sandbox) == []
+    assert terminations(sandbox) == []
     assert audit_lines()[-1]["outcome"] == "declined"
 
 
@@ -106,7 +96,7 @@ def test_not_contracted_stops_before_sending(sandbox, configure, run):
     result = run("contract", "terminate", "--user", "demo-terminated", "--org", "demo-org", "--yes")
     assert result.exit_code == 1
     assert "TERMINATED, not CONTRACTED" in result.stderr
-    assert posts(sandbox) == []
+    assert terminations(sandbox) == []
 
 
 def test_second_termination_is_a_clean_refusal(sandbox, configure, run):
@@ -115,7 +105,7 @@ def test_second_termination_is_a_clean_refusal(sandbox, configure, run):
     again = run(*TERMINATE, "--yes")
     assert again.exit_code == 1 and "Traceback" not in again.stderr
     assert "not CONTRACTED" in again.stderr
-    assert len(posts(sandbox)) == 1
+    assert len(terminations(sandbox)) == 1
 
 
 def test_second_termination_by_user_id_gets_wechats_refusal(sandbox, configure, run):
@@ -130,7 +120,7 @@ def test_second_termination_by_user_id_gets_wechats_refusal(sandbox, configure, 
     assert second.exit_code == 1 and second.stdout == ""
     assert json.loads(second.stderr)["error"]["code"] == "INVALID_REQUEST"
     # An answer, even a refusal, proves the POST was sent; by --user-id it cannot be re-queried.
-    assert [line["outcome"] for line in audit_lines()] == ["attempted", "succeeded", "attempted", "unknown"]
+    assert outcomes() == ["attempted", "succeeded", "attempted", "unknown"]
     assert "wxpay user show" in json.loads(second.stderr)["error"]["message"]
 
 
@@ -148,7 +138,7 @@ def test_timeout_then_requery_finds_it_terminated(sandbox, configure, run, tmp_p
     result = run(*TERMINATE, "--yes", "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["contract_state"] == "TERMINATED"
-    assert len(posts(sandbox)) == 1  # never retried blindly
+    assert len(terminations(sandbox)) == 1  # never retried blindly
     assert audit_lines()[-1]["outcome"] == "succeeded"
 
 
@@ -158,8 +148,8 @@ def test_timeout_then_requery_still_contracted_is_not_retried(sandbox, configure
     result = run(*TERMINATE, "--yes")
     assert result.exit_code == 4
     assert "still CONTRACTED when re-queried" in result.stderr and "wxpay user show --user demo" in result.stderr
-    assert len(posts(sandbox)) == 1
-    assert [line["outcome"] for line in audit_lines()] == ["attempted", "unknown"]
+    assert len(terminations(sandbox)) == 1
+    assert outcomes() == ["attempted", "unknown"]
 
 
 def test_5xx_on_termination_is_not_retried_but_requeried(sandbox, configure, run):
@@ -169,7 +159,7 @@ def test_5xx_on_termination_is_not_retried_but_requeried(sandbox, configure, run
     assert result.exit_code == 4
     assert [r.method for r in sandbox.received] == ["GET", "POST", "GET"]  # lookup, one POST, re-query
     assert "still CONTRACTED when re-queried" in result.stderr
-    assert [line["outcome"] for line in audit_lines()] == ["attempted", "unknown"]
+    assert outcomes() == ["attempted", "unknown"]
 
 
 def test_unverifiable_204_is_settled_by_requery(sandbox, configure, run):
@@ -180,8 +170,8 @@ def test_unverifiable_204_is_settled_by_requery(sandbox, configure, run):
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["contract_state"] == "TERMINATED" and "confirmed by re-query" in data["note"]
-    assert len(posts(sandbox)) == 1
-    assert [line["outcome"] for line in audit_lines()] == ["attempted", "succeeded"]
+    assert len(terminations(sandbox)) == 1
+    assert outcomes() == ["attempted", "succeeded"]
 
 
 def test_failed_requery_after_204_still_reports_success(sandbox, configure, run):
@@ -191,7 +181,7 @@ def test_failed_requery_after_204_still_reports_success(sandbox, configure, run)
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["contract_state"] == "TERMINATED" and "could not be re-queried" in data["note"]
-    assert [line["outcome"] for line in audit_lines()] == ["attempted", "succeeded"]
+    assert outcomes() == ["attempted", "succeeded"]
 
 
 def test_dry_run_by_user_id_sends_nothing_at_all(sandbox, configure, run):
@@ -210,7 +200,7 @@ def test_confirmation_question_shows_the_name_sanitised(sandbox, configure, run,
     [question] = [line for line in result.stderr.splitlines() if "cannot be undone" in line]
     assert "\x1b" not in question and "\u202e" not in question and "\x07" not in question
     assert "\\x1b]0;pwned\\x07\\u202eevil" in question
-    assert posts(sandbox) == []
+    assert terminations(sandbox) == []
 
 
 # -- the irreversible path: one POST at most, every doubt re-queried -----------------------------
@@ -238,11 +228,11 @@ def test_any_answer_to_the_termination_is_requeried_never_resent(sandbox, config
     sandbox.inject("status", status=status, code="SOMETHING", retry_after="0", path_contains="terminate-contract",
                    times=5)
     result = run(*TERMINATE, "--yes")
-    assert len(posts(sandbox)) == 1  # never twice, whatever the status
+    assert len(terminations(sandbox)) == 1  # never twice, whatever the status
     assert [r.method for r in sandbox.received] == ["GET", "POST", "GET"]
     assert result.exit_code == (4 if status in (429, 503) else 1)
     assert "still CONTRACTED when re-queried" in result.stderr and "wxpay user show --user demo" in result.stderr
-    assert [line["outcome"] for line in audit_lines()] == ["attempted", "unknown"]
+    assert outcomes() == ["attempted", "unknown"]
     assert "Traceback" not in result.stderr
 
 
@@ -254,7 +244,7 @@ def test_a_refusal_that_did_terminate_is_settled_by_requery(sandbox, configure, 
     result = run(*TERMINATE, "--yes", "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["contract_state"] == "TERMINATED"
-    assert [line["outcome"] for line in audit_lines()] == ["attempted", "succeeded"]
+    assert outcomes() == ["attempted", "succeeded"]
 
 
 def test_cannot_tell_when_the_post_times_out_and_the_requery_fails(sandbox, configure, run, retry_sleeps):
@@ -265,8 +255,8 @@ def test_cannot_tell_when_the_post_times_out_and_the_requery_fails(sandbox, conf
     assert result.exit_code == 4
     assert "may or may not have happened" in result.stderr and "re-query failed too" in result.stderr
     assert "wxpay user show --user demo --org demo-org" in result.stderr
-    assert len(posts(sandbox)) == 1
-    assert [line["outcome"] for line in audit_lines()] == ["attempted", "unknown"]
+    assert len(terminations(sandbox)) == 1
+    assert outcomes() == ["attempted", "unknown"]
 
 
 def test_requery_about_another_pupil_never_confirms_a_termination(sandbox, configure, run, monkeypatch):
@@ -278,8 +268,8 @@ def test_requery_about_another_pupil_never_confirms_a_termination(sandbox, confi
     result = run(*TERMINATE, "--yes")
     assert result.exit_code == 4
     assert "wxu_someone_else" in result.stderr and "may or may not have happened" in result.stderr
-    assert [line["outcome"] for line in audit_lines()] == ["attempted", "unknown"]
-    assert len(posts(sandbox)) == 1
+    assert outcomes() == ["attempted", "unknown"]
+    assert len(terminations(sandbox)) == 1
 
 
 def test_requery_after_204_about_another_pupil_is_not_reported(sandbox, configure, run, monkeypatch):
@@ -311,7 +301,7 @@ def test_a_record_without_contract_state_is_not_terminable(sandbox, configure, r
     result = run(*TERMINATE, "--yes")
     assert result.exit_code == 5, result.stderr
     assert "contract_state" in result.stderr and "Traceback" not in result.stderr
-    assert posts(sandbox) == []
+    assert terminations(sandbox) == []
 
 
 def test_check_terminable_refuses_a_looked_up_pupil_without_state(tmp_path):
@@ -338,7 +328,7 @@ def test_connection_refused_is_not_sent(sandbox, configure, run, retry_sleeps):
     result = run("contract", "terminate", "--user-id", "wxu_1", "--org", "demo-org", "--yes")
     assert result.exit_code == 4
     assert "was not sent" in result.stderr and "may or may not" not in result.stderr
-    assert [line["outcome"] for line in audit_lines()] == ["attempted", "not_sent"]
+    assert outcomes() == ["attempted", "not_sent"]
     assert len(retry_sleeps) == 2  # a connection never set up is safe to try again
 
 
@@ -348,8 +338,8 @@ def test_tls_failure_is_not_sent(sandbox, configure, run, retry_sleeps):
     result = run("contract", "terminate", "--user-id", "wxu_1", "--org", "demo-org", "--yes")
     assert result.exit_code == 4, result.stderr
     assert "was not sent" in result.stderr
-    assert posts(sandbox) == []
-    assert [line["outcome"] for line in audit_lines()] == ["attempted", "not_sent"]
+    assert terminations(sandbox) == []
+    assert outcomes() == ["attempted", "not_sent"]
 
 
 def test_unexpected_error_during_the_post_is_recorded_unknown(sandbox, configure, run, monkeypatch):
@@ -371,8 +361,8 @@ def test_unexpected_error_during_the_post_is_recorded_unknown(sandbox, configure
     assert "Traceback" not in result.stderr
     assert "may or may not have happened" in result.stderr and "wxpay user show --user demo" in result.stderr
     assert "--traceback" in result.stderr
-    assert [line["outcome"] for line in audit_lines()] == ["attempted", "unknown"]
-    assert len(posts(sandbox)) == 1
+    assert outcomes() == ["attempted", "unknown"]
+    assert len(terminations(sandbox)) == 1
 
 
 # -- interrupted: Ctrl-C and SIGTERM around the POST ---------------------------------------------
@@ -384,7 +374,6 @@ def test_an_interruption_after_the_verified_204_says_the_termination_was_done(sa
     """Ctrl-C during the re-query that follows WeChat's verified 204: the operator is told it
     happened (exit 130/143), not just "interrupted" about an irreversible operation."""
     from wxpay_cli.errors import SigtermReceived
-    from wxpay_cli.local.audit import AuditLog
     from wxpay_cli.wire.client import Client
 
     configure(sandbox)
@@ -400,8 +389,8 @@ def test_an_interruption_after_the_verified_204_says_the_termination_was_done(sa
     no_traceback(result)
     assert result.exit_code == (143 if interruption == "sigterm" else 130), result.stderr
     assert "TERMINATED" in result.stderr or "was terminated" in result.stderr, result.stderr
-    assert [line["outcome"] for line in AuditLog().records()] == ["attempted", "succeeded"]
-    assert len(posts_to_terminate(sandbox)) == 1
+    assert outcomes() == ["attempted", "succeeded"]
+    assert len(terminations(sandbox)) == 1
 
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
@@ -412,5 +401,5 @@ def test_signal_during_the_termination_post_is_recorded_then_exits(sandbox, conf
     assert returncode == code, err
     assert "Traceback" not in err
     assert "may or may not have happened" in err and "wxpay user show --user demo --org demo-org" in err
-    assert [line["outcome"] for line in AuditLog().records()] == ["attempted", "unknown"]
+    assert outcomes() == ["attempted", "unknown"]
     assert [r.method for r in sandbox.received] == ["GET", "POST"]  # no re-query, no second POST
