@@ -1,5 +1,6 @@
 """What every command does alike: a bug is one line and exit 70 (a JSON line with --json,
-the real error with --traceback), a usage error is click's exit 2, and SIGTERM exits 143.
+the real error with --traceback), a usage error is click's exit 2 (two output formats at once
+among them), and SIGTERM exits 143.
 (Ctrl-C and SIGTERM during a termination: test_termination.py.)"""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import json
 import signal
 
 import pytest
-from common import SHOW
+from common import LINK, SHOW
 from terminal import signal_once
 
 
@@ -53,3 +54,19 @@ def test_sigterm_outside_a_termination_exits_143(sandbox, configure):
     returncode, out, err = signal_once(SHOW, signal.SIGTERM, lambda: bool(sandbox.received))
     assert returncode == 143, err
     assert "interrupted" in err and "Traceback" not in err and out == ""
+
+
+@pytest.mark.parametrize("flags", [("--json", "--format", "table"), ("--format", "table", "--json")])
+def test_conflicting_output_flags_are_a_usage_error(sandbox, configure, run, flags):
+    configure(sandbox)
+    result = run(*LINK, *flags)
+    assert result.exit_code == 2
+    assert "different output formats" in result.stderr
+    assert sandbox.received == []
+
+
+def test_the_same_format_twice_is_fine(sandbox, configure, run):
+    configure(sandbox)
+    result = run(*LINK, "--json", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["repayment_url"]

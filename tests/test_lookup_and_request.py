@@ -1,4 +1,4 @@
-"""`user show`, `contract show`, `request`, QR output and the guided `handover`, against the sandbox."""
+"""`user show`, `contract show`, `request` and the guided `handover`, against the sandbox."""
 
 from __future__ import annotations
 
@@ -122,31 +122,6 @@ def test_request_refusal_and_verification(sandbox, configure, run):
     sandbox.inject("bad_signature")
     result = run("request", "GET", "/v3/offlinefacemch/organizations/demo-org/users/out-user-id/demo")
     assert result.exit_code == 5 and result.stdout == ""
-
-
-def test_qr_in_terminal_table(sandbox, configure, run):
-    configure(sandbox)
-    result = run("repayment-url", "--user", "demo", "--org", "demo-org", "--qr", "--format", "table")
-    assert result.exit_code == 0
-    qr_lines = [line for line in result.stdout.splitlines() if "█" in line]
-    assert len(qr_lines) > 10
-
-
-def test_qr_png(sandbox, configure, run, tmp_path):
-    configure(sandbox)
-    png = tmp_path / "link.png"
-    result = run("repayment-url", "--user", "demo", "--org", "demo-org", "--qr-png", str(png))
-    assert result.exit_code == 0, result.stderr
-    assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
-    assert json.loads(result.stdout)["repayment_url"]  # stdout still carries only the data
-
-
-def test_qr_png_unwritable(sandbox, configure, run, tmp_path):
-    configure(sandbox)
-    result = run("repayment-url", "--user", "demo", "--org", "demo-org", "--qr-png", str(tmp_path / "no" / "x.png"))
-    assert result.exit_code == 2  # refused before the link is fetched
-    assert "does not exist" in result.stderr and "Traceback" not in result.stderr
-    assert sandbox.received == []
 
 
 @pytest.fixture
