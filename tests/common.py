@@ -22,6 +22,14 @@ def refused(result, code: int, *words: str) -> None:
         assert word in result.stderr, (word, result.stderr)
 
 
+def config_error(result, *words: str, one_line: bool = False) -> str:
+    """Refused as a config problem (exit 3), each of `words` said; its stderr, one line if `one_line`."""
+    refused(result, 3, *words)
+    if one_line:
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    return result.stderr
+
+
 def terminations(sandbox) -> list:
     """The termination requests the sandbox received (POSTs to …/terminate-contract)."""
     return [r for r in sandbox.received if r.method == "POST" and r.path.endswith("/terminate-contract")]

@@ -12,7 +12,7 @@ from hostile import Hostile
 
 from wxpay_cli.app import App
 from wxpay_cli.cli import cli
-from wxpay_cli.sandbox.keys import SandboxKeys
+from wxpay_cli.sandbox.keys import SandboxKeys, private_pem
 from wxpay_cli.sandbox.profile import profile_table
 from wxpay_cli.sandbox.server import Sandbox, seed_demo
 
@@ -102,6 +102,21 @@ def hostile(sandbox, configure) -> Hostile:
     """The sandbox, configured, whose next answers can be planned wrong (see tests/hostile.py)."""
     configure(sandbox)
     return Hostile(sandbox)
+
+
+@pytest.fixture
+def terminal(monkeypatch):
+    """Pretend a person sits at a terminal (CliRunner's stdin is not a tty), so wxpay asks."""
+    monkeypatch.setattr("wxpay_cli.terminal.prompt.interactive", lambda: True)
+
+
+@pytest.fixture
+def encrypted_key(tmp_path, sandbox_keys) -> Path:
+    """The merchant's private key in a private file, encrypted with the passphrase "s3cret-pass"."""
+    path = tmp_path / "enc_key.pem"
+    path.write_bytes(private_pem(sandbox_keys.merchant_key, password="s3cret-pass"))
+    path.chmod(0o600)
+    return path
 
 
 @pytest.fixture

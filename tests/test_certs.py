@@ -128,13 +128,8 @@ def test_save_needs_a_config_file(run, tmp_path):
     assert result.exit_code == 3 and "--save needs a profile from a config file" in result.stderr
 
 
-def test_encrypted_key_without_passphrase(new_merchant, configure, run, tmp_path, sandbox_keys):
-    from wxpay_cli.sandbox.keys import private_pem
-
-    path = tmp_path / "enc.pem"
-    path.write_bytes(private_pem(sandbox_keys.merchant_key, password="pw-123456"))
-    path.chmod(0o600)
-    configure(new_merchant, mode="none", private_key=str(path))
+def test_encrypted_key_without_passphrase(new_merchant, configure, run, tmp_path, sandbox_keys, encrypted_key):
+    configure(new_merchant, mode="none", private_key=str(encrypted_key))
     result = download(run, tmp_path, key=sandbox_keys.apiv3_key)
     assert result.exit_code == 3 and "is encrypted and no passphrase" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

@@ -6,20 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from common import LINK
+from common import LINK, config_error
 from conftest import write_config
 
-from wxpay_cli.sandbox.keys import SandboxKeys, private_pem
+from wxpay_cli.sandbox.keys import SandboxKeys
 from wxpay_cli.sandbox.profile import profile_table
 from wxpay_cli.sandbox.server import Sandbox, seed_demo
-
-
-def config_error(result, *fragments):
-    assert result.exit_code == 3, (result.stdout, result.stderr)
-    assert result.stdout == ""
-    assert "Traceback" not in result.stderr
-    for fragment in fragments:
-        assert fragment in result.stderr, result.stderr
 
 
 def test_missing_config_file(run, tmp_path):
@@ -137,14 +129,6 @@ def test_bad_public_key_file(sandbox, configure, run, tmp_path):
     bad.write_text("-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n")
     configure(sandbox, public_key=str(bad))
     config_error(run(*LINK), "not a valid PEM public key")
-
-
-@pytest.fixture
-def encrypted_key(sandbox, tmp_path):
-    path = tmp_path / "enc_key.pem"
-    path.write_bytes(private_pem(sandbox.keys.merchant_key, password="s3cret-pass"))
-    path.chmod(0o600)
-    return path
 
 
 def test_encrypted_key_without_passphrase(sandbox, configure, run, encrypted_key):

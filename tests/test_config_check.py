@@ -168,11 +168,8 @@ def test_clock_too_far_off_is_refused_and_named(sandbox, configure, run):
 
 
 @pytest.fixture
-def encrypted_profile(sandbox, configure, tmp_path, sandbox_keys):
-    path = tmp_path / "enc_key.pem"
-    path.write_bytes(private_pem(sandbox_keys.merchant_key, password="s3cret-pass"))
-    path.chmod(0o600)
-    configure(sandbox, private_key=str(path))
+def encrypted_profile(sandbox, configure, encrypted_key):
+    configure(sandbox, private_key=str(encrypted_key))
 
 
 def test_encrypted_key_without_passphrase(encrypted_profile, sandbox, run):

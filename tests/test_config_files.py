@@ -9,7 +9,7 @@ import stat
 import subprocess
 
 import pytest
-from common import SHOW
+from common import SHOW, config_error
 from terminal import wxpay_script
 
 from wxpay_cli.local.config import write_document
@@ -18,32 +18,25 @@ MAX_CONFIG_BYTES = 1024 * 1024
 
 
 
-def config_error(result) -> str:
-    assert result.exit_code == 3, (result.exit_code, result.stderr)
-    assert "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-    return result.stderr
-
-
 def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path, run):
     os.mkfifo(tmp_path / "config.toml")
-    assert "not a regular file" in config_error(run(*SHOW))
+    assert "not a regular file" in config_error(run(*SHOW), one_line=True)
 
 
 def test_a_device_is_refused(run):
-    assert "not a regular file" in config_error(run("--config", "/dev/zero", *SHOW))
+    assert "not a regular file" in config_error(run("--config", "/dev/zero", *SHOW), one_line=True)
 
 
 def test_a_huge_file_is_refused(tmp_path, run):
     (tmp_path / "config.toml").write_bytes(b"# " + b"x" * MAX_CONFIG_BYTES + b"\n")
-    assert "larger than" in config_error(run(*SHOW))
+    assert "larger than" in config_error(run(*SHOW), one_line=True)
 
 
 @pytest.mark.parametrize("text", ["a = " + "[" * 5000 + "]" * 5000, "a = " + "{b = " * 5000 + "1" + "}" * 5000],
                          ids=["arrays", "inline-tables"])
 def test_toml_nested_thousands_deep(tmp_path, run, text):
     (tmp_path / "config.toml").write_text(text)
-    stderr = config_error(run(*SHOW))
+    stderr = config_error(run(*SHOW), one_line=True)
     assert "nested too deeply" in stderr or "not valid TOML" in stderr
 
 
@@ -54,7 +47,7 @@ def test_gbk_from_notepad_names_the_line_and_says_save_as_utf8(sandbox, configur
     lines.insert(2, "# 学校A 的商户")
     path.write_bytes("\n".join(lines).encode("gbk"))
     line = 3
-    stderr = config_error(run(*SHOW))
+    stderr = config_error(run(*SHOW), one_line=True)
     assert f"line {line}" in stderr and "UTF-8" in stderr
 
 
@@ -66,7 +59,7 @@ def test_mchid_without_quotes_says_put_it_in_quotes(sandbox, configure, tmp_path
     end = text.index("\n", start)
     mchid = text[start:end].split('"')[1]
     path.write_text(text[:start] + f"mchid = {mchid}" + text[end:])
-    stderr = config_error(run(*SHOW))
+    stderr = config_error(run(*SHOW), one_line=True)
     assert "put it in quotes" in stderr and f'mchid = "{mchid}"' in stderr
 
 

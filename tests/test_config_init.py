@@ -21,12 +21,6 @@ def config_file(tmp_path, monkeypatch):
     return path
 
 
-@pytest.fixture
-def terminal(monkeypatch):
-    """Make wxpay believe stdin is a terminal, so it asks instead of failing."""
-    monkeypatch.setattr("wxpay_cli.terminal.prompt.interactive", lambda: True)
-
-
 def public_key_flags(files, keys, name="school-a", **extra):
     flags = {
         "--profile": name, "--mchid": keys.mchid, "--merchant-cert": str(files["merchant_cert"]),
@@ -169,14 +163,6 @@ def test_init_without_verification_key_warns_what_to_do(run, tmp_path, key_files
                  "--private-key", str(key_files["private_key"]))
     assert result.exit_code == 0, result.stderr
     assert "wxpay certs download" in result.stderr
-
-
-@pytest.fixture
-def encrypted_key(tmp_path, sandbox_keys):
-    path = tmp_path / "enc_key.pem"
-    path.write_bytes(private_pem(sandbox_keys.merchant_key, password="s3cret-pass"))
-    path.chmod(0o600)
-    return path
 
 
 def test_init_encrypted_key_without_passphrase_off_terminal(run, tmp_path, key_files, sandbox_keys, encrypted_key):

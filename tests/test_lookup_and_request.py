@@ -124,11 +124,6 @@ def test_request_refusal_and_verification(sandbox, configure, run):
     assert result.exit_code == 5 and result.stdout == ""
 
 
-@pytest.fixture
-def terminal(monkeypatch):
-    monkeypatch.setattr("wxpay_cli.terminal.prompt.interactive", lambda: True)
-
-
 def test_handover_happy_path(sandbox, configure, run, terminal):
     configure(sandbox)
     result = run("handover", "--user", "demo", "--org", "demo-org", input="y\ny\ny\n", env={"COLUMNS": "200"})

@@ -13,12 +13,6 @@ from terminal import signal_once
 from wxpay_cli.local.audit import AuditLog
 
 
-@pytest.fixture
-def terminal(monkeypatch):
-    """Pretend a person sits at a terminal (CliRunner's stdin is not a tty)."""
-    monkeypatch.setattr("wxpay_cli.terminal.prompt.interactive", lambda: True)
-
-
 def test_terminate_with_yes(sandbox, configure, run):
     configure(sandbox)
     user = sandbox.state.users[("demo-org", "demo")]
