@@ -10,6 +10,7 @@ import time
 import pytest
 from common import client_for, no_traceback, refused
 from hostile import USER_PATH
+from loopback_tls import LoopbackCertificate, TlsConnectProxy, https_origin
 
 from wxpay_cli.errors import ExitStatus, NetworkError, VerificationError
 from wxpay_cli.wire import api
@@ -170,11 +171,6 @@ def test_an_https_proxy_carries_the_call_and_its_tunnel_ends_at_the_deadline(san
                                                                               monkeypatch, drip):
     """TLS inside TLS (an https:// proxy, then the origin's TLS through the tunnel): the
     origin's bytes dripped through the tunnel stop at the deadline like any other wait."""
-    from loopback_tls import LoopbackCertificate, TlsConnectProxy, https_origin
-
-    from wxpay_cli.wire.client import Client
-    from wxpay_cli.wire.signing import Signer
-
     certificate = LoopbackCertificate(tmp_path)
     origin, served = https_origin(certificate)
     proxy = TlsConnectProxy(certificate, drip=drip)
@@ -210,8 +206,6 @@ def test_an_idle_connection_is_not_reused_after_its_keep_alive_expiry(sandbox_ke
     import threading
 
     from wxpay_cli.wire import bounds
-    from wxpay_cli.wire.client import Client
-    from wxpay_cli.wire.signing import Signer
 
     peers = []
 
@@ -244,58 +238,10 @@ def test_an_idle_connection_is_not_reused_after_its_keep_alive_expiry(sandbox_ke
     assert peers[0] == peers[1] != peers[2], peers  # reused at once; a new one after the expiry
 
 
-def _self_signed_https_server(tmp_path):
-    """An https server on 127.0.0.1 with a certificate nobody trusts; its handler answers 200 {}."""
-    import datetime
-    import http.server
-    import ssl
-    import threading
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    import ipaddress
-
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-                   .not_valid_after(now + datetime.timedelta(days=1))
-                   .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                                  critical=False)
-                   .sign(key, hashes.SHA256()))
-    (tmp_path / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                                         serialization.PrivateFormat.PKCS8,
-                                                         serialization.NoEncryption()))
-    served = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            served.append(self.path)
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, served
-
-
 def test_https_keeps_certificate_verification(sandbox_keys, tmp_path):
     """An https base URL verifies the server's certificate: one nobody trusts is a connection
     that never carried the request (exit 4), whatever it would have answered."""
-    server, served = _self_signed_https_server(tmp_path)
+    server, served = https_origin(LoopbackCertificate(tmp_path))  # a certificate nobody trusts
     signer = Signer("1900000001", sandbox_keys.serial_no, sandbox_keys.merchant_key)
     try:
         with Client(base_url=f"https://127.0.0.1:{server.server_address[1]}", signer=signer, verifier=None,

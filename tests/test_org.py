@@ -7,8 +7,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from wxpay_cli.sandbox.server import Handler
-
 
 def test_by_name_finds_the_id_and_the_request_is_signed(sandbox, configure, run):
     configure(sandbox)
@@ -52,9 +50,7 @@ def test_exactly_one_clean_question_is_a_usage_error(args, sandbox, configure, r
     assert sandbox.received == []
 
 
-def hostile(monkeypatch, answer: dict) -> None:
-    """The sandbox, signing an answer that does not match the question."""
-    monkeypatch.setattr(Handler, "route_organization_query", lambda self, record: (200, answer))
+ORG_QUERY = "/v3/offlinefacemch/organizations"
 
 
 BY_ID = ("--id", "1234567")
@@ -68,17 +64,15 @@ BY_NAME = ("--name", "南山中兴小学部")
     (BY_NAME, {"organization_id": 1234567, "organization_name": "南山中兴小学部"}),  # not a string
     (BY_NAME, {"organization_id": "", "organization_name": "南山中兴小学部"}),
 ])
-def test_answer_not_about_what_was_asked_is_refused(asked, answer, sandbox, configure, run, monkeypatch):
-    configure(sandbox)
-    hostile(monkeypatch, answer)
+def test_answer_not_about_what_was_asked_is_refused(asked, answer, hostile, run):
+    hostile.rewrite(ORG_QUERY, lambda _: answer)  # signed, but not about what was asked
     result = run("org", "show", *asked)
     assert result.exit_code == 5, result.stderr
     assert result.stdout == ""
 
 
-def test_name_with_control_characters_is_escaped_on_a_terminal(sandbox, configure, run, monkeypatch):
-    configure(sandbox)
-    hostile(monkeypatch, {"organization_id": "1234567", "organization_name": "南山\x1b[2J小学"})
+def test_name_with_control_characters_is_escaped_on_a_terminal(hostile, run):
+    hostile.rewrite(ORG_QUERY, lambda _: {"organization_id": "1234567", "organization_name": "南山\x1b[2J小学"})
     result = run("org", "show", "--id", "1234567", "--format", "table")
     assert result.exit_code == 0, result.stderr
     assert "\x1b" not in result.stdout and "\\x1b[2J" in result.stdout
