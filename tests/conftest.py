@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,19 @@ def hostile(sandbox, configure) -> Hostile:
     """The sandbox, configured, whose next answers can be planned wrong (see tests/hostile.py)."""
     configure(sandbox)
     return Hostile(sandbox)
+
+
+@pytest.fixture
+def local_zone(monkeypatch):
+    """local_zone("Asia/Shanghai"): the local time zone for the rest of the test, whatever the machine's."""
+
+    def set_zone(name: str) -> None:
+        monkeypatch.setenv("TZ", name)
+        time.tzset()
+
+    yield set_zone
+    monkeypatch.undo()
+    time.tzset()
 
 
 @pytest.fixture

@@ -65,15 +65,9 @@ def test_bad_operator_in_profile_is_a_config_error(value, sandbox, configure, ru
 
 
 @pytest.fixture
-def shanghai(monkeypatch):
+def shanghai(local_zone):
     """Local time is China's (UTC+8, no summer time), whatever the machine says."""
-    import time
-
-    monkeypatch.setenv("TZ", "Asia/Shanghai")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+    local_zone("Asia/Shanghai")
 
 
 def write_log(records: list[dict]) -> None:

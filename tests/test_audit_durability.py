@@ -124,16 +124,9 @@ def test_unknown_fields_are_refused_and_nothing_is_written(tmp_path):
     assert not log.path.exists() or log.path.read_bytes() == b""
 
 
-def test_audit_times_carry_their_utc_offset(tmp_path, monkeypatch):
-    monkeypatch.setenv("TZ", "Asia/Shanghai")
-    import time
-
-    time.tzset()
-    try:
-        record = AuditLog(tmp_path / "audit.jsonl").append(operation="terminate", outcome="attempted")
-    finally:
-        monkeypatch.delenv("TZ")
-        time.tzset()
+def test_audit_times_carry_their_utc_offset(tmp_path, local_zone):
+    local_zone("Asia/Shanghai")
+    record = AuditLog(tmp_path / "audit.jsonl").append(operation="terminate", outcome="attempted")
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00", record["time"]), record["time"]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from datetime import datetime
 
 import pytest
@@ -15,13 +14,9 @@ LOCAL = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d\d:\d\d")
 
 
 @pytest.fixture
-def new_york(monkeypatch):
+def new_york(local_zone):
     """A local zone that is not the sandbox's (+08:00), so conversion shows."""
-    monkeypatch.setenv("TZ", "America/New_York")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+    local_zone("America/New_York")
 
 
 def test_one_long_format(new_york):
