@@ -4,9 +4,34 @@ meet a hostile server without the command line)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import wxpay_cli
+
+ROOT = Path(__file__).resolve().parent.parent  # the checkout
+PACKAGE = Path(wxpay_cli.__file__).parent  # the package imported (a mutation run's copy, in one)
+
 SHOW = ("user", "show", "--user", "demo", "--org", "demo-org")
 LINK = ("repayment-url", "--user", "demo", "--org", "demo-org")
 TERMINATE = ("contract", "terminate", "--user", "demo", "--org", "demo-org")  # asks, unless --yes
+
+
+def commands(group=None, prefix: tuple[str, ...] = ()) -> list[tuple[list[str], object]]:
+    """Every command of wxpay (or under `group`) as (path, command), each group before its own."""
+    import click
+
+    from wxpay_cli.cli import cli
+
+    group = group or cli
+    ctx = click.Context(group)
+    found = []
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None and command.name == name, f"{name} does not load"
+        found.append(([*prefix, name], command))
+        if isinstance(command, click.Group):
+            found.extend(commands(command, (*prefix, name)))
+    return found
 
 
 def no_traceback(result) -> None:
@@ -45,6 +70,15 @@ def audit_lines() -> list[dict]:
 def outcomes() -> list[str]:
     """The outcome of each audit record, oldest first."""
     return [line["outcome"] for line in audit_lines()]
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nobody listens on (bound for a moment, then let go)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def client_for(sandbox, sandbox_keys, timeout):

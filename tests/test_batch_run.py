@@ -38,10 +38,6 @@ def test_read_ahead_is_bounded(sandbox, configure, run):
         lead.append(len(read) - int(row.values["n"]))
         return {}
 
-    class NoClient:
-        async def aclose(self):
-            pass
-
     summary = batch.run(rows(), work, make_client=NoClient, concurrency=4)
     assert summary.ok == 200
     assert max(lead) <= 4 * 4 + 1

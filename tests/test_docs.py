@@ -5,13 +5,9 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from pathlib import Path
 
-from test_packaging import all_commands
+from common import ROOT, commands
 
-from wxpay_cli.cli import cli
-
-ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 
 
@@ -23,7 +19,8 @@ def manual() -> str:
 def test_every_command_and_flag_is_explained_in_the_manual():
     """Explained in words, not only in the generated reference."""
     text = manual()
-    for name, command in all_commands(cli):
+    for path, command in commands():
+        name = " ".join(path)
         assert (command.help or "").strip(), f"{name} has no help text"
         assert f"wxpay {name}" in text, f"docs/ does not mention `wxpay {name}`"
         undocumented = [flag for param in command.params for flag in param.opts

@@ -9,17 +9,14 @@ import importlib.util
 import json
 import re
 import string
-from pathlib import Path
 
-import click
 import pytest
 from batchrows import csv_rows
+from common import ROOT, closed_port, commands
 
 from wxpay_cli import i18n
-from wxpay_cli.cli import COMMANDS, cli
+from wxpay_cli.cli import cli
 from wxpay_cli.terminal.cjkwrap import width
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _catalog_tool():
@@ -160,20 +157,7 @@ def test_a_bad_number_is_named_in_chinese(run, args, words):
     assert words in result.stderr and "range" not in result.stderr, result.stderr
 
 
-def _all_commands():
-    paths = []
-
-    def walk(command, path):
-        paths.append(path)
-        for name, sub in getattr(command, "commands", {}).items():
-            walk(sub, [*path, name])
-
-    for name in COMMANDS:
-        walk(cli.get_command(click.Context(cli), name), [name])
-    return paths
-
-
-@pytest.mark.parametrize("path", _all_commands(), ids=" ".join)
+@pytest.mark.parametrize("path", [path for path, _ in commands()], ids=" ".join)
 def test_every_help_in_chinese_fits_80_columns(run, path):
     result = CliRunnerWide().invoke(cli, ["--lang", "zh", *path, "--help"])
     assert result.exit_code == 0, result.output
@@ -345,12 +329,7 @@ def test_chinese_help_has_no_english_metavar(run, command):
 
 
 def test_a_closed_port_is_said_in_chinese(sandbox, configure, run):
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    configure(sandbox, base_url=f"http://127.0.0.1:{port}")
+    configure(sandbox, base_url=f"http://127.0.0.1:{closed_port()}")
     result = run("--lang", "zh", "repayment-url", "--user", "demo", "--org", "demo-org")
     assert result.exit_code == 4
     assert "Connection refused" not in result.stderr and "连接被拒绝" in result.stderr, result.stderr

@@ -17,10 +17,8 @@ import ast
 from pathlib import Path
 
 import pytest
+from common import PACKAGE
 
-import wxpay_cli
-
-PACKAGE = Path(wxpay_cli.__file__).parent
 LAYERS = [
     {"i18n", "errors", "sanitise", "__init__"},
     {"wire"},

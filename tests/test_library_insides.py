@@ -14,11 +14,9 @@ included, is imported.
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
-import wxpay_cli
+from common import PACKAGE
 
-PACKAGE = Path(wxpay_cli.__file__).parent
 THE_ONE_PLACE = PACKAGE / "wire" / "httpx_loading.py"
 DOCUMENTED = {"_replace", "_asdict", "_fields", "_make"}  # a namedtuple's public methods
 

@@ -9,14 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import click
 import pytest
+from common import ROOT, commands
 from terminal import wxpay_script
 
 from wxpay_cli import __version__
-from wxpay_cli.cli import cli
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def wxpay(*args: str, env: dict | None = None, input: str | None = None) -> subprocess.CompletedProcess:
@@ -44,17 +41,7 @@ def test_python_dash_m_and_version():
     assert result.stdout.strip() == f"wxpay {__version__}"
 
 
-def command_paths(group=None, prefix=()):
-    group = group or cli
-    ctx = click.Context(group)
-    for name in group.list_commands(ctx):
-        command = group.get_command(ctx, name)
-        yield [*prefix, name]
-        if isinstance(command, click.Group):
-            yield from command_paths(command, (*prefix, name))
-
-
-@pytest.mark.parametrize("argv", [["--help"], ["--version"], *([*path, "--help"] for path in command_paths())],
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], *([*path, "--help"] for path, _ in commands())],
                          ids=lambda argv: " ".join(argv))
 def test_help_does_not_import_heavy_modules(argv):
     code = (
@@ -67,16 +54,6 @@ def test_help_does_not_import_heavy_modules(argv):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "HEAVY="
-
-
-def all_commands(group: click.Group, prefix: str = ""):
-    ctx = click.Context(group)
-    for name in group.list_commands(ctx):
-        command = group.get_command(ctx, name)
-        assert command is not None and command.name == name, f"{name} does not load"
-        yield f"{prefix}{name}", command
-        if isinstance(command, click.Group):
-            yield from all_commands(command, f"{prefix}{name} ")
 
 
 def test_readme_test_command_is_what_ci_runs():

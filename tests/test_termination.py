@@ -7,7 +7,7 @@ import json
 import signal
 
 import pytest
-from common import TERMINATE, audit_lines, no_traceback, outcomes, terminations
+from common import TERMINATE, audit_lines, closed_port, no_traceback, outcomes, terminations
 from terminal import signal_once
 
 from wxpay_cli.local.audit import AuditLog
@@ -313,12 +313,7 @@ def test_check_terminable_refuses_a_looked_up_pupil_without_state(tmp_path):
 
 
 def test_connection_refused_is_not_sent(sandbox, configure, run, retry_sleeps):
-    import socket
-
-    with socket.socket() as closed:  # a port nobody listens on
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
-    configure(sandbox, base_url=f"http://127.0.0.1:{port}")
+    configure(sandbox, base_url=f"http://127.0.0.1:{closed_port()}")
     result = run("contract", "terminate", "--user-id", "wxu_1", "--org", "demo-org", "--yes")
     assert result.exit_code == 4
     assert "was not sent" in result.stderr and "may or may not" not in result.stderr
