@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from hostile import Hostile
 
 from wxpay_cli.app import App
 from wxpay_cli.cli import cli
+from wxpay_cli.errors import ExitStatus
 from wxpay_cli.sandbox.keys import SandboxKeys, private_pem
 from wxpay_cli.sandbox.profile import profile_table
 from wxpay_cli.sandbox.server import Sandbox, seed_demo
@@ -139,13 +141,48 @@ def retry_sleeps() -> list[float]:
     return []
 
 
+class Ran:
+    """What `run` returns: click's Result (exit_code, stdout, stderr, …), and the output parsed."""
+
+    def __init__(self, result):
+        self._result = result
+
+    def __getattr__(self, name: str):
+        return getattr(self._result, name)
+
+    @property
+    def json(self):
+        """stdout as one JSON document."""
+        return json.loads(self.stdout)
+
+    @property
+    def lines(self) -> list:
+        """stdout as JSON lines (a batch's records)."""
+        return [json.loads(line) for line in self.stdout.splitlines()]
+
+    @property
+    def error(self) -> dict:
+        """The JSON error line on stderr (--json), its "error" object."""
+        return json.loads(self.stderr)["error"]
+
+
 @pytest.fixture
 def run(retry_sleeps):
-    """run(*args, input=None, env=None) invokes wxpay in-process; stdout and stderr stay apart."""
+    """run(*args, input=None, env=None, expect=None) invokes wxpay in-process, stdout and stderr
+    apart, and fails the test, showing both, when the exit status is not `expect` (a number or
+    a tuple of them). Without `expect`, any status but 70 (a bug in wxpay) is left to the test."""
 
-    def invoke(*args: str, input: str | None = None, env: dict | None = None):
-        return CliRunner().invoke(cli, list(args), input=input, env=env, catch_exceptions=False,
-                                  obj=App(retry_sleep=retry_sleeps.append))
+    def invoke(*args: str, input: str | None = None, env: dict | None = None,
+               expect: int | tuple[int, ...] | None = None) -> Ran:
+        result = Ran(CliRunner().invoke(cli, list(args), input=input, env=env, catch_exceptions=False,
+                                        obj=App(retry_sleep=retry_sleeps.append)))
+        allowed = (expect,) if isinstance(expect, int) else expect
+        if allowed is None and result.exit_code == ExitStatus.INTERNAL or (
+                allowed is not None and result.exit_code not in allowed):
+            pytest.fail(f"wxpay {' '.join(args)}: exit status {result.exit_code}, expected "
+                        f"{'anything but 70' if allowed is None else ' or '.join(map(str, allowed))}\n"
+                        f"--- stdout\n{result.stdout}--- stderr\n{result.stderr}")
+        return result
 
     return invoke
 

@@ -23,8 +23,7 @@ def buggy_view(monkeypatch):
 
 def test_a_bug_is_one_line_and_exit_70(sandbox, configure, run, buggy_view):
     configure(sandbox)
-    result = run(*SHOW, "--format", "table")
-    assert result.exit_code == 70
+    result = run(*SHOW, "--format", "table", expect=70)
     assert "Traceback" not in result.stderr
     [line] = result.stderr.splitlines()
     assert "unexpected error (KeyError" in line and "rerun with --traceback" in line
@@ -32,9 +31,8 @@ def test_a_bug_is_one_line_and_exit_70(sandbox, configure, run, buggy_view):
 
 def test_a_bug_with_json_errors_is_a_json_line(sandbox, configure, run, buggy_view):
     configure(sandbox)
-    result = run(*SHOW, "--json")
-    assert result.exit_code == 70
-    assert json.loads(result.stderr)["error"]["code"] == "INTERNAL_ERROR"
+    result = run(*SHOW, "--json", expect=70)
+    assert result.error["code"] == "INTERNAL_ERROR"
 
 
 def test_traceback_flag_shows_the_real_error(sandbox, configure, run, buggy_view):

@@ -345,8 +345,7 @@ def test_unexpected_error_during_the_post_is_recorded_unknown(sandbox, configure
         return response
 
     monkeypatch.setattr(Client, "send_unverified", broken)
-    result = run(*TERMINATE, "--yes")
-    assert result.exit_code == 70
+    result = run(*TERMINATE, "--yes", expect=70)
     assert "Traceback" not in result.stderr
     assert "may or may not have happened" in result.stderr and "wxpay user show --user demo" in result.stderr
     assert "--traceback" in result.stderr
