@@ -14,6 +14,6 @@ MUTATIONS = [
      "click's number errors name the type in English under zh"),
     ("wxpay_cli/i18n.py", '        os.environ["LANGUAGE"] = "zh_CN"\n', "\n",
      "click's own sentences stay English unless the locale is Chinese"),
-    ("wxpay_cli/i18n.py", '        gettext.textdomain("messages")  # the default domain', '        pass  # the default domain',
+    ("wxpay_cli/i18n.py", '        gettext.textdomain(domain)\n', '        pass\n',
      "click's sentences stay Chinese after switching back to English"),
 ]
