@@ -19,8 +19,8 @@ def floors():
 
 def project(tmp_path, dependencies, test):
     path = tmp_path / "pyproject.toml"
-    path.write_text("[project]\nname = 'x'\ndependencies = %r\n[project.optional-dependencies]\ntest = %r\n"
-                    % (dependencies, test))
+    path.write_text(f"[project]\nname = 'x'\ndependencies = {dependencies!r}\n"
+                    f"[project.optional-dependencies]\ntest = {test!r}\n")
     return path
 
 
