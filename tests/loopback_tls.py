@@ -65,15 +65,16 @@ def https_origin(certificate: LoopbackCertificate):
 
 
 class TlsConnectProxy:
-    """An https:// proxy (TLS to the proxy, then CONNECT): it notes each CONNECT target and relays
-    the tunnel, the origin's bytes one every `drip` seconds when `drip` is set."""
+    """An https:// proxy (TLS to the proxy, then CONNECT), or with `tls=False` the usual http://
+    one: it notes each CONNECT target and relays the tunnel, the origin's bytes one every
+    `drip` seconds when `drip` is set."""
 
-    def __init__(self, certificate: LoopbackCertificate, drip: float | None = None):
+    def __init__(self, certificate: LoopbackCertificate, drip: float | None = None, *, tls: bool = True):
         self.drip, self.targets, self._stop = drip, [], threading.Event()
-        self._context = certificate.server_context()
+        self._context = certificate.server_context() if tls else None
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.1)
-        self.url = f"https://127.0.0.1:{self._listener.getsockname()[1]}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self._listener.getsockname()[1]}"
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
@@ -89,7 +90,7 @@ class TlsConnectProxy:
     def _tunnel(self, connection) -> None:
         try:
             connection.settimeout(5)
-            client = self._context.wrap_socket(connection, server_side=True)
+            client = self._context.wrap_socket(connection, server_side=True) if self._context else connection
             request = b""
             while b"\r\n\r\n" not in request:
                 request += client.recv(4096)
