@@ -43,13 +43,20 @@ class LoopbackCertificate:
         return context
 
 
-def https_origin(certificate: LoopbackCertificate):
-    """An https server answering every GET with 200 `{}`; returns (server, paths served)."""
+def https_origin(certificate: LoopbackCertificate, drip: float | None = None):
+    """An https server answering every GET with 200 `{}` (its header lines one byte every `drip`
+    seconds when set); returns (server, paths served)."""
     served = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             served.append(self.path)
+            if drip is not None:
+                for byte in b"HTTP/1.1 200 OK\r\n" + b"X-Pad: x\r\n" * 20:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(drip)
+                return
             self.send_response(200)
             self.send_header("Content-Length", "2")
             self.end_headers()
