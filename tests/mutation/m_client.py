@@ -1,7 +1,8 @@
 """Mutations of the client's verification, bounds, shapes and terminal boundary (issue 8, part A)."""
 
 TESTS = ["tests/test_hostile.py", "tests/test_verification_edges.py", "tests/test_protocol_vectors.py",
-         "tests/test_signing.py", "tests/test_client.py", "tests/test_review_attacks.py"]
+         "tests/test_signing.py", "tests/test_client.py", "tests/test_review_attacks.py",
+         "tests/test_proxies.py", "tests/test_answer_bounds.py"]
 
 MUTATIONS = [
     # (path, original, replacement, why)
@@ -86,4 +87,23 @@ MUTATIONS = [
      "plain http to any host"),
     ("wxpay_cli/config.py", '        if scheme.startswith("socks"):', "        if False:",
      "SOCKS proxy without socksio passed to httpx"),
+    # found by an independent mutation run (2026-12-05), each with its own test
+    ("wxpay_cli/bounds.py", '("socks5", "socks5h")', '("socks5",)', "a socks5h proxy driven as an HTTP proxy"),
+    ("wxpay_cli/bounds.py", "proxy_auth=proxy.raw_auth, proxy_headers", "proxy_headers",
+     "a proxy's credentials from its URL never sent (407 for every call)"),
+    ("wxpay_cli/bounds.py", "            return {}\n", "            continue\n", "NO_PROXY=* ignored"),
+    ("wxpay_cli/bounds.py", '("http", "https", "all")', '("http", "https")', "ALL_PROXY ignored"),
+    ("wxpay_cli/bounds.py", '    names = ("ConnectTimeout", "ReadTimeout",', '    names = ("ConnectTimeout",',
+     "a read timeout not named as one"),
+    ("wxpay_cli/bounds.py", '"WriteError", "ProxyError",', '"WriteError",', "a proxy refusing the tunnel is exit 70"),
+    ("wxpay_cli/bounds.py", "    remaining = max(deadline - time.monotonic(), 0.001)",
+     "    remaining = deadline - time.monotonic()", "a negative socket timeout after the deadline (exit 70)"),
+    ("wxpay_cli/bounds.py",
+     "        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, _bounded(timeout)))",
+     "        return self._inner.start_tls(ssl_context, server_hostname, timeout)",
+     "an https server dripping headers after the handshake is never cut"),
+    ("wxpay_cli/bounds.py", "proxy_ssl_context=(proxy.ssl_context or ssl_context)\n                                           if proxy.url.scheme == \"https\" else None",
+     "proxy_ssl_context=proxy.ssl_context or ssl_context", "HTTPS_PROXY=http://proxy to an https origin is exit 70"),
+    ("wxpay_cli/client.py", '"Accept-Encoding": "gzip, deflate"', '"Accept-Encoding": "gzip, deflate, br"',
+     "asking for an encoding wxpay cannot read"),
 ]
