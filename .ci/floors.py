@@ -26,8 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def requirements(latest: bool) -> list[str]:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+def requirements(latest: bool, pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
+    """What to install: every runtime and test-extra requirement, each pinned to its floor."""
+    project = tomllib.loads(pyproject.read_text())["project"]
     specs = project["dependencies"] + project["optional-dependencies"]["test"]
     if latest:
         return specs

@@ -43,13 +43,20 @@ class LoopbackCertificate:
         return context
 
 
-def https_origin(certificate: LoopbackCertificate):
-    """An https server answering every GET with 200 `{}`; returns (server, paths served)."""
+def https_origin(certificate: LoopbackCertificate, drip: float | None = None):
+    """An https server answering every GET with 200 `{}` (its header lines one byte every `drip`
+    seconds when set); returns (server, paths served)."""
     served = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             served.append(self.path)
+            if drip is not None:
+                for byte in b"HTTP/1.1 200 OK\r\n" + b"X-Pad: x\r\n" * 20:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(drip)
+                return
             self.send_response(200)
             self.send_header("Content-Length", "2")
             self.end_headers()
@@ -65,15 +72,16 @@ def https_origin(certificate: LoopbackCertificate):
 
 
 class TlsConnectProxy:
-    """An https:// proxy (TLS to the proxy, then CONNECT): it notes each CONNECT target and relays
-    the tunnel, the origin's bytes one every `drip` seconds when `drip` is set."""
+    """An https:// proxy (TLS to the proxy, then CONNECT), or with `tls=False` the usual http://
+    one: it notes each CONNECT target and relays the tunnel, the origin's bytes one every
+    `drip` seconds when `drip` is set."""
 
-    def __init__(self, certificate: LoopbackCertificate, drip: float | None = None):
+    def __init__(self, certificate: LoopbackCertificate, drip: float | None = None, *, tls: bool = True):
         self.drip, self.targets, self._stop = drip, [], threading.Event()
-        self._context = certificate.server_context()
+        self._context = certificate.server_context() if tls else None
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.1)
-        self.url = f"https://127.0.0.1:{self._listener.getsockname()[1]}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self._listener.getsockname()[1]}"
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
@@ -89,7 +97,7 @@ class TlsConnectProxy:
     def _tunnel(self, connection) -> None:
         try:
             connection.settimeout(5)
-            client = self._context.wrap_socket(connection, server_side=True)
+            client = self._context.wrap_socket(connection, server_side=True) if self._context else connection
             request = b""
             while b"\r\n\r\n" not in request:
                 request += client.recv(4096)

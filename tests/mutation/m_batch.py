@@ -7,6 +7,8 @@ TESTS = [
 
 MUTATIONS = [
     # (path, original, replacement, why)
+    ('wxpay_cli/flows/batch_input.py', '        "a".encode(info.name)', '        pass',
+     'a codec that is not a text encoding (hex, rot13) taken for one'),
     ('wxpay_cli/flows/batch.py',
      '        if code == "NOT_STARTED":\n            self.not_started += 1',
      '        if code == "NOT_STARTED":\n            self.failed += 1',

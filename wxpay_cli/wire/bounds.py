@@ -320,7 +320,8 @@ class DeadlineTransport(httpx.BaseTransport):
             self.pool = httpcore.SOCKSProxy(proxy_url=url, proxy_auth=proxy.raw_auth, **pool)
         else:
             self.pool = httpcore.HTTPProxy(proxy_url=url, proxy_auth=proxy.raw_auth, proxy_headers=proxy.headers.raw,
-                                           proxy_ssl_context=proxy.ssl_context or ssl_context, **pool)
+                                           proxy_ssl_context=(proxy.ssl_context or ssl_context)
+                                           if proxy.url.scheme == "https" else None, **pool)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         import httpcore
