@@ -9,6 +9,7 @@ import io
 import json
 import os
 import subprocess
+import threading
 
 import pytest
 from batchrows import csv_rows, excel_gbk_roster, lines
@@ -51,13 +52,16 @@ def test_all_ok_exits_0_and_json_flags_change_nothing(sandbox, configure, run, p
     assert len([r for r in AuditLog().records() if r["outcome"] == "fetched"]) == 10
 
 
-def test_lines_are_streamed_as_rows_finish(sandbox, configure, pupils):
-    configure(sandbox)
-    sandbox.inject("delay", seconds=2.0, path_contains="/p02")
+def test_lines_are_streamed_as_rows_finish(hostile, pupils):
+    seen_first = threading.Event()
+    hostile.hold("/p02", until=seen_first)  # the third row is answered once the first line is read
     proc = start_batch(["user", "show", "--batch", "-", "--concurrency", "1"], csv_rows(pupils[:3]))
-    first = proc.stdout.readline()
-    assert json.loads(first)["out_user_id"] == "p00"
-    assert proc.poll() is None  # the first line came while a later row was still running
+    try:
+        first = proc.stdout.readline()
+        assert json.loads(first)["out_user_id"] == "p00"
+        assert not hostile.overheld and proc.poll() is None  # it came while a later row was still running
+    finally:
+        seen_first.set()
     proc.communicate(timeout=20)
     assert proc.returncode == 0
 
