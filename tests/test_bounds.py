@@ -27,10 +27,10 @@ def test_a_dripped_body_ends_at_the_deadline_exit_4(sandbox, sandbox_keys, hosti
 
 
 def test_a_dripped_answer_is_exit_4_on_the_command_line(sandbox, configure, run):
-    configure(sandbox, timeout=0.3)
+    configure(sandbox, timeout=0.2)
     hostile = Hostile(sandbox)
     for _ in range(3):  # the first try and both retries (their waits are not slept in tests)
-        hostile.drip(USER_PATH, 0.2)
+        hostile.drip(USER_PATH, 0.05)  # each byte well within the read timeout
     result = run("user", "show", "--user", "demo", "--org", "demo-org")
     refused(result, ExitStatus.NETWORK, "timed out")
 
@@ -74,7 +74,7 @@ def test_a_batch_stuck_on_dripped_answers_stops_on_ctrl_c(sandbox, configure, tm
 
     from terminal import wxpay_script
 
-    configure(sandbox, timeout=1.0)
+    configure(sandbox, timeout=0.5)
     hostile = Hostile(sandbox)
     for _ in range(12):
         hostile.drip(USER_PATH, 0.2)  # every attempt of every row: a minute each, unbounded
