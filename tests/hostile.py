@@ -15,7 +15,10 @@ top of) the sandbox's own answer:
   `drip(delay, headers=True)`: the status line and headers too;
 - `gzip_bomb()`: a signed, gzip-encoded answer that inflates to 64 MiB;
 - `gzipped()`: the sandbox's own answer, signed, sent gzip-encoded (as a server may);
-- `raw(status, body, headers)`: an unsigned answer (error bodies, redirects).
+- `raw(status, body, headers)`: an unsigned answer (error bodies, redirects);
+- `hold(until)`: the sandbox's own answer, sent only once the event `until` is set (a
+  slow answer that takes exactly as long as the test needs; one held past `limit` seconds
+  is sent then, and its path noted in `overheld`).
 
 `answer_headers` and `verifier_at` are the same made by hand for a Verifier on its own.
 
@@ -29,6 +32,7 @@ import base64
 import gzip
 import json
 import secrets
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -84,6 +88,7 @@ class Plan:
     status: int = 200
     headers: dict = field(default_factory=dict)
     delay: float = 0.0
+    until: threading.Event | None = None
 
 
 class Hostile:
@@ -91,6 +96,7 @@ class Hostile:
         self.sandbox = sandbox
         self.plans: deque[Plan] = deque()
         self.answers: list[tuple[str, int, list, bytes]] = []  # the sandbox's own answers, as sent
+        self.overheld: list[str] = []  # paths of held answers whose event came too late
         sandbox.server.RequestHandlerClass = HostileHandler
         sandbox.server.hostile = self
 
@@ -128,6 +134,9 @@ class Hostile:
 
     def raw(self, path: str, status: int, body: bytes = b"", headers: dict | None = None) -> None:
         self._plan(path, "raw", status=status, body=body, headers=headers or {})
+
+    def hold(self, path: str, until: threading.Event, limit: float = 10.0) -> None:
+        self._plan(path, "hold", until=until, delay=limit)
 
     def take(self, path: str) -> Plan | None:
         for plan in self.plans:
@@ -190,6 +199,10 @@ class HostileHandler(Handler):
         if plan.kind == "gzipped":
             headers = {**hostile.signed_headers(body), "Content-Encoding": "gzip"}
             return self._send(status, headers, gzip.compress(body))
+        if plan.kind == "hold":
+            if not plan.until.wait(plan.delay):
+                hostile.overheld.append(path)
+            return self._send_recorded(path, status, body, fault, extra)
         if plan.kind == "raw":
             return self._send(plan.status, plan.headers, plan.body)
         raise AssertionError(plan.kind)

@@ -4,8 +4,6 @@ or form is refused naming the field, before anything is shown or sent; WeChat's 
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from common import no_traceback, refused, terminations
 from hostile import LINK_PATH, USER_PATH
@@ -20,8 +18,7 @@ def link_with(**fields):
 @pytest.mark.parametrize("expire_at", ["2026-11-26T12:00:00Z", "2026-11-26T12:00:00.123456789+08:00"])
 def test_rfc_3339_times_as_wechat_writes_them_are_read(hostile, run, expire_at):
     hostile.rewrite(LINK_PATH, link_with(expire_at=expire_at))
-    result = run("repayment-url", "--user", "demo", "--org", "demo-org", "--format", "table")
-    assert result.exit_code == 0, result.stderr
+    run("repayment-url", "--user", "demo", "--org", "demo-org", "--format", "table", expect=0)
 
 
 @pytest.mark.parametrize("fields, named", [
@@ -67,8 +64,7 @@ def test_a_user_record_of_the_wrong_shape_is_refused_naming_the_field(hostile, r
 
 def test_empty_optional_fields_are_absent_ones(hostile, run):
     hostile.rewrite(USER_PATH, lambda d: {**d, "contract_id": "", "organization_id": "", "user_type": ""})
-    result = run("user", "show", "--user", "demo", "--org", "demo-org", "--json")
-    assert result.exit_code == 0, result.stderr
+    run("user", "show", "--user", "demo", "--org", "demo-org", "--json", expect=0)
 
 
 def test_a_user_id_that_cannot_be_an_id_stops_a_dry_run_with_exit_5(sandbox, hostile, run):
@@ -102,4 +98,4 @@ def test_a_row_of_the_wrong_shape_in_batch_is_that_rows_error(sandbox, hostile, 
     result = run("user", "show", "--batch", str(rows))
     no_traceback(result)
     assert result.exit_code == ExitStatus.VERIFICATION
-    assert json.loads(result.stdout)["error"]["code"] == "VERIFICATION_FAILED"
+    assert result.json["error"]["code"] == "VERIFICATION_FAILED"

@@ -37,8 +37,7 @@ def test_operator_has_a_safe_fallback_when_no_login_name_is_known(sandbox, confi
         raise OSError("no login name")
 
     monkeypatch.setattr("getpass.getuser", no_login_name)
-    result = run(*LINK, "--json")
-    assert result.exit_code == 0, result.stderr
+    run(*LINK, "--json", expect=0)
     operator = audit_lines()[-1]["operator"]
     assert isinstance(operator, str) and operator  # never missing, never a crash
 
@@ -47,16 +46,14 @@ def test_batch_records_name_the_operator(sandbox, configure, run, tmp_path):
     configure(sandbox, operator="李四")
     rows = tmp_path / "rows.csv"
     rows.write_text("out_user_id,organization_id\ndemo,demo-org\ndemo-2,demo-org\n")
-    result = run("repayment-url", "--batch", str(rows))
-    assert result.exit_code == 0, result.stderr
+    run("repayment-url", "--batch", str(rows), expect=0)
     assert [line["operator"] for line in audit_lines()] == ["李四", "李四"]
 
 
 @pytest.mark.parametrize("value", ["", "   ", 7, "x" * 200, "a\x1bb"])
 def test_bad_operator_in_profile_is_a_config_error(value, sandbox, configure, run):
     configure(sandbox, operator=value)
-    result = run(*LINK, "--json")
-    assert result.exit_code == 3, result.stderr
+    result = run(*LINK, "--json", expect=3)
     assert "operator" in result.stderr
     assert sandbox.received == []
 
@@ -178,8 +175,7 @@ def test_table_is_one_line_per_record_and_fits(width, run, shanghai):
 
 def test_outside_text_in_the_log_cannot_control_the_terminal(run):
     write_log([record(1, operator="evil\x1b]0;pwned\x07", out_user_id="x\u202ey")])
-    result = run("audit", "--format", "table", env={"COLUMNS": "160"})
-    assert result.exit_code == 0
+    result = run("audit", "--format", "table", env={"COLUMNS": "160"}, expect=0)
     assert "\x1b" not in result.stdout and "\u202e" not in result.stdout and "\x07" not in result.stdout
 
 
@@ -213,8 +209,7 @@ def test_audit_command_filters(sandbox, configure, run):
     configure(sandbox)
     run("repayment-url", "--user", "demo", "--org", "demo-org")
     run("repayment-url", "--user", "demo-2", "--org", "demo-org")
-    result = run("audit", "--user", "demo-2", "--json")
-    assert result.exit_code == 0
+    result = run("audit", "--user", "demo-2", "--json", expect=0)
     [line] = [json.loads(x) for x in result.stdout.splitlines()]
     assert line["out_user_id"] == "demo-2" and line["outcome"] == "fetched"
     assert run("audit", "--since", "2999-01-01", "--json").stdout == ""
@@ -229,9 +224,8 @@ def test_repayment_link_still_shown_when_audit_log_fails(sandbox, configure, run
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
     monkeypatch.setenv("XDG_STATE_HOME", str(blocker))
-    result = run("repayment-url", "--user", "demo", "--org", "demo-org")
-    assert result.exit_code == 0
-    assert json.loads(result.stdout)["repayment_url"]
+    result = run("repayment-url", "--user", "demo", "--org", "demo-org", expect=0)
+    assert result.json["repayment_url"]
     assert "warning: cannot write the audit log" in result.stderr
 
 

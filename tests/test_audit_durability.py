@@ -49,8 +49,7 @@ def fail_on_audit(monkeypatch, name: str, code: int, *, after: int = 0):
 def test_failure_writing_the_attempted_line_sends_nothing(sandbox, configure, run, monkeypatch, name):
     configure(sandbox)
     fail_on_audit(monkeypatch, name, errno.ENOSPC if name == "write" else errno.EIO)
-    result = run(*TERMINATE, "--yes")
-    assert result.exit_code == 3
+    result = run(*TERMINATE, "--yes", expect=3)
     assert "cannot write the audit log" in result.stderr and os.strerror(
         errno.ENOSPC if name == "write" else errno.EIO) in result.stderr
     assert terminations(sandbox) == []
@@ -61,9 +60,8 @@ def test_failure_writing_the_attempted_line_sends_nothing(sandbox, configure, ru
 def test_full_disk_after_the_204_still_reports_the_termination(sandbox, configure, run, monkeypatch):
     configure(sandbox)
     fail_on_audit(monkeypatch, "write", errno.ENOSPC, after=1)  # "attempted" fits, "succeeded" does not
-    result = run(*TERMINATE, "--yes", "--json")
-    assert result.exit_code == 0, result.stderr
-    data = json.loads(result.stdout)
+    result = run(*TERMINATE, "--yes", "--json", expect=0)
+    data = result.json
     assert data["contract_state"] == "TERMINATED"
     assert "audit log could not record it" in data["note"]
     assert len(terminations(sandbox)) == 1
@@ -110,8 +108,7 @@ def test_audit_command_names_unreadable_lines(run, tmp_path):
         handle.write(b'{"outcome": "\xff\xfe"}\n')  # not UTF-8
         handle.write(b"[1, 2]\n")  # JSON, but not a record
     log.append(operation="repayment_url", outcome="fetched", out_user_id="b")
-    result = run("audit", "--json")
-    assert result.exit_code == 0, result.stderr
+    result = run("audit", "--json", expect=0)
     assert [json.loads(line)["out_user_id"] for line in result.stdout.splitlines()] == ["b", "a"]
     assert "3 unreadable lines" in result.stderr and "line 2, 3, 4" in result.stderr
     assert "Traceback" not in result.stderr
@@ -135,8 +132,7 @@ def test_unwritable_audit_log_refuses_before_sending(sandbox, configure, run, mo
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
     monkeypatch.setenv("XDG_STATE_HOME", str(blocker))
-    result = run(*TERMINATE, "--yes")
-    assert result.exit_code == 3
+    result = run(*TERMINATE, "--yes", expect=3)
     assert "cannot write the audit log" in result.stderr
     assert sandbox.received == []
 
@@ -194,8 +190,7 @@ def test_link_rows_are_on_disk_before_their_output_lines(sandbox, configure, run
     monkeypatch.setattr(output, "write_json_line", write_json_line)
     users = [u if i % 4 else f"missing-{i}" for i, u in enumerate(pupils)]  # failures are audited too
     text = "out_user_id,organization_id\n" + "".join(f"{u},demo-org\n" for u in users)
-    result = run("repayment-url", "--batch", "-", "--concurrency", "8", input=text)
-    assert result.exit_code == 1, result.stderr  # the missing pupils
+    run("repayment-url", "--batch", "-", "--concurrency", "8", input=text, expect=1)
     assert [user for user, _ in checked] == users
     assert all(durable for _, durable in checked), [user for user, durable in checked if not durable]
     records = list(AuditLog().records())
@@ -218,8 +213,7 @@ def test_attempted_line_is_on_disk_before_the_termination_is_sent(sandbox, confi
 
     monkeypatch.setattr(aclient.AsyncClient, "_send", send)
     text = "out_user_id,organization_id\n" + "".join(f"{u},demo-org\n" for u in pupils[:10])
-    result = run("contract", "terminate", "--batch", "-", "--yes", "--concurrency", "8", input=text)
-    assert result.exit_code == 0, result.stderr
+    run("contract", "terminate", "--batch", "-", "--yes", "--concurrency", "8", input=text, expect=0)
     assert len(sent) == 10 and all(durable for _, durable in sent), sent
     outcomes = [r["outcome"] for r in AuditLog().records()]
     assert outcomes.count("attempted") == 10 and outcomes.count("succeeded") == 10
@@ -233,8 +227,7 @@ def test_failing_fsync_in_a_batch_warns_once_and_links_still_come(sandbox, confi
 
     monkeypatch.setattr(audit.os, "fsync", fsync)
     text = "out_user_id,organization_id\n" + "".join(f"{u},demo-org\n" for u in pupils[:6])
-    result = run("repayment-url", "--batch", "-", input=text)
-    assert result.exit_code == 0, result.stderr
+    result = run("repayment-url", "--batch", "-", input=text, expect=0)
     assert [json.loads(line)["out_user_id"] for line in result.stdout.splitlines()] == pupils[:6]
     assert result.stderr.count("Input/output error") == 1
     assert "not being recorded" in result.stderr

@@ -18,16 +18,14 @@ def test_jsonl_input_from_a_file(sandbox, configure, run, pupils, tmp_path):
     configure(sandbox)
     path = tmp_path / "rows.jsonl"
     path.write_text("".join(json.dumps({"out_user_id": u, "organization_id": "demo-org"}) + "\n" for u in pupils[:3]))
-    result = run("user", "show", "--batch", str(path))
-    assert result.exit_code == 0, result.stderr
+    result = run("user", "show", "--batch", str(path), expect=0)
     assert [r["user_name"] for r in lines(result.stdout)] == ["P00", "P01", "P02"]
 
 
 def test_bad_rows_are_reported_in_place(sandbox, configure, run):
     configure(sandbox)
     text = '{"out_user_id": "demo", "organization_id": "demo-org"}\nnot json\n{"out_user_id": "demo"}\n[1]\n'
-    result = run("user", "show", "--batch", "-", input=text)
-    assert result.exit_code == 1
+    result = run("user", "show", "--batch", "-", input=text, expect=1)
     out = lines(result.stdout)
     assert len(out) == 4 and "error" not in out[0]
     assert [r["error"]["code"] for r in out[1:]] == ["INVALID_ROW"] * 3
@@ -39,8 +37,7 @@ def test_input_in_no_known_encoding_is_a_clean_usage_error(sandbox, configure, r
     configure(sandbox)
     path = tmp_path / "utf16.csv"  # Excel's "Unicode text"
     path.write_bytes("out_user_id,organization_id\n学生1,demo-org\n".encode("utf-16"))
-    result = run("user", "show", "--batch", str(path))
-    assert result.exit_code == 2
+    result = run("user", "show", "--batch", str(path), expect=2)
     assert "neither UTF-8 nor GB18030" in result.stderr and "Traceback" not in result.stderr
     assert sandbox.received == []
 
@@ -93,8 +90,7 @@ def test_rate_must_be_finite(sandbox, configure, run):
 def test_gbk_roster_from_excel_is_read_and_its_columns_carried(sandbox, configure, run, pupils, tmp_path):
     configure(sandbox)
     path = excel_gbk_roster(tmp_path / "roster.csv")
-    result = run("repayment-url", "--batch", str(path))
-    assert result.exit_code == 1, result.stderr  # the third pupil is unknown to WeChat
+    result = run("repayment-url", "--batch", str(path), expect=1)
     assert "GB18030" in result.stderr
     out = lines(result.stdout)
     assert [list(r)[:5] for r in out] == [["姓名", "out_user_id", "班级", "organization_id", "家长电话"]] * 3
@@ -107,8 +103,7 @@ def test_gbk_roster_from_excel_is_read_and_its_columns_carried(sandbox, configur
 def test_encoding_option_overrides_and_is_said(sandbox, configure, run, pupils, tmp_path):
     configure(sandbox)
     path = excel_gbk_roster(tmp_path / "roster.csv", ROSTER[:2])
-    result = run("user", "show", "--batch", str(path), "--encoding", "gbk")
-    assert result.exit_code == 0, result.stderr
+    result = run("user", "show", "--batch", str(path), "--encoding", "gbk", expect=0)
     assert "gbk" in result.stderr
     assert [r["姓名"] for r in lines(result.stdout)] == ["张小明", "李小红"]
     wrong = run("user", "show", "--batch", str(path), "--encoding", "utf-8")
@@ -122,8 +117,7 @@ def test_utf8_with_bom_as_excel_saves_csv_utf8(sandbox, configure, run, pupils, 
     configure(sandbox)
     path = tmp_path / "utf8.csv"
     path.write_bytes(b"\xef\xbb\xbf" + "out_user_id,organization_id,姓名\r\np00,demo-org,张三\r\n".encode())
-    result = run("user", "show", "--batch", str(path))
-    assert result.exit_code == 0, result.stderr
+    result = run("user", "show", "--batch", str(path), expect=0)
     assert "UTF-8" in result.stderr
     assert lines(result.stdout)[0]["姓名"] == "张三"
 
@@ -135,8 +129,7 @@ def test_undecodable_bytes_name_the_row_and_line_after_working_on_the_rows_befor
     # UTF-8 is decided by the first non-ASCII row; row 4 (file line 6: a blank line is skipped) is not UTF-8.
     path.write_bytes("out_user_id,organization_id,姓名\np00,demo-org,张三\n\np01,demo-org,x\n"
                      "p02,demo-org,y\n".encode() + b"p03,demo-org,\xc3\x28\n" + b"p04,demo-org,z\n")
-    result = run("user", "show", "--batch", str(path), "--concurrency", "1")
-    assert result.exit_code == 2, result.stderr
+    result = run("user", "show", "--batch", str(path), "--concurrency", "1", expect=2)
     assert "row 4 (file line 6)" in result.stderr and "Traceback" not in result.stderr
     out = lines(result.stdout)
     assert [r["out_user_id"] for r in out] == ["p00", "p01", "p02"]
@@ -161,8 +154,7 @@ def test_encoding_is_for_batches_only(sandbox, configure, run):
 def test_a_header_without_the_columns_sends_nothing(sandbox, configure, run, header, found):
     configure(sandbox)
     text = header + "\n" + header.replace("out_user_id", "p00").replace("organization_id", "demo-org") + "\n"
-    result = run("repayment-url", "--batch", "-", input=text)
-    assert result.exit_code == 2, result.stderr
+    result = run("repayment-url", "--batch", "-", input=text, expect=2)
     assert found in result.stderr and "out_user_id,organization_id" in result.stderr
     assert sandbox.received == [] and result.stdout == ""
     if ";" in header:
@@ -196,8 +188,7 @@ def test_duplicate_json_keys_stop_the_input_there(sandbox, configure, run, pupil
 ], ids=["nested-deep", "lone-surrogate-id", "lone-surrogate-extra"])
 def test_hostile_json_lines_are_usage_errors(sandbox, configure, run, line):
     configure(sandbox)
-    result = run("user", "show", "--batch", "-", input=line + "\n")
-    assert result.exit_code == 2, result.stderr
+    result = run("user", "show", "--batch", "-", input=line + "\n", expect=2)
     assert "row 1" in result.stderr and "Traceback" not in result.stderr
     assert sandbox.received == []
 
@@ -209,8 +200,7 @@ def test_json_values_that_are_not_text_are_invalid_rows_carrying_their_keys(sand
     text = "".join(json.dumps({"out_user_id": v, "organization_id": "demo-org", "班级": "一班"}) + "\n"
                    for v in values)
     text += '{"out_user_id": 12345678901234567890123, "organization_id": "demo-org", "班级": "二班"}\n'
-    result = run("user", "show", "--batch", "-", input=text)
-    assert result.exit_code == 1
+    result = run("user", "show", "--batch", "-", input=text, expect=1)
     out = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["error"]["code"] for r in out[:-1]] == ["INVALID_ROW"] * len(values)
     assert all("must be text" in r["error"]["message"] for r in out[:-1])

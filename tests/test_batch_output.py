@@ -9,6 +9,7 @@ import io
 import json
 import os
 import subprocess
+import threading
 
 import pytest
 from batchrows import csv_rows, excel_gbk_roster, lines
@@ -24,8 +25,7 @@ def test_order_and_completeness_with_failures_mixed_in(sandbox, configure, run, 
     sandbox.inject("delay", seconds=0.4, path_contains="/p00")
     users = [u if i % 5 else f"missing-{i}" for i, u in enumerate(pupils)]
     users[0] = "p00"
-    result = run("user", "show", "--batch", "-", "--concurrency", "8", input=csv_rows(users))
-    assert result.exit_code == 1
+    result = run("user", "show", "--batch", "-", "--concurrency", "8", input=csv_rows(users), expect=1)
     out = lines(result.stdout)
     assert [row["out_user_id"] for row in out] == users
     for row, user in zip(out, users, strict=True):
@@ -52,13 +52,16 @@ def test_all_ok_exits_0_and_json_flags_change_nothing(sandbox, configure, run, p
     assert len([r for r in AuditLog().records() if r["outcome"] == "fetched"]) == 10
 
 
-def test_lines_are_streamed_as_rows_finish(sandbox, configure, pupils):
-    configure(sandbox)
-    sandbox.inject("delay", seconds=2.0, path_contains="/p02")
+def test_lines_are_streamed_as_rows_finish(hostile, pupils):
+    seen_first = threading.Event()
+    hostile.hold("/p02", until=seen_first)  # the third row is answered once the first line is read
     proc = start_batch(["user", "show", "--batch", "-", "--concurrency", "1"], csv_rows(pupils[:3]))
-    first = proc.stdout.readline()
-    assert json.loads(first)["out_user_id"] == "p00"
-    assert proc.poll() is None  # the first line came while a later row was still running
+    try:
+        first = proc.stdout.readline()
+        assert json.loads(first)["out_user_id"] == "p00"
+        assert not hostile.overheld and proc.poll() is None  # it came while a later row was still running
+    finally:
+        seen_first.set()
     proc.communicate(timeout=20)
     assert proc.returncode == 0
 
@@ -85,8 +88,7 @@ def read_csv_output(text: str) -> list[dict]:
 def test_csv_output_opens_in_excel_and_feeds_back(sandbox, configure, run, pupils, tmp_path):
     configure(sandbox)
     path = excel_gbk_roster(tmp_path / "roster.csv")
-    result = run("repayment-url", "--batch", str(path), "--format", "csv")
-    assert result.exit_code == 1
+    result = run("repayment-url", "--batch", str(path), "--format", "csv", expect=1)
     assert result.stdout_bytes.startswith("\ufeff姓名".encode()) and result.stdout_bytes.count(b"\r\n") == 4
     first_line = result.stdout[1:].splitlines()[0]
     assert first_line == ("姓名,out_user_id,班级,organization_id,家长电话,repayment_url,expire_at,"
@@ -100,8 +102,7 @@ def test_csv_output_opens_in_excel_and_feeds_back(sandbox, configure, run, pupil
     sandbox.seed_user("demo-org", "missing")
     again_path = tmp_path / "again.csv"
     again_path.write_text(result.stdout, encoding="utf-8", newline="")
-    again = run("repayment-url", "--batch", str(again_path), "--format", "csv")
-    assert again.exit_code == 0, again.stderr
+    again = run("repayment-url", "--batch", str(again_path), "--format", "csv", expect=0)
     out = read_csv_output(again.stdout)
     assert list(out[0]) == ["姓名", "out_user_id", "班级", "organization_id", "家长电话", "repayment_url",
                             "expire_at", "error_code", "error_message"]
@@ -146,8 +147,7 @@ def test_csv_output_of_json_lines_input_takes_the_first_lines_keys(sandbox, conf
 def test_batch_dry_run_as_a_table(sandbox, configure, run, pupils):
     configure(sandbox)
     result = run("contract", "terminate", "--batch", "-", "--dry-run", "--format", "table",
-                 input=csv_rows(["p00", "demo-terminated", "p00"]))
-    assert result.exit_code == 1
+                 input=csv_rows(["p00", "demo-terminated", "p00"]), expect=1)
     table = result.stdout
     for text in ("Pupil", "Name", "Class", "State", "What would happen", "P00", "三年级二班", "CONTRACTED",
                  "terminate contract", "NOT_CONTRACTED", "DUPLICATE_ROW"):
@@ -266,8 +266,7 @@ def test_batch_dry_run_on_a_terminal_is_a_table(sandbox, configure, pupils, tmp_
 
 def test_failed_rows_in_csv_are_not_said_to_carry_a_json_key(sandbox, configure, run, pupils):
     configure(sandbox)
-    result = run("repayment-url", "--batch", "-", "--format", "csv", input=csv_rows(["p00", "missing"]))
-    assert result.exit_code == 1
+    result = run("repayment-url", "--batch", "-", "--format", "csv", input=csv_rows(["p00", "missing"]), expect=1)
     assert "error_code" in result.stdout.splitlines()[0]
     assert '"error"' not in result.stderr, result.stderr
 
@@ -276,8 +275,7 @@ def test_failed_rows_in_csv_are_not_said_to_carry_a_json_key(sandbox, configure,
 def test_batch_dry_run_table_is_one_line_a_row_at_80_columns(sandbox, configure, run, pupils, lang):
     configure(sandbox)
     result = run("--lang", lang, "contract", "terminate", "--batch", "-", "--dry-run", "--format", "table",
-                 input=csv_rows(["p00", "demo-terminated", "p00", "missing"]), env={"COLUMNS": "80"})
-    assert result.exit_code == 1
+                 input=csv_rows(["p00", "demo-terminated", "p00", "missing"]), env={"COLUMNS": "80"}, expect=1)
     body = [line for line in result.stdout.splitlines() if line.strip()]
     assert len(body) == 3 + 4, result.stdout  # title, heading, rule, one line for each of the 4 rows
     assert all(len(line) <= 80 for line in body)

@@ -18,8 +18,7 @@ from wxpay_cli.flows import batch
 def test_rate_caps_requests_per_second(sandbox, configure, run, pupils):
     configure(sandbox)
     started = time.monotonic()
-    result = run("user", "show", "--batch", "-", "--rate", "20", "--concurrency", "8", input=csv_rows(pupils[:10]))
-    assert result.exit_code == 0
+    run("user", "show", "--batch", "-", "--rate", "20", "--concurrency", "8", input=csv_rows(pupils[:10]), expect=0)
     assert time.monotonic() - started >= 0.45  # 10 requests spaced 50 ms apart
 
 
@@ -51,8 +50,7 @@ def test_failed_rows_fed_back_rerun_only_the_failures(sandbox, configure, run, p
     sandbox.seed_user("demo-org", "late-1")
     sandbox.seed_user("demo-org", "late-2")
     sent_before = len(sandbox.received)
-    again = run("repayment-url", "--batch", "-", input=failures)
-    assert again.exit_code == 0, again.stderr
+    again = run("repayment-url", "--batch", "-", input=failures, expect=0)
     assert [r["out_user_id"] for r in lines(again.stdout)] == ["late-1", "late-2"]
     assert len(sandbox.received) - sent_before == 2
 
@@ -63,8 +61,7 @@ def test_failed_rows_fed_back_rerun_only_the_failures(sandbox, configure, run, p
 def test_verification_failure_stops_the_run_and_names_the_row(sandbox, configure, run, pupils):
     configure(sandbox)
     sandbox.inject("bad_signature", path_contains="/p03")
-    result = run("user", "show", "--batch", "-", "--concurrency", "1", input=csv_rows(pupils[:10]))
-    assert result.exit_code == 5
+    result = run("user", "show", "--batch", "-", "--concurrency", "1", input=csv_rows(pupils[:10]), expect=5)
     assert "stopped at row 4" in result.stderr and "failed verification" in result.stderr
     out = lines(result.stdout)
     assert [r["out_user_id"] for r in out[:4]] == pupils[:4]
@@ -77,8 +74,7 @@ def test_verification_failure_stops_the_run_and_names_the_row(sandbox, configure
 
 def test_credentials_wechat_refuses_stop_the_run_with_exit_3(sandbox, configure, run, pupils):
     configure(sandbox, serial_no="0123456789ABCDEF0123456789ABCDEF01234567")  # not the merchant's certificate
-    result = run("user", "show", "--batch", "-", "--concurrency", "1", input=csv_rows(pupils))
-    assert result.exit_code == 3, result.stderr
+    result = run("user", "show", "--batch", "-", "--concurrency", "1", input=csv_rows(pupils), expect=3)
     assert "SIGN_ERROR" in result.stderr and "wxpay config check" in result.stderr
     assert "serial_no" in result.stderr  # WeChat's detail says which check failed
     assert "stopped at row 1" in result.stderr
@@ -164,8 +160,7 @@ def test_halt_wakes_a_reader_waiting_for_room():
 def test_not_started_rows_are_not_counted_as_failed(sandbox, configure, run, pupils):
     configure(sandbox)
     sandbox.inject("bad_signature", path_contains="/p02")
-    result = run("user", "show", "--batch", "-", "--concurrency", "1", input=csv_rows(pupils))
-    assert result.exit_code == 5
+    result = run("user", "show", "--batch", "-", "--concurrency", "1", input=csv_rows(pupils), expect=5)
     out = lines(result.stdout)
     not_started = sum(1 for r in out if r.get("error", {}).get("code") == "NOT_STARTED")
     assert not_started >= 1

@@ -14,8 +14,7 @@ from wxpay_cli.local.audit import AuditLog
 
 def test_terminate_batch_needs_yes(sandbox, configure, run, pupils):
     configure(sandbox)
-    result = run("contract", "terminate", "--batch", "-", input=csv_rows(pupils[:3]))
-    assert result.exit_code == 1
+    result = run("contract", "terminate", "--batch", "-", input=csv_rows(pupils[:3]), expect=1)
     assert "about to terminate the contracts of 3 pupils" in result.stderr and "--yes" in result.stderr
     assert "pupils: p00, p01, p02" in result.stderr
     assert sandbox.received == [] and result.stdout == ""
@@ -23,8 +22,7 @@ def test_terminate_batch_needs_yes(sandbox, configure, run, pupils):
 
 def test_terminate_batch_dry_run_sends_no_termination(sandbox, configure, run, pupils):
     configure(sandbox)
-    result = run("contract", "terminate", "--batch", "-", "--dry-run", input=csv_rows(pupils[:3]))
-    assert result.exit_code == 0, result.stderr
+    result = run("contract", "terminate", "--batch", "-", "--dry-run", input=csv_rows(pupils[:3]), expect=0)
     out = lines(result.stdout)
     assert all(r["dry_run"] and r["request"]["method"] == "POST" for r in out)
     assert [r.method for r in sandbox.received] == ["GET"] * 3
@@ -36,13 +34,11 @@ def test_terminate_batch(sandbox, configure, run, pupils):
     user_id = sandbox.state.users[("demo-org", "p02")].user_id
     text = csv_rows(pupils[:2]) + "demo-terminated,demo-org\n"
     by_user_id = f"user_id,organization_id\n{user_id},demo-org\n"
-    result = run("contract", "terminate", "--batch", "-", "--yes", input=text)
-    assert result.exit_code == 1  # the already-terminated pupil fails
+    result = run("contract", "terminate", "--batch", "-", "--yes", input=text, expect=1)
     out = lines(result.stdout)
     assert [r.get("contract_state") for r in out[:2]] == ["TERMINATED", "TERMINATED"]
     assert out[2]["error"]["code"] == "NOT_CONTRACTED"
-    second = run("contract", "terminate", "--batch", "-", "--yes", input=by_user_id)
-    assert second.exit_code == 0, second.stderr
+    second = run("contract", "terminate", "--batch", "-", "--yes", input=by_user_id, expect=0)
     assert lines(second.stdout)[0]["user_id"] == user_id
     posts = [r for r in sandbox.received if r.method == "POST"]
     assert len(posts) == 3 and all(r.body == b"" and r.status == 204 for r in posts)

@@ -121,9 +121,8 @@ def test_the_replay_memory_forgets_a_nonce_only_after_it_is_kept():
 def test_a_link_replayed_into_the_next_run_is_refused(sandbox, hostile, run):
     """The daily job runs one pupil per process: a replaying proxy must not hand the first
     pupil's signed link answer to the next run, asked for another pupil."""
-    first = run("repayment-url", "--user", "demo", "--org", "demo-org", "--json")
-    assert first.exit_code == 0, first.stderr
-    link = json.loads(first.stdout)["repayment_url"]
+    first = run("repayment-url", "--user", "demo", "--org", "demo-org", "--json", expect=0)
+    link = first.json["repayment_url"]
     hostile.replay(LINK_PATH)
     second = run("repayment-url", "--user", "demo-2", "--org", "demo-org", "--json")
     no_traceback(second)

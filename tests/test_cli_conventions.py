@@ -5,7 +5,6 @@ among them), and SIGTERM exits 143.
 
 from __future__ import annotations
 
-import json
 import signal
 
 import pytest
@@ -57,14 +56,12 @@ def test_sigterm_outside_a_termination_exits_143(sandbox, configure):
 @pytest.mark.parametrize("flags", [("--json", "--format", "table"), ("--format", "table", "--json")])
 def test_conflicting_output_flags_are_a_usage_error(sandbox, configure, run, flags):
     configure(sandbox)
-    result = run(*LINK, *flags)
-    assert result.exit_code == 2
+    result = run(*LINK, *flags, expect=2)
     assert "different output formats" in result.stderr
     assert sandbox.received == []
 
 
 def test_the_same_format_twice_is_fine(sandbox, configure, run):
     configure(sandbox)
-    result = run(*LINK, "--json", "--format", "json")
-    assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["repayment_url"]
+    result = run(*LINK, "--json", "--format", "json", expect=0)
+    assert result.json["repayment_url"]

@@ -62,8 +62,7 @@ def test_no_colour_off_a_terminal(monkeypatch):
 
 
 def test_usage_errors_have_the_same_lower_case_prefix(run):
-    result = run("repayment-url", "--user", "", "--org", "x")
-    assert result.exit_code == 2
+    result = run("repayment-url", "--user", "", "--org", "x", expect=2)
     assert "\nerror: Invalid value for '--user'" in result.stderr
     assert "Error:" not in result.stderr
     assert "Usage: " in result.stderr and "--help" in result.stderr  # click's usage line and hint stay

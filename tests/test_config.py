@@ -3,8 +3,6 @@ with a clear message and no traceback, and nothing is sent."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from common import LINK, config_error
 from conftest import write_config
@@ -145,21 +143,18 @@ def test_encrypted_key_wrong_passphrase(sandbox, configure, run, encrypted_key):
 
 def test_encrypted_key_right_passphrase(sandbox, configure, run, encrypted_key):
     configure(sandbox, private_key=str(encrypted_key))
-    result = run(*LINK, env={"WXPAY_PRIVATE_KEY_PASSWORD": "s3cret-pass"})
-    assert result.exit_code == 0, result.stderr
+    run(*LINK, env={"WXPAY_PRIVATE_KEY_PASSWORD": "s3cret-pass"}, expect=0)
     assert sandbox.received[0].signature_ok
 
 
 def test_config_error_as_json(run):
-    result = run(*LINK, "--json")
-    assert result.exit_code == 3
-    assert json.loads(result.stderr)["error"]["code"] == "CONFIG_ERROR"
+    result = run(*LINK, "--json", expect=3)
+    assert result.error["code"] == "CONFIG_ERROR"
 
 
 def test_wrong_serial_is_refused_by_wechat(sandbox, configure, run):
     configure(sandbox, serial_no="ABCDEF0123")
-    result = run(*LINK)
-    assert result.exit_code == 1
+    result = run(*LINK, expect=1)
     assert "SIGN_ERROR" in result.stderr and "serial_no ABCDEF0123" in result.stderr
 
 

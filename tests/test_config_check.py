@@ -3,7 +3,6 @@ SIGN_ERROR explained, clock offset from the Date header; exit 1 when any check f
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from wxpay_cli.sandbox.server import Sandbox
 
 def check(run, *args, env=None):
     result = run("config", "check", "--json", *args, env=env)
-    return result, json.loads(result.stdout)
+    return result, result.json
 
 
 def by_name(report, prefix):
@@ -56,8 +55,7 @@ def test_certificate_profile_verifies_the_200(cert_sandbox, configure, run):
 
 def test_table_has_marks_and_hints(sandbox, configure, run):
     configure(sandbox)
-    result = run("config", "check", "--format", "table")
-    assert result.exit_code == 0, result.stderr
+    result = run("config", "check", "--format", "table", expect=0)
     assert "✓" in result.stdout and "private key file" in result.stdout and "clock" in result.stdout
 
 

@@ -107,7 +107,6 @@ def test_config_example_prints_the_example_a_pip_install_has(run):
     import tomllib
     from pathlib import Path
 
-    result = run("config", "example")
-    assert result.exit_code == 0, result.stderr
+    result = run("config", "example", expect=0)
     assert result.stdout == (Path(__file__).parent.parent / "config.example.toml").read_text(encoding="utf-8")
     assert tomllib.loads(result.stdout)["profiles"]["school-a"]["mchid"] == "1900000001"

@@ -3,7 +3,6 @@ anything is written, keeping other profiles, refusing to overwrite."""
 
 from __future__ import annotations
 
-import json
 import tomllib
 from datetime import UTC, datetime, timedelta
 
@@ -37,9 +36,8 @@ def written(path):
 
 def test_init_by_flags_writes_a_working_private_profile(run, config_file, key_files, sandbox):
     keys = sandbox.keys
-    result = run("config", "init", *public_key_flags(key_files, keys, **{"--base-url": sandbox.url}), "--json")
-    assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["written"]["serial_no"] == keys.serial_no
+    result = run("config", "init", *public_key_flags(key_files, keys, **{"--base-url": sandbox.url}), "--json", expect=0)
+    assert result.json["written"]["serial_no"] == keys.serial_no
     document = written(config_file)
     assert document["default_profile"] == "school-a"
     profile = document["profiles"]["school-a"]
@@ -58,8 +56,7 @@ def test_init_by_flags_writes_a_working_private_profile(run, config_file, key_fi
 def test_init_keeps_other_profiles_and_default(run, tmp_path, key_files, sandbox_keys):
     write_config(tmp_path, {"old": {"mchid": "1", "serial_no": "AB", "private_key": "k.pem",
                                     "public_key_id": "PUB_KEY_ID_1", "public_key": "p.pem"}}, default="old")
-    result = run("config", "init", *public_key_flags(key_files, sandbox_keys, name="new"))
-    assert result.exit_code == 0, result.stderr
+    run("config", "init", *public_key_flags(key_files, sandbox_keys, name="new"), expect=0)
     document = written(tmp_path / "config.toml")
     assert sorted(document["profiles"]) == ["new", "old"]
     assert document["default_profile"] == "old"
@@ -69,13 +66,11 @@ def test_init_keeps_other_profiles_and_default(run, tmp_path, key_files, sandbox
 def test_init_refuses_to_overwrite_without_force(run, tmp_path, key_files, sandbox_keys):
     assert run("config", "init", *public_key_flags(key_files, sandbox_keys)).exit_code == 0
     before = (tmp_path / "config.toml").read_bytes()
-    result = run("config", "init", *public_key_flags(key_files, sandbox_keys, **{"--mchid": "1900000009"}))
-    assert result.exit_code == 1
+    result = run("config", "init", *public_key_flags(key_files, sandbox_keys, **{"--mchid": "1900000009"}), expect=1)
     assert "profile 'school-a' already exists" in result.stderr and "--force" in result.stderr
     assert (tmp_path / "config.toml").read_bytes() == before
 
-    forced = run("config", "init", *public_key_flags(key_files, sandbox_keys, **{"--mchid": "1900000009"}), "--force")
-    assert forced.exit_code == 0, forced.stderr
+    run("config", "init", *public_key_flags(key_files, sandbox_keys, **{"--mchid": "1900000009"}), "--force", expect=0)
     assert written(tmp_path / "config.toml")["profiles"]["school-a"]["mchid"] == "1900000009"
 
 
@@ -87,8 +82,7 @@ def test_init_uses_the_global_profile_name(run, tmp_path, key_files, sandbox_key
 
 def test_init_without_a_terminal_names_the_missing_flag(run, tmp_path, key_files, sandbox_keys):
     args = public_key_flags(key_files, sandbox_keys, **{"--mchid": None})
-    result = run("config", "init", *args, input="1900000001\n")
-    assert result.exit_code == 2
+    result = run("config", "init", *args, input="1900000001\n", expect=2)
     assert "Missing option '--mchid'" in result.stderr
     assert not (tmp_path / "config.toml").exists()
 
@@ -102,8 +96,7 @@ def test_init_without_a_terminal_names_the_missing_flag(run, tmp_path, key_files
     ({"--base-url": "http://x:abc"}, "'http://x:abc' is not a valid URL"),
 ])
 def test_init_rejects_bad_values_and_writes_nothing(change, message, run, tmp_path, key_files, sandbox_keys):
-    result = run("config", "init", *public_key_flags(key_files, sandbox_keys, **change))
-    assert result.exit_code == 3, result.stderr
+    result = run("config", "init", *public_key_flags(key_files, sandbox_keys, **change), expect=3)
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "config.toml").exists()
 
@@ -112,8 +105,7 @@ def test_init_refuses_a_key_that_is_not_the_certificates(run, tmp_path, key_file
     other = tmp_path / "other_key.pem"
     other.write_bytes(private_pem(sandbox_keys.platform_key))
     other.chmod(0o600)
-    result = run("config", "init", *public_key_flags(key_files, sandbox_keys, **{"--private-key": str(other)}))
-    assert result.exit_code == 3
+    result = run("config", "init", *public_key_flags(key_files, sandbox_keys, **{"--private-key": str(other)}), expect=3)
     assert "the private key does not belong to" in result.stderr and sandbox_keys.serial_no in result.stderr
     assert not (tmp_path / "config.toml").exists()
 
@@ -131,8 +123,7 @@ def test_init_bad_files_are_one_line_errors(role, content, message, run, tmp_pat
         path = key_files["merchant_cert"]
     elif content is not None:
         path.write_bytes(content)
-    result = run("config", "init", *public_key_flags(key_files, sandbox_keys, **{role: str(path)}))
-    assert result.exit_code == 3
+    result = run("config", "init", *public_key_flags(key_files, sandbox_keys, **{role: str(path)}), expect=3)
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "config.toml").exists()
@@ -151,8 +142,7 @@ def test_init_certificate_mode_checks_each_certificate(run, tmp_path, key_files,
     assert result.exit_code == 3 and "the merchant's own certificate" in result.stderr
     assert not (tmp_path / "config.toml").exists()
 
-    result = run(*base, "--platform-cert", str(key_files["platform_cert"]))
-    assert result.exit_code == 0, result.stderr
+    result = run(*base, "--platform-cert", str(key_files["platform_cert"]), expect=0)
     profile = written(tmp_path / "config.toml")["profiles"]["c"]
     assert profile["platform_certs"] == [str(key_files["platform_cert"])]
     assert "public_key_id" not in profile
@@ -160,8 +150,7 @@ def test_init_certificate_mode_checks_each_certificate(run, tmp_path, key_files,
 
 def test_init_without_verification_key_warns_what_to_do(run, tmp_path, key_files, sandbox_keys):
     result = run("config", "init", "--profile", "c", "--mchid", sandbox_keys.mchid, "--serial-no", sandbox_keys.serial_no,
-                 "--private-key", str(key_files["private_key"]))
-    assert result.exit_code == 0, result.stderr
+                 "--private-key", str(key_files["private_key"]), expect=0)
     assert "wxpay certs download" in result.stderr
 
 
@@ -172,16 +161,14 @@ def test_init_encrypted_key_without_passphrase_off_terminal(run, tmp_path, key_f
 
 
 def test_init_encrypted_key_with_passphrase_in_env(run, tmp_path, key_files, sandbox_keys, encrypted_key):
-    result = run("config", "init", *public_key_flags(key_files, sandbox_keys, **{"--private-key": str(encrypted_key)}),
-                 env={"WXPAY_PRIVATE_KEY_PASSWORD": "s3cret-pass"})
-    assert result.exit_code == 0, result.stderr
+    run("config", "init", *public_key_flags(key_files, sandbox_keys, **{"--private-key": str(encrypted_key)}),
+                 env={"WXPAY_PRIVATE_KEY_PASSWORD": "s3cret-pass"}, expect=0)
     assert "s3cret" not in (tmp_path / "config.toml").read_text()
 
 
 def test_init_asks_the_passphrase_hidden_until_right(run, tmp_path, key_files, sandbox_keys, encrypted_key, terminal):
     result = run("config", "init", *public_key_flags(key_files, sandbox_keys, **{"--private-key": str(encrypted_key)}),
-                 input="wrong-one\ns3cret-pass\n")
-    assert result.exit_code == 0, result.stderr
+                 input="wrong-one\ns3cret-pass\n", expect=0)
     assert "wrong passphrase" in result.stderr  # asked again
     assert "s3cret" not in result.stdout + result.stderr and "wrong-one" not in result.stdout + result.stderr
     assert "WXPAY_PRIVATE_KEY_PASSWORD" in result.stderr
@@ -194,8 +181,7 @@ def test_a_wrong_passphrase_is_reported_whole(run, tmp_path, key_files, sandbox_
     """click masks a hidden answer wherever it appears in the error: typing "wrong" must not
     turn "wrong passphrase" into "*** passphrase"."""
     result = run("config", "init", *public_key_flags(key_files, sandbox_keys, **{"--private-key": str(encrypted_key)}),
-                 input=f"{typed}\ns3cret-pass\n")
-    assert result.exit_code == 0, result.stderr
+                 input=f"{typed}\ns3cret-pass\n", expect=0)
     assert "wrong passphrase" in result.stderr
     assert "s3cret" not in result.stdout + result.stderr
 
@@ -210,8 +196,7 @@ def test_init_interactive_asks_with_defaults_and_validation(run, tmp_path, key_f
         str(key_files["public_key"]),
         "",  # base URL: default
     ]
-    result = run("config", "init", input="\n".join(answers) + "\n")
-    assert result.exit_code == 0, result.stderr
+    result = run("config", "init", input="\n".join(answers) + "\n", expect=0)
     assert "must be digits" in result.stderr and "private key file not found" in result.stderr
     assert "does not look like a public key id" in result.stderr
     profile = written(tmp_path / "config.toml")["profiles"]["default"]
@@ -232,10 +217,9 @@ def test_init_refuses_a_malformed_config_with_its_line(run, tmp_path, key_files,
 
 def test_relative_paths_are_stored_absolute(run, tmp_path, key_files, sandbox_keys, monkeypatch):
     monkeypatch.chdir(key_files["private_key"].parent)
-    result = run("config", "init", "--profile", "r", "--mchid", sandbox_keys.mchid, "--merchant-cert", "apiclient_cert.pem",
+    run("config", "init", "--profile", "r", "--mchid", sandbox_keys.mchid, "--merchant-cert", "apiclient_cert.pem",
                  "--private-key", "apiclient_key.pem", "--public-key-id", sandbox_keys.public_key_id,
-                 "--public-key", "pub_key.pem")
-    assert result.exit_code == 0, result.stderr
+                 "--public-key", "pub_key.pem", expect=0)
     assert written(tmp_path / "config.toml")["profiles"]["r"]["private_key"] == str(key_files["private_key"])
 
 
@@ -283,13 +267,11 @@ def test_init_warns_about_a_readable_key(run, tmp_path, key_files, sandbox_keys)
 
 def test_second_profile_keeps_the_first_as_default(run, tmp_path, key_files, sandbox_keys):
     """A file with one profile and no default_profile: adding another must not break commands."""
-    first = run("config", "init", *public_key_flags(key_files, sandbox_keys, name="first"))
-    assert first.exit_code == 0, first.stderr
+    run("config", "init", *public_key_flags(key_files, sandbox_keys, name="first"), expect=0)
     path = tmp_path / "config.toml"
     text = path.read_text()
     path.write_text("# my notes\n" + "\n".join(line for line in text.splitlines() if not line.startswith("default_profile")))
-    second = run("config", "init", *public_key_flags(key_files, sandbox_keys, name="second"))
-    assert second.exit_code == 0, second.stderr
+    run("config", "init", *public_key_flags(key_files, sandbox_keys, name="second"), expect=0)
     document = tomllib.loads(path.read_text())
     assert document["default_profile"] == "first" and set(document["profiles"]) == {"first", "second"}
     assert (tmp_path / "config.toml.bak").read_text().startswith("# my notes")  # comments kept in the backup
@@ -303,8 +285,7 @@ def test_symlinked_config_is_written_through(run, tmp_path, key_files, sandbox_k
     link = tmp_path / "link.toml"
     link.symlink_to(real)
     monkeypatch.setenv("WXPAY_CONFIG", str(link))
-    result = run("config", "init", *public_key_flags(key_files, sandbox_keys))
-    assert result.exit_code == 0, result.stderr
+    run("config", "init", *public_key_flags(key_files, sandbox_keys), expect=0)
     assert link.is_symlink() and "profiles" in tomllib.loads(real.read_text())
 
 
@@ -325,8 +306,7 @@ def test_init_interactive_asks_again_for_each_wrong_file(run, tmp_path, key_file
         str(key_files["merchant_cert"]), str(key_files["public_key"]),  # a certificate is not pub_key.pem
         "",
     ]
-    result = run("config", "init", input="\n".join(answers) + "\n")
-    assert result.exit_code == 0, result.stderr
+    result = run("config", "init", input="\n".join(answers) + "\n", expect=0)
     assert "does not belong to" in result.stderr and "is a certificate, not a public key" in result.stderr
     assert written(tmp_path / "config.toml")["profiles"]["default"]["merchant_cert"] == str(key_files["merchant_cert"])
 

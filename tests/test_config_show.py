@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -18,9 +17,8 @@ from wxpay_cli.sandbox.keys import private_pem
 def test_show_gives_values_sources_and_fingerprints_never_contents(sandbox, configure, run, tmp_path):
     keys = sandbox.keys
     table = configure(sandbox, mode="both", apiv3_key=keys.apiv3_key)
-    result = run("--profile", "school-a", "config", "show", "--json")
-    assert result.exit_code == 0, result.stderr
-    shown = json.loads(result.stdout)
+    result = run("--profile", "school-a", "config", "show", "--json", expect=0)
+    shown = result.json
     assert shown["profile"] == {"value": "school-a", "source": "flag"}
     assert shown["config"] == {"value": str(tmp_path / "config.toml"), "source": "env"}
     assert shown["mchid"] == {"value": keys.mchid, "source": "file"}
@@ -40,8 +38,7 @@ def test_show_table_and_env_sources(sandbox, configure, run, tmp_path):
     del table["private_key"]
     write_config(tmp_path, {"school-a": table})
     pem = private_pem(sandbox.keys.merchant_key).decode()
-    result = run("config", "show", "--format", "table", env={"WXPAY_PRIVATE_KEY": pem, "WXPAY_PROFILE": "school-a"})
-    assert result.exit_code == 0, result.stderr
+    result = run("config", "show", "--format", "table", env={"WXPAY_PRIVATE_KEY": pem, "WXPAY_PROFILE": "school-a"}, expect=0)
     lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
     assert "$WXPAY_PRIVATE_KEY (PEM)" in lines["private_key"] and lines["private_key"].rstrip().endswith("env")
     assert lines["profile"].rstrip().endswith("env")
@@ -50,9 +47,8 @@ def test_show_table_and_env_sources(sandbox, configure, run, tmp_path):
 
 def test_show_reports_a_broken_file_instead_of_failing(sandbox, configure, run, tmp_path):
     configure(sandbox, public_key=str(tmp_path / "gone.pem"))
-    result = run("config", "show", "--json")
-    assert result.exit_code == 0, result.stderr
-    assert "not found" in json.loads(result.stdout)["public_key"]["problem"]
+    result = run("config", "show", "--json", expect=0)
+    assert "not found" in result.json["public_key"]["problem"]
 
 
 # -- key safety on every command -----------------------------------------------
@@ -69,8 +65,7 @@ def test_every_command_warns_when_the_key_is_readable(argv, sandbox, configure, 
 def test_certs_download_warns_too(cert_sandbox, configure, run, tmp_path):
     table = configure(cert_sandbox, mode="none")
     Path(table["private_key"]).chmod(0o604)
-    result = run("certs", "download", "-o", str(tmp_path / "c"), env={"WXPAY_APIV3_KEY": cert_sandbox.keys.apiv3_key})
-    assert result.exit_code == 0, result.stderr
+    result = run("certs", "download", "-o", str(tmp_path / "c"), env={"WXPAY_APIV3_KEY": cert_sandbox.keys.apiv3_key}, expect=0)
     assert "is readable by other users" in result.stderr
 
 
@@ -78,8 +73,7 @@ def test_private_key_pem_from_the_environment_signs(sandbox, configure, run, tmp
     table = configure(sandbox)
     del table["private_key"]
     write_config(tmp_path, {"a": table})
-    result = run(*LINK, env={"WXPAY_PRIVATE_KEY": private_pem(sandbox.keys.merchant_key).decode()})
-    assert result.exit_code == 0, result.stderr
+    run(*LINK, env={"WXPAY_PRIVATE_KEY": private_pem(sandbox.keys.merchant_key).decode()}, expect=0)
     assert sandbox.received[0].signature_ok
 
 
@@ -92,8 +86,7 @@ def test_private_key_path_from_the_environment_beats_the_file(sandbox, configure
 
 def test_garbage_pem_in_the_environment_is_one_line(sandbox, configure, run, tmp_path):
     configure(sandbox)
-    result = run(*LINK, env={"WXPAY_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n"})
-    assert result.exit_code == 3
+    result = run(*LINK, env={"WXPAY_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n"}, expect=3)
     assert "$WXPAY_PRIVATE_KEY is not a valid private key" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "nope" not in result.stderr
 

@@ -140,8 +140,7 @@ def test_help_goes_back_to_english_in_the_same_process(run):
 
 
 def test_click_usage_errors_are_in_chinese(run):
-    result = run("--lang", "zh", "repayment-url", "--user", "x", "--org")
-    assert result.exit_code == 2
+    result = run("--lang", "zh", "repayment-url", "--user", "x", "--org", expect=2)
     assert "错误" in result.stderr and "需要 1 个值" in result.stderr
     result = run("--lang", "zh", "no-such-command")
     assert "没有命令" in result.stderr
@@ -152,8 +151,7 @@ def test_click_usage_errors_are_in_chinese(run):
 @pytest.mark.parametrize("args, words", [(["audit", "--limit", "x"], "不是有效的整数"),
                                          (["user", "show", "--rate", "x", "--batch", "r.csv"], "不是有效的数")])
 def test_a_bad_number_is_named_in_chinese(run, args, words):
-    result = run("--lang", "zh", *args)
-    assert result.exit_code == 2
+    result = run("--lang", "zh", *args, expect=2)
     assert words in result.stderr and "range" not in result.stderr, result.stderr
 
 
@@ -283,16 +281,14 @@ def test_chinese_help_wraps_by_display_width_and_keeps_commands_whole():
 
 def test_a_school_is_not_labelled_with_a_persons_name(sandbox, configure, run):
     configure(sandbox)
-    result = run("--lang", "zh", "org", "show", "--id", "1234567", "--format", "table")
-    assert result.exit_code == 0, result.stderr
+    result = run("--lang", "zh", "org", "show", "--id", "1234567", "--format", "table", expect=0)
     assert "学校名称" in result.stdout and "姓名" not in result.stdout
 
 
 def test_chinese_summaries_put_no_space_before_a_full_width_bracket(sandbox, configure, run, pupils):
     configure(sandbox)
     result = run("--lang", "zh", "contract", "terminate", "--batch", "-", "--dry-run", "--json",
-                 input=csv_rows(pupils[:2]))
-    assert result.exit_code == 0, result.stderr
+                 input=csv_rows(pupils[:2]), expect=0)
     assert " （" not in result.stderr, result.stderr
     assert "（共 2 行" in result.stderr
     assert re.search(r"秒（每秒 \d+ 行）", result.stderr) and "{" not in result.stderr, result.stderr
@@ -311,11 +307,9 @@ def test_a_chinese_summary_lists_pupils_with_the_enumeration_comma(sandbox, conf
 
 def test_click_file_and_number_errors_are_in_chinese(sandbox, configure, run, tmp_path):
     configure(sandbox)
-    result = run("--lang", "zh", "user", "show", "--batch", str(tmp_path / "名单.csv"))
-    assert result.exit_code == 2
+    result = run("--lang", "zh", "user", "show", "--batch", str(tmp_path / "名单.csv"), expect=2)
     assert "No such file" not in result.stderr and "文件不存在" in result.stderr, result.stderr
-    result = run("--lang", "zh", "audit", "--limit", "x")
-    assert result.exit_code == 2
+    result = run("--lang", "zh", "audit", "--limit", "x", expect=2)
     assert "integer" not in result.stderr and "整数" in result.stderr, result.stderr
     result = run("--lang", "en", "audit", "--limit", "x")  # and English stays English in the same process
     assert "is not a valid integer range" in result.stderr
@@ -323,15 +317,13 @@ def test_click_file_and_number_errors_are_in_chinese(sandbox, configure, run, tm
 
 @pytest.mark.parametrize("command", [("repayment-url",), ("sandbox", "serve")])
 def test_chinese_help_has_no_english_metavar(run, command):
-    result = run("--lang", "zh", *command, "--help")
-    assert result.exit_code == 0
+    result = run("--lang", "zh", *command, "--help", expect=0)
     assert "INTEGER" not in result.stdout and "RANGE" not in result.stdout, result.stdout
 
 
 def test_a_closed_port_is_said_in_chinese(sandbox, configure, run):
     configure(sandbox, base_url=f"http://127.0.0.1:{closed_port()}")
-    result = run("--lang", "zh", "repayment-url", "--user", "demo", "--org", "demo-org")
-    assert result.exit_code == 4
+    result = run("--lang", "zh", "repayment-url", "--user", "demo", "--org", "demo-org", expect=4)
     assert "Connection refused" not in result.stderr and "连接被拒绝" in result.stderr, result.stderr
     english = run("--lang", "en", "repayment-url", "--user", "demo", "--org", "demo-org")
     assert "Connection refused" in english.stderr or "connection refused" in english.stderr

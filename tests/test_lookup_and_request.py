@@ -9,9 +9,8 @@ import pytest
 
 def test_user_show_decrypts_an_encrypted_name(sandbox, configure, run):
     configure(sandbox)
-    result = run("user", "show", "--user", "demo", "--org", "demo-org", "--json")
-    assert result.exit_code == 0, result.stderr
-    data = json.loads(result.stdout)
+    result = run("user", "show", "--user", "demo", "--org", "demo-org", "--json", expect=0)
+    data = result.json
     assert data["user_name"] == "张小明"
     assert data["contract_state"] == "CONTRACTED" and data["student_info"] == {"class_name": "三年级二班"}
     [request] = sandbox.received
@@ -22,7 +21,7 @@ def test_user_show_decrypts_an_encrypted_name(sandbox, configure, run):
 def test_user_show_plain_name_and_use_id_typo(sandbox, configure, run):
     configure(sandbox)
     user = sandbox.seed_user("demo-org", "typo", user_name="Plain Name", encrypt_name=False, use_id_typo=True)
-    data = json.loads(run("user", "show", "--user", "typo", "--org", "demo-org").stdout)
+    data = run("user", "show", "--user", "typo", "--org", "demo-org").json
     assert data["user_name"] == "Plain Name"
     assert data["user_id"] == user.user_id
 
@@ -37,17 +36,15 @@ def test_user_show_table(sandbox, configure, run):
 def test_ids_with_slashes_are_encoded_not_path(sandbox, configure, run):
     configure(sandbox)
     sandbox.seed_user("org/1", "a b/c", user_name="X", encrypt_name=False)
-    result = run("user", "show", "--user", "a b/c", "--org", "org/1")
-    assert result.exit_code == 0, result.stderr
+    run("user", "show", "--user", "a b/c", "--org", "org/1", expect=0)
     assert sandbox.received[0].target == "/v3/offlinefacemch/organizations/org%2F1/users/out-user-id/a%20b%2Fc"
 
 
 def test_contract_show(sandbox, configure, run):
     configure(sandbox)
     user = sandbox.state.users[("demo-org", "demo")]
-    result = run("contract", "show", user.contract_id, "--appid", "wx123", "--json")
-    assert result.exit_code == 0, result.stderr
-    data = json.loads(result.stdout)
+    result = run("contract", "show", user.contract_id, "--appid", "wx123", "--json", expect=0)
+    data = result.json
     assert data["contract_id"] == user.contract_id and data["user_id"] == user.user_id
     assert sandbox.received[0].target == f"/v3/offlineface/contracts/{user.contract_id}?appid=wx123"
     assert run("contract", "show", "nope").exit_code == 1
@@ -55,9 +52,8 @@ def test_contract_show(sandbox, configure, run):
 
 def test_request_get(sandbox, configure, run):
     configure(sandbox)
-    result = run("request", "get", "/v3/offlinefacemch/organizations/demo-org/users/out-user-id/demo")
-    assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["out_user_id"] == "demo"
+    result = run("request", "get", "/v3/offlinefacemch/organizations/demo-org/users/out-user-id/demo", expect=0)
+    assert result.json["out_user_id"] == "demo"
     assert sandbox.received[0].method == "GET" and sandbox.received[0].signature_ok
 
 
@@ -71,9 +67,8 @@ def test_request_post_body(how, sandbox, configure, run, tmp_path):
         args = ["--data", f"@{tmp_path / 'body.json'}"]
     elif how == "stdin":
         args, stdin = ["--data", "-"], body
-    result = run("request", "POST", "/v3/offlineface/repayment-url", *args, input=stdin)
-    assert result.exit_code == 0, result.stderr
-    assert "repayment_url" in json.loads(result.stdout)
+    result = run("request", "POST", "/v3/offlineface/repayment-url", *args, input=stdin, expect=0)
+    assert "repayment_url" in result.json
     assert sandbox.received[0].body == b'{"out_user_id":"demo","organization_id":"demo-org"}'
     assert sandbox.received[0].signature_ok
 
@@ -89,8 +84,7 @@ def test_request_refuses_terminations(method, path, sandbox, configure, run):
     """The escape hatch must not bypass confirmation and the audit log, whatever the method."""
     configure(sandbox)
     user = sandbox.state.users[("demo-org", "demo")]
-    result = run("request", method, path.format(user_id=user.user_id))
-    assert result.exit_code == 1
+    result = run("request", method, path.format(user_id=user.user_id), expect=1)
     assert "does not send terminations" in result.stderr
     assert "wxpay contract terminate" in result.stderr or "guarded command" in result.stderr
     assert sandbox.received == []
@@ -126,8 +120,7 @@ def test_request_refusal_and_verification(sandbox, configure, run):
 
 def test_handover_happy_path(sandbox, configure, run, terminal):
     configure(sandbox)
-    result = run("handover", "--user", "demo", "--org", "demo-org", input="y\ny\ny\n", env={"COLUMNS": "200"})
-    assert result.exit_code == 0, result.stderr
+    result = run("handover", "--user", "demo", "--org", "demo-org", input="y\ny\ny\n", env={"COLUMNS": "200"}, expect=0)
     assert "/sandbox/repay/" in result.stdout and "█" in result.stdout  # link and QR
     assert "TERMINATED" in result.stdout
     assert [(r.method, r.path.rsplit("/", 1)[-1]) for r in sandbox.received] == [
@@ -142,8 +135,7 @@ def test_handover_happy_path(sandbox, configure, run, terminal):
 ])
 def test_handover_can_be_abandoned_at_each_step(answers, sent, sandbox, configure, run, terminal):
     configure(sandbox)
-    result = run("handover", "--user", "demo", "--org", "demo-org", input=answers)
-    assert result.exit_code == 1
+    result = run("handover", "--user", "demo", "--org", "demo-org", input=answers, expect=1)
     assert "nothing was terminated" in result.stderr
     assert [r.method for r in sandbox.received] == sent
     assert sandbox.state.users[("demo-org", "demo")].contract_state == "CONTRACTED"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 
@@ -14,9 +13,8 @@ DEMO_USER_QUERY = "/v3/offlinefacemch/organizations/demo-org/users/out-user-id/d
 
 def test_message_names_the_pupil_and_holds_the_link_whole(sandbox, configure, run):
     configure(sandbox)
-    result = run(*LINK, "--message", "--json")
-    assert result.exit_code == 0, result.stderr
-    data = json.loads(result.stdout)
+    result = run(*LINK, "--message", "--json", expect=0)
+    data = result.json
     assert set(data) == {"repayment_url", "expire_at", "message"}
     message = data["message"]
     assert "张小明" in message and "三年级二班" in message
@@ -29,8 +27,7 @@ def test_message_names_the_pupil_and_holds_the_link_whole(sandbox, configure, ru
 
 def test_table_shows_name_class_and_the_message(sandbox, configure, run):
     configure(sandbox)
-    result = run(*LINK, "--message", "--format", "table", env={"COLUMNS": "80"})
-    assert result.exit_code == 0, result.stderr
+    result = run(*LINK, "--message", "--format", "table", env={"COLUMNS": "80"}, expect=0)
     lines = result.stdout.splitlines()
     assert any("Name" in line and "张小明" in line for line in lines)
     assert any("Class" in line and "三年级二班" in line for line in lines)
@@ -46,14 +43,14 @@ def test_plain_table_shows_name_and_class_too(sandbox, configure, run):
 
 def test_json_without_message_is_unchanged_and_makes_one_call(sandbox, configure, run):
     configure(sandbox)
-    data = json.loads(run(*LINK, "--json").stdout)
+    data = run(*LINK, "--json").json
     assert set(data) == {"repayment_url", "expire_at"}
     assert len(sandbox.received) == 1
 
 
 def test_profile_template(sandbox, configure, run):
     configure(sandbox, message_template="{name}（{class_name}）家长您好，请点击链接还款：{url} 有效期至 {expires}")
-    data = json.loads(run(*LINK, "--message", "--json").stdout)
+    data = run(*LINK, "--message", "--json").json
     assert data["message"].startswith("张小明（三年级二班）家长您好，请点击链接还款：" + data["repayment_url"] + " 有效期至 ")
 
 
@@ -61,8 +58,7 @@ def test_profile_template(sandbox, configure, run):
                                       "{url:>200}", "no link here {name}", "{url", ""])
 def test_bad_template_is_a_config_error_before_anything_is_sent(template, sandbox, configure, run):
     configure(sandbox, message_template=template)
-    result = run(*LINK, "--message")
-    assert result.exit_code == 3, result.stderr
+    result = run(*LINK, "--message", expect=3)
     assert "message_template" in result.stderr
     assert sandbox.received == []
 
@@ -70,18 +66,16 @@ def test_bad_template_is_a_config_error_before_anything_is_sent(template, sandbo
 def test_name_lookup_refused_still_gives_the_message_by_id(sandbox, configure, run):
     configure(sandbox)
     sandbox.inject("status", status=403, code="NO_AUTH", message="无权限", path_contains="/users/out-user-id/")
-    result = run(*LINK, "--message", "--json")
-    assert result.exit_code == 0, result.stderr
+    result = run(*LINK, "--message", "--json", expect=0)
     assert "NO_AUTH" in result.stderr and "warning" in result.stderr
-    data = json.loads(result.stdout)
+    data = result.json
     assert "demo" in data["message"] and data["repayment_url"] in data["message"]
 
 
 def test_name_lookup_that_fails_verification_shows_no_link(sandbox, configure, run):
     configure(sandbox)
     sandbox.inject("bad_signature", path_contains="/users/out-user-id/")
-    result = run(*LINK, "--message", "--json")
-    assert result.exit_code == 5
+    result = run(*LINK, "--message", "--json", expect=5)
     assert result.stdout == ""
     assert [r.method for r in sandbox.received] == ["GET"]  # no link was fetched
 
@@ -89,8 +83,7 @@ def test_name_lookup_that_fails_verification_shows_no_link(sandbox, configure, r
 def test_outside_name_cannot_control_the_terminal(sandbox, configure, run):
     sandbox.seed_user("demo-org", "evil", user_name="张\x1b[2J小明\u202e", class_name="一班\x07", encrypt_name=False)
     configure(sandbox)
-    result = run("repayment-url", "--user", "evil", "--org", "demo-org", "--message", "--format", "table")
-    assert result.exit_code == 0, result.stderr
+    result = run("repayment-url", "--user", "evil", "--org", "demo-org", "--message", "--format", "table", expect=0)
     assert not any(c in result.stdout for c in "\x1b\u202e\x07")
     assert "\\x1b[2J" in result.stdout
 
@@ -130,9 +123,8 @@ def test_copy_puts_the_message_on_the_clipboard(sandbox, configure, run, fake_to
     configure(sandbox)
     clipboard = fake_tools("xclip")
     monkeypatch.setenv("DISPLAY", ":0")
-    result = run(*LINK, "--message", "--copy", "--json")
-    assert result.exit_code == 0, result.stderr
-    assert clipboard.read_text(encoding="utf-8") == json.loads(result.stdout)["message"]
+    result = run(*LINK, "--message", "--copy", "--json", expect=0)
+    assert clipboard.read_text(encoding="utf-8") == result.json["message"]
     assert "copied" in result.stderr and "xclip" in result.stderr
 
 
@@ -141,31 +133,28 @@ def test_copy_without_message_copies_the_link(sandbox, configure, run, fake_tool
     clipboard = fake_tools("wl-copy")
     monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
     result = run(*LINK, "--copy", "--json")
-    assert clipboard.read_text(encoding="utf-8") == json.loads(result.stdout)["repayment_url"]
+    assert clipboard.read_text(encoding="utf-8") == result.json["repayment_url"]
 
 
 def test_clip_exe_gets_utf16_so_chinese_names_survive(sandbox, configure, run, fake_tools):
     configure(sandbox)
     clipboard = fake_tools("clip.exe")
-    result = run(*LINK, "--message", "--copy", "--json")
-    assert result.exit_code == 0, result.stderr
-    assert clipboard.read_bytes().decode("utf-16") == json.loads(result.stdout)["message"]
+    result = run(*LINK, "--message", "--copy", "--json", expect=0)
+    assert clipboard.read_bytes().decode("utf-16") == result.json["message"]
 
 
 def test_no_clipboard_says_so(sandbox, configure, run, fake_tools):
     configure(sandbox)
-    result = run(*LINK, "--copy", "--json")
-    assert result.exit_code == 0
+    result = run(*LINK, "--copy", "--json", expect=0)
     assert "no clipboard" in result.stderr and "nothing was copied" in result.stderr
-    assert json.loads(result.stdout)["repayment_url"]
+    assert result.json["repayment_url"]
 
 
 def test_failing_clipboard_tool_says_nothing_was_copied(sandbox, configure, run, fake_tools, monkeypatch):
     configure(sandbox)
     fake_tools("xclip", exit_code=1)
     monkeypatch.setenv("DISPLAY", ":0")
-    result = run(*LINK, "--copy", "--json")
-    assert result.exit_code == 0
+    result = run(*LINK, "--copy", "--json", expect=0)
     assert "xclip" in result.stderr and "nothing was copied" in result.stderr
     assert "copied to the clipboard" not in result.stderr
 
@@ -173,8 +162,7 @@ def test_failing_clipboard_tool_says_nothing_was_copied(sandbox, configure, run,
 def test_handover_shows_the_message(sandbox, configure, run, monkeypatch):
     monkeypatch.setattr("wxpay_cli.terminal.prompt.interactive", lambda: True)
     configure(sandbox)
-    result = run("handover", "--user", "demo", "--org", "demo-org", input="y\nn\n", env={"COLUMNS": "200"})
-    assert result.exit_code == 1  # stopped before termination
+    result = run("handover", "--user", "demo", "--org", "demo-org", input="y\nn\n", env={"COLUMNS": "200"}, expect=1)
     assert "Message to forward" in result.stdout and "张小明" in result.stdout
     assert os.environ.get("PATH")  # the environment was left alone
 
@@ -183,10 +171,9 @@ def test_message_in_the_operators_language(sandbox, configure, run, fake_tools, 
     configure(sandbox)
     clipboard = fake_tools("xclip")
     monkeypatch.setenv("DISPLAY", ":0")
-    result = run("--lang", "zh", *LINK, "--message", "--copy", "--format", "table")
-    assert result.exit_code == 0, result.stderr
+    result = run("--lang", "zh", *LINK, "--message", "--copy", "--format", "table", expect=0)
     assert "张小明（三年级二班）的还款链接" in result.stdout and "Repayment link for" not in result.stdout
     assert clipboard.read_text(encoding="utf-8").startswith("张小明（三年级二班）的还款链接：\n")
     # JSON is the same in every language: the message there is the English default
-    data = json.loads(run("--lang", "zh", *LINK, "--message", "--json").stdout)
+    data = run("--lang", "zh", *LINK, "--message", "--json").json
     assert data["message"].startswith("Repayment link for 张小明 (三年级二班):")

@@ -4,7 +4,6 @@ NO_PROXY) honoured with the deadline still holding, an idle connection not reuse
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
@@ -142,9 +141,8 @@ def proxy_env(monkeypatch):
 def test_a_proxy_from_the_environment_carries_the_call(sandbox, configure, run, proxy_env):
     configure(sandbox)
     proxy = proxy_env()
-    result = run("user", "show", "--user", "demo", "--org", "demo-org", "--json")
-    assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["out_user_id"] == "demo"
+    result = run("user", "show", "--user", "demo", "--org", "demo-org", "--json", expect=0)
+    assert result.json["out_user_id"] == "demo"
     assert len(proxy.request_lines) == 1 and proxy.request_lines[0].startswith(f"GET {sandbox.url}/v3/")
 
 

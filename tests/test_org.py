@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -10,9 +9,8 @@ import pytest
 
 def test_by_name_finds_the_id_and_the_request_is_signed(sandbox, configure, run):
     configure(sandbox)
-    result = run("org", "show", "--name", "南山中兴小学部", "--json")
-    assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout) == {"organization_id": "1234567", "organization_name": "南山中兴小学部"}
+    result = run("org", "show", "--name", "南山中兴小学部", "--json", expect=0)
+    assert result.json == {"organization_id": "1234567", "organization_name": "南山中兴小学部"}
     [request] = sandbox.received
     assert request.method == "GET" and request.path == "/v3/offlinefacemch/organizations"
     assert parse_qs(urlsplit(request.target).query) == {"organization_name": ["南山中兴小学部"]}
@@ -21,23 +19,20 @@ def test_by_name_finds_the_id_and_the_request_is_signed(sandbox, configure, run)
 
 def test_by_id(sandbox, configure, run):
     configure(sandbox)
-    result = run("org", "show", "--id", "demo-org", "--json")
-    assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["organization_name"] == "演示实验小学"
+    result = run("org", "show", "--id", "demo-org", "--json", expect=0)
+    assert result.json["organization_name"] == "演示实验小学"
     assert sandbox.received[0].query == {"organization_id": ["demo-org"]}
 
 
 def test_table_on_a_terminal(sandbox, configure, run):
     configure(sandbox)
-    result = run("org", "show", "--name", "南山中兴小学部", "--format", "table")
-    assert result.exit_code == 0, result.stderr
+    result = run("org", "show", "--name", "南山中兴小学部", "--format", "table", expect=0)
     assert "1234567" in result.stdout and "南山中兴小学部" in result.stdout
 
 
 def test_unknown_name_is_wechats_refusal(sandbox, configure, run):
     configure(sandbox)
-    result = run("org", "show", "--name", "没有这个学校")
-    assert result.exit_code == 1
+    result = run("org", "show", "--name", "没有这个学校", expect=1)
     assert "RESOURCE_NOT_EXISTS" in result.stderr and result.stdout == ""
 
 
@@ -45,8 +40,7 @@ def test_unknown_name_is_wechats_refusal(sandbox, configure, run):
                                   ("--name", "x" * 300), ("--id", "")])
 def test_exactly_one_clean_question_is_a_usage_error(args, sandbox, configure, run):
     configure(sandbox)
-    result = run("org", "show", *args)
-    assert result.exit_code == 2, result.stderr
+    run("org", "show", *args, expect=2)
     assert sandbox.received == []
 
 
@@ -66,13 +60,11 @@ BY_NAME = ("--name", "南山中兴小学部")
 ])
 def test_answer_not_about_what_was_asked_is_refused(asked, answer, hostile, run):
     hostile.rewrite(ORG_QUERY, lambda _: answer)  # signed, but not about what was asked
-    result = run("org", "show", *asked)
-    assert result.exit_code == 5, result.stderr
+    result = run("org", "show", *asked, expect=5)
     assert result.stdout == ""
 
 
 def test_name_with_control_characters_is_escaped_on_a_terminal(hostile, run):
     hostile.rewrite(ORG_QUERY, lambda _: {"organization_id": "1234567", "organization_name": "南山\x1b[2J小学"})
-    result = run("org", "show", "--id", "1234567", "--format", "table")
-    assert result.exit_code == 0, result.stderr
+    result = run("org", "show", "--id", "1234567", "--format", "table", expect=0)
     assert "\x1b" not in result.stdout and "\\x1b[2J" in result.stdout

@@ -4,8 +4,6 @@ said plainly."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from common import LINK
 
@@ -17,16 +15,14 @@ def test_qr_png_that_cannot_be_written_is_refused_before_fetching(sandbox, confi
     configure(sandbox)
     (tmp_path / "a-file").write_text("")
     (tmp_path / "a-folder").mkdir()
-    result = run(*LINK, "--qr-png", str(tmp_path / where))
-    assert result.exit_code == 2, result.stderr
+    result = run(*LINK, "--qr-png", str(tmp_path / where), expect=2)
     assert "--qr-png" in result.stderr and "Traceback" not in result.stderr
     assert sandbox.received == []  # nothing fetched, so no link is spent or logged
 
 
 def test_qr_png_that_can_be_written_is_written(sandbox, configure, run, tmp_path):
     configure(sandbox)
-    result = run(*LINK, "--qr-png", str(tmp_path / "qr.png"), "--json")
-    assert result.exit_code == 0, result.stderr
+    run(*LINK, "--qr-png", str(tmp_path / "qr.png"), "--json", expect=0)
     assert (tmp_path / "qr.png").read_bytes().startswith(b"\x89PNG")
 
 
@@ -40,8 +36,7 @@ def test_a_link_too_long_for_a_qr_code_is_a_clear_error(tmp_path):
 
 def test_qr_in_terminal_table(sandbox, configure, run):
     configure(sandbox)
-    result = run("repayment-url", "--user", "demo", "--org", "demo-org", "--qr", "--format", "table")
-    assert result.exit_code == 0
+    result = run("repayment-url", "--user", "demo", "--org", "demo-org", "--qr", "--format", "table", expect=0)
     qr_lines = [line for line in result.stdout.splitlines() if "█" in line]
     assert len(qr_lines) > 10
 
@@ -49,15 +44,13 @@ def test_qr_in_terminal_table(sandbox, configure, run):
 def test_qr_png(sandbox, configure, run, tmp_path):
     configure(sandbox)
     png = tmp_path / "link.png"
-    result = run("repayment-url", "--user", "demo", "--org", "demo-org", "--qr-png", str(png))
-    assert result.exit_code == 0, result.stderr
+    result = run("repayment-url", "--user", "demo", "--org", "demo-org", "--qr-png", str(png), expect=0)
     assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
-    assert json.loads(result.stdout)["repayment_url"]  # stdout still carries only the data
+    assert result.json["repayment_url"]  # stdout still carries only the data
 
 
 def test_qr_png_unwritable(sandbox, configure, run, tmp_path):
     configure(sandbox)
-    result = run("repayment-url", "--user", "demo", "--org", "demo-org", "--qr-png", str(tmp_path / "no" / "x.png"))
-    assert result.exit_code == 2  # refused before the link is fetched
+    result = run("repayment-url", "--user", "demo", "--org", "demo-org", "--qr-png", str(tmp_path / "no" / "x.png"), expect=2)
     assert "does not exist" in result.stderr and "Traceback" not in result.stderr
     assert sandbox.received == []

@@ -13,8 +13,7 @@ EXPECTED_BODY = b'{"out_user_id":"demo","organization_id":"demo-org"}'
 
 def test_json_is_exactly_the_api_object_and_request_is_signed(sandbox, configure, run):
     configure(sandbox)
-    result = run("repayment-url", "--user", "demo", "--org", "demo-org", "--json")
-    assert result.exit_code == 0, result.stderr
+    result = run("repayment-url", "--user", "demo", "--org", "demo-org", "--json", expect=0)
     lines = result.stdout.splitlines()
     assert len(lines) == 1
     data = json.loads(lines[0])
@@ -35,14 +34,13 @@ def test_json_is_exactly_the_api_object_and_request_is_signed(sandbox, configure
 def test_pipe_defaults_to_json(sandbox, configure, run):
     configure(sandbox)
     result = run("repayment-url", "--user", "demo", "--org", "demo-org")
-    assert json.loads(result.stdout)["repayment_url"].startswith("https://127.0.0.1")
+    assert result.json["repayment_url"].startswith("https://127.0.0.1")
 
 
 def test_table_shows_whole_link_expiry_and_context(sandbox, configure, run):
     configure(sandbox)
-    result = run("repayment-url", "--user", "demo", "--org", "demo-org", "--format", "table")
-    assert result.exit_code == 0, result.stderr
-    url = json.loads(run("repayment-url", "--user", "demo", "--org", "demo-org").stdout)["repayment_url"]
+    result = run("repayment-url", "--user", "demo", "--org", "demo-org", "--format", "table", expect=0)
+    url = run("repayment-url", "--user", "demo", "--org", "demo-org").json["repayment_url"]
     # Each answer carries a fresh token; the table's link must stand whole on one line.
     link_lines = [line for line in result.stdout.splitlines() if "/sandbox/repay/" in line]
     assert len(link_lines) == 1
@@ -54,8 +52,7 @@ def test_table_shows_whole_link_expiry_and_context(sandbox, configure, run):
 
 def test_certificate_mode(cert_sandbox, configure, run):
     configure(cert_sandbox)
-    result = run("repayment-url", "--user", "demo", "--org", "demo-org", "--json")
-    assert result.exit_code == 0, result.stderr
+    run("repayment-url", "--user", "demo", "--org", "demo-org", "--json", expect=0)
     assert cert_sandbox.received[0].headers["Wechatpay-Serial"] == cert_sandbox.keys.platform_serial
 
 
@@ -64,8 +61,7 @@ def test_profile_with_both_keys_picks_by_serial(mode_fixture, request, configure
     """One profile, two keys: each answer is verified with the key its Wechatpay-Serial names."""
     box = request.getfixturevalue(mode_fixture)
     configure(box, mode="both")
-    result = run("-v", "repayment-url", "--user", "demo", "--org", "demo-org", "--json")
-    assert result.exit_code == 0, result.stderr
+    result = run("-v", "repayment-url", "--user", "demo", "--org", "demo-org", "--json", expect=0)
     answered_by = box.keys.public_key_id if mode_fixture == "sandbox" else box.keys.platform_serial
     assert f"< wechatpay-serial: {answered_by}" in result.stderr
     assert box.received[0].headers["Wechatpay-Serial"] == box.keys.public_key_id  # announced: the public key id
@@ -77,8 +73,7 @@ def test_profile_with_both_keys_picks_by_serial(mode_fixture, request, configure
 def test_verification_failure_prints_nothing_and_exits_5(fault, sandbox, configure, run):
     configure(sandbox)
     sandbox.inject(fault)
-    result = run("-v", "repayment-url", "--user", "demo", "--org", "demo-org", "--json")
-    assert result.exit_code == 5
+    result = run("-v", "repayment-url", "--user", "demo", "--org", "demo-org", "--json", expect=5)
     assert result.stdout == ""
     assert "/repay/" not in result.stderr  # not even in the -v trace
     error = json.loads(result.stderr.strip().splitlines()[-1])["error"]
@@ -96,8 +91,7 @@ def test_answer_without_documented_fields_is_refused(sandbox, configure, run):
 
 def test_wechat_refusal_exits_1_with_code_message_and_request_id(sandbox, configure, run):
     configure(sandbox)
-    result = run("repayment-url", "--user", "nobody", "--org", "demo-org", "--format", "table")
-    assert result.exit_code == 1
+    result = run("repayment-url", "--user", "nobody", "--org", "demo-org", "--format", "table", expect=1)
     assert result.stdout == ""
     assert "RESOURCE_NOT_EXISTS" in result.stderr and "用户不存在" in result.stderr
     assert "Request-ID: 08" in result.stderr
@@ -108,8 +102,7 @@ def test_wechat_refusal_exits_1_with_code_message_and_request_id(sandbox, config
 
 def test_json_error_is_one_line(sandbox, configure, run):
     configure(sandbox)
-    result = run("repayment-url", "--user", "nobody", "--org", "demo-org", "--json")
-    assert result.exit_code == 1
+    result = run("repayment-url", "--user", "nobody", "--org", "demo-org", "--json", expect=1)
     [line] = result.stderr.splitlines()
     error = json.loads(line)["error"]
     assert error["code"] == "RESOURCE_NOT_EXISTS"
@@ -122,8 +115,7 @@ def test_json_error_is_one_line(sandbox, configure, run):
 def test_5xx_is_retried_then_succeeds(sandbox, configure, run):
     configure(sandbox)
     sandbox.inject("status", status=500, retry_after="0", times=2)
-    result = run("repayment-url", "--user", "demo", "--org", "demo-org", "--json")
-    assert result.exit_code == 0, result.stderr
+    run("repayment-url", "--user", "demo", "--org", "demo-org", "--json", expect=0)
     assert len(sandbox.received) == 3
     nonces = {parse_authorization(r.headers["Authorization"])["nonce_str"] for r in sandbox.received}
     assert len(nonces) == 3  # each retry is signed afresh
@@ -132,8 +124,7 @@ def test_5xx_is_retried_then_succeeds(sandbox, configure, run):
 def test_persistent_503_exits_4_after_two_retries(sandbox, configure, run):
     configure(sandbox)
     sandbox.inject("status", status=503, code="SERVICE_UNAVAILABLE", retry_after="0", times=5)
-    result = run("repayment-url", "--user", "demo", "--org", "demo-org")
-    assert result.exit_code == 4
+    result = run("repayment-url", "--user", "demo", "--org", "demo-org", expect=4)
     assert result.stdout == ""
     assert "SERVICE_UNAVAILABLE" in result.stderr
     assert len(sandbox.received) == 3
@@ -142,24 +133,21 @@ def test_persistent_503_exits_4_after_two_retries(sandbox, configure, run):
 def test_429_is_retried(sandbox, configure, run):
     configure(sandbox)
     sandbox.inject("status", status=429, code="RATELIMIT_EXCEEDED", retry_after="0", times=1)
-    result = run("repayment-url", "--user", "demo", "--org", "demo-org")
-    assert result.exit_code == 0
+    run("repayment-url", "--user", "demo", "--org", "demo-org", expect=0)
     assert len(sandbox.received) == 2
 
 
 def test_timeout_exits_4(sandbox, configure, run):
-    configure(sandbox, timeout=0.3)
-    sandbox.inject("delay", seconds=1.0, times=3)
-    result = run("repayment-url", "--user", "demo", "--org", "demo-org")
-    assert result.exit_code == 4
+    configure(sandbox, timeout=0.1)  # every attempt times out, however loaded the machine
+    sandbox.inject("delay", seconds=0.5, times=3)
+    result = run("repayment-url", "--user", "demo", "--org", "demo-org", expect=4)
     assert "timed out" in result.stderr and result.stdout == ""
 
 
 def test_connection_refused_exits_4(sandbox, configure, run):
     sandbox.stop()
     configure(sandbox)
-    result = run("repayment-url", "--user", "demo", "--org", "demo-org")
-    assert result.exit_code == 4
+    result = run("repayment-url", "--user", "demo", "--org", "demo-org", expect=4)
     assert "cannot connect to 127.0.0.1" in result.stderr
 
 
@@ -171,16 +159,14 @@ def test_connection_refused_exits_4(sandbox, configure, run):
 ])
 def test_blank_ids_are_usage_errors_and_never_sent(args, sandbox, configure, run):
     configure(sandbox)
-    result = run("repayment-url", *args)
-    assert result.exit_code == 2
+    result = run("repayment-url", *args, expect=2)
     assert result.stdout == ""
     assert sandbox.received == []
 
 
 def test_verbose_trace_redacts_signature(sandbox, configure, run):
     configure(sandbox)
-    result = run("-v", "repayment-url", "--user", "demo", "--org", "demo-org")
-    assert result.exit_code == 0
+    result = run("-v", "repayment-url", "--user", "demo", "--org", "demo-org", expect=0)
     signature = parse_authorization(sandbox.received[0].headers["Authorization"])["signature"]
     assert signature not in result.stderr
     assert "(redacted)" in result.stderr
@@ -190,7 +176,6 @@ def test_verbose_trace_redacts_signature(sandbox, configure, run):
 
 
 def test_sandbox_flag_needs_no_config(run, tmp_path):
-    result = run("--sandbox", "repayment-url", "--user", "demo", "--org", "demo-org")
-    assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["repayment_url"].startswith("https://127.0.0.1")
+    result = run("--sandbox", "repayment-url", "--user", "demo", "--org", "demo-org", expect=0)
+    assert result.json["repayment_url"].startswith("https://127.0.0.1")
     assert not (tmp_path / "config.toml").exists()

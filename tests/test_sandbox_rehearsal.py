@@ -12,18 +12,16 @@ from wxpay_cli.sandbox.roster import RosterError, load_csv
 
 def test_readme_organization_query_works_on_the_sandbox(sandbox, configure, run):
     configure(sandbox)
-    result = run("request", "GET", "/v3/offlinefacemch/organizations?organization_id=1234567")
-    assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout) == {"organization_id": "1234567", "organization_name": "南山中兴小学部"}
+    result = run("request", "GET", "/v3/offlinefacemch/organizations?organization_id=1234567", expect=0)
+    assert result.json == {"organization_id": "1234567", "organization_name": "南山中兴小学部"}
     [request] = sandbox.received
     assert request.signature_ok and request.target == "/v3/offlinefacemch/organizations?organization_id=1234567"
 
 
 def test_organization_query_by_name_and_unknown(sandbox, configure, run):
     configure(sandbox)
-    result = run("request", "GET", "/v3/offlinefacemch/organizations?organization_name=%E6%BC%94%E7%A4%BA%E5%AE%9E%E9%AA%8C%E5%B0%8F%E5%AD%A6")
-    assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout) == {"organization_id": "demo-org", "organization_name": "演示实验小学"}
+    result = run("request", "GET", "/v3/offlinefacemch/organizations?organization_name=%E6%BC%94%E7%A4%BA%E5%AE%9E%E9%AA%8C%E5%B0%8F%E5%AD%A6", expect=0)
+    assert result.json == {"organization_id": "demo-org", "organization_name": "演示实验小学"}
     assert run("request", "GET", "/v3/offlinefacemch/organizations?organization_id=nope").exit_code == 1
     assert run("request", "GET", "/v3/offlinefacemch/organizations").exit_code == 1
     assert [r.status for r in sandbox.received] == [200, 404, 400]
@@ -44,7 +42,7 @@ def test_demo_roster_is_large_mixed_and_keeps_the_readme_pupils(sandbox):
 def test_terminated_demo_contract_has_a_termination_time(sandbox, configure, run):
     configure(sandbox)
     user = sandbox.state.users[("demo-org", "demo-terminated")]
-    data = json.loads(run("contract", "show", user.contract_id, "--json").stdout)
+    data = run("contract", "show", user.contract_id, "--json").json
     assert data["contract_state"] == "TERMINATED" and data["contract_terminated_time"]
 
 
@@ -104,10 +102,9 @@ def test_profile_names_its_own_audit_log(sandbox, configure, run, tmp_path):
     own = tmp_path / "rehearsal" / "audit.jsonl"
     assert [json.loads(line)["out_user_id"] for line in own.read_text().splitlines()] == ["demo"]
     assert not default_path().exists()
-    result = run("audit", "--json")
-    assert result.exit_code == 0, result.stderr
+    result = run("audit", "--json", expect=0)
     assert [json.loads(line)["out_user_id"] for line in result.stdout.splitlines()] == ["demo"]
-    shown = json.loads(run("config", "show", "--json").stdout)
+    shown = run("config", "show", "--json").json
     assert shown["audit_log"] == {"value": str(own), "source": "file"}
 
 
@@ -122,15 +119,13 @@ def quick_keys(monkeypatch, sandbox_keys):
 def test_sandbox_flag_writes_to_a_throwaway_log(run, quick_keys):
     from wxpay_cli.local.audit import default_path
 
-    result = run("--sandbox", "repayment-url", "--user", "demo", "--org", "demo-org")
-    assert result.exit_code == 0, result.stderr
+    run("--sandbox", "repayment-url", "--user", "demo", "--org", "demo-org", expect=0)
     assert not default_path().exists()
     assert run("audit", "--json").stdout == ""  # no config: the default log, still empty
 
 
 def test_sandbox_flag_can_download_certificates(run, tmp_path, quick_keys, sandbox_keys):
-    result = run("--sandbox", "certs", "download", "--output", str(tmp_path / "c"), "--json")
-    assert result.exit_code == 0, result.stderr
-    [cert] = json.loads(result.stdout)["certificates"]
+    result = run("--sandbox", "certs", "download", "--output", str(tmp_path / "c"), "--json", expect=0)
+    [cert] = result.json["certificates"]
     assert cert["serial_no"] == sandbox_keys.platform_serial
     assert (tmp_path / "c" / f"wechatpay_{sandbox_keys.platform_serial}.pem").is_file()

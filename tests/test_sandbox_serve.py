@@ -4,7 +4,6 @@ hands out a profile with which `certs download` works, and loads your pupils."""
 
 from __future__ import annotations
 
-import json
 import os
 import selectors
 import signal
@@ -100,16 +99,14 @@ def test_state_keeps_keys_pupils_and_a_config_init_profile(state_dir, run, tmp_p
                "--merchant-cert", str(keys_dir / "apiclient_cert.pem"), "--private-key", str(keys_dir / "apiclient_key.pem"),
                "--public-key-id", sandbox_keys.public_key_id, "--public-key", str(keys_dir / "pub_key.pem"),
                "--base-url", served.profile["base_url"]).exit_code == 0
-    result = run("contract", "terminate", "--user", "demo", "--org", "demo-org", "--yes", "--json")
-    assert result.exit_code == 0, result.stderr
+    result = run("contract", "terminate", "--user", "demo", "--org", "demo-org", "--yes", "--json", expect=0)
     assert served.stop() == 0
     assert (state_dir / "config.toml").exists() and (state_dir / "sandbox" / "wechat_key.pem").exists()
 
     served = serve("--state", str(state_dir))
     assert served.profile["base_url"] == tomllib.loads((tmp_path / "config.toml").read_text())["profiles"]["mine"]["base_url"]
-    result = run("user", "show", "--user", "demo", "--org", "demo-org", "--json")
-    assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["contract_state"] == "TERMINATED"
+    result = run("user", "show", "--user", "demo", "--org", "demo-org", "--json", expect=0)
+    assert result.json["contract_state"] == "TERMINATED"
     assert run("repayment-url", "--user", "demo-2", "--org", "demo-org").exit_code == 0
 
 
@@ -120,10 +117,8 @@ def test_certificate_mode_profile_downloads_certificates_and_loads_pupils(state_
     served = serve("--mode", "certificate", "--state", str(state_dir), "--pupils", str(pupils))
     assert served.profile["apiv3_key"] == sandbox_keys.apiv3_key
     env = {"WXPAY_CONFIG": str(served.config)}
-    result = run("certs", "download", "--output", str(tmp_path / "certs"), "--save", "--json", env=env)
-    assert result.exit_code == 0, result.stderr
+    result = run("certs", "download", "--output", str(tmp_path / "certs"), "--save", "--json", env=env, expect=0)
     assert (tmp_path / "certs" / f"wechatpay_{sandbox_keys.platform_serial}.pem").is_file()
-    result = run("user", "show", "--user", "p1", "--org", "school-x", "--json", env=env)
-    assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["user_name"] == "赵一"
+    result = run("user", "show", "--user", "p1", "--org", "school-x", "--json", env=env, expect=0)
+    assert result.json["user_name"] == "赵一"
     assert run("user", "show", "--user", "demo", "--org", "demo-org", env=env).exit_code == 1  # own roster only

@@ -31,9 +31,8 @@ def test_control_and_bidi_characters_in_fields_are_escaped_in_a_table(sandbox, h
 
 def test_json_output_keeps_exact_values(sandbox, hostile, run):
     hostile.rewrite(USER_PATH, lambda d: {**d, "user_name": "Ann" + EVIL})
-    result = run("user", "show", "--user", "demo", "--org", "demo-org", "--json")
-    assert result.exit_code == 0
-    assert json.loads(result.stdout)["user_name"] == "Ann" + EVIL
+    result = run("user", "show", "--user", "demo", "--org", "demo-org", "--json", expect=0)
+    assert result.json["user_name"] == "Ann" + EVIL
     assert_clean(result.stdout)  # escaped by JSON itself, as \u001b, \u009b, \u202e
 
 
@@ -61,8 +60,7 @@ def test_an_unverified_error_body_is_capped_labelled_and_sanitised(hostile, run)
 def test_an_unverified_error_body_is_not_traced_with_v(hostile, run):
     hostile.raw(USER_PATH, 404, b'{"code": "NOT_FOUND", "message": "no", "detail": "secret-looking"}',
                 {"Content-Type": "application/json"})
-    result = run("-v", "user", "show", "--user", "demo", "--org", "demo-org")
-    assert result.exit_code == ExitStatus.REFUSED
+    result = run("-v", "user", "show", "--user", "demo", "--org", "demo-org", expect=ExitStatus.REFUSED)
     assert not any(line.startswith("< {") for line in result.stderr.splitlines())
 
 

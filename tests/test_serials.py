@@ -6,7 +6,6 @@ every other test runs on that case too; these tests pin the rule in each place."
 
 from __future__ import annotations
 
-import json
 import tomllib
 
 import pytest
@@ -84,19 +83,17 @@ def test_signer_writes_the_serial_as_openssl_does(sandbox_keys):
 def test_profile_serial_in_any_form_signs_with_the_openssl_form(written, sandbox, configure, run):
     serial = sandbox.keys.serial_no.lower() if written == "lower" else sandbox.keys.serial_no[1:]
     configure(sandbox, serial_no=serial)
-    result = run("repayment-url", "--user", "demo", "--org", "demo-org", "--json")
-    assert result.exit_code == 0, result.stderr
+    run("repayment-url", "--user", "demo", "--org", "demo-org", "--json", expect=0)
     [request] = sandbox.received
     assert request.signature_ok
     assert f'serial_no="{sandbox.keys.serial_no}"' in request.headers["Authorization"]
-    shown = json.loads(run("config", "show", "--json").stdout)
+    shown = run("config", "show", "--json").json
     assert shown["serial_no"]["value"] == sandbox.keys.serial_no
 
 
 def test_certificate_mode_end_to_end_with_zero_led_serials(cert_sandbox, configure, run):
     configure(cert_sandbox)
-    result = run("-v", "repayment-url", "--user", "demo", "--org", "demo-org", "--json")
-    assert result.exit_code == 0, result.stderr
+    result = run("-v", "repayment-url", "--user", "demo", "--org", "demo-org", "--json", expect=0)
     assert cert_sandbox.received[0].headers["Wechatpay-Serial"] == cert_sandbox.keys.platform_serial
     assert f"< wechatpay-serial: {cert_sandbox.keys.platform_serial}" in result.stderr
 
@@ -126,10 +123,9 @@ def test_sandbox_reads_serials_by_value_in_both_headers(sandbox, configure, run)
 def test_config_init_takes_the_serial_as_openssl_prints_it(pasted, run, tmp_path, key_files, sandbox):
     keys = sandbox.keys
     typed = {"openssl": f"serial={keys.serial_no}", "lower": keys.serial_no.lower(), "short": keys.serial_no[1:]}[pasted]
-    result = run("config", "init", "--profile", "p", "--mchid", keys.mchid, "--serial-no", typed,
+    run("config", "init", "--profile", "p", "--mchid", keys.mchid, "--serial-no", typed,
                  "--private-key", str(key_files["private_key"]), "--public-key-id", keys.public_key_id,
-                 "--public-key", str(key_files["public_key"]), "--base-url", sandbox.url, "--json")
-    assert result.exit_code == 0, result.stderr
+                 "--public-key", str(key_files["public_key"]), "--base-url", sandbox.url, "--json", expect=0)
     profile = tomllib.loads((tmp_path / "config.toml").read_text())["profiles"]["p"]
     assert profile["serial_no"] == keys.serial_no
     assert run("repayment-url", "--user", "demo", "--org", "demo-org").exit_code == 0
@@ -138,11 +134,10 @@ def test_config_init_takes_the_serial_as_openssl_prints_it(pasted, run, tmp_path
 
 def test_config_init_reads_a_zero_led_serial_from_the_certificate(run, tmp_path, key_files, sandbox_keys):
     keys = sandbox_keys
-    result = run("config", "init", "--profile", "p", "--mchid", keys.mchid, "--merchant-cert", str(key_files["merchant_cert"]),
+    run("config", "init", "--profile", "p", "--mchid", keys.mchid, "--merchant-cert", str(key_files["merchant_cert"]),
                  "--serial-no", keys.serial_no.lower(),
                  "--private-key", str(key_files["private_key"]), "--public-key-id", keys.public_key_id,
-                 "--public-key", str(key_files["public_key"]), "--json")
-    assert result.exit_code == 0, result.stderr
+                 "--public-key", str(key_files["public_key"]), "--json", expect=0)
     profile = tomllib.loads((tmp_path / "config.toml").read_text())["profiles"]["p"]
     assert profile["serial_no"] == keys.serial_no and len(profile["serial_no"]) == 40
 
@@ -151,8 +146,7 @@ def test_config_check_accepts_the_serial_in_another_form(sandbox, configure, run
     table = configure(sandbox, serial_no=sandbox.keys.serial_no[1:].lower())
     configure(sandbox, serial_no=table["serial_no"],
               merchant_cert=table["private_key"].replace("apiclient_key", "apiclient_cert"))
-    result = run("config", "check", "--json")
-    assert result.exit_code == 0, result.stdout + result.stderr
+    result = run("config", "check", "--json", expect=0)
     assert sandbox.keys.serial_no in result.stdout
 
 

@@ -3,7 +3,6 @@ re-query; and every way it must refuse, all recorded in the audit log."""
 
 from __future__ import annotations
 
-import json
 import signal
 
 import pytest
@@ -16,9 +15,8 @@ from wxpay_cli.local.audit import AuditLog
 def test_terminate_with_yes(sandbox, configure, run):
     configure(sandbox)
     user = sandbox.state.users[("demo-org", "demo")]
-    result = run(*TERMINATE, "--yes", "--json")
-    assert result.exit_code == 0, result.stderr
-    data = json.loads(result.stdout)
+    result = run(*TERMINATE, "--yes", "--json", expect=0)
+    data = result.json
     assert data["contract_state"] == "TERMINATED"
     assert (data["organization_id"], data["out_user_id"], data["user_id"], data["contract_id"]) == (
         "demo-org", "demo", user.user_id, user.contract_id)
@@ -39,8 +37,7 @@ def test_terminate_with_yes(sandbox, configure, run):
 
 def test_refuses_off_a_terminal_without_yes(sandbox, configure, run):
     configure(sandbox)
-    result = run(*TERMINATE)
-    assert result.exit_code == 1
+    result = run(*TERMINATE, expect=1)
     assert result.stdout == ""
     assert "refusing to terminate without confirmation" in result.stderr and "--yes" in result.stderr
     assert terminations(sandbox) == []
@@ -51,8 +48,7 @@ def test_refuses_off_a_terminal_without_yes(sandbox, configure, run):
 
 def test_confirmation_yes_on_a_terminal(sandbox, configure, run, terminal):
     configure(sandbox)
-    result = run(*TERMINATE, "--format", "table", input="y\n")
-    assert result.exit_code == 0, result.stderr
+    result = run(*TERMINATE, "--format", "table", input="y\n", expect=0)
     assert "To terminate" in result.stderr and "张小明" in result.stderr  # the preview
     assert "This cannot be undone" in result.stderr
     assert "TERMINATED" in result.stdout
@@ -61,8 +57,7 @@ def test_confirmation_yes_on_a_terminal(sandbox, configure, run, terminal):
 
 def test_confirmation_no_sends_nothing(sandbox, configure, run, terminal):
     configure(sandbox)
-    result = run(*TERMINATE, input="n\n")
-    assert result.exit_code == 1
+    result = run(*TERMINATE, input="n\n", expect=1)
     assert "nothing was terminated" in result.stderr
     assert terminations(sandbox) == []
     assert audit_lines()[-1]["outcome"] == "declined"
@@ -70,9 +65,8 @@ def test_confirmation_no_sends_nothing(sandbox, configure, run, terminal):
 
 def test_dry_run_sends_no_termination_and_shows_the_signed_request(sandbox, configure, run):
     configure(sandbox)
-    result = run(*TERMINATE, "--dry-run", "--json")
-    assert result.exit_code == 0, result.stderr
-    data = json.loads(result.stdout)
+    result = run(*TERMINATE, "--dry-run", "--json", expect=0)
+    data = result.json
     assert data["dry_run"] is True
     request = data["request"]
     user_id = sandbox.state.users[("demo-org", "demo")].user_id
@@ -87,8 +81,7 @@ def test_dry_run_sends_no_termination_and_shows_the_signed_request(sandbox, conf
 
 def test_not_contracted_stops_before_sending(sandbox, configure, run):
     configure(sandbox)
-    result = run("contract", "terminate", "--user", "demo-terminated", "--org", "demo-org", "--yes")
-    assert result.exit_code == 1
+    result = run("contract", "terminate", "--user", "demo-terminated", "--org", "demo-org", "--yes", expect=1)
     assert "TERMINATED, not CONTRACTED" in result.stderr
     assert terminations(sandbox) == []
 
@@ -106,16 +99,15 @@ def test_second_termination_by_user_id_gets_wechats_refusal(sandbox, configure, 
     configure(sandbox)
     user_id = sandbox.state.users[("demo-org", "demo")].user_id
     args = ("contract", "terminate", "--user-id", user_id, "--org", "demo-org", "--yes")
-    first = run(*args, "--json")
-    assert first.exit_code == 0, first.stderr
-    assert json.loads(first.stdout)["contract_state"] == "TERMINATED"
+    first = run(*args, "--json", expect=0)
+    assert first.json["contract_state"] == "TERMINATED"
     assert [r.method for r in sandbox.received] == ["POST"]  # no lookup by user_id
     second = run(*args, "--json")
     assert second.exit_code == 1 and second.stdout == ""
-    assert json.loads(second.stderr)["error"]["code"] == "INVALID_REQUEST"
+    assert second.error["code"] == "INVALID_REQUEST"
     # An answer, even a refusal, proves the POST was sent; by --user-id it cannot be re-queried.
     assert outcomes() == ["attempted", "succeeded", "attempted", "unknown"]
-    assert "wxpay user show" in json.loads(second.stderr)["error"]["message"]
+    assert "wxpay user show" in second.error["message"]
 
 
 def test_user_and_user_id_are_exclusive(sandbox, configure, run):
@@ -129,9 +121,8 @@ def test_timeout_then_requery_finds_it_terminated(sandbox, configure, run, tmp_p
     """The POST reached WeChat but the answer was lost: re-query decides, nothing is resent."""
     configure(sandbox, timeout=0.5)
     sandbox.inject("slow_answer", seconds=1.0, path_contains="terminate-contract")
-    result = run(*TERMINATE, "--yes", "--json")
-    assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["contract_state"] == "TERMINATED"
+    result = run(*TERMINATE, "--yes", "--json", expect=0)
+    assert result.json["contract_state"] == "TERMINATED"
     assert len(terminations(sandbox)) == 1  # never retried blindly
     assert audit_lines()[-1]["outcome"] == "succeeded"
 
@@ -139,8 +130,7 @@ def test_timeout_then_requery_finds_it_terminated(sandbox, configure, run, tmp_p
 def test_timeout_then_requery_still_contracted_is_not_retried(sandbox, configure, run):
     configure(sandbox, timeout=0.5)
     sandbox.inject("delay", seconds=1.0, path_contains="terminate-contract")
-    result = run(*TERMINATE, "--yes")
-    assert result.exit_code == 4
+    result = run(*TERMINATE, "--yes", expect=4)
     assert "still CONTRACTED when re-queried" in result.stderr and "wxpay user show --user demo" in result.stderr
     assert len(terminations(sandbox)) == 1
     assert outcomes() == ["attempted", "unknown"]
@@ -149,8 +139,7 @@ def test_timeout_then_requery_still_contracted_is_not_retried(sandbox, configure
 def test_5xx_on_termination_is_not_retried_but_requeried(sandbox, configure, run):
     configure(sandbox)
     sandbox.inject("status", status=500, retry_after="0", path_contains="terminate-contract")
-    result = run(*TERMINATE, "--yes")
-    assert result.exit_code == 4
+    result = run(*TERMINATE, "--yes", expect=4)
     assert [r.method for r in sandbox.received] == ["GET", "POST", "GET"]  # lookup, one POST, re-query
     assert "still CONTRACTED when re-queried" in result.stderr
     assert outcomes() == ["attempted", "unknown"]
@@ -160,9 +149,8 @@ def test_unverifiable_204_is_settled_by_requery(sandbox, configure, run):
     """WeChat terminated, but its answer failed verification: re-query, never resend."""
     configure(sandbox)
     sandbox.inject("bad_signature", path_contains="terminate-contract")
-    result = run(*TERMINATE, "--yes", "--json")
-    assert result.exit_code == 0, result.stderr
-    data = json.loads(result.stdout)
+    result = run(*TERMINATE, "--yes", "--json", expect=0)
+    data = result.json
     assert data["contract_state"] == "TERMINATED" and "confirmed by re-query" in data["note"]
     assert len(terminations(sandbox)) == 1
     assert outcomes() == ["attempted", "succeeded"]
@@ -171,26 +159,23 @@ def test_unverifiable_204_is_settled_by_requery(sandbox, configure, run):
 def test_failed_requery_after_204_still_reports_success(sandbox, configure, run):
     configure(sandbox)
     sandbox.inject("status", status=404, code="NOT_FOUND", path_contains="out-user-id", skip=1)
-    result = run(*TERMINATE, "--yes", "--json")
-    assert result.exit_code == 0, result.stderr
-    data = json.loads(result.stdout)
+    result = run(*TERMINATE, "--yes", "--json", expect=0)
+    data = result.json
     assert data["contract_state"] == "TERMINATED" and "could not be re-queried" in data["note"]
     assert outcomes() == ["attempted", "succeeded"]
 
 
 def test_dry_run_by_user_id_sends_nothing_at_all(sandbox, configure, run):
     configure(sandbox)
-    result = run("contract", "terminate", "--user-id", "wxu_1", "--org", "demo-org", "--dry-run", "--json")
-    assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["request"]["url"].endswith("/users/user-id/wxu_1/terminate-contract")
+    result = run("contract", "terminate", "--user-id", "wxu_1", "--org", "demo-org", "--dry-run", "--json", expect=0)
+    assert result.json["request"]["url"].endswith("/users/user-id/wxu_1/terminate-contract")
     assert sandbox.received == []
 
 
 def test_confirmation_question_shows_the_name_sanitised(sandbox, configure, run, terminal):
     configure(sandbox)
     sandbox.seed_user("demo-org", "evil", user_name="\x1b]0;pwned\x07\u202eevil", encrypt_name=False)
-    result = run("contract", "terminate", "--user", "evil", "--org", "demo-org", input="n\n")
-    assert result.exit_code == 1
+    result = run("contract", "terminate", "--user", "evil", "--org", "demo-org", input="n\n", expect=1)
     [question] = [line for line in result.stderr.splitlines() if "cannot be undone" in line]
     assert "\x1b" not in question and "\u202e" not in question and "\x07" not in question
     assert "\\x1b]0;pwned\\x07\\u202eevil" in question
@@ -235,9 +220,8 @@ def test_a_refusal_that_did_terminate_is_settled_by_requery(sandbox, configure, 
     configure(sandbox)
     sandbox.inject("status", status=408, code="TIMEOUT", path_contains="terminate-contract")
     hostile_user_query(monkeypatch, lambda a: {**a, "contract_state": "TERMINATED"}, skip=1)
-    result = run(*TERMINATE, "--yes", "--json")
-    assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["contract_state"] == "TERMINATED"
+    result = run(*TERMINATE, "--yes", "--json", expect=0)
+    assert result.json["contract_state"] == "TERMINATED"
     assert outcomes() == ["attempted", "succeeded"]
 
 
@@ -245,8 +229,7 @@ def test_cannot_tell_when_the_post_times_out_and_the_requery_fails(sandbox, conf
     configure(sandbox, timeout=0.5)
     sandbox.inject("slow_answer", seconds=1.0, path_contains="terminate-contract")
     sandbox.inject("status", status=500, retry_after="0", path_contains="out-user-id", skip=1, times=10)
-    result = run(*TERMINATE, "--yes")
-    assert result.exit_code == 4
+    result = run(*TERMINATE, "--yes", expect=4)
     assert "may or may not have happened" in result.stderr and "re-query failed too" in result.stderr
     assert "wxpay user show --user demo --org demo-org" in result.stderr
     assert len(terminations(sandbox)) == 1
@@ -259,8 +242,7 @@ def test_requery_about_another_pupil_never_confirms_a_termination(sandbox, confi
     sandbox.inject("status", status=500, retry_after="0", path_contains="terminate-contract")
     hostile_user_query(monkeypatch, lambda a: {**a, "user_id": "wxu_someone_else", "contract_state": "TERMINATED"},
                        skip=1)
-    result = run(*TERMINATE, "--yes")
-    assert result.exit_code == 4
+    result = run(*TERMINATE, "--yes", expect=4)
     assert "wxu_someone_else" in result.stderr and "may or may not have happened" in result.stderr
     assert outcomes() == ["attempted", "unknown"]
     assert len(terminations(sandbox)) == 1
@@ -270,9 +252,8 @@ def test_requery_after_204_about_another_pupil_is_not_reported(sandbox, configur
     configure(sandbox)
     hostile_user_query(monkeypatch, lambda a: {**a, "user_id": "wxu_someone_else", "contract_state": "CONTRACTED"},
                        skip=1)
-    result = run(*TERMINATE, "--yes", "--json")
-    assert result.exit_code == 0, result.stderr
-    data = json.loads(result.stdout)
+    result = run(*TERMINATE, "--yes", "--json", expect=0)
+    data = result.json
     assert data["contract_state"] == "TERMINATED"  # from the verified 204, and said so
     assert "could not be re-queried" in data["note"] and "wxu_someone_else" in data["note"]
 
@@ -280,9 +261,8 @@ def test_requery_after_204_about_another_pupil_is_not_reported(sandbox, configur
 def test_requery_after_204_without_a_state_is_said_not_filled_in(sandbox, configure, run, monkeypatch):
     configure(sandbox)
     hostile_user_query(monkeypatch, lambda a: {**a, "contract_state": None}, skip=1)
-    result = run(*TERMINATE, "--yes", "--json")
-    assert result.exit_code == 0, result.stderr
-    data = json.loads(result.stdout)
+    result = run(*TERMINATE, "--yes", "--json", expect=0)
+    data = result.json
     assert "re-query" in data.get("note", "") and "no contract_state" in data["note"]
 
 
@@ -292,8 +272,7 @@ def test_requery_after_204_without_a_state_is_said_not_filled_in(sandbox, config
 def test_a_record_without_contract_state_is_not_terminable(sandbox, configure, run, monkeypatch, change):
     configure(sandbox)
     hostile_user_query(monkeypatch, change)
-    result = run(*TERMINATE, "--yes")
-    assert result.exit_code == 5, result.stderr
+    result = run(*TERMINATE, "--yes", expect=5)
     assert "contract_state" in result.stderr and "Traceback" not in result.stderr
     assert terminations(sandbox) == []
 
@@ -314,8 +293,7 @@ def test_check_terminable_refuses_a_looked_up_pupil_without_state(tmp_path):
 
 def test_connection_refused_is_not_sent(sandbox, configure, run, retry_sleeps):
     configure(sandbox, base_url=f"http://127.0.0.1:{closed_port()}")
-    result = run("contract", "terminate", "--user-id", "wxu_1", "--org", "demo-org", "--yes")
-    assert result.exit_code == 4
+    result = run("contract", "terminate", "--user-id", "wxu_1", "--org", "demo-org", "--yes", expect=4)
     assert "was not sent" in result.stderr and "may or may not" not in result.stderr
     assert outcomes() == ["attempted", "not_sent"]
     assert len(retry_sleeps) == 2  # a connection never set up is safe to try again
@@ -324,8 +302,7 @@ def test_connection_refused_is_not_sent(sandbox, configure, run, retry_sleeps):
 def test_tls_failure_is_not_sent(sandbox, configure, run, retry_sleeps):
     """https:// to a server that speaks plain HTTP: the TLS handshake fails before any request."""
     configure(sandbox, base_url=sandbox.url.replace("http://", "https://"))
-    result = run("contract", "terminate", "--user-id", "wxu_1", "--org", "demo-org", "--yes")
-    assert result.exit_code == 4, result.stderr
+    result = run("contract", "terminate", "--user-id", "wxu_1", "--org", "demo-org", "--yes", expect=4)
     assert "was not sent" in result.stderr
     assert terminations(sandbox) == []
     assert outcomes() == ["attempted", "not_sent"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime
 
@@ -28,8 +27,7 @@ def test_one_long_format(new_york):
 
 def test_link_expiry_and_contract_times_are_local_with_offset(new_york, sandbox, configure, run):
     configure(sandbox)
-    link = run("repayment-url", "--user", "demo", "--org", "demo-org", "--format", "table")
-    assert link.exit_code == 0, link.stderr
+    link = run("repayment-url", "--user", "demo", "--org", "demo-org", "--format", "table", expect=0)
     [expires] = [line for line in link.stdout.splitlines() if "Expires" in line]
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d -05:00", expires)
 
@@ -37,7 +35,7 @@ def test_link_expiry_and_contract_times_are_local_with_offset(new_york, sandbox,
     table = run("contract", "show", contract_id, "--format", "table")
     [signed] = [line for line in table.stdout.splitlines() if "Signed" in line]
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d -05:00", signed)
-    raw = json.loads(run("contract", "show", contract_id, "--json").stdout)
+    raw = run("contract", "show", contract_id, "--json").json
     assert raw["contract_signed_time"].endswith("+08:00")  # JSON keeps WeChat's value as it came
 
 
