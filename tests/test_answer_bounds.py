@@ -8,8 +8,8 @@ import time
 import httpx
 import pytest
 
-from wxpay_cli.wire import bounds
 from wxpay_cli.errors import ExitStatus, NetworkError, VerificationError
+from wxpay_cli.wire import bounds
 
 
 def test_after_the_deadline_every_wait_is_a_tiny_one_never_an_error_of_its_own():

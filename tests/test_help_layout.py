@@ -3,8 +3,8 @@ operator sees in `wxpay --lang zh ... --help` on an 80-column terminal."""
 
 from __future__ import annotations
 
-from wxpay_cli.terminal.cjkwrap import width, wrap
 from wxpay_cli.commands._click import HelpFormatter
+from wxpay_cli.terminal.cjkwrap import width, wrap
 
 
 def test_full_width_punctuation_takes_two_columns():

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from wxpay_cli.wire import bounds
 from wxpay_cli.errors import ExitStatus, NetworkError, VerificationError
+from wxpay_cli.wire import bounds
 
 PROXY_VARIABLES = ("NO_PROXY", "no_proxy", "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
                    "ALL_PROXY", "all_proxy")
