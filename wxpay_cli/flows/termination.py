@@ -55,7 +55,25 @@ class Target:
         return data
 
 
+ANOTHER_PUPIL = "ANOTHER_PUPIL"  # a re-query answered for another pupil than the one terminated
+PUPIL_NOT_NAMED = "PUPIL_NOT_NAMED"
+
+
 def target_from_user(data: dict, organization_id: str, out_user_id: str) -> Target:
+    """The pupil to terminate, from a user query's answer that names them.
+
+    The answer must carry `out_user_id` and `organization_id`, exactly those
+    asked for: an answer that names nobody (a signed answer of another endpoint,
+    replayed) could otherwise send the termination to any `user_id` it holds.
+    """
+    if (data.get("out_user_id"), data.get("organization_id")) != (out_user_id, organization_id):
+        raise VerificationError(
+            _("WeChat's answer did not name the pupil {pupil} of organization {org} (out_user_id and "
+              "organization_id must be in it, exactly as asked): nothing was sent").format(
+                pupil=for_terminal(out_user_id), org=for_terminal(organization_id)),
+            code=PUPIL_NOT_NAMED,
+            hint=_("report it to WeChat with its Request-ID; to terminate anyway, name WeChat's id yourself: "
+                   "`wxpay user show`, then `wxpay contract terminate --user-id USER_ID --org ORG`"))
     user_id = data.get("user_id")
     if not user_id:
         raise VerificationError(_("WeChat's user query has no user_id; cannot terminate"))
@@ -208,23 +226,30 @@ class Termination:
         result = {**result_fields(target), "contract_state": "TERMINATED", "request_id": answer.request_id}
         notes = []
         try:
-            try:
-                self.record(target, "succeeded", http_status=answer.http_status, request_id=answer.request_id)
-            except AuditLogError as exc:
-                notes.append(_("terminated, but the audit log could not record it: {reason}").format(
-                    reason=exc.message))
             if target.out_user_id:
                 try:
                     result["contract_state"] = yield from self._current_state(target)
                 except WxpayError as exc:
+                    if exc.code == ANOTHER_PUPIL:  # not a note: something answers for another pupil
+                        unrecorded = self._record_or_say(target, "unknown", http_status=answer.http_status,
+                                                         request_id=answer.request_id, error=exc.code)
+                        raise exc.wrapped(
+                            _("WeChat accepted the termination (a verified 204), but {reason}: what happened to "
+                              "whom is not known").format(reason=exc.message) + unrecorded,
+                            hint=self._check_advice(target) + _("; check the pupil it named too")) from exc
                     notes.append(_("state from WeChat's verified 204; it could not be re-queried ({reason})").format(
                         reason=exc.message))
             else:
                 notes.append(_("state from WeChat's verified 204; a pupil given by --user-id cannot be re-queried"))
-        except KeyboardInterrupt as exc:  # done already: say so, not just "interrupted"
+        except KeyboardInterrupt as exc:  # done already: recorded, and said, not just "interrupted"
+            self._record_or_say(target, "succeeded", http_status=answer.http_status, request_id=answer.request_id)
             raise Interrupted(_("interrupted after WeChat's verified answer: the contract of {who} was terminated "
                                 "(TERMINATED)").format(who=for_terminal(target.out_user_id or target.user_id)),
                               by_sigterm=isinstance(exc, SigtermReceived)) from exc
+        try:
+            self.record(target, "succeeded", http_status=answer.http_status, request_id=answer.request_id)
+        except AuditLogError as exc:
+            notes.insert(0, _("terminated, but the audit log could not record it: {reason}").format(reason=exc.message))
         if notes:
             result["note"] = "; ".join(notes)
         return result
@@ -241,11 +266,13 @@ class Termination:
         """The contract state WeChat reports now for exactly this pupil; VerificationError otherwise."""
         answer = yield api.get_user(organization_id=target.organization_id, out_user_id=target.out_user_id)
         data = answer.data
-        if data.get("user_id") != target.user_id:
+        named = (data.get("out_user_id"), data.get("organization_id"))
+        if data.get("user_id") != target.user_id or named != (target.out_user_id, target.organization_id):
             raise VerificationError(
-                _("the re-query answered for user_id {got}, not {wanted}; it was not used").format(
-                    got=for_terminal(data.get("user_id")), wanted=for_terminal(target.user_id)),
-                request_id=answer.request_id)
+                _("the re-query answered for user_id {got} (pupil {pupil}), not {wanted}").format(
+                    got=for_terminal(data.get("user_id")), pupil=for_terminal(named[0]),
+                    wanted=for_terminal(target.user_id)),
+                request_id=answer.request_id, code=ANOTHER_PUPIL)
         state = data.get("contract_state")
         if not isinstance(state, str) or not state:
             raise VerificationError(_("the re-query has no contract_state; it was not used"),

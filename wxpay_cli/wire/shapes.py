@@ -17,7 +17,7 @@ import re
 from datetime import UTC, datetime
 
 from wxpay_cli.errors import VerificationError
-from wxpay_cli.i18n import _
+from wxpay_cli.i18n import N_, _
 
 MAX_TEXT = 2048  # characters in any string field; WeChat's are ids, names and one link
 MAX_LINK = 2048  # a link this long still fits a QR code (version 40, level M: 2331 bytes)
@@ -68,9 +68,36 @@ ORGANIZATION = {
 }
 
 
+# Each endpoint's answer is recognised by its fields: an answer holding a field that only
+# another endpoint declares is that endpoint's answer (a signed contract answer served for the
+# user query), never this one's. The termination's empty 204 carries nothing to recognise: it
+# is guarded by its signature's nonce and time alone (signing.Verifier).
+ENDPOINTS = {
+    N_("repayment link"): REPAYMENT_URL,
+    N_("user query"): USER,
+    N_("contract query"): CONTRACT,
+    N_("organization query"): ORGANIZATION,
+}
+
+
+def _others(shape: dict) -> dict[str, str]:
+    """Field -> the endpoint that declares it, for the fields `shape` does not declare."""
+    return {field: name for name, other in ENDPOINTS.items() if other is not shape
+            for field in other if field not in shape}
+
+
 def check(shape: dict, data: dict | None, request_id: str | None, asked: dict[str, str] | None = None) -> dict:
-    """`data` when it has `shape` and every id it carries is the one `asked` for; else VerificationError."""
+    """`data` when it is an answer of `shape`'s endpoint, has its shape, and every id it carries is
+    the one `asked` for; else VerificationError."""
     data = {} if data is None else data
+    mine = next((name for name, other in ENDPOINTS.items() if other is shape), None)
+    if mine is not None:
+        for field, theirs in _others(shape).items():
+            if field in data:
+                raise VerificationError(
+                    _("WeChat's answer is not an answer to the {mine} (it holds {field}, a field of the {theirs}); "
+                      "nothing from it was used").format(mine=_(mine), field=field, theirs=_(theirs)),
+                    request_id=request_id)
     _check_object(shape, data, "", request_id)
     for name, value in (asked or {}).items():
         if data.get(name) not in (None, "", value):
