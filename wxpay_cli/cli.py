@@ -48,6 +48,7 @@ class WxpayGroup(Group):
         # The language is chosen before click parses anything, so its usage
         # errors and every --help are already in it.
         argv = sys.argv[1:] if args is None else list(args)
+        output.escape_what_cannot_be_shown()
         i18n.set_language(i18n.choose_language(i18n.lang_flag(argv)))
         i18n.localize_command(self)
         return super().main(args=argv, prog_name=prog_name, **extra)

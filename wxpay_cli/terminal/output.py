@@ -91,14 +91,36 @@ def render(view: View, fmt: str, *, to_stderr: bool = False) -> None:
 
 def write_json_line(record: object) -> None:
     """One JSON line on stdout, flushed at once (batch output)."""
-    sys.stdout.write(json_text(json.dumps(english_data(record), ensure_ascii=False)) + "\n")
-    sys.stdout.flush()
+    _write_utf8(json_text(json.dumps(english_data(record), ensure_ascii=False)) + "\n")
 
 
 def _write_json(data: object, *, pretty: bool) -> None:
-    text = json_text(json.dumps(english_data(data), ensure_ascii=False, indent=2 if pretty else None))
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
+    _write_utf8(json_text(json.dumps(english_data(data), ensure_ascii=False, indent=2 if pretty else None)) + "\n")
+
+
+def _write_utf8(text: str) -> None:
+    """JSON is UTF-8 whatever stdout's encoding (a Windows console's, PYTHONIOENCODING=latin-1):
+    a program reading it never meets another encoding, and wxpay never fails writing it."""
+    stream = sys.stdout
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None or (stream.encoding or "").lower().replace("-", "").replace("_", "") == "utf8":
+        stream.write(text)
+        stream.flush()
+        return
+    stream.flush()
+    buffer.write(text.encode("utf-8"))
+    buffer.flush()
+
+
+def escape_what_cannot_be_shown() -> None:
+    """A terminal whose encoding cannot show a character gets an escape (\\u4e2d), never an exception."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # a stream closed already, or one that cannot change
+                pass
 
 
 def _render_table(view: View, *, to_stderr: bool = False) -> None:

@@ -34,7 +34,7 @@ from wxpay_cli.errors import (
 )
 from wxpay_cli.i18n import _, os_words
 from wxpay_cli.sanitise import for_terminal
-from wxpay_cli.wire import bounds
+from wxpay_cli.wire import bounds, shapes
 from wxpay_cli.wire.api import Call, Response
 from wxpay_cli.wire.httpx_loading import httpx  # without httpx's own CLI
 from wxpay_cli.wire.signing import Signer, Verifier, redact_authorization
@@ -304,12 +304,48 @@ def _parse_json(response: httpx.Response) -> dict | None:
         return None
     request_id = response.headers.get("Request-ID")
     try:
-        data = json.loads(response.content)
+        data = json.loads(response.content, parse_constant=_NotANumber, parse_float=_finite_or_not)
     except (ValueError, RecursionError):  # nested deeper than Python can parse: not an answer either
         raise VerificationError(_("WeChat's answer is not JSON; nothing from it was used"), request_id=request_id) from None
     if not isinstance(data, dict):
         raise VerificationError(_("WeChat's answer is not a JSON object; nothing from it was used"), request_id=request_id)
+    problem = _unusable(data, "")
+    if problem is not None:
+        raise shapes.wrong(problem[0], problem[1], request_id)
     return data
+
+
+class _NotANumber(str):
+    """NaN, Infinity or a number too large for a float, as it was written: JSON output could not carry it."""
+
+
+def _finite_or_not(text: str):
+    number = float(text)
+    return number if math.isfinite(number) else _NotANumber(text)
+
+
+def _unusable(value, field: str) -> tuple[str, str] | None:
+    """(field, why) for the first value nothing downstream could print or write: a number JSON
+    cannot carry, or a string holding half a character (a lone surrogate, what a backend makes
+    when it cuts an emoji in half, and what no encoding can write)."""
+    if isinstance(value, _NotANumber):
+        return field, _("it is not a number JSON can carry ({value})").format(value=value[:20])
+    if isinstance(value, str):
+        if any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+            return field, _("it is not valid text (half a character)")
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{field}.{key}" if field else key
+            problem = _unusable(key, name) or _unusable(item, name)
+            if problem is not None:
+                return problem
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            problem = _unusable(item, f"{field}[{index}]")
+            if problem is not None:
+                return problem
+    return None
 
 
 def _parse_object(body: bytes) -> dict | None:

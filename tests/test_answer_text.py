@@ -1,0 +1,79 @@
+"""Every string of a verified answer is text that can be printed and written; every number is
+a number JSON can carry. Otherwise exit 5, naming the field, before anything is sent or shown."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hostile import Hostile
+
+USER_PATH = "/users/out-user-id/demo"
+SHOW = ("user", "show", "--user", "demo", "--org", "demo-org")
+
+
+@pytest.fixture
+def hostile(sandbox, configure):
+    configure(sandbox)
+    return Hostile(sandbox)
+
+
+def signed_user(hostile, sandbox, run, text: str) -> None:
+    """The sandbox's own user answer, its JSON text edited, then signed."""
+    answer = run(*SHOW, "--json").stdout
+    hostile.signed(USER_PATH, text.replace("%ANSWER%", answer.strip()[1:-1]).encode())
+
+
+def test_a_name_cut_in_half_is_refused_naming_the_field(hostile, sandbox, run):
+    signed_user(hostile, sandbox, run, '{%ANSWER%, "user_name": "\\ud800"}')
+    result = run(*SHOW, "--json")
+    assert result.exit_code == 5 and result.stdout == "", result.stderr
+    assert "user_name" in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+def test_a_lone_surrogate_in_an_undeclared_field_is_refused_too(hostile, sandbox, run):
+    signed_user(hostile, sandbox, run, '{%ANSWER%, "extra": {"note": ["ok", "\\udfff"]}}')
+    result = run(*SHOW, "--json")
+    assert result.exit_code == 5 and "extra.note" in result.stderr, result.stderr
+
+
+def test_a_termination_is_never_sent_on_an_answer_with_a_broken_name(hostile, sandbox, run):
+    signed_user(hostile, sandbox, run, '{%ANSWER%, "user_name": "\\ud83d"}')
+    result = run("contract", "terminate", "--user", "demo", "--org", "demo-org", "--yes")
+    assert result.exit_code == 5, result.stderr
+    assert not [r for r in sandbox.received if r.method == "POST"]
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_numbers_json_cannot_carry_are_refused(hostile, sandbox, run, number):
+    signed_user(hostile, sandbox, run, '{%ANSWER%, "score": ' + number + "}")
+    result = run(*SHOW, "--json")
+    assert result.exit_code == 5 and result.stdout == "", result.stderr
+    assert "score" in result.stderr, result.stderr
+
+
+def test_json_output_is_utf8_whatever_stdouts_encoding(sandbox, configure, tmp_path):
+    import subprocess
+    import sys
+
+    configure(sandbox)
+    import os
+
+    env = {**os.environ, "PYTHONIOENCODING": "latin-1", "WXPAY_CONFIG": str(tmp_path / "config.toml")}
+    completed = subprocess.run([sys.executable, "-m", "wxpay_cli", *SHOW, "--json"], capture_output=True, env=env)
+    assert completed.returncode == 0, completed.stderr.decode("utf-8", "replace")
+    assert json.loads(completed.stdout.decode("utf-8"))["user_name"] == "张小明"
+
+
+def test_a_terminal_that_cannot_show_a_name_gets_an_escape_not_an_error(sandbox, configure, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    configure(sandbox)
+    env = {**os.environ, "PYTHONIOENCODING": "latin-1", "WXPAY_CONFIG": str(tmp_path / "config.toml"),
+           "WXPAY_LANG": "en"}
+    completed = subprocess.run([sys.executable, "-m", "wxpay_cli", *SHOW, "--format", "table"], capture_output=True,
+                               env=env)
+    assert completed.returncode == 0, completed.stderr.decode("latin-1")
+    assert b"\\u5f20" in completed.stdout  # 张, escaped
