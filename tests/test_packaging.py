@@ -25,7 +25,7 @@ def test_readme_first_command_prints_a_sandbox_link():
     result = wxpay("--sandbox", "repayment-url", "--user", "demo", "--org", "demo-org")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)  # stdout is a pipe here, so JSON
-    assert data["repayment_url"].startswith("https://127.0.0.1:")  # the sandbox links are https, like WeChat's
+    assert data["repayment_url"].startswith("https://wxpay-sandbox.invalid/")  # https and a named host, like WeChat's
     assert "sandbox" in result.stderr
 
 
@@ -78,7 +78,7 @@ def test_sandbox_serve_prints_a_profile_scripts_can_use(tmp_path):
         assert oct(config.stat().st_mode & 0o777) == "0o600"
         result = wxpay("repayment-url", "--user", "demo", "--org", "demo-org", env={"WXPAY_CONFIG": str(config)})
         assert result.returncode == 0, result.stderr
-        assert json.loads(result.stdout)["repayment_url"].startswith(profile["base_url"].replace("http://", "https://"))
+        assert json.loads(result.stdout)["repayment_url"].startswith("https://wxpay-sandbox.invalid/sandbox/repay/")
     finally:
         server.send_signal(signal.SIGINT)
         out, _ = server.communicate(timeout=10)

@@ -34,7 +34,7 @@ def test_json_is_exactly_the_api_object_and_request_is_signed(sandbox, configure
 def test_pipe_defaults_to_json(sandbox, configure, run):
     configure(sandbox)
     result = run("repayment-url", "--user", "demo", "--org", "demo-org")
-    assert result.json["repayment_url"].startswith("https://127.0.0.1")
+    assert result.json["repayment_url"].startswith("https://wxpay-sandbox.invalid/")
 
 
 def test_table_shows_whole_link_expiry_and_context(sandbox, configure, run):
@@ -177,5 +177,5 @@ def test_verbose_trace_redacts_signature(sandbox, configure, run):
 
 def test_sandbox_flag_needs_no_config(run, tmp_path):
     result = run("--sandbox", "repayment-url", "--user", "demo", "--org", "demo-org", expect=0)
-    assert result.json["repayment_url"].startswith("https://127.0.0.1")
+    assert result.json["repayment_url"].startswith("https://wxpay-sandbox.invalid/")
     assert not (tmp_path / "config.toml").exists()

@@ -52,6 +52,7 @@ def repayment_view(profile, data: dict, out_user_id: str, organization_id: str, 
     """A verified link, with the pupil's name and class when WeChat's user query gave them."""
     from wxpay_cli.terminal import times
     from wxpay_cli.terminal.message import pupil_facts
+    from wxpay_cli.wire.shapes import link_host
 
     expire = datetime.fromisoformat(data["expire_at"])
     name, group = pupil_facts(user)
@@ -61,6 +62,7 @@ def repayment_view(profile, data: dict, out_user_id: str, organization_id: str, 
         data=data,
         title=_("Repayment link"),
         rows=[
+            (_("Opens"), link_host(data["repayment_url"])),
             (_("Expires"), f"{times.local(expire)} ({times.relative(expire)})"),
             *known,
             (_("Pupil (out_user_id)"), out_user_id),

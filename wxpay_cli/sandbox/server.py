@@ -54,6 +54,9 @@ class SandboxUser:
     contract_terminated_time: str | None = None
 
 
+LINK_HOST = "wxpay-sandbox.invalid"  # the host of the sandbox's repayment links
+
+
 @dataclass
 class Received:
     """One request as it reached the sandbox, and what the sandbox decided."""
@@ -356,12 +359,12 @@ class Handler(BaseHTTPRequestHandler):
             if not isinstance(data.get(name), str) or not data[name]:
                 raise ApiFailure(400, "PARAM_ERROR", f"缺少参数 {name}")
         user = self._user(data["organization_id"], data["out_user_id"])
-        host, port = self.server.server_address[:2]
         token = uuid.uuid4().hex
         expire = datetime.now(CHINA).replace(microsecond=0) + timedelta(minutes=30)
         return 200, {
-            # https, like WeChat's: wxpay refuses any other link (it is only shown, never fetched).
-            "repayment_url": f"https://{host}:{port}/sandbox/repay/{user.user_id}?token={token}",
+            # https and a named host, like WeChat's: wxpay refuses any other link. It is only shown,
+            # never fetched; .invalid (RFC 2606) names no host anywhere.
+            "repayment_url": f"https://{LINK_HOST}/sandbox/repay/{user.user_id}?token={token}",
             "expire_at": expire.isoformat(),
         }
 

@@ -130,17 +130,35 @@ def _check_object(shape: dict, data: dict, prefix: str, request_id: str | None) 
                              or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)):
             raise wrong(field, _("it cannot be an id (control characters, '.' or '..', or over {limit} characters)")
                         .format(limit=MAX_ID), request_id)
-        elif kind == LINK and not (len(value) <= MAX_LINK and _LINK.fullmatch(value) and _host(value)):
-            raise wrong(field, _("it is not one https:// link without spaces"), request_id)
+        elif kind == LINK and not (len(value) <= MAX_LINK and _LINK.fullmatch(value) and link_host(value)):
+            raise wrong(field, _("it is not one https:// link to a named host (no spaces, user name, backslash, "
+                                 "IP address or xn-- look-alike name)"), request_id)
 
 
-def _host(link: str) -> str | None:
+def link_host(link: str) -> str | None:
+    """The host a link opens, or None when it could mislead whoever reads it: a user name before
+    the host (`https://pay.weixin.qq.com@evil.example/`), a backslash (browsers read it as a
+    slash), an IP address, or a punycode (xn--) label that may render as a look-alike."""
+    import ipaddress
     from urllib.parse import urlsplit
 
+    if "\\" in link:
+        return None
     try:
-        return urlsplit(link).hostname
+        parts = urlsplit(link)
+        host = parts.hostname
     except ValueError:
         return None
+    if not host or "@" in parts.netloc or parts.netloc.startswith("["):
+        return None
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    if not host.isascii() or any(label.startswith("xn--") for label in host.split(".")):
+        return None
+    return host
 
 
 def parse_time(value: str, field: str, request_id: str | None = None) -> datetime:
