@@ -13,7 +13,7 @@ def test_a_wrapped_error_keeps_what_it_is_and_says_the_new_words():
 
 
 def test_a_wrapped_error_keeps_its_hint_unless_given_one_and_its_exit_status():
-    interrupted = Interrupted("interrupted", hint="check first", by_sigterm=True)
+    interrupted = Interrupted("interrupted", hint="check first", signum=15)
     assert interrupted.wrapped("more").hint == "check first"
     assert interrupted.wrapped("more", hint="other").hint == "other"
     assert interrupted.wrapped("more").exit_status == ExitStatus.TERMINATED

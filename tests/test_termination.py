@@ -330,7 +330,7 @@ def test_an_interruption_after_the_verified_204_says_the_termination_was_done(sa
                                                                               monkeypatch, interruption):
     """Ctrl-C during the re-query that follows WeChat's verified 204: the operator is told it
     happened (exit 130/143), not just "interrupted" about an irreversible operation."""
-    from wxpay_cli.errors import SigtermReceived
+    from wxpay_cli.errors import SignalReceived
     from wxpay_cli.wire.client import Client
 
     configure(sandbox)
@@ -338,7 +338,7 @@ def test_an_interruption_after_the_verified_204_says_the_termination_was_done(sa
 
     def interrupted_after_post(self, call):
         if call.method == "GET" and any(r.method == "POST" for r in sandbox.received):
-            raise SigtermReceived() if interruption == "sigterm" else KeyboardInterrupt()
+            raise SignalReceived(signal.SIGTERM) if interruption == "sigterm" else KeyboardInterrupt()
         return real(self, call)
 
     monkeypatch.setattr(Client, "send_unverified", interrupted_after_post)

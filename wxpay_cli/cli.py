@@ -12,7 +12,7 @@ import click
 from wxpay_cli import __version__, i18n
 from wxpay_cli.app import App
 from wxpay_cli.commands._click import Group
-from wxpay_cli.errors import ExitStatus, InternalError, SigtermReceived, WxpayError
+from wxpay_cli.errors import ExitStatus, InternalError, SignalReceived, WxpayError, exit_for_signal
 from wxpay_cli.i18n import _
 from wxpay_cli.terminal import output
 
@@ -81,7 +81,7 @@ class WxpayGroup(Group):
             ctx.exit(int(exc.exit_status))
         except (KeyboardInterrupt, click.Abort) as exc:
             output.info(_("interrupted"))
-            ctx.exit(int(ExitStatus.TERMINATED if isinstance(exc, SigtermReceived) else ExitStatus.INTERRUPTED))
+            ctx.exit(int(exit_for_signal(getattr(exc, "signum", None))))
         except BrokenPipeError:
             # The reader of stdout went away (`| head`): end quietly. Later writes
             # (and Python's own flush at exit) go to /dev/null instead of failing.
@@ -155,13 +155,16 @@ def cli(ctx: click.Context, config_path, profile, sandbox, verbose, traceback, l
 
 
 
-def _on_sigterm(signum, frame) -> None:
-    """SIGTERM stops wxpay like Ctrl-C (a termination in flight is recorded first), then
-    exits 143; a second SIGTERM kills at once."""
+STOPPING_SIGNALS = ("SIGTERM", "SIGHUP", "SIGQUIT")  # timeout/systemd/docker; a lost ssh session; Ctrl-\
+
+
+def _on_signal(signum, frame) -> None:
+    """SIGTERM, SIGHUP and SIGQUIT stop wxpay like Ctrl-C (a termination in flight is recorded
+    first), then it exits 128 + the signal's number; the same signal again kills at once."""
     import signal
 
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    raise SigtermReceived()
+    signal.signal(signum, signal.SIG_DFL)
+    raise SignalReceived(signum)
 
 
 def main() -> None:
@@ -172,10 +175,11 @@ def main() -> None:
 
     collector.starting()
 
-    try:
-        signal.signal(signal.SIGTERM, _on_sigterm)
-    except (ValueError, OSError):  # not the main thread of the main interpreter
-        pass
+    for name in STOPPING_SIGNALS:
+        try:
+            signal.signal(getattr(signal, name), _on_signal)
+        except (AttributeError, ValueError, OSError):  # not on Windows; not the main thread
+            pass
     try:
         cli.main(prog_name="wxpay", obj=App())
     finally:

@@ -22,9 +22,19 @@ class ExitStatus(IntEnum):
     NETWORK = 4  # network failure, timeout, or 5xx/429 still failing after retries
     VERIFICATION = 5  # the response failed verification; nothing from it is used
     INTERNAL = 70  # an unexpected error inside wxpay (a bug): rerun with --traceback
+    HANGUP = 129  # SIGHUP: the terminal or the ssh connection went away (128 + SIGHUP)
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+    QUIT = 131  # SIGQUIT, Ctrl-\ (128 + SIGQUIT)
     BROKEN_PIPE = 141  # the reader of stdout went away (128 + SIGPIPE)
     TERMINATED = 143  # stopped by SIGTERM (128 + SIGTERM)
+
+
+def exit_for_signal(signum: int | None) -> ExitStatus:
+    """128 + the signal's number for the signals wxpay stops on; Ctrl-C's 130 otherwise."""
+    try:
+        return ExitStatus(128 + signum) if signum is not None else ExitStatus.INTERRUPTED
+    except ValueError:
+        return ExitStatus.INTERRUPTED
 
 
 class WxpayError(Exception):
@@ -149,15 +159,15 @@ class InputError(WxpayError):
 
 
 class Interrupted(WxpayError):
-    """Ctrl-C or SIGTERM arrived while something that matters was in flight (a termination)."""
+    """Ctrl-C or a signal (SignalReceived) arrived while something that matters was in flight."""
 
     exit_status = ExitStatus.INTERRUPTED
     code = "INTERRUPTED"
 
-    def __init__(self, message: str, *, by_sigterm: bool = False, **kwargs):
+    def __init__(self, message: str, *, signum: int | None = None, **kwargs):
         super().__init__(message, **kwargs)
-        if by_sigterm:
-            self.exit_status = ExitStatus.TERMINATED
+        if signum is not None:
+            self.exit_status = exit_for_signal(signum)
 
 
 class InternalError(WxpayError):
@@ -167,5 +177,10 @@ class InternalError(WxpayError):
     code = "INTERNAL_ERROR"
 
 
-class SigtermReceived(KeyboardInterrupt):
-    """Raised by wxpay's SIGTERM handler: stops the work like Ctrl-C does, then exits 143."""
+class SignalReceived(KeyboardInterrupt):
+    """Raised by wxpay's handler for SIGTERM, SIGHUP and SIGQUIT: stops the work like Ctrl-C
+    does, then wxpay exits 128 + `signum`."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum

@@ -31,6 +31,7 @@ from wxpay_cli.errors import (
     InputError,
     VerificationError,
     WxpayError,
+    exit_for_signal,
 )
 from wxpay_cli.flows.batch_input import Row
 from wxpay_cli.i18n import _, ngettext
@@ -128,6 +129,7 @@ class Summary:
     not_started: int = 0
     started_at: float = field(default_factory=time.monotonic)
     interrupted: bool = False
+    signum: int | None = None  # the signal that stopped the run (None: Ctrl-C, or none)
     fatal: tuple[int, WxpayError] | None = None  # the first row (in input order) that stopped the run
 
     def stop_at(self, number: int, exc: WxpayError) -> None:
@@ -139,7 +141,7 @@ class Summary:
         if self.fatal:
             return self.fatal[1].exit_status
         if self.interrupted:
-            return ExitStatus.INTERRUPTED
+            return exit_for_signal(self.signum)
         return ExitStatus.REFUSED if self.failed else ExitStatus.OK
 
     def count(self, record: dict) -> None:
@@ -216,8 +218,9 @@ async def _work_through(rows: Iterable[Row], work, client, concurrency: int, wri
         if claims is not None:
             claims.stop()
 
-    def interrupt() -> None:
+    def interrupt(signum: int | None = None) -> None:
         summary.interrupted = True
+        summary.signum = summary.signum or signum
         client.stopping = True  # rows in flight end with their current attempt, bounded by the timeout
         halt()
 
@@ -283,10 +286,16 @@ async def _work_through(rows: Iterable[Row], work, client, concurrency: int, wri
         finally:
             ordered.put_nowait(None)
 
-    try:
-        loop.add_signal_handler(signal.SIGINT, interrupt)
-    except (NotImplementedError, RuntimeError, ValueError):
-        pass  # not the main thread: Ctrl-C keeps its default behaviour
+    # Ctrl-C, and the signals that stop wxpay the same way (cli.STOPPING_SIGNALS): rows in
+    # flight finish within their deadline and are written, then the summary.
+    stopping = [(signal.SIGINT, None)] + [(getattr(signal, name), getattr(signal, name))
+                                          for name in ("SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, name)]
+    previous = {number: signal.getsignal(number) for number, _reported in stopping}
+    for number, reported in stopping:
+        try:
+            loop.add_signal_handler(number, interrupt, reported)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread (or Windows): the signal keeps its default behaviour
     threading.Thread(target=read, name="wxpay-batch-reader", daemon=True).start()
     started: set[asyncio.Task] = set()
     starter = asyncio.create_task(start_rows())
@@ -306,10 +315,12 @@ async def _work_through(rows: Iterable[Row], work, client, concurrency: int, wri
         for task in (starter, *started):
             task.cancel()
         await asyncio.gather(starter, *started, return_exceptions=True)
-        try:
-            loop.remove_signal_handler(signal.SIGINT)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass
+        for number, _reported in stopping:
+            try:
+                loop.remove_signal_handler(number)
+                signal.signal(number, previous[number])  # wxpay's own handlers again (cli.py)
+            except (NotImplementedError, RuntimeError, ValueError, TypeError):
+                pass
     return summary
 
 

@@ -23,7 +23,6 @@ from wxpay_cli.errors import (
     Interrupted,
     NetworkError,
     OperationRefused,
-    SigtermReceived,
     VerificationError,
     WxpayError,
 )
@@ -245,7 +244,7 @@ class Termination:
             self._record_or_say(target, "succeeded", http_status=answer.http_status, request_id=answer.request_id)
             raise Interrupted(_("interrupted after WeChat's verified answer: the contract of {who} was terminated "
                                 "(TERMINATED)").format(who=for_terminal(target.out_user_id or target.user_id)),
-                              by_sigterm=isinstance(exc, SigtermReceived)) from exc
+                              signum=getattr(exc, "signum", None)) from exc
         try:
             self.record(target, "succeeded", http_status=answer.http_status, request_id=answer.request_id)
         except AuditLogError as exc:
@@ -299,7 +298,7 @@ class Termination:
             unrecorded = self._record_or_say(target, "unknown", error=Interrupted.code)
             return Interrupted(_("interrupted while the termination was in flight: "
                                  "it may or may not have happened") + unrecorded,
-                               hint=advice, by_sigterm=isinstance(exc, SigtermReceived))
+                               hint=advice, signum=getattr(exc, "signum", None))
         if isinstance(exc, Exception):
             unrecorded = self._record_or_say(target, "unknown", error=InternalError.code)
             return InternalError(_("unexpected error while the termination was in flight ({kind}): "

@@ -1,0 +1,64 @@
+"""SIGTERM (timeout, systemd, docker stop), SIGHUP (an ssh connection lost) and SIGQUIT stop
+wxpay the way Ctrl-C does: what is done is written, a termination in flight is recorded,
+and the exit code is 128 + the signal's number."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+from batchrows import csv_rows, lines
+from terminal import wxpay_script
+
+from wxpay_cli.local.audit import AuditLog
+
+SIGNALS = [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGQUIT, 131)]
+TERMINATE = ("contract", "terminate", "--user", "demo", "--org", "demo-org", "--yes")
+
+
+@pytest.fixture
+def pupils(sandbox):
+    names = [f"p{i:02d}" for i in range(8)]
+    for name in names:
+        sandbox.seed_user("demo-org", name)
+    return names
+
+
+@pytest.mark.parametrize(("sig", "code"), SIGNALS, ids=["SIGTERM", "SIGHUP", "SIGQUIT"])
+def test_a_signal_in_a_batch_writes_what_is_done_and_the_summary(sandbox, configure, pupils, sig, code):
+    configure(sandbox)
+    for name in pupils[2:]:
+        sandbox.inject("delay", seconds=0.3, path_contains=f"/{name}")
+    process = subprocess.Popen([wxpay_script(), "user", "show", "--batch", "-", "--concurrency", "1"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=os.environ.copy())
+    process.stdin.write(csv_rows(pupils))
+    process.stdin.close()
+    process.stdin = None
+    first = process.stdout.readline()
+    process.send_signal(sig)
+    rest, err = process.communicate(timeout=20)
+    assert process.returncode == code, err
+    out = lines(first + rest)
+    assert 1 <= len(out) <= len(pupils) and [r["out_user_id"] for r in out] == pupils[:len(out)]
+    assert "batch:" in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize(("sig", "code"), SIGNALS[1:], ids=["SIGHUP", "SIGQUIT"])
+def test_a_signal_during_the_termination_post_is_recorded_then_exits(sandbox, configure, sig, code):
+    configure(sandbox)
+    sandbox.inject("slow_answer", seconds=5.0, path_contains="terminate-contract")
+    process = subprocess.Popen([wxpay_script(), *TERMINATE], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    deadline = time.monotonic() + 30
+    while not any(r.method == "POST" for r in sandbox.received):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.01)
+    process.send_signal(sig)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == code, err
+    assert "may or may not have happened" in err and "Traceback" not in err
+    assert [line["outcome"] for line in AuditLog().records()] == ["attempted", "unknown"]
