@@ -77,3 +77,32 @@ def test_a_terminal_that_cannot_show_a_name_gets_an_escape_not_an_error(sandbox,
                                env=env)
     assert completed.returncode == 0, completed.stderr.decode("latin-1")
     assert b"\\u5f20" in completed.stdout  # 张, escaped
+
+
+def test_a_csv_is_utf8_with_its_bom_whatever_stdouts_encoding(sandbox, configure, tmp_path):
+    """A Chinese Windows redirect (GBK) must still give Excel the UTF-8 file the manual promises."""
+    import os
+    import subprocess
+    import sys
+
+    configure(sandbox)
+    roster = tmp_path / "roster.csv"
+    roster.write_text("out_user_id,organization_id\ndemo,demo-org\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONIOENCODING": "gbk", "WXPAY_CONFIG": str(tmp_path / "config.toml")}
+    completed = subprocess.run([sys.executable, "-m", "wxpay_cli", "user", "show", "--batch", str(roster),
+                                "--format", "csv"], capture_output=True, env=env)
+    assert completed.returncode == 0, completed.stderr.decode("gbk", "replace")
+    assert completed.stdout.startswith(b"\xef\xbb\xbfout_user_id,")
+    assert "张小明" in completed.stdout.decode("utf-8")
+
+
+def test_half_a_character_in_json_is_written_as_an_escape_not_a_crash(monkeypatch):
+    import io
+    import json
+
+    from wxpay_cli.terminal import output
+
+    raw = io.BytesIO()
+    monkeypatch.setattr("sys.stdout", io.TextIOWrapper(raw, encoding="gbk"))
+    output.write_json_line({"error": {"message": "bad \ud800 name"}})
+    assert json.loads(raw.getvalue().decode("utf-8"))["error"]["message"] == "bad \ud800 name"

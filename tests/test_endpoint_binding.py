@@ -65,4 +65,20 @@ def test_a_re_query_about_another_pupil_after_the_post_is_an_error_not_a_note(ho
     assert result.exit_code == 5, result.stderr
     assert len(posts(sandbox)) == 1  # sent once; never again
     assert "wxu_other" in result.stderr and "check" in result.stderr, result.stderr
-    assert outcomes(run)[-2:] == ["attempted", "unknown"]
+    assert outcomes(run)[-3:] == ["attempted", "succeeded", "unknown"]  # the 204 was WeChat's; then doubt
+
+
+def test_a_re_query_about_another_pupil_after_an_uncertain_answer_is_exit_5_too(hostile, sandbox, run):
+    """The POST got no clear answer (500: maybe done); the re-query then answers for another pupil."""
+    sandbox.inject("status", status=500, code="SYSTEM_ERROR", message="busy", path_contains="terminate-contract")
+    hostile.rewrite(USER_PATH, lambda d: d)
+    hostile.rewrite(USER_PATH, lambda d: {**d, "user_id": "wxu_other"})
+    result = run(*TERMINATE)
+    assert result.exit_code == 5, result.stderr
+    assert len(posts(sandbox)) == 1 and "wxu_other" in result.stderr and "named" in result.stderr
+    assert outcomes(run)[-1] == "unknown"
+
+
+def test_a_null_field_of_another_endpoint_does_not_make_an_answer_anothers(hostile, run):
+    hostile.rewrite(USER_PATH, lambda d: {**d, "openid": None})
+    assert run("user", "show", "--user", "demo", "--org", "demo-org", "--json").exit_code == 0

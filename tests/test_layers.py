@@ -66,13 +66,16 @@ def offences() -> list[str]:
     found = []
     for path in sorted(PACKAGE.rglob("*.py")):
         importer = module_name(path)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        found += [f"{path.relative_to(PACKAGE)}:{node.lineno} a relative import (write wxpay_cli.…)"
+                  for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level]
         for line, imported in imports_of(path):
             mine, theirs = part_of(importer), part_of(imported)
             where = f"{path.relative_to(PACKAGE)}:{line} imports {imported}"
             if mine != theirs and (rank(theirs) > rank(mine) or {mine, theirs} == APART):
                 found.append(where + " (a layer above, or beside it)")
-            elif mine == theirs == "commands" and _is_command(imported) and _is_command(importer) \
-                    and imported != importer:
+            elif mine == theirs == "commands" and _is_command(imported) and imported != importer \
+                    and importer != "wxpay_cli.commands":  # a command's shared parts import no command either
                 found.append(where + " (a command imports a command)")
     return found
 
@@ -122,7 +125,8 @@ def writes_to_the_terminal(source: str) -> list[str]:
         if not isinstance(node, ast.Call):
             continue
         called = ast.unparse(node.func)
-        if called in ("print", "click.echo", "click.secho", "echo", "secho") or called.startswith(
+        if called in ("print", "click.echo", "click.secho", "echo", "secho", "click.confirm", "click.prompt",
+                      "input") or called.startswith(
                 ("sys.stdout.", "sys.stderr.")) and called.endswith((".write", ".writelines")):
             found.append(f"line {node.lineno}: {called}")
     return found
@@ -155,3 +159,18 @@ def test_no_error_has_its_text_changed_after_it_is_made():
                          if isinstance(target, ast.Attribute) and target.attr in ("message", "hint")
                          and ast.unparse(target.value) not in ("self",)]
     assert offences == []
+
+
+@pytest.mark.parametrize("importer, line", [
+    ("flows/links.py", "from ..commands import contract"),           # relative: it would hide the layer
+    ("commands/_views.py", "from wxpay_cli.commands import contract"),  # a shared part importing a command
+])
+def test_the_rule_sees_relative_imports_and_shared_parts(tmp_path, monkeypatch, importer, line):
+    import shutil
+
+    copy = tmp_path / "wxpay_cli"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__", "locale"))
+    target = copy / importer
+    target.write_text(target.read_text(encoding="utf-8") + f"\n\ndef _added():\n    {line}\n", encoding="utf-8")
+    monkeypatch.setattr(__import__(__name__), "PACKAGE", copy)
+    assert any(f"{importer}:" in found for found in offences())

@@ -80,8 +80,13 @@ class WxpayGroup(Group):
             output.error(exc, as_json=bool(app and app.json_errors))
             ctx.exit(int(exc.exit_status))
         except (KeyboardInterrupt, click.Abort) as exc:
-            output.info(_("interrupted"))
-            ctx.exit(int(exit_for_signal(getattr(exc, "signum", None))))
+            # click turns a signal at a prompt into Abort: the handler noted which one it was.
+            signum = getattr(exc, "signum", None) or (_signals_received[-1] if _signals_received else None)
+            try:
+                output.info(_("interrupted"))
+            except OSError:  # SIGHUP: the terminal has gone (EIO); the exit code still says why
+                pass
+            ctx.exit(int(exit_for_signal(signum)))
         except BrokenPipeError:
             # The reader of stdout went away (`| head`): end quietly. Later writes
             # (and Python's own flush at exit) go to /dev/null instead of failing.
@@ -164,7 +169,11 @@ def _on_signal(signum, frame) -> None:
     import signal
 
     signal.signal(signum, signal.SIG_DFL)
+    _signals_received.append(signum)
     raise SignalReceived(signum)
+
+
+_signals_received: list[int] = []  # the stopping signals that arrived, in order
 
 
 def main() -> None:

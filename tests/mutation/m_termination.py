@@ -42,7 +42,7 @@ MUTATIONS = [
      '    if False:',
      'a user answer that names no pupil used for a termination'),
     ('wxpay_cli/wire/shapes.py',
-     '            if field in data:\n',
+     '            if data.get(field) not in (None, ""):  # a null field counts as absent, here as everywhere\n',
      '            if False:\n',
      "one endpoint's signed answer accepted as another's"),
     ('wxpay_cli/flows/termination.py',

@@ -48,7 +48,7 @@ def handover(app: App, out_user_id: str, organization_id: str, copy: bool) -> No
     target = target_from_user(user, organization_id, out_user_id)
     Termination(app.client(), app.profile(), app.audit()).check_terminable(target)
 
-    if not click.confirm(_("Fetch the repayment link now?"), default=True, err=True):
+    if not prompt.confirm(_("Fetch the repayment link now?"), default=True):
         raise OperationRefused(_("stopped before fetching the link: nothing was terminated"), code="ABANDONED")
     link = fetch_link(app.client(), app.link_fetcher(), out_user_id=out_user_id, organization_id=organization_id)
     view = repayment_view(app.profile(), link, out_user_id, organization_id, user)
@@ -63,7 +63,7 @@ def handover(app: App, out_user_id: str, organization_id: str, copy: bool) -> No
     if copy:
         copy_and_tell(text, _("message"))
 
-    if not click.confirm(_("Have you reached the family and forwarded the link?"), default=False, err=True):
+    if not prompt.confirm(_("Have you reached the family and forwarded the link?"), default=False):
         raise OperationRefused(_("stopped before termination: nothing was terminated"), code="ABANDONED")
     output.info("")
     # The pupil is looked up again: the call with the family may have taken a while,

@@ -31,8 +31,12 @@ def writable_file(ctx: click.Context, param: click.Parameter, value: Path | None
     folder = value.parent
     if not folder.is_dir():
         raise click.BadParameter(_("the folder {folder} does not exist").format(folder=folder))
+    if value.is_symlink():
+        raise click.BadParameter(_("{path} is a symbolic link: name the file itself").format(path=value))
     if value.is_dir():
         raise click.BadParameter(_("{path} is a folder").format(path=value))
+    if value.exists() and not value.is_file():
+        raise click.BadParameter(_("{path} is not a regular file").format(path=value))
     if not os.access(value if value.exists() else folder, os.W_OK):
         raise click.BadParameter(_("{path} cannot be written (permissions)").format(path=value))
     return value

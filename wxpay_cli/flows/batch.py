@@ -11,12 +11,13 @@ becomes an `"error"` object on its line. A fault that makes every row suspect
 fails verification) stops the run at once: no new row starts, rows already
 sent are finished and written, and the error names the first such row. Input
 that cannot be read further ends the input: the rows before it are finished.
-Ctrl-C stops like a fault and exits 130.
+Ctrl-C (or SIGTERM, SIGHUP, SIGQUIT) stops like a fault and exits 128 + the signal (130 for Ctrl-C).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import threading
 import time
@@ -219,6 +220,10 @@ async def _work_through(rows: Iterable[Row], work, client, concurrency: int, wri
             claims.stop()
 
     def interrupt(signum: int | None = None) -> None:
+        if signum is not None and summary.signum == signum:  # the same signal twice: stop at once
+            loop.remove_signal_handler(signum)
+            os.kill(os.getpid(), signum)
+            return
         summary.interrupted = True
         summary.signum = summary.signum or signum
         client.stopping = True  # rows in flight end with their current attempt, bounded by the timeout
@@ -337,7 +342,7 @@ def finish(summary: Summary) -> None:
 
 
 class BatchIncomplete(WxpayError):
-    """Some rows failed (exit 1) or the run was interrupted (exit 130); the lines say which."""
+    """Some rows failed (exit 1) or the run was interrupted (exit 128 + the signal); the lines say which."""
 
     code = "BATCH_INCOMPLETE"
 

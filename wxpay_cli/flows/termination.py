@@ -208,7 +208,12 @@ class Termination:
         re-query or the last audit line then fails.
         """
         call = api.terminate_contract(organization_id=target.organization_id, user_id=target.user_id)
-        self.record(target, "attempted")
+        try:
+            self.record(target, "attempted")
+        except KeyboardInterrupt as exc:  # the line may be on disk: close it, nothing was sent
+            self._record_or_say(target, "not_sent", error=Interrupted.code)
+            raise Interrupted(_("interrupted before the termination was sent: nothing was sent"),
+                              signum=getattr(exc, "signum", None)) from exc
         try:
             answer = yield call
         except NetworkError as exc:
@@ -225,33 +230,37 @@ class Termination:
         result = {**result_fields(target), "contract_state": "TERMINATED", "request_id": answer.request_id}
         notes = []
         try:
+            try:
+                self.record(target, "succeeded", http_status=answer.http_status, request_id=answer.request_id)
+            except AuditLogError as exc:
+                notes.append(_("terminated, but the audit log could not record it: {reason}").format(
+                    reason=exc.message))
             if target.out_user_id:
                 try:
                     result["contract_state"] = yield from self._current_state(target)
                 except WxpayError as exc:
                     if exc.code == ANOTHER_PUPIL:  # not a note: something answers for another pupil
-                        unrecorded = self._record_or_say(target, "unknown", http_status=answer.http_status,
-                                                         request_id=answer.request_id, error=exc.code)
-                        raise exc.wrapped(
-                            _("WeChat accepted the termination (a verified 204), but {reason}: what happened to "
-                              "whom is not known").format(reason=exc.message) + unrecorded,
-                            hint=self._check_advice(target) + _("; check the pupil it named too")) from exc
+                        raise self._another_pupil(target, exc, answer.http_status, answer.request_id,
+                                                  _("WeChat accepted the termination (a verified 204), but {reason}: "
+                                                    "what happened to whom is not known")) from exc
                     notes.append(_("state from WeChat's verified 204; it could not be re-queried ({reason})").format(
                         reason=exc.message))
             else:
                 notes.append(_("state from WeChat's verified 204; a pupil given by --user-id cannot be re-queried"))
-        except KeyboardInterrupt as exc:  # done already: recorded, and said, not just "interrupted"
-            self._record_or_say(target, "succeeded", http_status=answer.http_status, request_id=answer.request_id)
+        except KeyboardInterrupt as exc:  # done already: say so, not just "interrupted"
             raise Interrupted(_("interrupted after WeChat's verified answer: the contract of {who} was terminated "
                                 "(TERMINATED)").format(who=for_terminal(target.out_user_id or target.user_id)),
                               signum=getattr(exc, "signum", None)) from exc
-        try:
-            self.record(target, "succeeded", http_status=answer.http_status, request_id=answer.request_id)
-        except AuditLogError as exc:
-            notes.insert(0, _("terminated, but the audit log could not record it: {reason}").format(reason=exc.message))
         if notes:
             result["note"] = "; ".join(notes)
         return result
+
+    def _another_pupil(self, target: Target, exc: WxpayError, http_status, request_id, words: str) -> WxpayError:
+        """A re-query answered for another pupil: recorded 'unknown', and the error to raise (exit 5)."""
+        unrecorded = self._record_or_say(target, "unknown", http_status=http_status, request_id=request_id,
+                                         error=exc.code)
+        return exc.wrapped(words.format(reason=exc.message) + unrecorded,
+                           hint=self._check_advice(target) + _("; check the pupil it named too"))
 
     def batch_row(self, target: Target, *, dry_run: bool) -> Steps[dict]:
         """One row of a batch, once its pupil is found (and known to be named by no earlier
@@ -319,6 +328,10 @@ class Termination:
             try:
                 state = yield from self._current_state(target)
             except WxpayError as failure:
+                if failure.code == ANOTHER_PUPIL:
+                    raise self._another_pupil(target, failure, exc.http_status, exc.request_id,
+                                              _("the termination may or may not have happened ({error}), and "
+                                                "{{reason}}").format(error=exc.message)) from exc
                 requery_problem = failure.message
             except BaseException as interruption:
                 raise self._abandoned(target, interruption) from interruption

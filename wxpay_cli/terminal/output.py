@@ -108,8 +108,16 @@ def _write_utf8(text: str) -> None:
         stream.flush()
         return
     stream.flush()
-    buffer.write(text.encode("utf-8"))
+    buffer.write(text.encode("utf-8", "backslashreplace"))  # half a character becomes \udXXX, a JSON escape
     buffer.flush()
+
+
+class _Utf8Lines:
+    """Text written to stdout as UTF-8 whatever its encoding (CSV for Excel), with a line at a time."""
+
+    def write(self, text: str) -> int:
+        _write_utf8(text)
+        return len(text)
 
 
 def escape_what_cannot_be_shown() -> None:
@@ -447,11 +455,13 @@ class CsvWriter:
             self.columns = [*given, *(c for c in self.result_columns if c not in given), "error_code",
                             "error_message"]
             self._inputs = set(given)
-            self._writer = csv.writer(sys.stdout, lineterminator="\r\n")
+            # UTF-8 with a BOM, whatever stdout's encoding: what Excel opens, what feeds back as input.
+            self._out = _Utf8Lines()
+            self._writer = csv.writer(self._out, lineterminator="\r\n")
             # On a terminal the cells are for eyes: escaped like every outside string there.
             # Into a file or a pipe they stay exact, so a line feeds back as input.
             self._on_terminal = _isatty(sys.stdout)
-            sys.stdout.write("\ufeff")
+            self._out.write("\ufeff")
             self._writer.writerow(self.columns)
         error = record.get("error") or {}
         cells = []
@@ -465,7 +475,6 @@ class CsvWriter:
             cell = _cell(value, from_input=name in self._inputs)
             cells.append(for_terminal(cell) if self._on_terminal else cell)
         self._writer.writerow(cells)
-        sys.stdout.flush()
 
 
 def _lookup(record: dict, name: str) -> object:

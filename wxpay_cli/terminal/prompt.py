@@ -34,6 +34,11 @@ def flush_typeahead() -> None:
         pass  # not a terminal, or no termios (Windows): there is no type-ahead to drop
 
 
+def confirm(question: str, *, default: bool) -> bool:
+    """A yes/no question on stderr (a step that can still be undone)."""
+    return click.confirm(question, default=default, err=True)
+
+
 def confirm_irreversible(question: str) -> bool:
     """Ask a yes/no question that guards an irreversible step; the default is no.
 

@@ -36,4 +36,16 @@ def terminal_text(link: str) -> str:
 
 def save_png(link: str, path: Path) -> None:
     """Write the QR code as a PNG; OSError when the file cannot be written, LinkTooLong when no QR code can hold it."""
-    _make(link).save(str(path), kind="png", scale=8, border=4)
+    import os
+    import stat
+
+    code = _make(link)
+    # Never through a symlink, never into a FIFO or a device (checked again here: the
+    # command's check ran before the link was fetched).
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    descriptor = os.open(path, flags, 0o644)
+    with os.fdopen(descriptor, "wb") as handle:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise OSError(22, _("not a regular file"))  # EINVAL
+        handle.truncate()
+        code.save(handle, kind="png", scale=8, border=4)

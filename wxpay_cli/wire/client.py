@@ -348,9 +348,13 @@ def _unusable(value, field: str) -> tuple[str, str] | None:
     return None
 
 
+def _refuse_constant(text: str):
+    raise ValueError(text)  # NaN, Infinity: not JSON that --json could write back out
+
+
 def _parse_object(body: bytes) -> dict | None:
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_constant=_refuse_constant)
     except (ValueError, RecursionError):  # an unsigned body nested thousands deep is not WeChat's JSON
         return None
     return data if isinstance(data, dict) else None

@@ -93,7 +93,7 @@ def check(shape: dict, data: dict | None, request_id: str | None, asked: dict[st
     mine = next((name for name, other in ENDPOINTS.items() if other is shape), None)
     if mine is not None:
         for field, theirs in _others(shape).items():
-            if field in data:
+            if data.get(field) not in (None, ""):  # a null field counts as absent, here as everywhere
                 raise VerificationError(
                     _("WeChat's answer is not an answer to the {mine} (it holds {field}, a field of the {theirs}); "
                       "nothing from it was used").format(mine=_(mine), field=field, theirs=_(theirs)),
@@ -149,14 +149,18 @@ def link_host(link: str) -> str | None:
         host = parts.hostname
     except ValueError:
         return None
-    if not host or "@" in parts.netloc or parts.netloc.startswith("["):
-        return None
+    if not host or "@" in parts.netloc or "%" in parts.netloc or parts.netloc.startswith("["):
+        return None  # %: a browser decodes it into another name (often punycode) than the one shown
     try:
         ipaddress.ip_address(host)
         return None
     except ValueError:
         pass
-    if not host.isascii() or any(label.startswith("xn--") for label in host.split(".")):
+    labels = host.lower().rstrip(".").split(".")
+    last = labels[-1]
+    if last.isdigit() or last.startswith("0x"):  # 2130706433, 0x7f.1, 127.1: addresses to a browser
+        return None
+    if not host.isascii() or any(label.startswith("xn--") for label in labels):
         return None
     return host
 
