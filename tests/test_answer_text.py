@@ -6,16 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from hostile import Hostile
 
 USER_PATH = "/users/out-user-id/demo"
 SHOW = ("user", "show", "--user", "demo", "--org", "demo-org")
-
-
-@pytest.fixture
-def hostile(sandbox, configure):
-    configure(sandbox)
-    return Hostile(sandbox)
 
 
 def signed_user(hostile, sandbox, run, text: str) -> None:

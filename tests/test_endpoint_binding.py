@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from hostile import Hostile
 
 USER_PATH = "/users/out-user-id/demo"
 TERMINATE = ("contract", "terminate", "--user", "demo", "--org", "demo-org", "--yes")
@@ -14,12 +13,6 @@ TERMINATE = ("contract", "terminate", "--user", "demo", "--org", "demo-org", "--
 CONTRACT_ANSWER = {"contract_id": "ct_other", "mchid": "1900000001", "organization_id": "demo-org",
                    "user_id": "wxu_other", "openid": "o_other", "contract_state": "CONTRACTED",
                    "contract_signed_time": "2024-01-05T10:00:00+08:00", "contract_mode": "MODE_FACE"}
-
-
-@pytest.fixture
-def hostile(sandbox, configure):
-    configure(sandbox)
-    return Hostile(sandbox)
 
 
 def posts(sandbox) -> list:

@@ -6,16 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from hostile import Hostile
 
 LINK_PATH = "/v3/offlineface/repayment-url"
 FETCH = ("repayment-url", "--user", "demo", "--org", "demo-org")
-
-
-@pytest.fixture
-def hostile(sandbox, configure):
-    configure(sandbox)
-    return Hostile(sandbox)
 
 
 @pytest.mark.parametrize("link", [

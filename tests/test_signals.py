@@ -19,14 +19,6 @@ SIGNALS = [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGQUIT, 131)]
 TERMINATE = ("contract", "terminate", "--user", "demo", "--org", "demo-org", "--yes")
 
 
-@pytest.fixture
-def pupils(sandbox):
-    names = [f"p{i:02d}" for i in range(8)]
-    for name in names:
-        sandbox.seed_user("demo-org", name)
-    return names
-
-
 @pytest.mark.parametrize(("sig", "code"), SIGNALS, ids=["SIGTERM", "SIGHUP", "SIGQUIT"])
 def test_a_signal_in_a_batch_writes_what_is_done_and_the_summary(sandbox, configure, pupils, sig, code):
     configure(sandbox)
@@ -43,7 +35,7 @@ def test_a_signal_in_a_batch_writes_what_is_done_and_the_summary(sandbox, config
     rest, err = process.communicate(timeout=20)
     assert process.returncode == code, err
     out = lines(first + rest)
-    assert 1 <= len(out) <= len(pupils) and [r["out_user_id"] for r in out] == pupils[:len(out)]
+    assert 1 <= len(out) < len(pupils) and [r["out_user_id"] for r in out] == pupils[:len(out)]
     assert "batch:" in err and "Traceback" not in err, err
 
 
