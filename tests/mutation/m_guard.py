@@ -42,7 +42,7 @@ MUTATIONS = [
      '        except ZeroDivisionError as exc:\n            # The last net',
      'the last net removed: a bug reaches the operator as a traceback'),
     ('wxpay_cli/cli.py',
-     'ctx.exit(int(exit_for_signal(getattr(exc, "signum", None))))',
+     'ctx.exit(int(exit_for_signal(signum)))',
      'ctx.exit(int(exit_for_signal(None)))',
      'SIGTERM exits 130'),
     ('wxpay_cli/local/audit.py',
