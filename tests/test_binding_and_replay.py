@@ -132,7 +132,7 @@ def test_a_link_replayed_into_the_next_run_is_refused(sandbox, hostile, run):
 
 
 def test_seen_nonces_are_shared_between_processes_and_pruned(tmp_path, monkeypatch):
-    from wxpay_cli.wire import nonces
+    from wxpay_cli.local import nonces
 
     path = tmp_path / "state" / "seen-nonces"
     first, second = nonces.SeenNonces(path, keep=600), nonces.SeenNonces(path, keep=600)
@@ -166,7 +166,7 @@ def test_an_unusable_nonce_file_leaves_the_check_to_this_process(tmp_path, hosti
 def test_a_run_keeps_its_own_answers_nonces_once(tmp_path):
     """A long batch remembers each answer's nonce for 600 s: the Verifier keeps this run's,
     the shared file's memory only what other runs accepted (twice was ~20 bytes a row more)."""
-    from wxpay_cli.wire import nonces
+    from wxpay_cli.local import nonces
 
     path = tmp_path / "state" / "seen-nonces"
     this_run, other_run = nonces.SeenNonces(path, keep=600), nonces.SeenNonces(path, keep=600)

@@ -61,7 +61,7 @@ def verifier_for(profile: Profile) -> Verifier:
             _("profile {name!r} has no key to verify WeChat's answers with").format(name=profile.name),
             hint=_("add public_key_id and public_key, or run `wxpay certs download --output DIR --save`"),
         )
-    from wxpay_cli.wire.nonces import SeenNonces
+    from wxpay_cli.local.nonces import SeenNonces
 
     # The replay check spans processes: the daily job runs one pupil per process.
     return Verifier(found, shared_nonces=SeenNonces(keep=2 * TIMESTAMP_WINDOW))

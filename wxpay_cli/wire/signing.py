@@ -159,7 +159,7 @@ class Verifier:
         self.keys = {serials.key_id(key.key_id): key for key in keys}
         self._clock = clock
         self._window = window
-        # Nonces accepted by other wxpay processes too (nonces.SeenNonces), or None: this process only.
+        # Nonces accepted by other wxpay processes too (local.nonces.SeenNonces), or None: this process only.
         self._shared_nonces = shared_nonces
         # Nonces of answers accepted within the window: a second answer with one is a replay.
         self._seen_nonces = NonceMemory(keep=2 * window)
