@@ -193,9 +193,9 @@ def test_link_rows_are_on_disk_before_their_output_lines(sandbox, configure, run
     run("repayment-url", "--batch", "-", "--concurrency", "8", input=text, expect=1)
     assert [user for user, _ in checked] == users
     assert all(durable for _, durable in checked), [user for user, durable in checked if not durable]
+    assert disk.opens == 1  # one open (and one mkdir) for the whole batch, not one per row
     records = list(AuditLog().records())
     assert sorted(r["out_user_id"] for r in records) == sorted(users)
-    assert disk.opens == 1  # one open (and one mkdir) for the whole batch, not one per row
     assert disk.fsyncs <= len(users) + 1
 
 

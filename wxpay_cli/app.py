@@ -100,7 +100,15 @@ class App:
 
             self.signer()
             self._verifier = verifier_for(self.profile())
+            memory = self._verifier.shared_nonces
+            if memory is not None:
+                memory.on_problem = lambda problem: output.warn(
+                    _("{problem}; answers are checked for replays within this run only").format(problem=problem))
         return self.signer(), self._verifier
+
+    def replay_memory(self):
+        """The replay memory shared by this user's runs (local.nonces.SeenNonces), or None."""
+        return self.credentials()[1].shared_nonces
 
     def client(self):
         """The shared signed, verifying client for the chosen profile."""

@@ -29,7 +29,7 @@ MUTATIONS = [
      "            if now - tables[0].newest < 1:", "replayed nonce forgotten too soon"),
     ("wxpay_cli/wire/signing.py", "        while slots[index] and slots[index] != fingerprint:",
      "        while slots[index]:", "fingerprint table never finds a nonce it holds"),
-    ("wxpay_cli/wire/signing.py", "(\n                self._shared_nonces is not None and self._shared_nonces.seen(nonce, now))",
+    ("wxpay_cli/wire/signing.py", "(\n                self.shared_nonces is not None and self.shared_nonces.seen(nonce, now))",
      "(False)", "a replay into the next run (another process) accepted"),
     ("wxpay_cli/local/nonces.py", "            if seen_pid != self._pid and now - when <= self.keep:", "            if False:",
      "nonces another process saw ignored"),

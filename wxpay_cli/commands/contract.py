@@ -114,7 +114,8 @@ def run_termination_batch(app: App, stream, *, yes: bool, dry_run: bool, concurr
             _("Terminate the face-payment contracts of these {pupils} pupils? This cannot be undone")
             .format(pupils=len(plan.pupils)))
 
-    termination_batch.agree(plan, audit, dry_run=dry_run, yes=yes, ask=ask if prompt.interactive() else None)
+    termination_batch.agree(plan, audit, dry_run=dry_run, yes=yes, ask=ask if prompt.interactive() else None,
+                            replay_memory=None if dry_run else app.replay_memory())
     work = termination_batch.RowWork(app.profile(), audit, dry_run=dry_run)
     table = DryRunTable() if dry_run and app.format == "table" else None
     try:

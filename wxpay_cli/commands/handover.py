@@ -31,7 +31,7 @@ def handover(app: App, out_user_id: str, organization_id: str, copy: bool) -> No
     """
     from wxpay_cli.commands._views import repayment_view, target_view, terminated_view, user_view
     from wxpay_cli.flows.links import fetch_link
-    from wxpay_cli.flows.termination import Consent, Termination, target_from_user, terminate_one
+    from wxpay_cli.flows.termination import Consent, Termination, check_local_state, target_from_user, terminate_one
     from wxpay_cli.terminal.clipboard import copy_and_tell
     from wxpay_cli.terminal.message import compose
     from wxpay_cli.terminal.qr import LinkTooLong, terminal_text
@@ -42,7 +42,7 @@ def handover(app: App, out_user_id: str, organization_id: str, copy: bool) -> No
                                hint=_("in scripts use `wxpay repayment-url` and `wxpay contract terminate --yes`"),
                                code="NOT_INTERACTIVE")
     app.output_format = "table"
-    app.audit().check_writable()
+    check_local_state(app.audit(), app.replay_memory())
     user = app.client().call(api.get_user(organization_id=organization_id, out_user_id=out_user_id)).data
     app.render(user_view(user))
     target = target_from_user(user, organization_id, out_user_id)

@@ -14,11 +14,13 @@ so single mode (`steps.run`) and batch mode (`steps.run_async`) share them.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from wxpay_cli.errors import (
     AuditLogError,
+    ConfigError,
     InternalError,
     Interrupted,
     NetworkError,
@@ -98,6 +100,14 @@ def find_target(*, organization_id: str, out_user_id: str | None = None,
     return Target(organization_id=organization_id, user_id=user_id)
 
 
+def check_local_state(audit: AuditLog, replay_memory) -> None:
+    """Before anything is looked up for a termination: the audit log can take lines, and the
+    replay memory shared by this user's runs (local.nonces) can be used. Each refuses (exit 3)."""
+    audit.check_writable()
+    if replay_memory is not None:
+        replay_memory.check_usable(time.time())
+
+
 @dataclass
 class Consent:
     """How the operator agrees to a termination.
@@ -125,7 +135,7 @@ def terminate_one(client, profile: Profile, audit: AuditLog, *, organization_id:
     from wxpay_cli.flows import steps
 
     if not dry_run:
-        audit.check_writable()
+        check_local_state(audit, client.verifier.shared_nonces if client.verifier else None)
     termination = Termination(client, profile, audit)
     target = steps.run(client, find_target(organization_id=organization_id, out_user_id=out_user_id,
                                            user_id=user_id))
@@ -208,6 +218,7 @@ class Termination:
         re-query or the last audit line then fails.
         """
         call = api.terminate_contract(organization_id=target.organization_id, user_id=target.user_id)
+        self._check_replay_memory(target)
         try:
             self.record(target, "attempted")
         except KeyboardInterrupt as exc:  # the line may be on disk: close it, nothing was sent
@@ -254,6 +265,15 @@ class Termination:
         if notes:
             result["note"] = "; ".join(notes)
         return result
+
+    def _check_replay_memory(self, target: Target) -> None:
+        """The replay memory failed while this pupil was looked up (its warning was shown):
+        the answers were checked within this run only, so nothing is sent."""
+        memory = self.client.verifier.shared_nonces if self.client.verifier else None
+        if memory is not None and memory.problem is not None:
+            self.record(target, "refused", error="REPLAY_MEMORY")
+            raise ConfigError(memory.problem + _("; a termination needs it, so nothing was sent"),
+                              code="REPLAY_MEMORY")
 
     def _another_pupil(self, target: Target, exc: WxpayError, http_status, request_id, words: str) -> WxpayError:
         """A re-query answered for another pupil: recorded 'unknown', and the error to raise (exit 5)."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from wxpay_cli.errors import AuditLogError, OperationRefused, WxpayError
 from wxpay_cli.flows import batch, steps
-from wxpay_cli.flows.termination import Termination, find_target
+from wxpay_cli.flows.termination import Termination, check_local_state, find_target
 from wxpay_cli.i18n import _
 from wxpay_cli.local.audit import AuditLog
 from wxpay_cli.local.config import Profile
@@ -53,12 +53,13 @@ def plan(rows: list) -> Plan:
 
 
 def agree(the_plan: Plan, audit: AuditLog, *, dry_run: bool, yes: bool,
-          ask: Callable[[Plan], bool] | None) -> None:
-    """Raise unless the run may go on: the audit log is writable, and the operator said yes
-    (--yes, or `ask` answered on a terminal; None: no terminal). A dry run needs no consent."""
+          ask: Callable[[Plan], bool] | None, replay_memory=None) -> None:
+    """Raise unless the run may go on: the audit log is writable, the replay memory usable, and
+    the operator said yes (--yes, or `ask` answered on a terminal; None: no terminal). A dry
+    run needs no consent."""
     if dry_run:
         return
-    audit.check_writable()  # refuse before asking, looking up or sending anything
+    check_local_state(audit, replay_memory)  # refuse before asking, looking up or sending anything
     if yes:
         return
     if ask is None:

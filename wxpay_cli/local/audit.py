@@ -2,7 +2,8 @@
 
 The profile's `audit_log`, else `$XDG_STATE_HOME/wxpay/audit.jsonl` (default
 `~/.local/state/wxpay/audit.jsonl`); `--sandbox` uses a throwaway one. Folder
-mode 700, file mode 600; each line is fsynced (in a batch, in groups: see
+mode 700, file mode 600, opened only as a regular file and never through a symlink
+(local.files); each line is fsynced (in a batch, in groups: see
 `AuditLog`) before what it records is shown or sent. A record holds
 only the fields in `FIELDS`: never a key, a signature or a link. Every record
 says who: `operator` (the profile's, else the login name) and `host`.
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from wxpay_cli.errors import AuditLogError
 from wxpay_cli.i18n import _, english_data
+from wxpay_cli.local.files import open_state_file, reason
 
 FIELDS = (
     "time", "operator", "host", "profile", "mchid", "operation", "organization_id", "out_user_id", "user_id",
@@ -77,10 +79,10 @@ class AuditLog:
     def _open(self) -> int:
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            return os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+            return open_state_file(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)  # no symlink, no FIFO
         except OSError as exc:
             raise AuditLogError(
-                _("cannot write the audit log {path}: {strerror}").format(path=self.path, strerror=exc.strerror),
+                _("cannot write the audit log {path}: {strerror}").format(path=self.path, strerror=reason(exc)),
                 hint=_("fix the folder's permissions or set XDG_STATE_HOME"),
             ) from None
 
@@ -185,12 +187,12 @@ class AuditLog:
         a JSON object) is not fatal: its line number is added to `self.unreadable`."""
         self.unreadable: list[int] = []
         try:
-            handle = self.path.open("rb")
+            handle = os.fdopen(open_state_file(self.path, os.O_RDONLY), "rb")
         except FileNotFoundError:
             return
         except OSError as exc:
             raise AuditLogError(_("cannot read the audit log {path}: {reason}").format(
-                path=self.path, reason=exc.strerror)) from None
+                path=self.path, reason=reason(exc))) from None
         with handle:
             for number, line in enumerate(handle, start=1):
                 if not line.strip():

@@ -64,4 +64,5 @@ def verifier_for(profile: Profile) -> Verifier:
     from wxpay_cli.local.nonces import SeenNonces
 
     # The replay check spans processes: the daily job runs one pupil per process.
-    return Verifier(found, shared_nonces=SeenNonces(keep=2 * TIMESTAMP_WINDOW))
+    # Another run's lock is waited for no longer than one request may take.
+    return Verifier(found, shared_nonces=SeenNonces(keep=2 * TIMESTAMP_WINDOW, wait=profile.timeout))

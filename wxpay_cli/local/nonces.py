@@ -11,18 +11,31 @@ answer, kept for `keep` seconds (twice the timestamp window). Every change and
 every read happen under an exclusive `flock` of `seen-nonces.lock` (a file
 never replaced), so the data file can be pruned by replacing it. Each run keeps
 both files open, reads only what was appended since it last looked, and reopens
-the data file (reading it whole) when a pruning replaced it. Where no lock is available (no `fcntl`) or the folder cannot be
-written, the check stays within the process.
+the data file (reading it whole) when a pruning replaced it.
+
+When the memory cannot be used (its folder cannot be written, a file is a
+symlink, a FIFO or a folder, the file is over 16 MiB, another process held
+the lock past the attempt's deadline, no file locks), the check stays within
+the process, `problem` says why, and `on_problem` (the command's warning) is
+called once. A termination refuses then (`check_usable`, and `problem` before
+the POST): its answers must be checked against every run's.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
-_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+from wxpay_cli.errors import ConfigError
+from wxpay_cli.i18n import _
+from wxpay_cli.local import locks
+from wxpay_cli.local.files import open_state_file, reason
+
+_FLAGS = os.O_RDWR | os.O_CREAT
 PRUNE_AT = 256 * 1024  # bytes: past this (and past twice its size after the last pruning) the file is pruned
+MAX_BYTES = 16 << 20  # a bigger file is refused, not read: 600 s of even a fast batch's nonces is < 1 MiB
 
 
 def default_path() -> Path:
@@ -35,11 +48,14 @@ class SeenNonces:
     within `keep` s. This process's own nonces are the Verifier's memory's job: they are
     written here for the others, and skipped when read back (lines carry the run's mark)."""
 
-    def __init__(self, path: Path | None = None, keep: float = 600.0):
+    def __init__(self, path: Path | None = None, keep: float = 600.0, wait: float = 10.0):
         from wxpay_cli.wire.signing import NonceMemory
 
         self.path = path or default_path()
         self.keep = keep
+        self.wait = wait  # seconds another process's lock is waited for (the attempt's deadline)
+        self.problem: str | None = None  # why the memory cannot be used, once it cannot
+        self.on_problem: Callable[[str], None] | None = None  # told once, when `problem` is set
         self._others = NonceMemory(keep=keep)  # what other processes saw, compactly
         self._pid = secrets.token_hex(6)  # this run's mark on its own lines
         self._shared = True  # False once the file cannot be used
@@ -54,25 +70,48 @@ class SeenNonces:
             return False
         try:
             return self._seen_shared(nonce, now)
-        except (OSError, ImportError):  # a read-only home, no fcntl: the check stays in-process
-            self._shared = False
+        except OSError as exc:  # the check stays in-process, and whoever relies on it is told
+            self._unusable(exc)
             return False
 
-    def _seen_shared(self, nonce: str, now: float) -> bool:
-        import fcntl
+    def check_usable(self, now: float) -> None:
+        """ConfigError (exit 3) unless the memory can be used now: a termination's first check."""
+        if self._shared:
+            try:
+                self._seen_shared(None, now)
+            except OSError as exc:
+                self._unusable(exc)
+        if self.problem is not None:
+            raise ConfigError(self.problem + _("; a termination needs it, so nothing was sent"),
+                              hint=_("fix or remove that file (it is rebuilt), or set XDG_STATE_HOME"))
 
+    def _unusable(self, exc: OSError) -> None:
+        self._shared = False
+        if self.problem is None:
+            self.problem = _("the replay memory {path} cannot be used: {reason}").format(
+                path=self.path, reason=reason(exc))
+            if self.on_problem is not None:
+                self.on_problem(self.problem)
+
+    def _seen_shared(self, nonce: str | None, now: float) -> bool:
+        """Read what other runs added; then, for a `nonce` none of them saw, add it."""
         if self._lock is None:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self._lock = os.open(self.path.with_name(self.path.name + ".lock"), _FLAGS, 0o600)
-        fcntl.flock(self._lock, fcntl.LOCK_EX)
+            self._lock = open_state_file(self.path.with_name(self.path.name + ".lock"), _FLAGS)
+        locks.hold(self._lock, self.wait)
         try:
-            if self._fd is None or os.stat(self.path).st_ino != self._inode:  # new, or replaced by a pruning
+            if self._fd is None or os.stat(self.path, follow_symlinks=False).st_ino != self._inode:
+                # new, or replaced by a pruning
                 if self._fd is not None:
                     os.close(self._fd)
                 self._fd = None
-                self._fd = os.open(self.path, _FLAGS | os.O_APPEND, 0o600)
+                self._fd = open_state_file(self.path, _FLAGS | os.O_APPEND)
                 self._inode, self._offset = os.fstat(self._fd).st_ino, 0
+            if os.fstat(self._fd).st_size > MAX_BYTES:
+                raise OSError(0, _("it is larger than 16 MiB, so it was not read"))
             self._read_new(now)
+            if nonce is None:
+                return False
             if nonce in self._others:
                 return True
             # This run's own nonces are the Verifier's memory's: kept there only, not twice.
@@ -81,7 +120,7 @@ class SeenNonces:
             if self._offset > max(PRUNE_AT, 2 * self._pruned_size):
                 self._prune(now)
         finally:
-            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            locks.release(self._lock)
         return False
 
     def _lines(self, data: bytes):
@@ -108,7 +147,7 @@ class SeenNonces:
         # Line by line: a long batch's file holds every nonce of the last 600 s, and
         # reading it whole (bytes, text, the kept copy) raised a batch's peak memory.
         temporary = self.path.with_name(self.path.name + ".new")
-        out = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        out = open_state_file(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         with open(os.dup(self._fd), "rb") as current, open(out, "wb") as kept:
             current.seek(0)
             for raw in current:
@@ -117,7 +156,7 @@ class SeenNonces:
                         kept.write((line + "\n").encode("utf-8", "replace"))
         os.replace(temporary, self.path)
         os.close(self._fd)
-        self._fd = os.open(self.path, _FLAGS | os.O_APPEND, 0o600)
+        self._fd = open_state_file(self.path, _FLAGS | os.O_APPEND)
         status = os.fstat(self._fd)
         self._inode, self._offset = status.st_ino, status.st_size
         self._pruned_size = status.st_size

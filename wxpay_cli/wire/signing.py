@@ -160,7 +160,7 @@ class Verifier:
         self._clock = clock
         self._window = window
         # Nonces accepted by other wxpay processes too (local.nonces.SeenNonces), or None: this process only.
-        self._shared_nonces = shared_nonces
+        self.shared_nonces = shared_nonces
         # Nonces of answers accepted within the window: a second answer with one is a replay.
         self._seen_nonces = NonceMemory(keep=2 * window)
 
@@ -218,7 +218,7 @@ class Verifier:
         # A replay keeps its timestamp, so it passes the window check at most 2 x window
         # seconds after the first copy was seen: the memory keeps nonces that long.
         if not self._seen_nonces.add(nonce, now) or (
-                self._shared_nonces is not None and self._shared_nonces.seen(nonce, now)):
+                self.shared_nonces is not None and self.shared_nonces.seen(nonce, now)):
             raise fail(_("the answer is a replay (its Wechatpay-Nonce was seen before)"))
 
 
