@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from common import LINK, TERMINATE, terminations
+
 from wxpay_cli.local import nonces
 
 

@@ -31,7 +31,13 @@ def handover(app: App, out_user_id: str, organization_id: str, copy: bool) -> No
     """
     from wxpay_cli.commands._views import repayment_view, target_view, terminated_view, user_view
     from wxpay_cli.flows.links import fetch_link
-    from wxpay_cli.flows.termination import Consent, Termination, check_local_state, target_from_user, terminate_one
+    from wxpay_cli.flows.termination import (
+        Consent,
+        Termination,
+        check_local_state,
+        target_from_user,
+        terminate_one,
+    )
     from wxpay_cli.terminal.clipboard import copy_and_tell
     from wxpay_cli.terminal.message import compose
     from wxpay_cli.terminal.qr import LinkTooLong, terminal_text
