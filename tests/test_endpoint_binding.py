@@ -52,7 +52,8 @@ def test_a_user_answer_that_does_not_name_the_pupil_terminates_nobody(hostile, s
 
 
 def test_a_re_query_about_another_pupil_after_the_post_is_an_error_not_a_note(hostile, sandbox, run):
-    hostile.rewrite(USER_PATH, lambda d: d)  # the lookup before the POST: as it came
+    hostile.rewrite(USER_PATH, lambda d: d)  # the lookup: as it came
+    hostile.rewrite(USER_PATH, lambda d: d)  # the query right before the POST: as it came
     hostile.rewrite(USER_PATH, lambda d: {**d, "user_id": "wxu_other", "contract_state": "TERMINATED"})
     result = run(*TERMINATE)
     assert result.exit_code == 5, result.stderr
@@ -64,6 +65,7 @@ def test_a_re_query_about_another_pupil_after_the_post_is_an_error_not_a_note(ho
 def test_a_re_query_about_another_pupil_after_an_uncertain_answer_is_exit_5_too(hostile, sandbox, run):
     """The POST got no clear answer (500: maybe done); the re-query then answers for another pupil."""
     sandbox.inject("status", status=500, code="SYSTEM_ERROR", message="busy", path_contains="terminate-contract")
+    hostile.rewrite(USER_PATH, lambda d: d)
     hostile.rewrite(USER_PATH, lambda d: d)
     hostile.rewrite(USER_PATH, lambda d: {**d, "user_id": "wxu_other"})
     result = run(*TERMINATE)

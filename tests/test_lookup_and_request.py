@@ -124,7 +124,7 @@ def test_handover_happy_path(sandbox, configure, run, terminal):
     assert "/sandbox/repay/" in result.stdout and "█" in result.stdout  # link and QR
     assert "TERMINATED" in result.stdout
     assert [(r.method, r.path.rsplit("/", 1)[-1]) for r in sandbox.received] == [
-        ("GET", "demo"), ("POST", "repayment-url"), ("GET", "demo"), ("POST", "terminate-contract"), ("GET", "demo"),
+        ("GET", "demo"), ("POST", "repayment-url"), ("GET", "demo"), ("GET", "demo"), ("POST", "terminate-contract"), ("GET", "demo"),
     ]
 
 

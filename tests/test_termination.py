@@ -20,8 +20,9 @@ def test_terminate_with_yes(sandbox, configure, run):
     assert data["contract_state"] == "TERMINATED"
     assert (data["organization_id"], data["out_user_id"], data["user_id"], data["contract_id"]) == (
         "demo-org", "demo", user.user_id, user.contract_id)
-    # lookup → POST with an empty signed body → re-query
+    # lookup → query again right before the POST → POST with an empty signed body → re-query
     assert [(r.method, r.path) for r in sandbox.received] == [
+        ("GET", "/v3/offlinefacemch/organizations/demo-org/users/out-user-id/demo"),
         ("GET", "/v3/offlinefacemch/organizations/demo-org/users/out-user-id/demo"),
         ("POST", f"/v3/offlinefacemch/organizations/demo-org/users/user-id/{user.user_id}/terminate-contract"),
         ("GET", "/v3/offlinefacemch/organizations/demo-org/users/out-user-id/demo"),
@@ -140,7 +141,7 @@ def test_5xx_on_termination_is_not_retried_but_requeried(sandbox, configure, run
     configure(sandbox)
     sandbox.inject("status", status=500, retry_after="0", path_contains="terminate-contract")
     result = run(*TERMINATE, "--yes", expect=4)
-    assert [r.method for r in sandbox.received] == ["GET", "POST", "GET"]  # lookup, one POST, re-query
+    assert [r.method for r in sandbox.received] == ["GET", "GET", "POST", "GET"]  # lookup, query before the POST, one POST, re-query
     assert "still CONTRACTED when re-queried" in result.stderr
     assert outcomes() == ["attempted", "unknown"]
 
@@ -158,7 +159,7 @@ def test_unverifiable_204_is_settled_by_requery(sandbox, configure, run):
 
 def test_failed_requery_after_204_still_reports_success(sandbox, configure, run):
     configure(sandbox)
-    sandbox.inject("status", status=404, code="NOT_FOUND", path_contains="out-user-id", skip=1)
+    sandbox.inject("status", status=404, code="NOT_FOUND", path_contains="out-user-id", skip=2)
     result = run(*TERMINATE, "--yes", "--json", expect=0)
     data = result.json
     assert data["contract_state"] == "TERMINATED" and "could not be re-queried" in data["note"]
@@ -208,7 +209,7 @@ def test_any_answer_to_the_termination_is_requeried_never_resent(sandbox, config
                    times=5)
     result = run(*TERMINATE, "--yes")
     assert len(terminations(sandbox)) == 1  # never twice, whatever the status
-    assert [r.method for r in sandbox.received] == ["GET", "POST", "GET"]
+    assert [r.method for r in sandbox.received] == ["GET", "GET", "POST", "GET"]
     assert result.exit_code == (4 if status in (429, 503) else 1)
     assert "still CONTRACTED when re-queried" in result.stderr and "wxpay user show --user demo" in result.stderr
     assert outcomes() == ["attempted", "unknown"]
@@ -219,7 +220,7 @@ def test_a_refusal_that_did_terminate_is_settled_by_requery(sandbox, configure, 
     """A proxy answers 408 but WeChat did terminate: the re-query decides, nothing is resent."""
     configure(sandbox)
     sandbox.inject("status", status=408, code="TIMEOUT", path_contains="terminate-contract")
-    hostile_user_query(monkeypatch, lambda a: {**a, "contract_state": "TERMINATED"}, skip=1)
+    hostile_user_query(monkeypatch, lambda a: {**a, "contract_state": "TERMINATED"}, skip=2)
     result = run(*TERMINATE, "--yes", "--json", expect=0)
     assert result.json["contract_state"] == "TERMINATED"
     assert outcomes() == ["attempted", "succeeded"]
@@ -228,7 +229,7 @@ def test_a_refusal_that_did_terminate_is_settled_by_requery(sandbox, configure, 
 def test_cannot_tell_when_the_post_times_out_and_the_requery_fails(sandbox, configure, run, retry_sleeps):
     configure(sandbox, timeout=0.5)
     sandbox.inject("slow_answer", seconds=1.0, path_contains="terminate-contract")
-    sandbox.inject("status", status=500, retry_after="0", path_contains="out-user-id", skip=1, times=10)
+    sandbox.inject("status", status=500, retry_after="0", path_contains="out-user-id", skip=2, times=10)
     result = run(*TERMINATE, "--yes", expect=4)
     assert "may or may not have happened" in result.stderr and "re-query failed too" in result.stderr
     assert "wxpay user show --user demo --org demo-org" in result.stderr
@@ -241,7 +242,7 @@ def test_requery_about_another_pupil_never_confirms_a_termination(sandbox, confi
     configure(sandbox)
     sandbox.inject("status", status=500, retry_after="0", path_contains="terminate-contract")
     hostile_user_query(monkeypatch, lambda a: {**a, "user_id": "wxu_someone_else", "contract_state": "TERMINATED"},
-                       skip=1)
+                       skip=2)
     result = run(*TERMINATE, "--yes", expect=5)  # another pupil answering: a verification failure, whatever the POST got
     assert "wxu_someone_else" in result.stderr and "may or may not have happened" in result.stderr
     assert outcomes() == ["attempted", "unknown"]
@@ -250,7 +251,7 @@ def test_requery_about_another_pupil_never_confirms_a_termination(sandbox, confi
 
 def test_requery_after_204_without_a_state_is_said_not_filled_in(sandbox, configure, run, monkeypatch):
     configure(sandbox)
-    hostile_user_query(monkeypatch, lambda a: {**a, "contract_state": None}, skip=1)
+    hostile_user_query(monkeypatch, lambda a: {**a, "contract_state": None}, skip=2)
     result = run(*TERMINATE, "--yes", "--json", expect=0)
     data = result.json
     assert "re-query" in data.get("note", "") and "no contract_state" in data["note"]
@@ -359,4 +360,4 @@ def test_signal_during_the_termination_post_is_recorded_then_exits(sandbox, conf
     assert "Traceback" not in err
     assert "may or may not have happened" in err and "wxpay user show --user demo --org demo-org" in err
     assert outcomes() == ["attempted", "unknown"]
-    assert [r.method for r in sandbox.received] == ["GET", "POST"]  # no re-query, no second POST
+    assert [r.method for r in sandbox.received] == ["GET", "GET", "POST"]  # no re-query after it, no second POST

@@ -36,7 +36,8 @@ OPERATIONS = {"repayment_url": N_("link"), "terminate": N_("terminate")}
 # The outcome in words on a terminal (the filter and JSON keep the recorded value).
 OUTCOMES = {"fetched": N_("fetched"), "failed": N_("failed"), "succeeded": N_("succeeded"),
             "refused": N_("refused"), "unknown": N_("unknown"), "attempted": N_("attempted"),
-            "dry_run": N_("dry run")}
+            "dry_run": N_("dry run"), "not_sent": N_("not sent"), "declined": N_("declined"),
+            "checked": N_("checked")}
 
 
 def parse_moment(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:

@@ -90,7 +90,7 @@ def run_termination(app: App, *, organization_id: str, out_user_id: str | None, 
     target, result = terminate_one(app.client(), app.profile(), app.audit(), organization_id=organization_id,
                                    out_user_id=out_user_id, user_id=user_id, dry_run=dry_run,
                                    consent=Consent(given=yes, ask=ask if interactive else None),
-                                   show=show if shown else None)
+                                   show=show if shown else None, warn=output.warn)
     app.render(dry_run_view(result) if dry_run else terminated_view(target, result))
 
 
@@ -115,8 +115,8 @@ def run_termination_batch(app: App, stream, *, yes: bool, dry_run: bool, concurr
             .format(pupils=len(plan.pupils)))
 
     termination_batch.agree(plan, audit, dry_run=dry_run, yes=yes, ask=ask if prompt.interactive() else None,
-                            replay_memory=None if dry_run else app.replay_memory())
-    work = termination_batch.RowWork(app.profile(), audit, dry_run=dry_run)
+                            replay_memory=None if dry_run else app.replay_memory(), warn=output.warn)
+    work = termination_batch.RowWork(app.profile(), audit, dry_run=dry_run, warn=output.warn)
     table = DryRunTable() if dry_run and app.format == "table" else None
     try:
         run_batch(app, stream, work, concurrency=concurrency, rate=rate, source=source, rows=rows,

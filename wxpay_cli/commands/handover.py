@@ -48,7 +48,7 @@ def handover(app: App, out_user_id: str, organization_id: str, copy: bool) -> No
                                hint=_("in scripts use `wxpay repayment-url` and `wxpay contract terminate --yes`"),
                                code="NOT_INTERACTIVE")
     app.output_format = "table"
-    check_local_state(app.audit(), app.replay_memory())
+    check_local_state(app.audit(), app.replay_memory(), output.warn)
     user = app.client().call(api.get_user(organization_id=organization_id, out_user_id=out_user_id)).data
     app.render(user_view(user))
     target = target_from_user(user, organization_id, out_user_id)
@@ -79,5 +79,5 @@ def handover(app: App, out_user_id: str, organization_id: str, copy: bool) -> No
     target, result = terminate_one(
         app.client(), app.profile(), app.audit(), organization_id=organization_id, out_user_id=out_user_id,
         user_id=None, consent=Consent(given=False, ask=lambda _target: prompt.confirm_irreversible(question)),
-        show=lambda now: output.render(target_view(now), "table", to_stderr=True))
+        show=lambda now: output.render(target_view(now), "table", to_stderr=True), warn=output.warn)
     app.render(terminated_view(target, result))

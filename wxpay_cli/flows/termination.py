@@ -15,7 +15,8 @@ so single mode (`steps.run`) and batch mode (`steps.run_async`) share them.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 from wxpay_cli.errors import (
@@ -30,6 +31,7 @@ from wxpay_cli.errors import (
 )
 from wxpay_cli.flows.steps import Steps
 from wxpay_cli.i18n import _
+from wxpay_cli.local.attempts import Claim, OpenAttempts, Pupil, default_folder
 from wxpay_cli.local.audit import AuditLog
 from wxpay_cli.local.config import Profile
 from wxpay_cli.sanitise import for_terminal
@@ -58,6 +60,8 @@ class Target:
 
 ANOTHER_PUPIL = "ANOTHER_PUPIL"  # a re-query answered for another pupil than the one terminated
 PUPIL_NOT_NAMED = "PUPIL_NOT_NAMED"
+PUPIL_BUSY = "PUPIL_BUSY"  # another wxpay run of this user holds the pupil's claim
+ALREADY_TERMINATED = "ALREADY_TERMINATED"  # terminated between the lookup and the POST (by another run)
 
 
 def target_from_user(data: dict, organization_id: str, out_user_id: str) -> Target:
@@ -100,12 +104,20 @@ def find_target(*, organization_id: str, out_user_id: str | None = None,
     return Target(organization_id=organization_id, user_id=user_id)
 
 
-def check_local_state(audit: AuditLog, replay_memory) -> None:
+def check_local_state(audit: AuditLog, replay_memory, warn: Callable[[str], None] | None = None) -> None:
     """Before anything is looked up for a termination: the audit log can take lines, and the
-    replay memory shared by this user's runs (local.nonces) can be used. Each refuses (exit 3)."""
+    replay memory shared by this user's runs (local.nonces) can be used; each refuses (exit 3).
+    Terminations an earlier run left without an outcome are named through `warn`."""
     audit.check_writable()
     if replay_memory is not None:
         replay_memory.check_usable(time.time())
+    if warn is not None:
+        for attempt in OpenAttempts(default_folder(audit.path)).left_open():
+            warn(_("an earlier run's termination of {pupil} (organization {org}, user_id {user_id}), begun at "
+                   "{time}, has no outcome: the next termination of that pupil checks it first").format(
+                pupil=for_terminal(attempt.get("out_user_id") or "?"),
+                org=for_terminal(attempt.get("organization_id") or "?"),
+                user_id=for_terminal(attempt.get("user_id") or "?"), time=for_terminal(attempt.get("time") or "?")))
 
 
 @dataclass
@@ -123,46 +135,102 @@ class Consent:
 
 def terminate_one(client, profile: Profile, audit: AuditLog, *, organization_id: str, out_user_id: str | None,
                   user_id: str | None, consent: Consent, dry_run: bool = False,
-                  show: Callable[[Target], None] | None = None) -> tuple[Target, dict]:
+                  show: Callable[[Target], None] | None = None,
+                  warn: Callable[[str], None] | None = None) -> tuple[Target, dict]:
     """The guarded termination of one pupil, shared by `contract terminate` and `handover`.
 
-    The audit log must be writable before anything is looked up; the pupil is
-    looked up now (the state the decision is made on); `show` lets a person see
-    them; a contract that is not CONTRACTED stops here; a dry run describes the
-    signed request and sends nothing; otherwise consent is needed, and a
-    refusal is recorded. Returns the target and the result (see Termination.run).
+    The audit log must be writable (and the replay memory usable) before
+    anything is looked up; the pupil is looked up now (the state the decision
+    is made on); `show` lets a person see them; a dry run describes the signed
+    request and sends nothing. Otherwise the pupil is claimed (no other run of
+    this user may terminate them meanwhile), an attempt an earlier run left
+    open is settled, a contract that is not CONTRACTED stops here, consent is
+    needed (a refusal is recorded). Returns the target and the result (see
+    Termination.run). `warn` tells a person what an earlier run left open.
     """
     from wxpay_cli.flows import steps
 
     if not dry_run:
-        check_local_state(audit, client.verifier.shared_nonces if client.verifier else None)
-    termination = Termination(client, profile, audit)
+        check_local_state(audit, client.verifier.shared_nonces if client.verifier else None, warn)
+    termination = Termination(client, profile, audit, warn=warn)
     target = steps.run(client, find_target(organization_id=organization_id, out_user_id=out_user_id,
                                            user_id=user_id))
     if show is not None:
         show(target)
-    termination.check_terminable(target)
     if dry_run:
+        termination.check_terminable(target)
         return target, termination.dry_run(target)
-    if not consent.given:
-        if consent.ask is None:
-            raise termination.refuse(
-                target, _("refusing to terminate without confirmation: nothing was sent"),
-                code="NOT_CONFIRMED", hint=_("run it on a terminal, or pass --yes in scripts"),
-            )
-        if not consent.ask(target):
-            termination.record(target, "declined")
-            raise OperationRefused(_("not confirmed: nothing was terminated"), code="NOT_CONFIRMED")
-    return target, steps.run(client, termination.run(target))
+    with termination.claimed(target):
+        termination.settle_left_open(target)
+        termination.check_terminable(target)
+        if not consent.given:
+            if consent.ask is None:
+                raise termination.refuse(
+                    target, _("refusing to terminate without confirmation: nothing was sent"),
+                    code="NOT_CONFIRMED", hint=_("run it on a terminal, or pass --yes in scripts"),
+                )
+            if not consent.ask(target):
+                termination.record(target, "declined")
+                raise OperationRefused(_("not confirmed: nothing was terminated"), code="NOT_CONFIRMED")
+        return target, steps.run(client, termination.run(target))
 
 
 class Termination:
     """One termination attempt for one profile, recorded in the audit log."""
 
-    def __init__(self, client, profile: Profile, audit: AuditLog):
+    def __init__(self, client, profile: Profile, audit: AuditLog, warn: Callable[[str], None] | None = None):
         self.client = client  # either client: only describe_signed is used directly
         self.profile = profile
         self.audit = audit
+        self.warn = warn or (lambda _message: None)
+        self.claim: Claim | None = None  # this run's claim on the pupil (see claimed)
+
+    @contextmanager
+    def claimed(self, target: Target) -> Iterator[None]:
+        """Hold the pupil's claim (local.attempts) while deciding and sending; OperationRefused
+        (PUPIL_BUSY, nothing sent) while another wxpay run of this user holds it."""
+        attempts = OpenAttempts(default_folder(self.audit.path))
+        try:
+            claim = attempts.claim(Pupil(self.profile.mchid, target.organization_id, target.user_id))
+        except OSError as exc:
+            raise AuditLogError(_("cannot use {folder} to claim the pupil: {reason}").format(
+                folder=attempts.folder, reason=exc.strerror or exc)) from None
+        if claim is None:
+            raise self.refuse(target, _("another wxpay run is terminating {pupil} right now: nothing was sent").format(
+                pupil=for_terminal(target.out_user_id or target.user_id)), code=PUPIL_BUSY,
+                hint=self._check_advice(target) + _(" once that run has finished"))
+        self.claim = claim
+        try:
+            yield
+        finally:
+            self.claim = None
+            claim.release()
+
+    def settle_left_open(self, target: Target) -> None:
+        """An earlier run's attempt on this pupil has no outcome (it crashed, or its answer was lost):
+        close it with what the lookup just said, before anything else is done for the pupil."""
+        earlier = self.claim.left_open if self.claim else None
+        if earlier is None:
+            return
+        begun = for_terminal(earlier.get("time") or "?")
+        who = for_terminal(target.out_user_id or target.user_id)
+        if not target.looked_up:  # by --user-id: nothing can be queried
+            self.claim.close()
+            raise self.refuse(
+                target, _("an earlier run's termination of {who}, begun at {time}, has no known outcome and "
+                          "cannot be checked by user_id: nothing was sent").format(who=who, time=begun),
+                code="LEFT_OPEN", hint=_("check it in WeChat Pay's merchant platform, or run it again with "
+                                         "--user OUT_USER_ID so the state is checked"))
+        if target.contract_state == "TERMINATED":
+            self.record(target, "succeeded", error="LEFT_OPEN: confirmed by a later query")
+            self.warn(_("an earlier run's termination of {who}, begun at {time}, did happen: WeChat says "
+                        "TERMINATED (recorded as succeeded)").format(who=who, time=begun))
+        else:
+            self.record(target, "checked", error=f"LEFT_OPEN: {target.contract_state}")
+            self.warn(_("an earlier run's termination of {who}, begun at {time}, did not happen: WeChat says "
+                        "{state} (recorded)").format(who=who, time=begun,
+                                                     state=for_terminal(target.contract_state)))
+        self.claim.close()
 
     def record(self, target: Target, outcome: str, *, http_status: int | None = None,
                request_id: str | None = None, error: str | None = None) -> None:
@@ -218,11 +286,21 @@ class Termination:
         re-query or the last audit line then fails.
         """
         call = api.terminate_contract(organization_id=target.organization_id, user_id=target.user_id)
+        if target.out_user_id:
+            yield from self._still_contracted(target)
         self._check_replay_memory(target)
+        if self.claim is not None:
+            try:
+                self.claim.begin({**result_fields(target), "time": _now(), "profile": self.profile.name,
+                                  "mchid": self.profile.mchid})
+            except OSError as exc:
+                raise AuditLogError(_("cannot record the attempt in {path}: {reason}; nothing was sent").format(
+                    path=self.claim.path, reason=exc.strerror or exc)) from None
         try:
             self.record(target, "attempted")
         except KeyboardInterrupt as exc:  # the line may be on disk: close it, nothing was sent
             self._record_or_say(target, "not_sent", error=Interrupted.code)
+            self._close_attempt()
             raise Interrupted(_("interrupted before the termination was sent: nothing was sent"),
                               signum=getattr(exc, "signum", None)) from exc
         try:
@@ -230,6 +308,7 @@ class Termination:
         except NetworkError as exc:
             if exc.never_sent:
                 unrecorded = self._record_or_say(target, "not_sent", error=exc.code)
+                self._close_attempt()
                 raise exc.wrapped(
                     _("the termination was not sent: {reason}").format(reason=exc.message + unrecorded),
                     hint=_("nothing reached WeChat; it is safe to run it again once the connection works")) from exc
@@ -243,6 +322,7 @@ class Termination:
         try:
             try:
                 self.record(target, "succeeded", http_status=answer.http_status, request_id=answer.request_id)
+                self._close_attempt()
             except AuditLogError as exc:
                 notes.append(_("terminated, but the audit log could not record it: {reason}").format(
                     reason=exc.message))
@@ -265,6 +345,32 @@ class Termination:
         if notes:
             result["note"] = "; ".join(notes)
         return result
+
+    def _still_contracted(self, target: Target) -> Steps[None]:
+        """Right before the POST, holding the claim: the pupil is queried again. Another machine or
+        login (which no local claim can see) may have terminated them since the lookup."""
+        try:
+            state = yield from self._current_state(target)
+        except WxpayError as exc:
+            self.record(target, "refused", error=exc.code)
+            raise exc.wrapped(_("{reason}; nothing was sent").format(reason=exc.message)) from exc
+        if state == "TERMINATED":
+            raise self.refuse(target, _("{who} was terminated since the lookup (by another run or operator): "
+                                        "nothing was sent").format(who=for_terminal(target.out_user_id)),
+                              code=ALREADY_TERMINATED)
+        if state != "CONTRACTED":
+            raise self.refuse(target, _("the contract of {pupil} is now {contract_state}, not CONTRACTED; nothing "
+                                        "was sent").format(pupil=for_terminal(target.out_user_id),
+                                                           contract_state=for_terminal(state)),
+                              code="NOT_CONTRACTED")
+
+    def _close_attempt(self) -> None:
+        """The outcome is known and recorded: the attempt is no longer open (local.attempts)."""
+        if self.claim is not None:
+            try:
+                self.claim.close()
+            except OSError:
+                pass  # left open: the next run checks the pupil first, which is only slower
 
     def _check_replay_memory(self, target: Target) -> None:
         """The replay memory failed while this pupil was looked up (its warning was shown):
@@ -358,6 +464,8 @@ class Termination:
         if state == "TERMINATED":
             unrecorded = self._record_or_say(target, "succeeded", http_status=exc.http_status,
                                              request_id=exc.request_id, error=f"confirmed by re-query after: {exc.code}")
+            if not unrecorded:
+                self._close_attempt()
             return {**result_fields(target), "contract_state": "TERMINATED", "request_id": exc.request_id,
                     "note": _("confirmed by re-query after: {reason}").format(reason=exc.message + unrecorded)}
         message = exc.message + self._record_or_say(target, "unknown", http_status=exc.http_status,
@@ -370,6 +478,12 @@ class Termination:
             message += _("; the contract was still {state} when re-queried, but WeChat may yet process "
                          "the request").format(state=for_terminal(state))
         raise exc.wrapped(message, hint=self._check_advice(target)) from exc
+
+
+def _now() -> str:
+    from datetime import datetime
+
+    return datetime.now().astimezone().isoformat(timespec="seconds")
 
 
 def result_fields(target: Target) -> dict:

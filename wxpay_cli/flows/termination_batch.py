@@ -53,13 +53,13 @@ def plan(rows: list) -> Plan:
 
 
 def agree(the_plan: Plan, audit: AuditLog, *, dry_run: bool, yes: bool,
-          ask: Callable[[Plan], bool] | None, replay_memory=None) -> None:
+          ask: Callable[[Plan], bool] | None, replay_memory=None, warn: Callable[[str], None] | None = None) -> None:
     """Raise unless the run may go on: the audit log is writable, the replay memory usable, and
     the operator said yes (--yes, or `ask` answered on a terminal; None: no terminal). A dry
     run needs no consent."""
     if dry_run:
         return
-    check_local_state(audit, replay_memory)  # refuse before asking, looking up or sending anything
+    check_local_state(audit, replay_memory, warn)  # refuse before asking, looking up or sending anything
     if yes:
         return
     if ask is None:
@@ -72,10 +72,12 @@ def agree(the_plan: Plan, audit: AuditLog, *, dry_run: bool, yes: bool,
 class RowWork:
     """The work for one row (`await work(client, row)`), as the batch engine runs it."""
 
-    def __init__(self, profile: Profile, audit: AuditLog, *, dry_run: bool):
+    def __init__(self, profile: Profile, audit: AuditLog, *, dry_run: bool,
+                 warn: Callable[[str], None] | None = None):
         self.profile = profile
         self.audit = audit
         self.dry_run = dry_run
+        self.warn = warn  # what an earlier run left open, said to a person
         self.claims = batch.Claims()  # which row reaches each pupil first, whatever the scheduling
 
     async def __call__(self, client, row) -> dict:
@@ -88,7 +90,7 @@ class RowWork:
         return result
 
     async def _one_row(self, client, row) -> dict:
-        termination = Termination(client, self.profile, self.audit)
+        termination = Termination(client, self.profile, self.audit, warn=self.warn)
         out_user_id = row.values.get("out_user_id")
         target = await steps.run_async(client, find_target(
             organization_id=row.values["organization_id"], out_user_id=out_user_id,
@@ -98,7 +100,11 @@ class RowWork:
             raise termination.refuse(target, _("row {earlier} already names this pupil (user_id {user_id}); "
                                                "each pupil is terminated once only").format(
                 earlier=earlier, user_id=target.user_id), code="DUPLICATE_ROW")
-        return await steps.run_async(client, termination.batch_row(target, dry_run=self.dry_run))
+        if self.dry_run:
+            return await steps.run_async(client, termination.batch_row(target, dry_run=True))
+        with termination.claimed(target):  # no other wxpay run of this user terminates them meanwhile
+            termination.settle_left_open(target)
+            return await steps.run_async(client, termination.batch_row(target, dry_run=False))
 
     async def _commit_audit(self, failure: WxpayError | None, result: dict | None = None) -> None:
         """A row's audit lines are on disk before its output line. If they cannot be: a row that

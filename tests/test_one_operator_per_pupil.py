@@ -1,0 +1,119 @@
+"""One operator at a time per pupil: two wxpay runs of one user on one machine never POST a
+termination for the same pupil (a per-pupil claim); the pupil is queried again right before
+the POST (a second machine may have terminated them); an attempt whose outcome never came
+(a crash) is named by the next run and checked before anything else is done for that pupil."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from common import TERMINATE, terminations
+from hostile import USER_PATH
+
+from wxpay_cli.local.attempts import OpenAttempts, Pupil, default_folder
+from wxpay_cli.local.audit import AuditLog
+
+
+def wxpay(*args: str) -> subprocess.Popen:
+    """wxpay in its own process (another operator's terminal), with this test's environment."""
+    return subprocess.Popen([sys.executable, "-m", "wxpay_cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(condition, limit: float = 15.0) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, "waited too long"
+        time.sleep(0.02)
+
+
+def outcomes(**match) -> list[str]:
+    return [r["outcome"] for r in AuditLog().records()
+            if r["operation"] == "terminate" and all(r.get(k) == v for k, v in match.items())]
+
+
+def test_a_second_run_sends_nothing_while_the_first_terminates_the_same_pupil(hostile, sandbox, run):
+    sandbox.inject("delay", seconds=2.0, path_contains="terminate-contract")  # the first POST is in flight
+    first = wxpay(*TERMINATE, "--yes", "--json")
+    try:
+        wait_for(lambda: terminations(sandbox))
+        second = run(*TERMINATE, "--yes", "--json", expect=1)
+    finally:
+        out, err = first.communicate(timeout=30)
+    assert first.returncode == 0, err
+    assert json.loads(out)["contract_state"] == "TERMINATED"
+    assert second.error["code"] == "PUPIL_BUSY", second.stderr
+    assert "another wxpay run" in second.error["message"]
+    assert len(terminations(sandbox)) == 1
+    assert outcomes(out_user_id="demo").count("attempted") == 1
+
+
+def test_two_batch_runs_over_one_roster_post_each_pupil_once(hostile, sandbox, pupils, tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_text("out_user_id,organization_id\n" + "".join(f"{p},demo-org\n" for p in pupils[:8]))
+    sandbox.inject("delay", seconds=0.2, path_contains="terminate-contract", times=16)
+    runs = [wxpay("contract", "terminate", "--batch", str(roster), "--yes", "--concurrency", "4") for _ in range(2)]
+    results = [process.communicate(timeout=60) for process in runs]
+    posted = [r.path for r in terminations(sandbox)]
+    assert len(posted) == len(set(posted)) == 8, posted
+    assert outcomes().count("attempted") == 8
+    assert outcomes().count("succeeded") == 8
+    lines = [json.loads(line) for out, _ in results for line in out.splitlines()]
+    done = [line for line in lines if line.get("contract_state") == "TERMINATED" and "error" not in line]
+    skipped = [line["error"]["code"] for line in lines if "error" in line]
+    assert len(done) == 8 and len(skipped) == 8, lines
+    assert set(skipped) <= {"PUPIL_BUSY", "ALREADY_TERMINATED", "NOT_CONTRACTED"}, skipped
+
+
+def test_a_pupil_terminated_elsewhere_after_the_lookup_is_not_sent_again(hostile, sandbox, run):
+    """Another machine (no local claim can see it) terminated the pupil between this run's
+    lookup and its POST: the query right before the POST sees it."""
+    hostile.rewrite(USER_PATH, lambda data: data)
+    hostile.rewrite(USER_PATH, lambda data: {**data, "contract_state": "TERMINATED"})
+    result = run(*TERMINATE, "--yes", "--json", expect=1)
+    assert result.error["code"] == "ALREADY_TERMINATED", result.stderr
+    assert terminations(sandbox) == []
+    assert outcomes(out_user_id="demo") == ["refused"]
+
+
+def test_the_pupil_is_queried_again_right_before_the_post(hostile, sandbox, run):
+    run(*TERMINATE, "--yes", expect=0)
+    asked = [(r.method, "terminate" if r.path.endswith("terminate-contract") else "user") for r in sandbox.received]
+    assert asked == [("GET", "user"), ("GET", "user"), ("POST", "terminate"), ("GET", "user")], asked
+
+
+def test_a_run_killed_during_the_post_leaves_it_open_and_the_next_run_checks_it_first(hostile, sandbox, run):
+    sandbox.inject("delay", seconds=0.5, path_contains="terminate-contract")
+    first = wxpay(*TERMINATE, "--yes")
+    wait_for(lambda: terminations(sandbox))
+    first.send_signal(signal.SIGKILL)  # a power cut: nothing closes the attempt
+    first.communicate(timeout=30)
+    wait_for(lambda: terminations(sandbox)[0].status == 204)  # WeChat did terminate it
+    assert outcomes(out_user_id="demo") == ["attempted"]
+
+    elsewhere = run("contract", "terminate", "--user", "demo-2", "--org", "demo-org", "--yes", expect=0)
+    assert "demo" in elsewhere.stderr and "no outcome" in elsewhere.stderr, elsewhere.stderr
+
+    again = run(*TERMINATE, "--yes", expect=1)
+    assert "TERMINATED" in again.stderr and "earlier run" in again.stderr, again.stderr
+    assert outcomes(out_user_id="demo") == ["attempted", "succeeded", "refused"]
+    assert len(terminations(sandbox)) == 2  # demo once, demo-2 once
+    assert OpenAttempts(default_folder(AuditLog().path)).left_open() == []
+
+
+def test_an_attempt_left_open_on_a_pupil_still_contracted_is_checked_then_the_run_goes_on(hostile, sandbox, run):
+    user = sandbox.state.users[("demo-org", "demo")]
+    claim = OpenAttempts(default_folder(AuditLog().path)).claim(Pupil(sandbox.keys.mchid, "demo-org", user.user_id))
+    claim.begin({"time": "2026-12-05T08:00:00+08:00", "organization_id": "demo-org", "out_user_id": "demo",
+                 "user_id": user.user_id})
+    claim.release()  # the run that wrote it is gone
+    result = run(*TERMINATE, "--yes", expect=0)
+    assert "earlier run" in result.stderr and "CONTRACTED" in result.stderr, result.stderr
+    assert outcomes(out_user_id="demo") == ["checked", "attempted", "succeeded"]
+    assert len(terminations(sandbox)) == 1
+    assert not os.listdir(default_folder(AuditLog().path))
