@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from batchrows import csv_rows, excel_gbk_roster, lines
+from hostile import LINK_PATH, USER_PATH
 from terminal import start_batch, wxpay_script
 
 from wxpay_cli.local.audit import AuditLog
@@ -367,3 +368,63 @@ def test_lines_from_answers_with_only_declared_fields_are_as_they_were(sandbox, 
     assert list(outputs) == list(expected)
     for name, text in outputs.items():
         assert text == expected[name], name
+
+
+# -- what WeChat sends beyond its declared fields ----------------------------------------------------
+
+# Fields no endpoint declares, named like the roster's own columns and like wxpay's result columns.
+UNDECLARED = {"phone": "=cmd|' /C calc'!A0", "姓名": "@SUM(1)", "error": {"code": "FAKE", "message": "=1"},
+              "error_code": "=2", "wechat_extra": "-3", "student_info.class_name": "+4"}
+ROSTER_WITH_PHONE = "姓名,out_user_id,organization_id,phone\r\n张小明,p00,demo-org,+8613800000000\r\n"
+
+
+@pytest.mark.parametrize("command, path, declared", [
+    (("user", "show"), USER_PATH, {"user_name": "P00", "student_info": {"class_name": "三年级二班"}}),
+    (("repayment-url",), LINK_PATH, {}),
+], ids=["user-show", "repayment-url"])
+def test_undeclared_fields_go_under_wechat_extra_and_change_no_column(hostile, run, pupils, command, path,
+                                                                       declared):
+    nested = {"student_info": {"class_name": "三年级二班", "phone": "=5"}} if path == USER_PATH else {}
+    hostile.rewrite(path, lambda d: {**d, **UNDECLARED, **nested})
+    line = lines(run(*command, "--batch", "-", input=ROSTER_WITH_PHONE, expect=0).stdout)[0]
+    assert list(line)[:4] == ["姓名", "out_user_id", "organization_id", "phone"]
+    assert (line["姓名"], line["phone"]) == ("张小明", "+8613800000000")
+    assert "error" not in line and "error_code" not in line and "student_info.class_name" not in line
+    assert {name: line[name] for name in declared} == declared
+    extra = {**UNDECLARED, **({"student_info": {"phone": "=5"}} if nested else {})}
+    assert line["wechat_extra"] == extra and list(line)[-1] == "wechat_extra"
+
+
+def test_the_ids_asked_for_stay_as_the_row_gave_them(hostile, run, pupils):
+    """WeChat may leave the ids it echoes empty (they count as absent): the row's stay."""
+    hostile.rewrite(USER_PATH, lambda d: {**d, "out_user_id": "", "organization_id": None})
+    line = lines(run("user", "show", "--batch", "-", input=ROSTER_WITH_PHONE, expect=0).stdout)[0]
+    assert (line["out_user_id"], line["organization_id"], line["user_name"]) == ("p00", "demo-org", "P00")
+
+
+@pytest.mark.parametrize("command, path", [(("user", "show"), USER_PATH), (("repayment-url",), LINK_PATH)],
+                         ids=["user-show", "repayment-url"])
+def test_undeclared_fields_are_never_written_to_csv(hostile, run, pupils, command, path):
+    hostile.rewrite(path, lambda d: {**d, **UNDECLARED, "student_info": {"class_name": "三年级二班", "phone": "=5"}}
+                    if path == USER_PATH else {**d, **UNDECLARED})
+    result = run(*command, "--batch", "-", "--format", "csv", input=ROSTER_WITH_PHONE, expect=0)
+    row = read_csv_output(result.stdout)[0]
+    assert (row["姓名"], row["phone"], row["error_code"], row["error_message"]) == (
+        "张小明", "+8613800000000", "", "")
+    assert "wechat_extra" not in row
+    for value in ("calc", "SUM", "FAKE", "=2", "-3", "+4", "=5"):
+        assert value not in result.stdout, value
+    if path == USER_PATH:
+        assert row["student_info.class_name"] == "三年级二班"
+        assert row["student_info"] == '{"class_name": "三年级二班"}'
+
+
+def test_a_wechat_value_in_a_roster_column_gets_the_formula_guard(sandbox, configure, run):
+    """The roster names the pupil by out_user_id and leaves user_id blank: WeChat's user_id fills it."""
+    configure(sandbox)
+    sandbox.seed_user("demo-org", "f1", user_id="=1+2", user_name="-", encrypt_name=False)
+    roster = "out_user_id,user_id,organization_id,备注\r\nf1,,demo-org,=SUM(A1)\r\n"
+    result = run("contract", "terminate", "--batch", "-", "--dry-run", "--format", "csv", input=roster, expect=0)
+    row = read_csv_output(result.stdout)[0]
+    assert (row["user_id"], row["user_name"]) == ("'=1+2", "'-")
+    assert (row["out_user_id"], row["备注"]) == ("f1", "=SUM(A1)")  # the roster's own cells as they were
