@@ -216,3 +216,32 @@ def test_extra_json_keys_are_carried_in_order(sandbox, configure, run, pupils):
     text = '{"姓名": "张", "out_user_id": "p00", "备注": [1, 2], "organization_id": "demo-org"}\n'
     out = lines(run("repayment-url", "--batch", "-", input=text).stdout)
     assert list(out[0])[:4] == ["姓名", "out_user_id", "备注", "organization_id"] and out[0]["备注"] == [1, 2]
+
+
+# -- an output fed back as input ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_an_output_fed_back_gets_this_runs_results_and_keeps_the_rest(hostile, run, tmp_path, fmt):
+    """The first run's output file, used as the second run's input, gives exactly what the roster
+    itself gives: old results (a `use_id` WeChat no longer sends, `wechat_extra`) are not carried."""
+    sandbox = hostile.sandbox
+    pupil = sandbox.seed_user("demo-org", "g1", user_name="旧名", encrypt_name=False, use_id_typo=True)
+    roster = tmp_path / "roster.csv"
+    roster.write_text("姓名,out_user_id,organization_id,phone\n张小明,g1,demo-org,+8613800000000\n",
+                      encoding="utf-8")
+    hostile.rewrite("/g1", lambda d: {**d, "phone": "=x", "hobby": "chess"})
+    first = run("user", "show", "--batch", str(roster), "--format", fmt, expect=0)
+    if fmt == "json":
+        assert lines(first.stdout)[0]["wechat_extra"] == {"phone": "=x", "hobby": "chess"}
+    output = tmp_path / "first.out"
+    output.write_bytes(first.stdout_bytes)
+    pupil.user_name, pupil.contract_state, pupil.use_id_typo = "新名", "TERMINATED", False
+    again = run("user", "show", "--batch", str(output), "--format", fmt, expect=0)
+    fresh = run("user", "show", "--batch", str(roster), "--format", fmt, expect=0)
+    assert again.stdout == fresh.stdout
+    if fmt == "json":
+        line = lines(again.stdout)[0]
+        assert list(line)[:4] == ["姓名", "out_user_id", "organization_id", "phone"]
+        assert (line["phone"], line["user_name"], line["contract_state"]) == ("+8613800000000", "新名", "TERMINATED")
+        assert "use_id" not in line and "wechat_extra" not in line

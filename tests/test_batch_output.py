@@ -8,11 +8,14 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import threading
+from pathlib import Path
 
 import pytest
 from batchrows import csv_rows, excel_gbk_roster, lines
+from hostile import LINK_PATH, USER_PATH
 from terminal import start_batch, wxpay_script
 
 from wxpay_cli.local.audit import AuditLog
@@ -280,3 +283,148 @@ def test_batch_dry_run_table_is_one_line_a_row_at_80_columns(sandbox, configure,
     assert len(body) == 3 + 4, result.stdout  # title, heading, rule, one line for each of the 4 rows
     assert all(len(line) <= 80 for line in body)
     assert "P00" in result.stdout and "三年级二班" in result.stdout and "demo-term" in result.stdout
+
+
+# -- lines as before: answers that hold only declared fields ---------------------------------------
+
+GOLDEN = Path(__file__).parent / "data" / "batch_output_golden.json"
+
+# What changes from run to run, put in place by a fixed word so the rest is compared byte for byte.
+VARYING = [
+    (re.compile(r"08[0-9A-F]{32}"), "REQUEST-ID"),
+    (re.compile(r"token=[0-9a-f]{32}"), "token=TOKEN"),
+    (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00"), "TIME"),
+    (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:PORT"),
+    (re.compile(r'"user-agent": "[^"]*"'), '"user-agent": "UA"'),
+    (re.compile(r"PUB_KEY_ID_\d+"), "PUB_KEY_ID"),
+    (re.compile(r'(nonce_str|timestamp|serial_no|signature)=\\"[^\\]*\\"'), r'\1=\\"X\\"'),
+]
+
+
+def steady(text: str) -> str:
+    for pattern, word in VARYING:
+        text = pattern.sub(word, text)
+    return text
+
+
+def golden_outputs(sandbox, run, tmp_path) -> dict[str, str]:
+    """Every batch command's stdout, JSON lines and CSV, for rosters with carried columns, stale
+    results, bad rows and errors, from a sandbox that answers only with declared fields."""
+    def seed(out_user_id, **fields):
+        sandbox.seed_user("demo-org", out_user_id, user_id=f"wxu_{out_user_id}", contract_id=f"ct_{out_user_id}",
+                          **fields)
+
+    seed("g1", user_name="张小明", class_name="三年级二班", encrypt_name=False)
+    seed("g2", user_name="李老师", class_name="教师", user_type="STAFF", use_id_typo=True)  # encrypted name
+    seed("g3", user_name='=HYPERLINK("http://x")', class_name="-1班", encrypt_name=False, face_image_ok=False)
+    seed("g4", user_name="赵", contract_state="NOT_CONTRACTED", encrypt_name=False)
+    for name in ("t1", "t2", "t3", "t4"):
+        seed(name, user_name=name.upper(), encrypt_name=False)
+    roster = ("姓名,out_user_id,班级,organization_id,家长电话,user_name,error_code\r\n"
+              "张小明,g1,三年级二班,demo-org,+8613800000000,旧名,OLD\r\n"
+              "李老师,g2,,demo-org,=1+1,,\r\n"
+              "坏,g3,x,demo-org,@home,,\r\n"
+              "赵,g4,一年级,demo-org,-,,\r\n"
+              "无,missing,,demo-org,,,\r\n"
+              "空,,,demo-org,,,\r\n")
+    path = tmp_path / "golden.csv"
+    path.write_bytes(roster.encode("gbk"))
+    jsonl = tmp_path / "golden.jsonl"
+    jsonl.write_text("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in [
+        {"out_user_id": "g1", "organization_id": "demo-org", "备注": {"a": [1, 2]}, "n": 5, "x": None,
+         "repayment_url": "old", "error": {"code": "OLD"}},
+        {"organization_id": "demo-org", "out_user_id": "g2", "flag": True},
+        {"out_user_id": "missing", "organization_id": "demo-org"},
+        {"out_user_id": ["g1"], "organization_id": "demo-org"},
+    ]), encoding="utf-8")
+    terminate = tmp_path / "terminate.csv"
+    terminate.write_text("out_user_id,user_id,organization_id,班级\n"
+                         "g1,,demo-org,三年级二班\ng4,,demo-org,一年级\ng1,,demo-org,again\n"
+                         ",wxu_g3,demo-org,by id\nmissing,,demo-org,\n", encoding="utf-8")
+    outputs = {}
+    for name, args in [
+        ("repayment-url roster", ("repayment-url", "--batch", str(path))),
+        ("repayment-url jsonl", ("repayment-url", "--batch", str(jsonl))),
+        ("user show roster", ("user", "show", "--batch", str(path))),
+        ("user show jsonl", ("user", "show", "--batch", str(jsonl))),
+        ("terminate dry run", ("contract", "terminate", "--batch", str(terminate), "--dry-run")),
+    ]:
+        for fmt in ("json", "csv"):
+            outputs[f"{name} {fmt}"] = steady(run(*args, "--format", fmt, expect=1).stdout)
+    for fmt, users in (("json", ("t1", "t2")), ("csv", ("t3", "t4"))):
+        text = "out_user_id,user_id,organization_id,班级\n" + "".join(f"{u},,demo-org,x\n" for u in users)
+        text += f",wxu_{users[1]},demo-org,again\ng4,,demo-org,\n"
+        outputs[f"terminate {fmt}"] = steady(run("contract", "terminate", "--batch", "-", "--yes", "--format", fmt,
+                                                 input=text, expect=1).stdout)
+    return outputs
+
+
+def test_lines_from_answers_with_only_declared_fields_are_as_they_were(sandbox, configure, run, tmp_path):
+    """JSON lines and CSV, byte for byte as they were before undeclared fields were set apart
+    (the golden file was written by that code): scripts reading them see no change."""
+    configure(sandbox)
+    outputs = golden_outputs(sandbox, run, tmp_path)
+    expected = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    assert list(outputs) == list(expected)
+    for name, text in outputs.items():
+        assert text == expected[name], name
+
+
+# -- what WeChat sends beyond its declared fields ----------------------------------------------------
+
+# Fields no endpoint declares, named like the roster's own columns and like wxpay's result columns.
+UNDECLARED = {"phone": "=cmd|' /C calc'!A0", "姓名": "@SUM(1)", "error": {"code": "FAKE", "message": "=1"},
+              "error_code": "=2", "wechat_extra": "-3", "student_info.class_name": "+4"}
+ROSTER_WITH_PHONE = "姓名,out_user_id,organization_id,phone\r\n张小明,p00,demo-org,+8613800000000\r\n"
+
+
+@pytest.mark.parametrize("command, path, declared", [
+    (("user", "show"), USER_PATH, {"user_name": "P00", "student_info": {"class_name": "三年级二班"}}),
+    (("repayment-url",), LINK_PATH, {}),
+], ids=["user-show", "repayment-url"])
+def test_undeclared_fields_go_under_wechat_extra_and_change_no_column(hostile, run, pupils, command, path,
+                                                                       declared):
+    nested = {"student_info": {"class_name": "三年级二班", "phone": "=5"}} if path == USER_PATH else {}
+    hostile.rewrite(path, lambda d: {**d, **UNDECLARED, **nested})
+    line = lines(run(*command, "--batch", "-", input=ROSTER_WITH_PHONE, expect=0).stdout)[0]
+    assert list(line)[:4] == ["姓名", "out_user_id", "organization_id", "phone"]
+    assert (line["姓名"], line["phone"]) == ("张小明", "+8613800000000")
+    assert "error" not in line and "error_code" not in line and "student_info.class_name" not in line
+    assert {name: line[name] for name in declared} == declared
+    extra = {**UNDECLARED, **({"student_info": {"phone": "=5"}} if nested else {})}
+    assert line["wechat_extra"] == extra and list(line)[-1] == "wechat_extra"
+
+
+def test_the_ids_asked_for_stay_as_the_row_gave_them(hostile, run, pupils):
+    """WeChat may leave the ids it echoes empty (they count as absent): the row's stay."""
+    hostile.rewrite(USER_PATH, lambda d: {**d, "out_user_id": "", "organization_id": None})
+    line = lines(run("user", "show", "--batch", "-", input=ROSTER_WITH_PHONE, expect=0).stdout)[0]
+    assert (line["out_user_id"], line["organization_id"], line["user_name"]) == ("p00", "demo-org", "P00")
+
+
+@pytest.mark.parametrize("command, path", [(("user", "show"), USER_PATH), (("repayment-url",), LINK_PATH)],
+                         ids=["user-show", "repayment-url"])
+def test_undeclared_fields_are_never_written_to_csv(hostile, run, pupils, command, path):
+    hostile.rewrite(path, lambda d: {**d, **UNDECLARED, "student_info": {"class_name": "三年级二班", "phone": "=5"}}
+                    if path == USER_PATH else {**d, **UNDECLARED})
+    result = run(*command, "--batch", "-", "--format", "csv", input=ROSTER_WITH_PHONE, expect=0)
+    row = read_csv_output(result.stdout)[0]
+    assert (row["姓名"], row["phone"], row["error_code"], row["error_message"]) == (
+        "张小明", "+8613800000000", "", "")
+    assert "wechat_extra" not in row
+    for value in ("calc", "SUM", "FAKE", "=2", "-3", "+4", "=5"):
+        assert value not in result.stdout, value
+    if path == USER_PATH:
+        assert row["student_info.class_name"] == "三年级二班"
+        assert row["student_info"] == '{"class_name": "三年级二班"}'
+
+
+def test_a_wechat_value_in_a_roster_column_gets_the_formula_guard(sandbox, configure, run):
+    """The roster names the pupil by out_user_id and leaves user_id blank: WeChat's user_id fills it."""
+    configure(sandbox)
+    sandbox.seed_user("demo-org", "f1", user_id="=1+2", user_name="-", encrypt_name=False)
+    roster = "out_user_id,user_id,organization_id,备注\r\nf1,,demo-org,=SUM(A1)\r\n"
+    result = run("contract", "terminate", "--batch", "-", "--dry-run", "--format", "csv", input=roster, expect=0)
+    row = read_csv_output(result.stdout)[0]
+    assert (row["user_id"], row["user_name"]) == ("'=1+2", "'-")
+    assert (row["out_user_id"], row["备注"]) == ("f1", "=SUM(A1)")  # the roster's own cells as they were

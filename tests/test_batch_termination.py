@@ -112,3 +112,16 @@ def test_terminate_batch_on_a_terminal_asks_after_the_summary(sandbox, configure
     codes = [json.loads(line).get("error", {}).get("code") for line in agreed.stdout.splitlines()]
     assert codes == [None, None, "DUPLICATE_ROW"]
     assert len([r for r in sandbox.received if r.method == "POST"]) == 2
+
+
+def test_a_dry_runs_output_fed_back_terminates_with_fresh_lines(sandbox, configure, run, pupils, tmp_path):
+    """`--dry-run > plan.jsonl`, then `--batch plan.jsonl --yes`: the lines say what happened now,
+    not what the dry run would have sent."""
+    configure(sandbox)
+    roster = "班级,out_user_id,organization_id\n一班,p00,demo-org\n二班,p01,demo-org\n"
+    plan = tmp_path / "plan.jsonl"
+    plan.write_text(run("contract", "terminate", "--batch", "-", "--dry-run", input=roster, expect=0).stdout)
+    out = lines(run("contract", "terminate", "--batch", str(plan), "--yes", expect=0).stdout)
+    assert [(r["班级"], r["out_user_id"], r["contract_state"]) for r in out] == [
+        ("一班", "p00", "TERMINATED"), ("二班", "p01", "TERMINATED")]
+    assert all("request" not in r and "dry_run" not in r and r["request_id"] for r in out)

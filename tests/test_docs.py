@@ -50,3 +50,18 @@ def test_every_link_between_pages_leads_to_a_file_that_exists():
             if "://" not in target and not (page.parent / target).exists():
                 broken.append(f"{page.relative_to(ROOT)} -> {target}")
     assert broken == []
+
+
+def test_the_batch_page_lists_every_result_name_of_every_batch_command():
+    """A script or a spreadsheet formula is written against these names: the manual lists them all."""
+    from wxpay_cli.flows.batch_lines import ERROR, ERROR_COLUMNS, OPERATIONS, WECHAT_EXTRA
+
+    page = (DOCS / "batch.md").read_text(encoding="utf-8")
+    for command, operation in OPERATIONS.items():
+        rows = [line for line in page.splitlines() if line.startswith(f"| `wxpay {command}`")]
+        assert len(rows) == 1, f"docs/batch.md has no table row for wxpay {command}"
+        json_cell, csv_cell = rows[0].split("|")[2:4]
+        assert set(re.findall(r"`([^`]+)`", json_cell)) == set(operation.fields), command
+        assert re.findall(r"`([^`]+)`", csv_cell) == list(operation.columns), command
+    for name in (ERROR, *ERROR_COLUMNS, WECHAT_EXTRA):
+        assert f"`{name}`" in page

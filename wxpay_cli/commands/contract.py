@@ -101,10 +101,10 @@ def run_termination_batch(app: App, stream, *, yes: bool, dry_run: bool, concurr
     from wxpay_cli.commands._batch import open_input, run_batch
     from wxpay_cli.commands._views import DryRunTable, termination_plan_text
     from wxpay_cli.flows import termination_batch
+    from wxpay_cli.flows.batch_lines import CONTRACT_TERMINATE
 
     audit = app.audit()
-    source = open_input(app, stream, required=("organization_id",), one_of=("out_user_id", "user_id"),
-                        result_columns=termination_batch.RESULT_COLUMNS, encoding=encoding)
+    source = open_input(app, stream, CONTRACT_TERMINATE, encoding=encoding)
     rows = list(source)  # the whole input, so the plan is complete before anything is sent
     plan = termination_batch.plan(rows)
     output.info(termination_plan_text(plan, app.profile(), dry_run=dry_run))
@@ -119,8 +119,8 @@ def run_termination_batch(app: App, stream, *, yes: bool, dry_run: bool, concurr
     work = termination_batch.RowWork(app.profile(), audit, dry_run=dry_run, warn=output.warn)
     table = DryRunTable() if dry_run and app.format == "table" else None
     try:
-        run_batch(app, stream, work, concurrency=concurrency, rate=rate, source=source, rows=rows,
-                  claims=work.claims, writer=table, result_columns=termination_batch.RESULT_COLUMNS, audit=audit)
+        run_batch(app, stream, work, CONTRACT_TERMINATE, concurrency=concurrency, rate=rate, source=source,
+                  rows=rows, claims=work.claims, writer=table, audit=audit)
     finally:
         if table is not None:
             output.render(table.view(), "table")

@@ -19,8 +19,6 @@ from wxpay_cli.errors import WxpayError
 from wxpay_cli.i18n import _
 from wxpay_cli.terminal import output
 
-LINK_COLUMNS = ("repayment_url", "expire_at")  # a batch line's result columns (--format csv)
-
 
 def writable_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
     """Refuse, before anything is fetched, a file that could not be written afterwards."""
@@ -70,6 +68,7 @@ def repayment_url(app: App, out_user_id: str | None, organization_id: str | None
     if batch_input is not None:
         from wxpay_cli.commands._batch import run_batch
         from wxpay_cli.flows import steps
+        from wxpay_cli.flows.batch_lines import REPAYMENT_URL
 
         fetcher = app.link_fetcher()
 
@@ -79,8 +78,8 @@ def repayment_url(app: App, out_user_id: str | None, organization_id: str | None
             finally:
                 await fetcher.commit()  # the row's audit line is on disk before its output line
 
-        run_batch(app, batch_input, work, concurrency=concurrency, rate=rate, encoding=encoding,
-                  required=("out_user_id", "organization_id"), result_columns=LINK_COLUMNS, audit=fetcher.audit)
+        run_batch(app, batch_input, work, REPAYMENT_URL, concurrency=concurrency, rate=rate, encoding=encoding,
+                  audit=fetcher.audit)
         return
     # The pupil's name and class: a second, read-only call, made before the link is
     # fetched, for the message and for the table a person reads.

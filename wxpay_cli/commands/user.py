@@ -14,10 +14,6 @@ from wxpay_cli.commands._options import (
     user_option,
 )
 
-# A batch line's result columns (--format csv): WeChat's user fields, nested ones by path.
-USER_COLUMNS = ("user_id", "user_name", "user_type", "student_info.class_name", "staff_info.occupation", "status",
-                "contract_state", "contract_id", "face_image_ok", "student_info", "staff_info")
-
 
 @click.group("user", cls=Group)
 def user_group() -> None:
@@ -42,12 +38,12 @@ def show(app: App, out_user_id: str | None, organization_id: str | None, batch_i
     single_or_batch(batch_input, {"--user": out_user_id, "--org": organization_id})
     if batch_input is not None:
         from wxpay_cli.commands._batch import run_batch
+        from wxpay_cli.flows.batch_lines import USER_SHOW
 
         async def work(client, row) -> dict:
             return (await client.call(api.get_user(**row.values))).data
 
-        run_batch(app, batch_input, work, concurrency=concurrency, rate=rate, encoding=encoding,
-                  required=("out_user_id", "organization_id"), result_columns=USER_COLUMNS)
+        run_batch(app, batch_input, work, USER_SHOW, concurrency=concurrency, rate=rate, encoding=encoding)
         return
     from wxpay_cli.commands._views import user_view
 

@@ -5,8 +5,10 @@ result line (JSON, or CSV through output.CsvWriter) as soon as it and every
 row before it are done, carrying the row's input columns. At most
 `concurrency * 4` rows are in memory at once, however long the input.
 
-A row's own failure (WeChat refused it, the network failed, it lacks a key)
-becomes an `"error"` object on its line. A fault that makes every row suspect
+A line is made as batch_lines.py says: the row's input columns, then the
+operation's results under fixed names (WeChat's undeclared fields apart, under
+`wechat_extra`). A row's own failure (WeChat refused it, the network failed, it
+lacks a key) becomes an `"error"` object on its line. A fault that makes every row suspect
 (configuration, credentials WeChat refuses, the audit log, a response that
 fails verification) stops the run at once: no new row starts, rows already
 sent are finished and written, and the error names the first such row. Input
@@ -35,6 +37,7 @@ from wxpay_cli.errors import (
     exit_for_signal,
 )
 from wxpay_cli.flows.batch_input import Row
+from wxpay_cli.flows.batch_lines import Operation, line
 from wxpay_cli.i18n import _, ngettext
 from wxpay_cli.terminal import output
 
@@ -173,28 +176,26 @@ class Summary:
 
 def run(rows: Iterable[Row], work: Callable[[object, Row], Awaitable[dict]], *,
         make_client: Callable[[], object], concurrency: int, writer=None, total: int | None = None,
-        claims: Claims | None = None) -> Summary:
+        claims: Claims | None = None, operation: Operation | None = None) -> Summary:
     """Work on every row with `work(client, row)`; write one line per row in input
     order (JSON lines unless `writer` says otherwise); return the tally.
     `make_client()` is called inside the event loop; `total` (rows, when known)
-    feeds the progress display; `claims` is settled as each row finishes."""
+    feeds the progress display; `claims` is settled as each row finishes;
+    `operation` names the results a line takes from what `work` returns."""
     return asyncio.run(_run(rows, work, make_client, concurrency, writer or output.JsonLinesWriter(), total,
-                            claims))
+                            claims, operation))
 
 
-async def _run(rows, work, make_client, concurrency, writer, total, claims) -> Summary:
+async def _run(rows, work, make_client, concurrency, writer, total, claims, operation) -> Summary:
     client = make_client()
     try:
-        return await _work_through(rows, work, client, concurrency, writer, total, claims)
+        return await _work_through(rows, work, client, concurrency, writer, total, claims, operation)
     finally:
         await client.aclose()
 
 
-def _error_line(row: Row, code: str, message: str) -> dict:
-    return {**row.columns, "error": {"code": code, "message": message, "http_status": None, "request_id": None}}
-
-
-async def _work_through(rows: Iterable[Row], work, client, concurrency: int, writer, total, claims) -> Summary:
+async def _work_through(rows: Iterable[Row], work, client, concurrency: int, writer, total, claims,
+                        operation) -> Summary:
     """Three parts, so a slow input never holds up rows already read:
 
     - a reader thread turns the input into rows (blocking reads stay off the
@@ -256,19 +257,19 @@ async def _work_through(rows: Iterable[Row], work, client, concurrency: int, wri
 
     async def attempt(row: Row):
         if row.problem:
-            return _error_line(row, "INVALID_ROW", _("row {number}: {problem}").format(
-                number=row.number, problem=row.problem))
+            return line(row.columns, error={"code": "INVALID_ROW", "message": _("row {number}: {problem}").format(
+                number=row.number, problem=row.problem), "http_status": None, "request_id": None})
         async with working:
             if stop.is_set():
-                return {**row.columns, "error": error_object(NotStarted(row.number))}
+                return line(row.columns, error=error_object(NotStarted(row.number)))
             try:
-                return {**row.columns, **await work(client, row)}
+                return line(row.columns, await work(client, row), operation=operation)
             except WxpayError as exc:
                 fatal = stops_the_run(exc)
                 if fatal is not None:
                     summary.stop_at(row.number, fatal)
                     halt()
-                return {**row.columns, "error": error_object(exc)}
+                return line(row.columns, error=error_object(exc))
 
     async def start_rows() -> None:
         last = 0

@@ -9,7 +9,8 @@ with a column twice, is a usage error (exit 2).
 
 Each row keeps every input column, in input order (`Row.columns`), so extra
 columns (姓名, 班级, ...) reach the output line unchanged, and the operation's
-own keys, checked (`Row.values`). A row that cannot be used (a key missing, an
+own keys, checked (`Row.values`). A column named like one of the operation's
+results is a stale result and is not kept (the naming rule: batch_lines.py). A row that cannot be used (a key missing, an
 id that is not text) is still a row: its line says INVALID_ROW and carries its
 columns. Input that cannot be read as rows at all (bytes in no known encoding,
 JSON nested absurdly deep, duplicate JSON keys, lone surrogates, an endless
@@ -35,7 +36,6 @@ from wxpay_cli.sanitise import for_terminal
 from wxpay_cli.wire.api import MAX_ID_LENGTH, check_id
 
 MAX_LINE = 1024 * 1024  # a roster line is a few hundred bytes; an id may be long enough to be refused
-ERROR_COLUMNS = ("error", "error_code", "error_message")  # written by wxpay, never carried from input
 BOM = b"\xef\xbb\xbf"
 
 
@@ -81,19 +81,17 @@ class BatchInput:
     """The rows of one batch input, read lazily; the header is checked on construction.
 
     `required` keys must all be present, and at least one of `one_of` when given.
-    `drop` names output columns of the operation (result fields): an output file
-    fed back as input does not carry old results into the new lines.
+    `drop` names every result the operation writes (batch_lines.Operation.results):
+    an output file fed back as input does not carry old results into the new lines.
     """
 
     def __init__(self, stream: BinaryIO, *, required: tuple[str, ...], one_of: tuple[str, ...] = (),
-                 drop: tuple[str, ...] = (), encoding: str | None = None,
+                 drop: frozenset[str] = frozenset(), encoding: str | None = None,
                  announce: Callable[[str], None] = lambda text: None):
         self.required = required
         self.one_of = one_of
         self.keys = required + one_of
-        # Result columns (and the top of nested ones, `student_info` for `student_info.class_name`),
-        # but never the operation's own keys.
-        self.drop = ({*drop, *(name.split(".")[0] for name in drop), *ERROR_COLUMNS}) - set(self.keys)
+        self.drop = set(drop) - set(self.keys)  # the operation's own keys say whom to ask: never dropped
         self.encoding = check_encoding(encoding) if encoding else None
         self._announce = announce
         self._stream = stream

@@ -23,10 +23,6 @@ from wxpay_cli.i18n import _
 from wxpay_cli.local.audit import AuditLog
 from wxpay_cli.local.config import Profile
 
-# A termination batch line's result columns (--format csv): the pupil found and the outcome.
-RESULT_COLUMNS = ("user_id", "user_name", "class_name", "contract_id", "contract_state", "request_id", "note",
-                  "dry_run")
-
 
 @dataclass
 class Plan:

@@ -435,26 +435,27 @@ class CsvWriter:
 
     Columns: the input's (`input_columns()`, asked when the first line is written,
     when the input has been read that far), then `result_columns`, then
-    error_code and error_message. Values WeChat sent that Excel would run as a
-    formula (=, +, -, @ first) are prefixed with a quote; the input's own cells
-    are written as read, so a line feeds back as input. On a terminal, every cell
-    goes through `for_terminal`.
+    `error_columns` (column -> where in the line: the code and the message of its
+    "error"). Every value
+    that is not the input's own (a line's `carried` names those) and that Excel
+    would run as a formula (=, +, -, @, tab or CR first) is prefixed with a quote;
+    the input's own cells are written as read, so a line feeds back as input. On a
+    terminal, every cell goes through `for_terminal`.
     """
 
-    def __init__(self, input_columns, result_columns: tuple[str, ...]):
+    def __init__(self, input_columns, result_columns: tuple[str, ...], error_columns: dict[str, str]):
         self._input_columns = input_columns
         self.result_columns = result_columns
+        self.error_columns = error_columns
         self.columns: list[str] | None = None
         self._writer = None
 
-    def write(self, record: dict) -> None:
+    def write(self, record) -> None:
         import csv
 
         if self.columns is None:
-            given = [name for name in (self._input_columns() or []) if name not in ("error_code", "error_message")]
-            self.columns = [*given, *(c for c in self.result_columns if c not in given), "error_code",
-                            "error_message"]
-            self._inputs = set(given)
+            given = [name for name in (self._input_columns() or []) if name not in self.error_columns]
+            self.columns = [*given, *(c for c in self.result_columns if c not in given), *self.error_columns]
             # UTF-8 with a BOM, whatever stdout's encoding: what Excel opens, what feeds back as input.
             self._out = _Utf8Lines()
             self._writer = csv.writer(self._out, lineterminator="\r\n")
@@ -463,22 +464,16 @@ class CsvWriter:
             self._on_terminal = _isatty(sys.stdout)
             self._out.write("\ufeff")
             self._writer.writerow(self.columns)
-        error = record.get("error") or {}
         cells = []
         for name in self.columns:
-            if name == "error_code":
-                value = error.get("code")
-            elif name == "error_message":
-                value = error.get("message")
-            else:
-                value = _lookup(record, name)
-            cell = _cell(value, from_input=name in self._inputs)
+            value = _lookup(record, self.error_columns.get(name, name))
+            cell = _cell(value, from_input=name in record.carried)
             cells.append(for_terminal(cell) if self._on_terminal else cell)
         self._writer.writerow(cells)
 
 
 def _lookup(record: dict, name: str) -> object:
-    """`record[name]`, or for a result column like `student_info.class_name` the nested value."""
+    """`record[name]`, or for a path like `student_info.class_name` the nested value."""
     if name in record or "." not in name:
         return record.get(name)
     value: object = record

@@ -8,7 +8,8 @@ answer to its request: an id the answer carries must be the one asked for.
 
 A field is `(type, required)`; the types are below. An optional field that is
 null or "" counts as absent. Fields not declared are
-kept as they came (JSON output shows WeChat's object) but never read.
+kept as they came (JSON output shows WeChat's object) but never read; batch
+lines keep them apart (`split`, flows/batch_lines.py).
 """
 
 from __future__ import annotations
@@ -105,6 +106,24 @@ def check(shape: dict, data: dict | None, request_id: str | None, asked: dict[st
                 _("WeChat's answer is about another {field} than the one asked for; nothing from it was used")
                 .format(field=name), request_id=request_id)
     return data
+
+
+def split(shape: dict, data: dict) -> tuple[dict, dict]:
+    """(`data`'s declared fields, the rest), each in `data`'s order; a declared object's own
+    undeclared fields go to the rest under its name (`{"student_info": {"phone": ...}}`)."""
+    declared: dict = {}
+    undeclared: dict = {}
+    for name, value in data.items():
+        if name not in shape:
+            undeclared[name] = value
+            continue
+        kind = shape[name][0]
+        if isinstance(kind, dict) and isinstance(value, dict):
+            value, rest = split(kind, value)
+            if rest:
+                undeclared[name] = rest
+        declared[name] = value
+    return declared, undeclared
 
 
 def _check_object(shape: dict, data: dict, prefix: str, request_id: str | None) -> None:
