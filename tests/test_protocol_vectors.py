@@ -6,6 +6,8 @@ test, so each side is held here to bytes and signatures written out by hand.
 The key in tests/data/kat_rsa_2048.pem is a test-only key made for these vectors
 (it signs nothing real). The signatures below were computed once with it;
 PKCS#1 v1.5 is deterministic, so any change to a message changes them.
+Vectors from outside the project (the official SDKs' own test suites) are in
+tests/test_official_vectors.py.
 """
 
 from __future__ import annotations
