@@ -54,6 +54,7 @@ class SandboxUser:
     contract_terminated_time: str | None = None
 
 
+MAX_REQUEST_BYTES = 1 << 20  # 1 MiB, however the body is framed: wxpay's requests are a few hundred bytes
 LINK_HOST = "wxpay-sandbox.invalid"  # the host of the sandbox's repayment links
 
 
@@ -247,8 +248,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         state = self.server.state
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        try:
+            body, unreadable = self._read_body(), None
+        except ApiFailure as failure:
+            # Where this body ends is unknown: whatever follows is not a request. Answer once, then close.
+            body, unreadable = b"", failure
+            self.close_connection = True
         split = urlsplit(self.path)
         record = Received(
             method=self.command,
@@ -260,6 +265,12 @@ class Handler(BaseHTTPRequestHandler):
         )
         with state.lock:
             state.received.append(record)
+        if unreadable is not None:
+            record.status = unreadable.status
+            payload = {"code": unreadable.code, "message": unreadable.message, "detail": unreadable.detail}
+            self._answer(unreadable.status, json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(),
+                         None, {"Connection": "close"})
+            return
         fault = state.take_fault(split.path)
         if fault and fault.kind == "delay":
             time.sleep(fault.seconds)
@@ -281,6 +292,36 @@ class Handler(BaseHTTPRequestHandler):
         raw = b"" if payload is None else json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         extra = {"Retry-After": fault.retry_after} if (fault and fault.retry_after is not None) else {}
         self._answer(status, raw, fault, extra)
+
+    # -- the body, as HTTP/1.1 frames it --------------------------------------
+
+    def _read_body(self) -> bytes:
+        """The request body, whole: by `Content-Length` or chunked, at most MAX_REQUEST_BYTES.
+
+        ApiFailure (400, 413 or 501) when it cannot be read: the caller then closes the
+        connection, since the next request would start somewhere in this one.
+        """
+        codings = ",".join(self.headers.get_all("Transfer-Encoding") or [])
+        if codings:
+            if codings.strip().lower() != "chunked":
+                raise ApiFailure(501, "NOT_IMPLEMENTED", "不支持的传输编码",
+                                 {"issue": f"Transfer-Encoding {codings} is not read here; send chunked or Content-Length"})
+            if self.headers.get("Content-Length") is not None:
+                self.close_connection = True  # both framings: chunked wins (RFC 9112 6.3), and no more on this connection
+            return read_chunked(self.rfile, MAX_REQUEST_BYTES)
+        lengths = {value.strip() for value in self.headers.get_all("Content-Length") or []}
+        if not lengths:
+            return b""
+        text = lengths.pop()
+        if lengths or not (text.isascii() and text.isdigit()):
+            raise malformed("Content-Length is not one number")
+        length = int(text)
+        if length > MAX_REQUEST_BYTES:
+            raise too_large()
+        body = self.rfile.read(length)
+        if len(body) < length:
+            raise malformed(f"the body ended after {len(body)} of its {length} bytes")
+        return body
 
     # -- request checks, like the real server --------------------------------
 
@@ -516,6 +557,59 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if body and status != 204:
             self.wfile.write(body)
+
+
+CHUNK_LINE = 1024  # bytes of a chunk-size line (extensions included) or of a trailer line
+CHUNK_TRAILERS = 32  # trailer lines read past at most
+
+
+def malformed(issue: str) -> ApiFailure:
+    return ApiFailure(400, "INVALID_REQUEST", "请求体格式错误", {"issue": issue})
+
+
+def too_large() -> ApiFailure:
+    return ApiFailure(413, "REQUEST_ENTITY_TOO_LARGE", "请求体过大",
+                      {"issue": f"the body is larger than {MAX_REQUEST_BYTES} bytes"})
+
+
+def read_chunked(stream, limit: int) -> bytes:
+    """A chunked body (RFC 9112 7.1) read from `stream` whole; ApiFailure when it is malformed,
+    cut short or larger than `limit` (refused from a chunk's size, before its data is read).
+
+    Chunk extensions are read past, and so are trailer fields: the body is what was signed.
+    """
+    body = bytearray()
+    while True:
+        size_field = _chunk_line(stream).split(b";", 1)[0].strip(b" \t")
+        if not (0 < len(size_field) <= 16 and all(c in b"0123456789abcdefABCDEF" for c in size_field)):
+            raise malformed(f"chunk size {size_field[:20]!r} is not hex")
+        size = int(size_field, 16)
+        if size == 0:
+            break
+        if len(body) + size > limit:
+            raise too_large()
+        data = stream.read(size)
+        if len(data) < size:
+            raise malformed("the body ended inside a chunk")
+        if stream.read(2) != b"\r\n":
+            raise malformed("a chunk's data is not followed by CRLF")
+        body += data
+    for _ in range(CHUNK_TRAILERS + 1):
+        line = _chunk_line(stream)
+        if line == b"":
+            return bytes(body)
+        if b":" not in line:
+            raise malformed("a trailer line is not a header field")
+    raise malformed(f"more than {CHUNK_TRAILERS} trailer fields")
+
+
+def _chunk_line(stream) -> bytes:
+    """One CRLF-ended line of the chunked framing, without its CRLF."""
+    line = stream.readline(CHUNK_LINE + 1)
+    if not line.endswith(b"\r\n"):
+        raise malformed("a line of the chunked body is too long" if len(line) > CHUNK_LINE else
+                        "the body ended before its last chunk")
+    return line[:-2]
 
 
 def flip_one_byte(body: bytes) -> bytes:
