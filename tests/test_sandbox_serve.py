@@ -15,12 +15,15 @@ from pathlib import Path
 import pytest
 from terminal import wxpay_script
 
+from wxpay_cli.local.audit import AuditLog
+
 
 class Served:
     """A `wxpay sandbox serve` subprocess, ready once it has written its profile."""
 
-    def __init__(self, *args: str, timeout: float = 30.0):
-        self.proc = subprocess.Popen([wxpay_script(), "sandbox", "serve", "--quiet", *args],
+    def __init__(self, *args: str, timeout: float = 30.0, cwd: Path | None = None):
+        self.cwd = cwd or Path.cwd()
+        self.proc = subprocess.Popen([wxpay_script(), "sandbox", "serve", "--quiet", *args], cwd=self.cwd,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
         self.stderr = b""
         try:
@@ -45,7 +48,7 @@ class Served:
                 self.stderr += os.read(self.proc.stderr.fileno(), 4096)
         selector.close()
         line = next(li for li in self.stderr.decode().splitlines() if "profile written to" in li)
-        self.config = Path(line.rsplit(" ", 1)[1])
+        self.config = self.cwd / line.rsplit(" ", 1)[1]  # as its own folder reads it, were it relative
         self.profile = tomllib.loads(self.config.read_text())["profiles"]["sandbox"]
 
     def stop(self, signum: int = signal.SIGTERM) -> int:
@@ -62,8 +65,8 @@ def serve():
     """serve(*args) starts a sandbox; any still running at the end (a failed test) is stopped."""
     started: list[Served] = []
 
-    def start(*args: str) -> Served:
-        started.append(Served(*args))
+    def start(*args: str, cwd: Path | None = None) -> Served:
+        started.append(Served(*args, cwd=cwd))
         return started[-1]
 
     yield start
@@ -122,3 +125,20 @@ def test_certificate_mode_profile_downloads_certificates_and_loads_pupils(state_
     result = run("user", "show", "--user", "p1", "--org", "school-x", "--json", env=env, expect=0)
     assert result.json["user_name"] == "赵一"
     assert run("user", "show", "--user", "demo", "--org", "demo-org", env=env).exit_code == 1  # own roster only
+
+
+def test_a_relative_state_folder_gives_a_profile_that_works_from_any_folder(tmp_path, sandbox_keys, serve, run,
+                                                                            monkeypatch):
+    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    sandbox_keys.save(here / "state" / "sandbox")
+    served = serve("--state", "state", cwd=here)
+    state = here / "state"
+    assert served.config == state / "config.toml"
+    for name in ("private_key", "public_key", "audit_log"):
+        assert Path(served.profile[name]).is_absolute(), (name, served.profile[name])
+    monkeypatch.chdir(elsewhere)
+    env = {"WXPAY_CONFIG": str(served.config)}
+    run("repayment-url", "--user", "demo", "--org", "demo-org", "--json", env=env, expect=0)
+    assert [r["operation"] for r in AuditLog(state / "audit.jsonl").records()] == ["repayment_url"]
+    assert list(elsewhere.iterdir()) == []  # nothing written relative to where wxpay ran

@@ -33,6 +33,9 @@ class SandboxHome:
         if folder is None:
             folder = Path(tempfile.mkdtemp(prefix="wxpay-sandbox-"))
         else:
+            # Absolute, as every path the profile names must be: wxpay reads a relative path in a
+            # profile from the profile's own folder, not from where `sandbox serve` started.
+            folder = Path(os.path.abspath(folder))
             try:
                 folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             except OSError as exc:
