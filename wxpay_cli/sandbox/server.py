@@ -6,12 +6,15 @@ answers `401 SIGN_ERROR` with a detail saying which check failed and what it
 signed. It signs every answer, in public-key or platform-certificate mode, and
 keeps users and contracts in memory.
 
-Tests drive it through `Sandbox`: `received` lists what reached it, `seed_user`
-adds pupils, `inject` makes the next answers fail in chosen ways.
+Tests drive it through `Sandbox`: `received` lists what reached it (the last
+`HISTORY` requests), `seed_user` adds pupils, `inject` makes the next answers
+fail in chosen ways. It may serve for days (`sandbox serve`): nothing it keeps
+grows with the number of requests served (see `SandboxState`).
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 import re
 import threading
@@ -54,6 +57,7 @@ class SandboxUser:
     contract_terminated_time: str | None = None
 
 
+HISTORY = 1000  # requests `received` keeps, the latest
 MAX_REQUEST_BYTES = 1 << 20  # 1 MiB, however the body is framed: wxpay's requests are a few hundred bytes
 LINK_HOST = "wxpay-sandbox.invalid"  # the host of the sandbox's repayment links
 
@@ -100,9 +104,20 @@ class Fault:
 
 
 class SandboxState:
-    """Users, contracts, seen nonces, received requests and planned faults."""
+    """Users, contracts, seen nonces, received requests and planned faults.
 
-    def __init__(self, keys: SandboxKeys, *, mode: str = "public_key", has_platform_certs: bool | None = None):
+    Bounded however long it serves: `received` holds the last `history` requests
+    (older ones are dropped as new ones arrive), and `nonces` holds a nonce only
+    while a request carrying it could still pass the timestamp check, that is
+    until its timestamp + `protocol.WINDOW` on the sandbox clock. A replay after
+    that is refused as stale, so forgetting the nonce lets nothing through; the
+    nonces held are at most the requests of the last 2 × WINDOW seconds (a
+    timestamp may be up to WINDOW ahead). Moving the sandbox clock back past a
+    forgotten nonce's window (a clock-skew test) would accept its replay.
+    """
+
+    def __init__(self, keys: SandboxKeys, *, mode: str = "public_key", has_platform_certs: bool | None = None,
+                 history: int = HISTORY):
         if mode not in ("public_key", "certificate"):
             raise ValueError("mode must be 'public_key' or 'certificate'")
         self.keys = keys
@@ -110,7 +125,9 @@ class SandboxState:
         self.has_platform_certs = mode == "certificate" if has_platform_certs is None else has_platform_certs
         self.users: dict[tuple[str, str], SandboxUser] = {}
         self.organizations: dict[str, str] = {}  # organization_id -> organization_name
-        self.nonces: set[str] = set()
+        self.nonces: dict[str, int] = {}  # nonce -> the last second its request is inside the window
+        self._nonce_ends: list[tuple[int, str]] = []  # the same, as a heap: the first to forget on top
+        self.history = history
         self.received: list[Received] = []
         self.faults: deque[Fault] = deque()
         self.lock = threading.RLock()
@@ -121,6 +138,30 @@ class SandboxState:
     def now(self) -> float:
         """The sandbox's own clock: `clock()` moved by `clock_offset`."""
         return self.clock() + self.clock_offset
+
+    def record(self, received: Received) -> None:
+        """Add a request to `received`, dropping the oldest past `history`."""
+        with self.lock:
+            self.received.append(received)
+            excess = len(self.received) - self.history
+            if excess > 0:
+                del self.received[:excess]
+
+    def first_use(self, nonce: str, timestamp: int) -> bool:
+        """True the first time `nonce` comes within its request's window, and remembers it until
+        `timestamp` + WINDOW; False for a replay. Forgets the nonces whose window has passed."""
+        with self.lock:
+            now = self.now()
+            while self._nonce_ends and self._nonce_ends[0][0] < now:
+                end, old = heapq.heappop(self._nonce_ends)
+                if self.nonces.get(old) == end:
+                    del self.nonces[old]
+            if nonce in self.nonces:
+                return False
+            end = timestamp + protocol.WINDOW
+            self.nonces[nonce] = end
+            heapq.heappush(self._nonce_ends, (end, nonce))
+            return True
 
     def changed(self) -> None:
         if self.on_change is not None:
@@ -263,8 +304,7 @@ class Handler(BaseHTTPRequestHandler):
             headers={k: v for k, v in self.headers.items()},
             body=body,
         )
-        with state.lock:
-            state.received.append(record)
+        state.record(record)
         if unreadable is not None:
             record.status = unreadable.status
             payload = {"code": unreadable.code, "message": unreadable.message, "detail": unreadable.detail}
@@ -347,10 +387,8 @@ class Handler(BaseHTTPRequestHandler):
         skew = abs(state.now() - int(fields["timestamp"]))
         if skew > protocol.WINDOW:
             self._sign_error(record, f"timestamp is {int(skew)} s away from the server clock")
-        with state.lock:
-            if fields["nonce_str"] in state.nonces:
-                self._sign_error(record, "nonce_str was already used (replayed request)")
-            state.nonces.add(fields["nonce_str"])
+        if not state.first_use(fields["nonce_str"], int(fields["timestamp"])):
+            self._sign_error(record, "nonce_str was already used (replayed request)")
         message = protocol.signed_request(record.method, record.target, fields["timestamp"], fields["nonce_str"], record.body)
         if not protocol.verify(state.keys.merchant_key.public_key(), message, fields["signature"]):
             self._sign_error(record, "signature does not match the request", message)
@@ -645,9 +683,9 @@ class Sandbox:
     """A running sandbox on 127.0.0.1: `url`, `state`, `received`, `stop()`."""
 
     def __init__(self, keys: SandboxKeys | None = None, *, mode: str = "public_key", port: int = 0,
-                 has_platform_certs: bool | None = None, log=None):
+                 has_platform_certs: bool | None = None, log=None, history: int = HISTORY):
         self.keys = keys or SandboxKeys.generate()
-        self.state = SandboxState(self.keys, mode=mode, has_platform_certs=has_platform_certs)
+        self.state = SandboxState(self.keys, mode=mode, has_platform_certs=has_platform_certs, history=history)
         self.server = SandboxHTTPServer(("127.0.0.1", port), self.state, log=log)
         self._thread: threading.Thread | None = None
 
@@ -658,6 +696,7 @@ class Sandbox:
 
     @property
     def received(self) -> list[Received]:
+        """The last `history` requests, oldest first."""
         return self.state.received
 
     def seed_user(self, organization_id: str, out_user_id: str, **fields) -> SandboxUser:
