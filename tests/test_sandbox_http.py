@@ -57,6 +57,16 @@ def test_chunk_extensions_and_trailers_are_read_past(sandbox, signer):
     assert sandbox.received[0].body == BODY and sandbox.received[0].signature_ok
 
 
+def test_chunked_with_a_content_length_too_is_read_chunked_and_the_connection_closed(sandbox, signer):
+    """Both framings (a request-smuggling shape): chunked wins, and nothing more is read after it."""
+    head = request_head(signer, "POST", PATH, BODY, "Transfer-Encoding: chunked", "Content-Length: 5")
+    answers = exchange(sandbox, head + hex_size(BODY) + b"\r\n" + BODY + b"\r\n0\r\n\r\n",
+                       then=request_head(signer, "GET", USER, b""))
+    assert [status for status, _ in answers] == [200]
+    [record] = sandbox.received
+    assert record.body == BODY and record.signature_ok
+
+
 @pytest.mark.parametrize("framing, body, status", [
     ("Transfer-Encoding: chunked", b"zz\r\nabc\r\n0\r\n\r\n", 400),  # size not hex
     ("Transfer-Encoding: chunked", b"-3\r\nabc\r\n0\r\n\r\n", 400),  # negative size
@@ -92,6 +102,7 @@ def test_a_body_it_cannot_read_is_refused_once_and_the_connection_closed(sandbox
 def test_a_chunked_body_cut_short_is_refused(sandbox, signer, body):
     answers = exchange(sandbox, request_head(signer, "POST", PATH, BODY, "Transfer-Encoding: chunked") + body)
     assert [status for status, _ in answers] == [400]
+    assert "the body ended" in json.loads(answers[0][1])["detail"]["issue"]
 
 
 # -- a client on a raw socket -------------------------------------------------------------

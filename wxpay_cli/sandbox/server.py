@@ -309,7 +309,7 @@ class Handler(BaseHTTPRequestHandler):
             record.status = unreadable.status
             payload = {"code": unreadable.code, "message": unreadable.message, "detail": unreadable.detail}
             self._answer(unreadable.status, json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(),
-                         None, {"Connection": "close"})
+                         None, {})
             return
         fault = state.take_fault(split.path)
         if fault and fault.kind == "delay":
@@ -585,6 +585,8 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "unsigned":
             headers = {"Request-ID": headers["Request-ID"]}
         headers.update(extra)
+        if self.close_connection:  # asked for, or this request's framing leaves nothing to read after it
+            headers["Connection"] = "close"
         self.send_response(status)
         if body:
             self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -626,12 +628,12 @@ def read_chunked(stream, limit: int) -> bytes:
             break
         if len(body) + size > limit:
             raise too_large()
-        data = stream.read(size)
-        if len(data) < size:
+        data = stream.read(size + 2)  # the data and its CRLF
+        if len(data) < size + 2:
             raise malformed("the body ended inside a chunk")
-        if stream.read(2) != b"\r\n":
+        if data[size:] != b"\r\n":
             raise malformed("a chunk's data is not followed by CRLF")
-        body += data
+        body += data[:size]
     for _ in range(CHUNK_TRAILERS + 1):
         line = _chunk_line(stream)
         if line == b"":
