@@ -8,6 +8,7 @@ import time
 import httpx
 import pytest
 
+from wxpay_cli.sandbox.server import Sandbox
 from wxpay_cli.wire.signing import Signer, VerificationKey, Verifier
 
 BODY = b'{"out_user_id":"demo","organization_id":"demo-org"}'
@@ -110,3 +111,42 @@ def test_timestamp_window_is_300_seconds_either_way(sandbox, signer, skew, accep
         assert response.status_code == 200, response.text
     else:
         assert "301 s away" in sign_error(response)
+
+
+def test_it_keeps_only_its_latest_requests(sandbox_keys, signer):
+    """`received` is a history of the last `history` requests, not of every request ever served."""
+    with Sandbox(sandbox_keys, history=3) as box:
+        targets = [f"/v3/offlinefacemch/organizations/demo-org/users/out-user-id/pupil-{n}" for n in range(7)]
+        for target in targets:
+            send(box, "GET", target, b"", signer.authorization("GET", target, b""))
+        assert [record.target for record in box.received] == targets[-3:]
+        assert all(record.status == 404 and record.signature_ok for record in box.received)
+
+
+@pytest.mark.parametrize("sent_at", [0, -300, 300], ids=["now", "300s-old", "300s-ahead"])
+def test_a_nonce_is_refused_again_for_as_long_as_its_timestamp_is_accepted_and_then_forgotten(sandbox, signer,
+                                                                                              sent_at):
+    now = 1764000000
+    sandbox.state.clock = lambda: float(now)
+    header = signer.authorization("POST", PATH, BODY, timestamp=now + sent_at)
+    assert send(sandbox, "POST", PATH, BODY, header).status_code == 200
+    last_accepted = now + sent_at + 300  # the last second at which this timestamp is in the window
+    sandbox.state.clock = lambda: float(last_accepted)
+    assert "already used" in sign_error(send(sandbox, "POST", PATH, BODY, header))
+    sandbox.state.clock = lambda: float(last_accepted + 1)
+    assert "away from the server clock" in sign_error(send(sandbox, "POST", PATH, BODY, header))
+    fresh = signer.authorization("POST", PATH, BODY, timestamp=last_accepted + 1)
+    assert send(sandbox, "POST", PATH, BODY, fresh).status_code == 200
+    assert len(sandbox.state.nonces) == 1  # the old nonce is gone: only the fresh one is held
+
+
+def test_nonces_are_held_only_while_their_requests_could_be_replayed(sandbox_keys, signer):
+    now = 1764000000
+    target = "/v3/offlinefacemch/organizations/demo-org/users/out-user-id/nobody"
+    with Sandbox(sandbox_keys, history=10) as box, httpx.Client(base_url=box.url) as client:
+        for second in range(0, 1800, 10):  # 180 requests over 30 minutes, one every 10 s
+            box.state.clock = lambda second=second: float(now + second)
+            header = signer.authorization("GET", target, b"", timestamp=now + second)
+            assert client.get(target, headers={"Authorization": header, "User-Agent": "test"}).status_code == 404
+            assert len(box.state.nonces) <= 300 // 10 + 1  # those of the last 300 s
+        assert len(box.received) == 10

@@ -10,17 +10,23 @@ import signal
 import subprocess
 import time
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 from terminal import wxpay_script
+
+from wxpay_cli.local.audit import AuditLog
+from wxpay_cli.sandbox.keys import make_certificate
 
 
 class Served:
     """A `wxpay sandbox serve` subprocess, ready once it has written its profile."""
 
-    def __init__(self, *args: str, timeout: float = 30.0):
-        self.proc = subprocess.Popen([wxpay_script(), "sandbox", "serve", "--quiet", *args],
+    def __init__(self, *args: str, timeout: float = 30.0, cwd: Path | None = None):
+        self.cwd = cwd or Path.cwd()
+        self.proc = subprocess.Popen([wxpay_script(), "sandbox", "serve", "--quiet", *args], cwd=self.cwd,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
         self.stderr = b""
         try:
@@ -45,7 +51,7 @@ class Served:
                 self.stderr += os.read(self.proc.stderr.fileno(), 4096)
         selector.close()
         line = next(li for li in self.stderr.decode().splitlines() if "profile written to" in li)
-        self.config = Path(line.rsplit(" ", 1)[1])
+        self.config = self.cwd / line.rsplit(" ", 1)[1]  # as its own folder reads it, were it relative
         self.profile = tomllib.loads(self.config.read_text())["profiles"]["sandbox"]
 
     def stop(self, signum: int = signal.SIGTERM) -> int:
@@ -62,8 +68,8 @@ def serve():
     """serve(*args) starts a sandbox; any still running at the end (a failed test) is stopped."""
     started: list[Served] = []
 
-    def start(*args: str) -> Served:
-        started.append(Served(*args))
+    def start(*args: str, cwd: Path | None = None) -> Served:
+        started.append(Served(*args, cwd=cwd))
         return started[-1]
 
     yield start
@@ -122,3 +128,65 @@ def test_certificate_mode_profile_downloads_certificates_and_loads_pupils(state_
     result = run("user", "show", "--user", "p1", "--org", "school-x", "--json", env=env, expect=0)
     assert result.json["user_name"] == "赵一"
     assert run("user", "show", "--user", "demo", "--org", "demo-org", env=env).exit_code == 1  # own roster only
+
+
+def test_a_relative_state_folder_gives_a_profile_that_works_from_any_folder(tmp_path, sandbox_keys, serve, run,
+                                                                            monkeypatch):
+    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    sandbox_keys.save(here / "state" / "sandbox")
+    served = serve("--state", "state", cwd=here)
+    state = here / "state"
+    assert served.config == state / "config.toml"
+    for name in ("private_key", "public_key", "audit_log"):
+        assert Path(served.profile[name]).is_absolute(), (name, served.profile[name])
+    monkeypatch.chdir(elsewhere)
+    env = {"WXPAY_CONFIG": str(served.config)}
+    run("repayment-url", "--user", "demo", "--org", "demo-org", "--json", env=env, expect=0)
+    assert [r["operation"] for r in AuditLog(state / "audit.jsonl").records()] == ["repayment_url"]
+    assert list(elsewhere.iterdir()) == []  # nothing written relative to where wxpay ran
+
+
+def openssl_serial(pem: Path) -> str:
+    """`openssl x509 -noout -serial`, written out here: the serial's 20 bytes, upper-case hex."""
+    return x509.load_pem_x509_certificate(pem.read_bytes()).serial_number.to_bytes(20, "big").hex().upper()
+
+
+@pytest.mark.parametrize("mode", ["public-key", "certificate"])
+def test_zero_serials_rehearses_certificates_whose_serials_start_with_0(mode, serve, run, tmp_path):
+    served = serve("--zero-serials", "--mode", mode)
+    keys_dir = Path(served.profile["private_key"]).parent
+    merchant = openssl_serial(keys_dir / "apiclient_cert.pem")
+    [platform_file] = keys_dir.glob("wechatpay_*.pem")
+    platform = openssl_serial(platform_file)
+    assert merchant[0] == platform[0] == "0" and merchant[:2] != "00" and platform[:2] != "00"
+    assert served.profile["serial_no"] == merchant  # 40 digits, the leading 0 kept
+    assert platform_file.name == f"wechatpay_{platform}.pem"
+    env = {"WXPAY_CONFIG": str(served.config)}
+    if mode == "certificate":
+        assert served.profile["platform_certs"] == [str(platform_file)]
+        result = run("certs", "download", "--output", str(tmp_path / "certs"), "--json", env=env, expect=0)
+        assert [path.name for path in (tmp_path / "certs").iterdir()] == [platform_file.name]
+    link = run("repayment-url", "--user", "demo", "--org", "demo-org", "--json", env=env, expect=0)
+    assert link.json["repayment_url"].startswith("https://")
+    result = run("contract", "terminate", "--user", "demo", "--org", "demo-org", "--yes", "--json", env=env, expect=0)
+    assert result.json["contract_state"] == "TERMINATED"
+    assert run("user", "show", "--user", "demo", "--org", "demo-org", "--json", env=env,
+               expect=0).json["contract_state"] == "TERMINATED"
+
+
+def test_zero_serials_keeps_its_keys_in_a_state_folder_and_refuses_kept_keys_without_them(tmp_path, sandbox_keys,
+                                                                                          serve):
+    served = serve("--zero-serials", "--state", str(tmp_path / "new"))
+    serial = served.profile["serial_no"]
+    assert serial.startswith("0") and len(serial) == 40
+    assert served.stop() == 0
+    assert serve("--state", str(tmp_path / "new")).profile["serial_no"] == serial  # kept, with or without the flag
+
+    old = tmp_path / "old"
+    replace(sandbox_keys, merchant_cert=make_certificate(sandbox_keys.merchant_key, "old merchant",
+                                                         serial=0x1A << 152)).save(old / "sandbox")
+    refused = subprocess.run([wxpay_script(), "sandbox", "serve", "--zero-serials", "--state", str(old)],
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert "--zero-serials" in refused.stderr and str(old) in refused.stderr and "Traceback" not in refused.stderr

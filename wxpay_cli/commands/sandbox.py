@@ -25,8 +25,12 @@ def sandbox_group() -> None:
 @click.option("--pupils", "pupils_file", metavar="FILE", type=click.Path(dir_okay=False),
               help="Pupils from a CSV file (out_user_id,organization_id,name,class,contract_state) "
                    "instead of the demo roster.")
+@click.option("--zero-serials", is_flag=True,
+              help="Make keys whose certificate serials start with 0 (0A1B…, as about one WeChat certificate "
+                   "in sixteen does), to rehearse that case.")
 @click.option("--quiet", is_flag=True, help="Do not log each request on stderr.")
-def serve(port: int, mode: str, state_dir: str | None, pupils_file: str | None, quiet: bool) -> None:
+def serve(port: int, mode: str, state_dir: str | None, pupils_file: str | None, zero_serials: bool,
+          quiet: bool) -> None:
     """Serve the sandbox on 127.0.0.1 until Ctrl-C, SIGTERM or SIGHUP.
 
     Prints a ready profile (TOML) on stdout and writes it, with its keys, a
@@ -59,7 +63,7 @@ def serve(port: int, mode: str, state_dir: str | None, pupils_file: str | None, 
         try:
             home = SandboxHome(Path(state_dir) if state_dir else None)
             saved = home.saved()
-            keys = home.keys()
+            keys = home.keys(zero_serials=zero_serials)
         except HomeError as exc:
             raise click.UsageError(str(exc)) from None
         if port == 0 and saved and isinstance(saved.get("port"), int):

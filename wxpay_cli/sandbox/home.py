@@ -33,6 +33,9 @@ class SandboxHome:
         if folder is None:
             folder = Path(tempfile.mkdtemp(prefix="wxpay-sandbox-"))
         else:
+            # Absolute, as every path the profile names must be: wxpay reads a relative path in a
+            # profile from the profile's own folder, not from where `sandbox serve` started.
+            folder = Path(os.path.abspath(folder))
             try:
                 folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             except OSError as exc:
@@ -43,16 +46,24 @@ class SandboxHome:
         self.config = folder / "config.toml"
         self.audit_log = folder / "audit.jsonl"
 
-    def keys(self) -> SandboxKeys:
-        """The kept key set, or a new one (kept when the folder is)."""
+    def keys(self, *, zero_serials: bool = False) -> SandboxKeys:
+        """The kept key set, or a new one (kept when the folder is).
+
+        `zero_serials`: new keys get certificate serials that start with 0; kept keys
+        whose serials do not are refused (they cannot be changed without a new profile).
+        """
         store = self.folder / "sandbox"
         if self.keep and (store / "keys.json").exists():
             try:
-                return SandboxKeys.load(store)
+                keys = SandboxKeys.load(store)
             except (OSError, ValueError, KeyError) as exc:
                 raise HomeError(_("the sandbox keys in {folder} are damaged ({reason}); "
                                   "use another --state folder").format(folder=store, reason=exc)) from None
-        keys = SandboxKeys.generate()
+            if zero_serials and not keys.zero_led:
+                raise HomeError(_("the keys kept in {folder} have certificate serials that do not start with 0; "
+                                  "for --zero-serials use another --state folder").format(folder=self.folder))
+            return keys
+        keys = SandboxKeys.generate(zero_led=zero_serials)
         if self.keep:
             keys.save(store)
         return keys

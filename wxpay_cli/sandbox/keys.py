@@ -91,6 +91,11 @@ class SandboxKeys:
     def platform_serial(self) -> str:
         return cert_serial(self.platform_cert)
 
+    @property
+    def zero_led(self) -> bool:
+        """Do both certificates' serials start with 0, as `generate(zero_led=True)` makes them?"""
+        return self.serial_no.startswith("0") and self.platform_serial.startswith("0")
+
     @classmethod
     def generate(cls, mchid: str = DEMO_MCHID, *, zero_led: bool = False) -> SandboxKeys:
         """Fresh keys; `zero_led` gives both certificates serials that start with 0 (0A1B…)."""

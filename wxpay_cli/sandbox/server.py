@@ -6,12 +6,15 @@ answers `401 SIGN_ERROR` with a detail saying which check failed and what it
 signed. It signs every answer, in public-key or platform-certificate mode, and
 keeps users and contracts in memory.
 
-Tests drive it through `Sandbox`: `received` lists what reached it, `seed_user`
-adds pupils, `inject` makes the next answers fail in chosen ways.
+Tests drive it through `Sandbox`: `received` lists what reached it (the last
+`HISTORY` requests), `seed_user` adds pupils, `inject` makes the next answers
+fail in chosen ways. It may serve for days (`sandbox serve`): nothing it keeps
+grows with the number of requests served (see `SandboxState`).
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 import re
 import threading
@@ -54,6 +57,8 @@ class SandboxUser:
     contract_terminated_time: str | None = None
 
 
+HISTORY = 1000  # requests `received` keeps, the latest
+MAX_REQUEST_BYTES = 1 << 20  # 1 MiB, however the body is framed: wxpay's requests are a few hundred bytes
 LINK_HOST = "wxpay-sandbox.invalid"  # the host of the sandbox's repayment links
 
 
@@ -99,9 +104,20 @@ class Fault:
 
 
 class SandboxState:
-    """Users, contracts, seen nonces, received requests and planned faults."""
+    """Users, contracts, seen nonces, received requests and planned faults.
 
-    def __init__(self, keys: SandboxKeys, *, mode: str = "public_key", has_platform_certs: bool | None = None):
+    Bounded however long it serves: `received` holds the last `history` requests
+    (older ones are dropped as new ones arrive), and `nonces` holds a nonce only
+    while a request carrying it could still pass the timestamp check, that is
+    until its timestamp + `protocol.WINDOW` on the sandbox clock. A replay after
+    that is refused as stale, so forgetting the nonce lets nothing through; the
+    nonces held are at most the requests of the last 2 × WINDOW seconds (a
+    timestamp may be up to WINDOW ahead). Moving the sandbox clock back past a
+    forgotten nonce's window (a clock-skew test) would accept its replay.
+    """
+
+    def __init__(self, keys: SandboxKeys, *, mode: str = "public_key", has_platform_certs: bool | None = None,
+                 history: int = HISTORY):
         if mode not in ("public_key", "certificate"):
             raise ValueError("mode must be 'public_key' or 'certificate'")
         self.keys = keys
@@ -109,7 +125,9 @@ class SandboxState:
         self.has_platform_certs = mode == "certificate" if has_platform_certs is None else has_platform_certs
         self.users: dict[tuple[str, str], SandboxUser] = {}
         self.organizations: dict[str, str] = {}  # organization_id -> organization_name
-        self.nonces: set[str] = set()
+        self.nonces: dict[str, int] = {}  # nonce -> the last second its request is inside the window
+        self._nonce_ends: list[tuple[int, str]] = []  # the same, as a heap: the first to forget on top
+        self.history = history
         self.received: list[Received] = []
         self.faults: deque[Fault] = deque()
         self.lock = threading.RLock()
@@ -120,6 +138,30 @@ class SandboxState:
     def now(self) -> float:
         """The sandbox's own clock: `clock()` moved by `clock_offset`."""
         return self.clock() + self.clock_offset
+
+    def record(self, received: Received) -> None:
+        """Add a request to `received`, dropping the oldest past `history`."""
+        with self.lock:
+            self.received.append(received)
+            excess = len(self.received) - self.history
+            if excess > 0:
+                del self.received[:excess]
+
+    def first_use(self, nonce: str, timestamp: int) -> bool:
+        """True the first time `nonce` comes within its request's window, and remembers it until
+        `timestamp` + WINDOW; False for a replay. Forgets the nonces whose window has passed."""
+        with self.lock:
+            now = self.now()
+            while self._nonce_ends and self._nonce_ends[0][0] < now:
+                end, old = heapq.heappop(self._nonce_ends)
+                if self.nonces.get(old) == end:
+                    del self.nonces[old]
+            if nonce in self.nonces:
+                return False
+            end = timestamp + protocol.WINDOW
+            self.nonces[nonce] = end
+            heapq.heappush(self._nonce_ends, (end, nonce))
+            return True
 
     def changed(self) -> None:
         if self.on_change is not None:
@@ -247,8 +289,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         state = self.server.state
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        try:
+            body, unreadable = self._read_body(), None
+        except ApiFailure as failure:
+            # Where this body ends is unknown: whatever follows is not a request. Answer once, then close.
+            body, unreadable = b"", failure
+            self.close_connection = True
         split = urlsplit(self.path)
         record = Received(
             method=self.command,
@@ -258,8 +304,13 @@ class Handler(BaseHTTPRequestHandler):
             headers={k: v for k, v in self.headers.items()},
             body=body,
         )
-        with state.lock:
-            state.received.append(record)
+        state.record(record)
+        if unreadable is not None:
+            record.status = unreadable.status
+            payload = {"code": unreadable.code, "message": unreadable.message, "detail": unreadable.detail}
+            self._answer(unreadable.status, json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(),
+                         None, {})
+            return
         fault = state.take_fault(split.path)
         if fault and fault.kind == "delay":
             time.sleep(fault.seconds)
@@ -281,6 +332,36 @@ class Handler(BaseHTTPRequestHandler):
         raw = b"" if payload is None else json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         extra = {"Retry-After": fault.retry_after} if (fault and fault.retry_after is not None) else {}
         self._answer(status, raw, fault, extra)
+
+    # -- the body, as HTTP/1.1 frames it --------------------------------------
+
+    def _read_body(self) -> bytes:
+        """The request body, whole: by `Content-Length` or chunked, at most MAX_REQUEST_BYTES.
+
+        ApiFailure (400, 413 or 501) when it cannot be read: the caller then closes the
+        connection, since the next request would start somewhere in this one.
+        """
+        codings = ",".join(self.headers.get_all("Transfer-Encoding") or [])
+        if codings:
+            if codings.strip().lower() != "chunked":
+                raise ApiFailure(501, "NOT_IMPLEMENTED", "不支持的传输编码",
+                                 {"issue": f"Transfer-Encoding {codings} is not read here; send chunked or Content-Length"})
+            if self.headers.get("Content-Length") is not None:
+                self.close_connection = True  # both framings: chunked wins (RFC 9112 6.3), and no more on this connection
+            return read_chunked(self.rfile, MAX_REQUEST_BYTES)
+        lengths = {value.strip() for value in self.headers.get_all("Content-Length") or []}
+        if not lengths:
+            return b""
+        text = lengths.pop()
+        if lengths or not (text.isascii() and text.isdigit()):
+            raise malformed("Content-Length is not one number")
+        length = int(text)
+        if length > MAX_REQUEST_BYTES:
+            raise too_large()
+        body = self.rfile.read(length)
+        if len(body) < length:
+            raise malformed(f"the body ended after {len(body)} of its {length} bytes")
+        return body
 
     # -- request checks, like the real server --------------------------------
 
@@ -306,10 +387,8 @@ class Handler(BaseHTTPRequestHandler):
         skew = abs(state.now() - int(fields["timestamp"]))
         if skew > protocol.WINDOW:
             self._sign_error(record, f"timestamp is {int(skew)} s away from the server clock")
-        with state.lock:
-            if fields["nonce_str"] in state.nonces:
-                self._sign_error(record, "nonce_str was already used (replayed request)")
-            state.nonces.add(fields["nonce_str"])
+        if not state.first_use(fields["nonce_str"], int(fields["timestamp"])):
+            self._sign_error(record, "nonce_str was already used (replayed request)")
         message = protocol.signed_request(record.method, record.target, fields["timestamp"], fields["nonce_str"], record.body)
         if not protocol.verify(state.keys.merchant_key.public_key(), message, fields["signature"]):
             self._sign_error(record, "signature does not match the request", message)
@@ -506,6 +585,8 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "unsigned":
             headers = {"Request-ID": headers["Request-ID"]}
         headers.update(extra)
+        if self.close_connection:  # asked for, or this request's framing leaves nothing to read after it
+            headers["Connection"] = "close"
         self.send_response(status)
         if body:
             self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -516,6 +597,59 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if body and status != 204:
             self.wfile.write(body)
+
+
+CHUNK_LINE = 1024  # bytes of a chunk-size line (extensions included) or of a trailer line
+CHUNK_TRAILERS = 32  # trailer lines read past at most
+
+
+def malformed(issue: str) -> ApiFailure:
+    return ApiFailure(400, "INVALID_REQUEST", "请求体格式错误", {"issue": issue})
+
+
+def too_large() -> ApiFailure:
+    return ApiFailure(413, "REQUEST_ENTITY_TOO_LARGE", "请求体过大",
+                      {"issue": f"the body is larger than {MAX_REQUEST_BYTES} bytes"})
+
+
+def read_chunked(stream, limit: int) -> bytes:
+    """A chunked body (RFC 9112 7.1) read from `stream` whole; ApiFailure when it is malformed,
+    cut short or larger than `limit` (refused from a chunk's size, before its data is read).
+
+    Chunk extensions are read past, and so are trailer fields: the body is what was signed.
+    """
+    body = bytearray()
+    while True:
+        size_field = _chunk_line(stream).split(b";", 1)[0].strip(b" \t")
+        if not (0 < len(size_field) <= 16 and all(c in b"0123456789abcdefABCDEF" for c in size_field)):
+            raise malformed(f"chunk size {size_field[:20]!r} is not hex")
+        size = int(size_field, 16)
+        if size == 0:
+            break
+        if len(body) + size > limit:
+            raise too_large()
+        data = stream.read(size + 2)  # the data and its CRLF
+        if len(data) < size + 2:
+            raise malformed("the body ended inside a chunk")
+        if data[size:] != b"\r\n":
+            raise malformed("a chunk's data is not followed by CRLF")
+        body += data[:size]
+    for _ in range(CHUNK_TRAILERS + 1):
+        line = _chunk_line(stream)
+        if line == b"":
+            return bytes(body)
+        if b":" not in line:
+            raise malformed("a trailer line is not a header field")
+    raise malformed(f"more than {CHUNK_TRAILERS} trailer fields")
+
+
+def _chunk_line(stream) -> bytes:
+    """One CRLF-ended line of the chunked framing, without its CRLF."""
+    line = stream.readline(CHUNK_LINE + 1)
+    if not line.endswith(b"\r\n"):
+        raise malformed("a line of the chunked body is too long" if len(line) > CHUNK_LINE else
+                        "the body ended before its last chunk")
+    return line[:-2]
 
 
 def flip_one_byte(body: bytes) -> bytes:
@@ -551,9 +685,9 @@ class Sandbox:
     """A running sandbox on 127.0.0.1: `url`, `state`, `received`, `stop()`."""
 
     def __init__(self, keys: SandboxKeys | None = None, *, mode: str = "public_key", port: int = 0,
-                 has_platform_certs: bool | None = None, log=None):
+                 has_platform_certs: bool | None = None, log=None, history: int = HISTORY):
         self.keys = keys or SandboxKeys.generate()
-        self.state = SandboxState(self.keys, mode=mode, has_platform_certs=has_platform_certs)
+        self.state = SandboxState(self.keys, mode=mode, has_platform_certs=has_platform_certs, history=history)
         self.server = SandboxHTTPServer(("127.0.0.1", port), self.state, log=log)
         self._thread: threading.Thread | None = None
 
@@ -564,6 +698,7 @@ class Sandbox:
 
     @property
     def received(self) -> list[Received]:
+        """The last `history` requests, oldest first."""
         return self.state.received
 
     def seed_user(self, organization_id: str, out_user_id: str, **fields) -> SandboxUser:

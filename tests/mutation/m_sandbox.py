@@ -1,0 +1,43 @@
+"""Mutations of the sandbox's own HTTP reading, replay memory and rehearsal keys (issue 17)."""
+
+TESTS = ["tests/test_sandbox_http.py", "tests/test_sandbox.py", "tests/test_sandbox_serve.py"]
+
+MUTATIONS = [
+    # (path, original, replacement, why)
+    ("wxpay_cli/sandbox/server.py", "            return read_chunked(self.rfile, MAX_REQUEST_BYTES)",
+     '            return b""', "chunked body left on the connection, read as the next request"),
+    ("wxpay_cli/sandbox/server.py", "            self.close_connection = True\n        split = urlsplit(self.path)",
+     "        split = urlsplit(self.path)", "connection kept open after a body that could not be read"),
+    ("wxpay_cli/sandbox/server.py", "                self.close_connection = True  # both framings",
+     "                pass  # both framings", "connection kept open after a body framed both ways"),
+    ("wxpay_cli/sandbox/server.py", 'if codings.strip().lower() != "chunked":', 'if "chunked" not in codings.lower():',
+     "a transfer coding it cannot undo read as plain chunks"),
+    ("wxpay_cli/sandbox/server.py", "        if length > MAX_REQUEST_BYTES:\n            raise too_large()",
+     "        if False:\n            raise too_large()", "Content-Length past the cap read"),
+    ("wxpay_cli/sandbox/server.py", "if lengths or not (text.isascii() and text.isdigit()):", "if False:",
+     "a Content-Length that is not a number crashes the handler"),
+    ("wxpay_cli/sandbox/server.py", "        if len(body) + size > limit:", "        if size > limit:",
+     "chunked cap checked per chunk, not on the whole body"),
+    ("wxpay_cli/sandbox/server.py", 'if data[size:] != b"\\r\\n":', "if False:",
+     "the CRLF after a chunk's data not checked"),
+    ("wxpay_cli/sandbox/server.py", "if len(data) < size + 2:", "if len(data) < size:",
+     "a body cut inside a chunk's CRLF blamed on the chunk"),
+    ("wxpay_cli/sandbox/server.py", "if len(data) < size + 2:", "if False:", "a body cut inside a chunk accepted"),
+    ("wxpay_cli/sandbox/server.py", '        if b":" not in line:', "        if False:", "any trailer line accepted"),
+    ("wxpay_cli/sandbox/server.py", "                del self.received[:excess]", "                pass",
+     "received history unbounded"),
+    ("wxpay_cli/sandbox/server.py", "while self._nonce_ends and self._nonce_ends[0][0] < now:", "while False:",
+     "nonces never forgotten"),
+    ("wxpay_cli/sandbox/server.py", "while self._nonce_ends and self._nonce_ends[0][0] < now:",
+     "while self._nonce_ends and self._nonce_ends[0][0] <= now:", "nonce forgotten in the window's last second"),
+    ("wxpay_cli/sandbox/server.py", "            end = timestamp + protocol.WINDOW",
+     "            end = int(now) + protocol.WINDOW", "nonce kept from arrival, not from its timestamp"),
+    ("wxpay_cli/sandbox/server.py", "            if nonce in self.nonces:\n                return False",
+     "            if False:\n                return False", "replayed nonce accepted"),
+    ("wxpay_cli/sandbox/home.py", "            folder = Path(os.path.abspath(folder))", "            pass",
+     "relative --state written into the profile"),
+    ("wxpay_cli/sandbox/home.py", "            if zero_serials and not keys.zero_led:", "            if False:",
+     "--zero-serials silently ignored for kept keys"),
+    ("wxpay_cli/commands/sandbox.py", "keys = home.keys(zero_serials=zero_serials)", "keys = home.keys()",
+     "--zero-serials ignored"),
+]
