@@ -49,6 +49,7 @@ def test_a_second_run_sends_nothing_while_the_first_terminates_the_same_pupil(ho
     assert json.loads(out)["contract_state"] == "TERMINATED"
     assert second.error["code"] == "PUPIL_BUSY", second.stderr
     assert "another wxpay run" in second.error["message"]
+    assert "no outcome" not in second.stderr  # the first run is at work, not gone: nothing left open
     assert len(terminations(sandbox)) == 1
     assert outcomes(out_user_id="demo").count("attempted") == 1
 
