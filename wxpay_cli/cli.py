@@ -3,6 +3,7 @@ place where errors become messages and exit codes."""
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
@@ -12,7 +13,14 @@ import click
 from wxpay_cli import __version__, i18n
 from wxpay_cli.app import App
 from wxpay_cli.commands._click import Group
-from wxpay_cli.errors import ExitStatus, InternalError, SignalReceived, WxpayError, exit_for_signal
+from wxpay_cli.errors import (
+    ExitStatus,
+    InternalError,
+    OutputFailed,
+    SignalReceived,
+    WxpayError,
+    exit_for_signal,
+)
 from wxpay_cli.i18n import _
 from wxpay_cli.terminal import output
 
@@ -72,7 +80,9 @@ class WxpayGroup(Group):
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # a full disk or a closed pipe is met here, not at exit
+            return result
         except WxpayError as exc:
             app = ctx.find_object(App)
             if app is not None and app.traceback:
@@ -87,27 +97,57 @@ class WxpayGroup(Group):
             except OSError:  # SIGHUP: the terminal has gone (EIO); the exit code still says why
                 pass
             ctx.exit(int(exit_for_signal(signum)))
-        except BrokenPipeError:
-            # The reader of stdout went away (`| head`): end quietly. Later writes
-            # (and Python's own flush at exit) go to /dev/null instead of failing.
-            try:
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, sys.stdout.fileno())
-            except (OSError, ValueError):
-                pass  # stdout is not a real file (tests)
-            ctx.exit(int(ExitStatus.BROKEN_PIPE))
+        except OSError as exc:
+            if not _output_failed(exc):
+                self._last_net(ctx, exc)
+            _output_failure(ctx, exc)
         except click.ClickException as exc:
             _report_click_error(exc)
         except click.exceptions.Exit:
             raise
         except Exception as exc:
-            # The last net: a bug must not reach the operator as a traceback.
-            app = ctx.find_object(App)
-            if app is not None and app.traceback:
-                raise
-            error = internal_error(exc)
-            output.error(error, as_json=bool(app and app.json_errors))
-            ctx.exit(int(error.exit_status))
+            self._last_net(ctx, exc)
+
+    @staticmethod
+    def _last_net(ctx: click.Context, exc: Exception):
+        """A bug must not reach the operator as a traceback: one line, exit 70."""
+        app = ctx.find_object(App)
+        if app is not None and app.traceback:
+            raise exc
+        error = internal_error(exc)
+        output.error(error, as_json=bool(app and app.json_errors))
+        ctx.exit(int(error.exit_status))
+
+
+OUTPUT_ERRNOS = {errno.EPIPE, errno.ENOSPC, errno.EIO, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def _output_failed(exc: OSError) -> bool:
+    """An OSError that reached the top is stdout failing (pipes, disks); any other is a bug."""
+    return isinstance(exc, BrokenPipeError) or exc.errno in OUTPUT_ERRNOS
+
+
+def _output_failure(ctx: click.Context, exc: OSError):
+    """stdout failed. Later writes (and Python's own flush at exit) go to /dev/null instead.
+    Once a termination was sent, stderr says which pupils, and the exit is 74; else a closed
+    pipe (`| head`) ends quietly with 141, and a full disk is 74 too."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass  # stdout is not a real file (tests)
+    termination = sys.modules.get("wxpay_cli.flows.termination")
+    sent = termination.SENT.summary() if termination is not None else ""
+    if not sent and isinstance(exc, BrokenPipeError):
+        ctx.exit(int(ExitStatus.BROKEN_PIPE))
+    reason = exc.strerror or type(exc).__name__
+    message = _("output failed ({reason}); the outcome is in the audit log").format(reason=reason)
+    app = ctx.find_object(App)
+    try:
+        output.error(OutputFailed(f"{message}: {sent}" if sent else message), as_json=bool(app and app.json_errors))
+    except OSError:
+        pass  # stderr is gone too: the exit code still says it
+    ctx.exit(int(ExitStatus.OUTPUT_FAILED))
 
 
 def _report_click_error(exc: click.ClickException):

@@ -22,6 +22,7 @@ class ExitStatus(IntEnum):
     NETWORK = 4  # network failure, timeout, or 5xx/429 still failing after retries
     VERIFICATION = 5  # the response failed verification; nothing from it is used
     INTERNAL = 70  # an unexpected error inside wxpay (a bug): rerun with --traceback
+    OUTPUT_FAILED = 74  # stdout failed (closed, disk full) after a termination was sent: see the audit log
     HANGUP = 129  # SIGHUP: the terminal or the ssh connection went away (128 + SIGHUP)
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
     QUIT = 131  # SIGQUIT, Ctrl-\ (128 + SIGQUIT)
@@ -168,6 +169,13 @@ class Interrupted(WxpayError):
         super().__init__(message, **kwargs)
         if signum is not None:
             self.exit_status = exit_for_signal(signum)
+
+
+class OutputFailed(WxpayError):
+    """stdout failed (a closed pipe, a full disk) after something was done: the audit log has it."""
+
+    exit_status = ExitStatus.OUTPUT_FAILED
+    code = "OUTPUT_FAILED"
 
 
 class InternalError(WxpayError):

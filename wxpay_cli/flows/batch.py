@@ -135,6 +135,7 @@ class Summary:
     interrupted: bool = False
     signum: int | None = None  # the signal that stopped the run (None: Ctrl-C, or none)
     fatal: tuple[int, WxpayError] | None = None  # the first row (in input order) that stopped the run
+    output_failed: OSError | None = None  # writing a line failed: the rest were worked on, not written
 
     def stop_at(self, number: int, exc: WxpayError) -> None:
         if self.fatal is None or number < self.fatal[0]:
@@ -310,7 +311,14 @@ async def _work_through(rows: Iterable[Row], work, client, concurrency: int, wri
             while (task := await ordered.get()) is not None:
                 record = await task
                 progress.before_output()
-                writer.write(record)
+                if summary.output_failed is None:
+                    try:
+                        writer.write(record)
+                    except OSError as exc:
+                        # stdout is gone (a closed pipe, a full disk): no new row starts, but
+                        # rows in flight (a POST among them) finish and are recorded, never cancelled.
+                        summary.output_failed = exc
+                        halt()
                 room.release()
                 summary.count(record)
                 progress.update(ok=summary.ok, failed=summary.failed + summary.not_started)
@@ -331,8 +339,11 @@ async def _work_through(rows: Iterable[Row], work, client, concurrency: int, wri
 
 
 def finish(summary: Summary) -> None:
-    """Print the summary; raise the fault that stopped the run, naming its row."""
+    """Print the summary; raise the fault that stopped the run, naming its row (a failed
+    output first: cli.py says then which pupils were terminated)."""
     output.info(summary.line())
+    if summary.output_failed is not None:
+        raise summary.output_failed
     if summary.fatal:
         number, exc = summary.fatal
         if not isinstance(exc, InputError):  # an input error names its row and file line itself

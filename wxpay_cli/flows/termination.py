@@ -120,6 +120,38 @@ def check_local_state(audit: AuditLog, replay_memory, warn: Callable[[str], None
                 user_id=for_terminal(attempt.get("user_id") or "?"), time=for_terminal(attempt.get("time") or "?")))
 
 
+class SentTerminations:
+    """The terminations this process has sent, and what is known of each (from the audit lines
+    `Termination.record` writes): the last word to the operator when stdout fails after them."""
+
+    def __init__(self) -> None:
+        self.pupils: dict[tuple[str, str], tuple[str, str]] = {}  # (org, user_id) -> (who, outcome)
+
+    def note(self, target: Target, outcome: str) -> None:
+        key = (target.organization_id, target.user_id)
+        if outcome == "not_sent":
+            self.pupils.pop(key, None)
+        elif outcome in ("attempted", "unknown", "succeeded"):
+            who = for_terminal(target.out_user_id or target.user_id)
+            if target.user_name:
+                who = f"{for_terminal(target.user_name)} ({who})"
+            self.pupils[key] = (who, "unknown" if outcome == "attempted" else outcome)
+
+    def summary(self) -> str:
+        """'terminated: A, B; outcome not known: C' (empty when nothing was sent)."""
+        done = [who for who, outcome in self.pupils.values() if outcome == "succeeded"]
+        open_ = [who for who, outcome in self.pupils.values() if outcome != "succeeded"]
+        parts = []
+        if done:
+            parts.append(_("terminated: {pupils}").format(pupils=", ".join(done)))
+        if open_:
+            parts.append(_("outcome not known: {pupils}").format(pupils=", ".join(open_)))
+        return "; ".join(parts)
+
+
+SENT = SentTerminations()  # one per process: what cli.py says when the output fails
+
+
 @dataclass
 class Consent:
     """How the operator agrees to a termination.
@@ -236,6 +268,8 @@ class Termination:
                request_id: str | None = None, error: str | None = None) -> None:
         """Write one audit line; an `attempted` line is on disk before this returns (before the POST),
         even in a batch, where the other lines wait for the row's group commit."""
+        if outcome != "attempted":  # known even if its line cannot be written
+            SENT.note(target, outcome)
         self.audit.append(
             sync_now=outcome == "attempted",
             operator=self.profile.operator, profile=self.profile.name, mchid=self.profile.mchid, operation="terminate",
@@ -243,6 +277,8 @@ class Termination:
             contract_id=target.contract_id, outcome=outcome, http_status=http_status, request_id=request_id,
             error=error,
         )
+        if outcome == "attempted":  # about to be sent: its outcome is open until said otherwise
+            SENT.note(target, outcome)
 
     def refuse(self, target: Target, message: str, *, code: str, hint: str | None = None) -> OperationRefused:
         """Record a local refusal and return the error to raise."""

@@ -1,0 +1,79 @@
+"""When stdout fails after a termination was sent (a closed pipe, `| head -1`, a full disk), the
+operator still learns on stderr which pupils were terminated, and wxpay exits 74 ("output
+failed; the outcome is in the audit log"); a read-only command on a closed pipe keeps 141. A
+batch's failing output never cancels a POST in flight: those rows finish and are recorded."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from common import SHOW, TERMINATE, terminations
+
+from wxpay_cli.local.audit import AuditLog
+
+
+def wxpay(*args: str, stdout) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "wxpay_cli", *args], stdout=stdout, stderr=subprocess.PIPE,
+                          text=True, timeout=60)
+
+
+def closed_pipe() -> int:
+    """The writing end of a pipe nobody reads any more (what `| head -1` leaves after its line)."""
+    read, write = os.pipe()
+    os.close(read)
+    return write
+
+
+def outcomes() -> list[str]:
+    return [r["outcome"] for r in AuditLog().records() if r["operation"] == "terminate"]
+
+
+@pytest.fixture(params=["closed pipe", "full disk"])
+def broken_stdout(request):
+    if request.param == "closed pipe":
+        fd = closed_pipe()
+        yield fd
+        os.close(fd)
+    else:
+        if not os.path.exists("/dev/full"):
+            pytest.skip("no /dev/full here")
+        with open("/dev/full", "wb") as full:
+            yield full
+
+
+def test_a_termination_whose_output_fails_says_so_on_stderr_and_exits_74(hostile, sandbox, broken_stdout):
+    done = wxpay(*TERMINATE, "--yes", "--json", stdout=broken_stdout)
+    assert done.returncode == 74, done.stderr
+    assert "Traceback" not in done.stderr and "bug" not in done.stderr
+    assert "audit log" in done.stderr and "demo" in done.stderr and "terminated" in done.stderr, done.stderr
+    assert len(terminations(sandbox)) == 1
+    assert outcomes() == ["attempted", "succeeded"]
+
+
+def test_a_read_only_command_on_a_closed_pipe_keeps_141(hostile):
+    fd = closed_pipe()
+    try:
+        done = wxpay(*SHOW, "--json", stdout=fd)
+    finally:
+        os.close(fd)
+    assert done.returncode == 141, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_batch_whose_output_fails_finishes_the_posts_in_flight(hostile, sandbox, pupils, tmp_path, broken_stdout):
+    roster = tmp_path / "roster.csv"
+    roster.write_text("out_user_id,organization_id\n" + "".join(f"{p},demo-org\n" for p in pupils[:6]))
+    sandbox.inject("delay", seconds=0.3, path_contains="terminate-contract", skip=1, times=10)
+    done = wxpay("contract", "terminate", "--batch", str(roster), "--yes", "--concurrency", "6",
+                 stdout=broken_stdout)
+    assert done.returncode == 74, done.stderr
+    assert "Traceback" not in done.stderr
+    sent = len(terminations(sandbox))
+    assert sent >= 2  # the first row's line failed while others were in flight
+    assert outcomes().count("attempted") == sent
+    assert outcomes().count("succeeded") == sent and "unknown" not in outcomes(), outcomes()
+    named = [p for p in pupils[:6] if p in done.stderr]
+    assert len(named) == sent, done.stderr
