@@ -2,7 +2,7 @@
 memory's refusals, safe opening of state files, non-blocking locks, the per-pupil claim, the
 query right before the POST and the attempts left open."""
 
-TESTS = ['tests/test_local_state.py', 'tests/test_one_operator_per_pupil.py']
+TESTS = ['tests/test_local_state.py', 'tests/test_one_operator_per_pupil.py', 'tests/test_output_failure.py']
 
 MUTATIONS = [
     # (path, original, replacement, why)
@@ -63,4 +63,20 @@ MUTATIONS = [
      '        with termination.claimed(target):',
      '        with __import__("contextlib").nullcontext():',
      'a batch row POSTing without the pupil claim'),
+    ('wxpay_cli/flows/batch.py',
+     '                    except OSError as exc:\n                        # stdout is gone',
+     '                    except ZeroDivisionError as exc:\n                        # stdout is gone',
+     "a batch's failing output cancelling the POSTs in flight"),
+    ('wxpay_cli/cli.py',
+     '    ctx.exit(int(ExitStatus.OUTPUT_FAILED))',
+     '    ctx.exit(int(ExitStatus.BROKEN_PIPE))',
+     'a termination whose output failed ending as a quiet 141'),
+    ('wxpay_cli/flows/termination.py',
+     '        if outcome == "attempted":  # about to be sent: its outcome is open until said otherwise\n            SENT.note(target, outcome)',
+     '        pass',
+     'pupils sent a termination not named when the output fails'),
+    ('wxpay_cli/cli.py',
+     '            sys.stdout.flush()  # a full disk or a closed pipe is met here, not at exit',
+     '            pass',
+     'a full disk met only at exit, after the error handling'),
 ]
