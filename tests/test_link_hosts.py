@@ -39,3 +39,90 @@ def test_the_table_says_which_host_the_link_opens(sandbox, configure, run):
     host = json.loads(run(*FETCH, "--json").stdout)["repayment_url"].split("/")[2]
     assert any(line.strip().startswith("Opens") and host in line for line in result.stdout.splitlines()), \
         result.stdout
+
+
+# -- whose host: WeChat Pay's domains (the profile's `link_hosts`), else confirmed -------------
+
+EVIL = "https://pay.evil.example/repay?id=1"
+WECHAT = "https://pay.weixin.qq.com/repay/abc?token=1"
+
+
+@pytest.fixture
+def default_hosts(hostile, sandbox, configure, tmp_path):
+    """A profile with the default link_hosts (WeChat Pay's domains), not the sandbox's own."""
+    from conftest import write_config
+
+    table = configure(sandbox)
+    table.pop("link_hosts", None)
+    write_config(tmp_path, {"school-a": table})
+
+
+def test_a_link_outside_wechat_pay_is_refused_off_a_terminal(default_hosts, hostile, run):
+    hostile.rewrite(LINK_PATH, lambda answer: {**answer, "repayment_url": EVIL})
+    result = run(*FETCH, "--json", expect=1)
+    assert result.error["code"] == "LINK_HOST"
+    assert "pay.evil.example" in result.error["message"] and "--allow-link-host" in result.error["message"]
+    assert result.stdout == ""
+    from wxpay_cli.local.audit import AuditLog
+
+    [record] = AuditLog().records()
+    assert (record["outcome"], record["error"]) == ("failed", "LINK_HOST")
+
+
+def test_a_link_on_a_wechat_pay_domain_is_shown(default_hosts, hostile, run):
+    hostile.rewrite(LINK_PATH, lambda answer: {**answer, "repayment_url": WECHAT})
+    assert run(*FETCH, "--json", expect=0).json["repayment_url"] == WECHAT
+
+
+def test_allow_link_host_names_the_host_to_let_through(default_hosts, hostile, run):
+    hostile.rewrite(LINK_PATH, lambda answer: {**answer, "repayment_url": EVIL})
+    assert run(*FETCH, "--json", "--allow-link-host", "pay.evil.example", expect=0).json["repayment_url"] == EVIL
+    hostile.rewrite(LINK_PATH, lambda answer: {**answer, "repayment_url": EVIL})
+    run(*FETCH, "--json", "--allow-link-host", "evil.example", expect=1)  # a host, not a domain: exactly it
+
+
+@pytest.mark.parametrize(("answer", "shown"), [("y\n", True), ("n\n", False)])
+def test_on_a_terminal_the_operator_confirms_an_unusual_host(default_hosts, hostile, run, terminal, answer, shown):
+    hostile.rewrite(LINK_PATH, lambda data: {**data, "repayment_url": EVIL})
+    result = run(*FETCH, "--format", "table", input=answer, env={"COLUMNS": "200"})
+    assert "pay.evil.example" in result.stderr and "WeChat Pay" in result.stderr, result.stderr
+    assert (EVIL in result.stdout) is shown, result.stdout
+    assert result.exit_code == (0 if shown else 1), result.stderr
+
+
+def test_a_batch_row_with_an_unusual_host_is_that_rows_error(default_hosts, hostile, run, tmp_path):
+    rows = tmp_path / "rows.csv"
+    rows.write_text("out_user_id,organization_id\ndemo,demo-org\ndemo-2,demo-org\n")
+    hostile.rewrite(LINK_PATH, lambda answer: {**answer, "repayment_url": EVIL})
+    hostile.rewrite(LINK_PATH, lambda answer: {**answer, "repayment_url": WECHAT})
+    result = run("repayment-url", "--batch", str(rows), "--concurrency", "1", expect=1)
+    first, second = result.lines
+    assert first["error"]["code"] == "LINK_HOST" and "repayment_url" not in first
+    assert second["repayment_url"] == WECHAT
+    hostile.rewrite(LINK_PATH, lambda answer: {**answer, "repayment_url": EVIL})
+    hostile.rewrite(LINK_PATH, lambda answer: {**answer, "repayment_url": WECHAT})
+    allowed = run("repayment-url", "--batch", str(rows), "--concurrency", "1", "--allow-link-host", "pay.evil.example",
+                  expect=0)
+    assert allowed.lines[0]["repayment_url"] == EVIL
+
+
+def test_the_message_to_forward_says_which_host_the_link_opens(sandbox, configure, run):
+    configure(sandbox)
+    english = run(*FETCH, "--message", "--json", expect=0).json["message"]
+    assert "opens: wxpay-sandbox.invalid" in english, english
+    chinese = run(*FETCH, "--message", "--format", "table", env={"WXPAY_LANG": "zh"}, expect=0).stdout
+    assert "（打开的网址：wxpay-sandbox.invalid）" in chinese, chinese
+
+
+def test_a_custom_template_without_the_host_gets_it_added(sandbox, configure, run):
+    configure(sandbox, message_template="{name}: {url}")
+    message = run(*FETCH, "--message", "--json", expect=0).json["message"]
+    assert message.startswith("张小明: https://wxpay-sandbox.invalid/") and "wxpay-sandbox.invalid" in \
+        message.splitlines()[-1] and len(message.splitlines()) == 2, message
+
+
+@pytest.mark.parametrize("hosts", [["https://pay.weixin.qq.com"], "qq.com", ["пример.рф"], [""], ["a b"]])
+def test_link_hosts_must_be_a_list_of_plain_host_names(sandbox, configure, run, hosts):
+    configure(sandbox, link_hosts=hosts)
+    result = run(*FETCH, expect=3)
+    assert "link_hosts" in result.stderr

@@ -49,15 +49,16 @@ class App:
     def render(self, view: output.View) -> None:
         output.render(view, self.format)
 
-    def link_fetcher(self):
-        """The profile's link fetcher (flows.links); an audit log that cannot record is said once."""
+    def link_fetcher(self, *, allowed: tuple[str, ...] = (), confirm_host=None):
+        """The profile's link fetcher (flows.links); an audit log that cannot record is said once.
+        `allowed`: hosts let through (--allow-link-host); `confirm_host(host)`: asks a person."""
         from wxpay_cli.flows.links import LinkFetcher
 
         def warn(exc) -> None:
             output.warn(_("{message}; link fetches are not being recorded in the audit log").format(
                 message=exc.message))
 
-        return LinkFetcher(self.profile(), self.audit(), warn)
+        return LinkFetcher(self.profile(), self.audit(), warn, allowed=allowed, confirm_host=confirm_host)
 
     def audit(self):
         """The audit log of the profile in use: its `audit_log`, else the default one.

@@ -72,6 +72,43 @@ def org_option(**kwargs):
                         help="The school's organization id.", **kwargs)
 
 
+def _host_names(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    from wxpay_cli.wire.shapes import link_host
+
+    hosts = []
+    for host in value:
+        if link_host(f"https://{host.strip()}/") != host.strip() or not host.strip():
+            raise click.BadParameter(_("{host!r} is not a host name (give it as the link shows it, without "
+                                       "https:// or a path)").format(host=host), ctx=ctx, param=param)
+        hosts.append(host.strip().lower())
+    return tuple(hosts)
+
+
+def allow_link_host_option(command):
+    """`--allow-link-host HOST` (repeatable): a link to exactly HOST is shown without a question."""
+    return click.option("--allow-link-host", "allowed_hosts", metavar="HOST", multiple=True, callback=_host_names,
+                        help="Show links to HOST although it is not one of WeChat Pay's domains "
+                             "(the profile's link_hosts). Repeatable.")(command)
+
+
+def link_host_question(app: App):
+    """How a person is asked about a link to an unexpected host, or None where nobody can answer
+    (scripts, batches: the link is then refused)."""
+    from wxpay_cli.terminal import output, prompt
+
+    if not prompt.interactive():
+        return None
+
+    def confirm(host: str) -> bool:
+        from wxpay_cli.sanitise import for_terminal
+
+        output.warn(_("the link opens {host}, which is not one of WeChat Pay's domains ({domains})").format(
+            host=for_terminal(host), domains=", ".join(app.profile().link_hosts) or "-"))
+        return prompt.confirm_irreversible(_("Show this link anyway?"))
+
+    return confirm
+
+
 def finite_rate(ctx: click.Context, param: click.Parameter, value):
     import math
 

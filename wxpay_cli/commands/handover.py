@@ -6,7 +6,12 @@ import click
 
 from wxpay_cli.app import App
 from wxpay_cli.commands._click import Command
-from wxpay_cli.commands._options import org_option, user_option
+from wxpay_cli.commands._options import (
+    allow_link_host_option,
+    link_host_question,
+    org_option,
+    user_option,
+)
 from wxpay_cli.errors import OperationRefused
 from wxpay_cli.i18n import _
 from wxpay_cli.sanitise import for_terminal
@@ -17,8 +22,9 @@ from wxpay_cli.terminal import output, prompt
 @user_option(required=True)
 @org_option(required=True)
 @click.option("--copy", is_flag=True, help="Put the message to forward (with the link) on the clipboard.")
+@allow_link_host_option
 @click.pass_obj
-def handover(app: App, out_user_id: str, organization_id: str, copy: bool) -> None:
+def handover(app: App, out_user_id: str, organization_id: str, copy: bool, allowed_hosts: tuple[str, ...]) -> None:
     """Guided: show the pupil, fetch the repayment link (with QR), then terminate.
 
     1. shows the pupil and stops if there is no active contract;
@@ -56,7 +62,8 @@ def handover(app: App, out_user_id: str, organization_id: str, copy: bool) -> No
 
     if not prompt.confirm(_("Fetch the repayment link now?"), default=True):
         raise OperationRefused(_("stopped before fetching the link: nothing was terminated"), code="ABANDONED")
-    link = fetch_link(app.client(), app.link_fetcher(), out_user_id=out_user_id, organization_id=organization_id)
+    link = fetch_link(app.client(), app.link_fetcher(allowed=allowed_hosts, confirm_host=link_host_question(app)),
+                      out_user_id=out_user_id, organization_id=organization_id)
     view = repayment_view(app.profile(), link, out_user_id, organization_id, user)
     try:
         view.blocks.append(terminal_text(link["repayment_url"]))

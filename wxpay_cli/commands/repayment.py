@@ -9,7 +9,9 @@ import click
 from wxpay_cli.app import App
 from wxpay_cli.commands._click import Command
 from wxpay_cli.commands._options import (
+    allow_link_host_option,
     batch_options,
+    link_host_question,
     org_option,
     output_options,
     single_or_batch,
@@ -51,11 +53,13 @@ def writable_file(ctx: click.Context, param: click.Parameter, value: Path | None
                    "and when it expires (template: the profile's message_template).")
 @click.option("--copy", is_flag=True,
               help="Put the message (or, without --message, the link) on the clipboard.")
+@allow_link_host_option
 @batch_options
 @output_options
 @click.pass_obj
 def repayment_url(app: App, out_user_id: str | None, organization_id: str | None, qr: bool, qr_png: Path | None,
-                  with_message: bool, copy: bool, batch_input, concurrency: int, rate: float | None, encoding: str | None) -> None:
+                  with_message: bool, copy: bool, allowed_hosts: tuple[str, ...], batch_input, concurrency: int,
+                  rate: float | None, encoding: str | None) -> None:
     """Fetch the repayment link for a pupil's advance, verified as coming from WeChat.
 
     Forward the link by hand to the WeChat account that will repay. With --json
@@ -70,7 +74,7 @@ def repayment_url(app: App, out_user_id: str | None, organization_id: str | None
         from wxpay_cli.flows import steps
         from wxpay_cli.flows.batch_lines import REPAYMENT_URL
 
-        fetcher = app.link_fetcher()
+        fetcher = app.link_fetcher(allowed=allowed_hosts)  # nobody to ask: an unexpected host is the row's error
 
         async def work(client, row) -> dict:
             try:
@@ -93,7 +97,8 @@ def repayment_url(app: App, out_user_id: str | None, organization_id: str | None
         if unknown_because:
             output.warn(_("the pupil's name and class could not be looked up ({reason}); "
                           "the pupil is named by id").format(reason=unknown_because))
-    data = fetch_link(app.client(), app.link_fetcher(), out_user_id=out_user_id, organization_id=organization_id)
+    fetcher = app.link_fetcher(allowed=allowed_hosts, confirm_host=link_host_question(app))
+    data = fetch_link(app.client(), fetcher, out_user_id=out_user_id, organization_id=organization_id)
     view = repayment_view(app.profile(), data, out_user_id, organization_id, user)
     text = None
     if with_message:

@@ -10,29 +10,63 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from wxpay_cli.errors import AuditLogError, VerificationError, WxpayError
+from wxpay_cli.errors import AuditLogError, OperationRefused, VerificationError, WxpayError
 from wxpay_cli.flows.steps import Steps
+from wxpay_cli.i18n import _
 from wxpay_cli.local.audit import AuditLog
 from wxpay_cli.local.config import Profile
 from wxpay_cli.wire import api
 
+LINK_HOST = "LINK_HOST"  # a verified link to a host outside the profile's link_hosts, not let through
+
+
+def host_expected(host: str, domains: tuple[str, ...], allowed: tuple[str, ...] = ()) -> bool:
+    """A host within one of `domains` (itself or a subdomain), or exactly one of `allowed`."""
+    host = host.lower().rstrip(".")
+    return host in allowed or any(host == domain or host.endswith("." + domain) for domain in domains)
+
 
 class LinkFetcher:
-    def __init__(self, profile: Profile, audit: AuditLog, on_audit_failure: Callable[[AuditLogError], None]):
+    """Fetches links for one profile. A link whose host is outside the profile's `link_hosts`
+    (WeChat Pay's domains by default) and not named in `allowed` is shown only when
+    `confirm_host(host)` says yes; without a person to ask (None: scripts, batches) it is that
+    fetch's LINK_HOST refusal (exit 1; in a batch, that row's), recorded as failed."""
+
+    def __init__(self, profile: Profile, audit: AuditLog, on_audit_failure: Callable[[AuditLogError], None],
+                 *, allowed: tuple[str, ...] = (), confirm_host: Callable[[str], bool] | None = None):
         self.profile = profile
         self.audit = audit
         self._on_audit_failure = on_audit_failure
         self._audit_failed = False
+        self.allowed = tuple(host.lower().rstrip(".") for host in allowed)
+        self.confirm_host = confirm_host
 
     def fetch(self, *, out_user_id: str, organization_id: str) -> Steps[api.Answer]:
         """The verified link for one pupil."""
         try:
             answer = yield api.repayment_url(out_user_id=out_user_id, organization_id=organization_id)
+            self._check_host(answer)
         except WxpayError as exc:
             self._record(out_user_id, organization_id, "failed", exc.http_status, exc.request_id, exc.code)
             raise
         self._record(out_user_id, organization_id, "fetched", answer.http_status, answer.request_id, None)
         return answer
+
+    def _check_host(self, answer: api.Answer) -> None:
+        from wxpay_cli.sanitise import for_terminal
+        from wxpay_cli.wire.shapes import link_host
+
+        host = link_host(answer.data["repayment_url"])  # a named host: the shape check refused any other
+        if host_expected(host, self.profile.link_hosts, self.allowed):
+            return
+        if self.confirm_host is not None and self.confirm_host(host):
+            return
+        refusal = OperationRefused(
+            _("the link opens {host}, which is not one of WeChat Pay's domains (link_hosts: {domains}): "
+              "it was not shown; if this host is expected, pass --allow-link-host {host}").format(
+                host=for_terminal(host), domains=", ".join(self.profile.link_hosts) or "-"), code=LINK_HOST)
+        refusal.request_id = answer.request_id
+        raise refusal
 
     async def commit(self) -> None:
         """Batch mode: wait until this row's audit line is on disk (before its output line)."""

@@ -145,9 +145,17 @@ PROFILE_KEYS = (
     "operator",
     "message_template",
     "audit_log",
+    "link_hosts",
 )
 
 MAX_OPERATOR_LENGTH = 64
+# Where a repayment link may lead without a question: WeChat Pay's (Tencent's) domains and
+# their subdomains. A profile's `link_hosts` replaces the list.
+DEFAULT_LINK_HOSTS = ("weixin.qq.com", "wechatpay.cn", "wechatpay.com", "tenpay.com", "wechat.com")
+# The host of the sandbox's links (.invalid names nobody): added to the default list when the
+# profile talks plain http, which only a loopback sandbox may.
+SANDBOX_LINK_HOST = "wxpay-sandbox.invalid"
+_HOST_NAME = re.compile(r"(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
 
 
 @dataclass
@@ -168,6 +176,7 @@ class Profile:
     operator: str | None = None  # who runs wxpay, for the audit log (default: the login name)
     message_template: str | None = None  # `repayment-url --message` (see message.py)
     audit_log: Path | None = None  # this profile's own audit log (default: audit.default_path())
+    link_hosts: tuple[str, ...] = DEFAULT_LINK_HOSTS  # domains a link may open without a question
     private_key_pem: bytes | None = field(default=None, repr=False)
     config_path: Path | None = None
     # Where each value came from: "file", "env", "flag", "default" or "sandbox".
@@ -379,6 +388,12 @@ def parse_profile(table: object, *, name: str, path: Path | None) -> Profile:
         if problem:
             raise ConfigError(_("{where}: message_template {problem}").format(where=where, problem=problem))
     audit_log = text("audit_log")
+    default_hosts = [*DEFAULT_LINK_HOSTS, *([SANDBOX_LINK_HOST] if base_url.startswith("http://") else [])]
+    link_hosts = table.get("link_hosts", default_hosts)
+    if not isinstance(link_hosts, list) or not all(
+            isinstance(host, str) and _HOST_NAME.fullmatch(host.lower()) for host in link_hosts):
+        raise ConfigError(_("{where}: link_hosts must be a list of host names (domains) such as "
+                            "\"weixin.qq.com\", without https:// or a path").format(where=where))
 
     sources = {key: "file" for key in table}
     sources.setdefault("base_url", "default")
@@ -398,6 +413,7 @@ def parse_profile(table: object, *, name: str, path: Path | None) -> Profile:
         operator=operator,
         message_template=message_template,
         audit_log=resolve_path(audit_log, base) if audit_log else None,
+        link_hosts=tuple(host.lower().rstrip(".") for host in link_hosts),
         config_path=path,
         sources=sources,
     )

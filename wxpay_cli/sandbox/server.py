@@ -26,6 +26,7 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from wxpay_cli.local.config import SANDBOX_LINK_HOST
 from wxpay_cli.sandbox import protocol
 from wxpay_cli.sandbox.keys import SandboxKeys, cert_pem
 
@@ -59,7 +60,7 @@ class SandboxUser:
 
 HISTORY = 1000  # requests `received` keeps, the latest
 MAX_REQUEST_BYTES = 1 << 20  # 1 MiB, however the body is framed: wxpay's requests are a few hundred bytes
-LINK_HOST = "wxpay-sandbox.invalid"  # the host of the sandbox's repayment links
+LINK_HOST = SANDBOX_LINK_HOST  # the host of the sandbox's repayment links (a loopback profile allows it)
 
 
 @dataclass

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from wxpay_cli.i18n import _
 
-PLACEHOLDERS = ("name", "class_name", "out_user_id", "organization_id", "url", "expires", "expires_in")
+PLACEHOLDERS = ("name", "class_name", "out_user_id", "organization_id", "url", "host", "expires", "expires_in")
 MAX_TEMPLATE_LENGTH = 2000
 
 
@@ -42,10 +42,10 @@ def template_problem(template: object) -> str | None:
 
 def default_template(with_class: bool) -> str:
     if with_class:
-        return _("Repayment link for {name} ({class_name}):\n{url}\n"
+        return _("Repayment link for {name} ({class_name}):\n{url}\n(opens: {host})\n"
                  "Please open it in WeChat and repay before {expires}. "
                  "If the link has expired, reply to this message and we will send a new one.")
-    return _("Repayment link for {name}:\n{url}\n"
+    return _("Repayment link for {name}:\n{url}\n(opens: {host})\n"
              "Please open it in WeChat and repay before {expires}. "
              "If the link has expired, reply to this message and we will send a new one.")
 
@@ -67,9 +67,11 @@ def pupil_facts(user: dict | None) -> tuple[str | None, str | None]:
 
 def compose(link: dict, *, out_user_id: str, organization_id: str, user: dict | None,
             template: str | None = None, now: datetime | None = None) -> str:
-    """The message for one pupil's verified link."""
+    """The message for one pupil's verified link. It always says which host the link opens:
+    a template without `{host}` gets a last line saying it."""
     from wxpay_cli.sanitise import for_terminal
     from wxpay_cli.terminal import times
+    from wxpay_cli.wire.shapes import link_host
 
     name, group = pupil_facts(user)
     expire = datetime.fromisoformat(link["expire_at"])
@@ -79,7 +81,12 @@ def compose(link: dict, *, out_user_id: str, organization_id: str, user: dict | 
         "out_user_id": for_terminal(out_user_id),
         "organization_id": for_terminal(organization_id),
         "url": for_terminal(link["repayment_url"]),
+        "host": for_terminal(link_host(link["repayment_url"]) or "?"),
         "expires": times.local(expire),
         "expires_in": times.relative(expire, now),
     }
-    return (template or default_template(with_class=bool(group))).format(**values)
+    template = template or default_template(with_class=bool(group))
+    text = template.format(**values)
+    if "{host}" not in template.replace("{{", ""):
+        text += "\n" + _("opens: {host}").format(host=values["host"])
+    return text
