@@ -30,6 +30,14 @@ def test_a_lone_surrogate_in_an_undeclared_field_is_refused_too(hostile, sandbox
     assert result.exit_code == 5 and "extra.note" in result.stderr, result.stderr
 
 
+@pytest.mark.parametrize("text", ['{%ANSWER%, "\\ud800": "x"}', '{%ANSWER%, "extra": {"n\\udc00te": "ok"}}'],
+                         ids=["top-level key", "nested key"])
+def test_a_lone_surrogate_in_a_key_is_refused_too(hostile, sandbox, run, text):
+    signed_user(hostile, sandbox, run, text)
+    result = run(*SHOW, "--json", expect=5)
+    assert result.stdout == "" and "half a character" in result.error["message"]
+
+
 def test_a_termination_is_never_sent_on_an_answer_with_a_broken_name(hostile, sandbox, run):
     signed_user(hostile, sandbox, run, '{%ANSWER%, "user_name": "\\ud83d"}')
     result = run("contract", "terminate", "--user", "demo", "--org", "demo-org", "--yes")

@@ -244,3 +244,19 @@ def test_failing_fsync_sends_no_termination(sandbox, configure, run, pupils, mon
     result = run("contract", "terminate", "--batch", "-", "--yes", input=text)
     assert result.exit_code != 0
     assert not [r for r in sandbox.received if r.method == "POST"]
+
+
+def test_a_failed_row_whose_audit_line_cannot_be_made_durable_stops_the_batch(sandbox, configure, run, monkeypatch):
+    """The refusal's audit line cannot be synced: the run stops on the audit failure (exit 3), saying
+    both what the row met and why it is not recorded, instead of going on with an unwritable log."""
+    configure(sandbox)
+
+    def fsync(fd):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(audit.os, "fsync", fsync)
+    result = run("contract", "terminate", "--batch", "-", "--yes",
+                 input="out_user_id,organization_id\ndemo-terminated,demo-org\n", expect=3)
+    assert "stopped at row 1" in result.stderr, result.stderr
+    assert "not CONTRACTED" in result.stderr and "Input/output error" in result.stderr, result.stderr
+    assert terminations(sandbox) == []

@@ -121,12 +121,33 @@ def test_csv_output_of_user_show_has_the_user_fields(sandbox, configure, run, pu
     assert row["contract_state"] == "CONTRACTED" and row["face_image_ok"] == "true"
 
 
-def test_csv_output_cells_from_wechat_cannot_be_formulas(sandbox, configure, run):
+@pytest.mark.parametrize("name", ["=HYPERLINK(\"http://x\")", "+1+1", "-1+1", "@SUM(A1)"])
+def test_csv_output_cells_from_wechat_cannot_be_formulas(sandbox, configure, run, name):
     configure(sandbox)
-    sandbox.seed_user("demo-org", "f1", user_name="=HYPERLINK(\"http://x\")", encrypt_name=False)
+    sandbox.seed_user("demo-org", "f1", user_name=name, encrypt_name=False)
     row = read_csv_output(run("user", "show", "--batch", "-", "--format", "csv",
                               input=csv_rows(["f1"])).stdout)[0]
-    assert row["user_name"] == "'=HYPERLINK(\"http://x\")"
+    assert row["user_name"] == "'" + name
+
+
+def test_csv_output_keeps_the_rosters_own_cells_as_read(sandbox, configure, run, pupils):
+    """The formula guard is for what WeChat sent: the roster's cells are its own, and the output
+    must feed back as the same input."""
+    configure(sandbox)
+    text = "备注,out_user_id,organization_id\n=B2*2,p00,demo-org\n-5,p01,demo-org\n@家长,p02,demo-org\n"
+    out = read_csv_output(run("user", "show", "--batch", "-", "--format", "csv", input=text, expect=0).stdout)
+    assert [r["备注"] for r in out] == ["=B2*2", "-5", "@家长"]
+
+
+def test_csv_output_into_a_file_is_not_escaped_for_a_terminal(sandbox, configure, run):
+    """Off a terminal (a file, a pipe) every cell is exact: a name with a bidi override or an escape,
+    a roster note over two lines."""
+    configure(sandbox)
+    name = "王\u202e五\x1b[1m"
+    sandbox.seed_user("demo-org", "f2", user_name=name, encrypt_name=False)
+    text = '备注,out_user_id,organization_id\n"第一行\n第二行\t完",f2,demo-org\n'
+    [row] = read_csv_output(run("user", "show", "--batch", "-", "--format", "csv", input=text, expect=0).stdout)
+    assert row["user_name"] == name and row["备注"] == "第一行\n第二行\t完"
 
 
 def test_csv_format_is_for_batches_only(sandbox, configure, run):

@@ -20,6 +20,14 @@ def test_terminate_batch_needs_yes(sandbox, configure, run, pupils):
     assert sandbox.received == [] and result.stdout == ""
 
 
+def test_the_plan_counts_unusable_rows_apart_from_repeats(sandbox, configure, run, pupils):
+    configure(sandbox)
+    text = csv_rows(["p00", "p01", "p00"]) + ",demo-org\n"  # the last row names no pupil
+    result = run("contract", "terminate", "--batch", "-", input=text, expect=1)
+    assert "about to terminate the contracts of 2 pupils (4 rows: 1 repeat a pupil, 1 unusable)" in result.stderr
+    assert sandbox.received == [] and result.stdout == ""
+
+
 def test_terminate_batch_dry_run_sends_no_termination(sandbox, configure, run, pupils):
     configure(sandbox)
     result = run("contract", "terminate", "--batch", "-", "--dry-run", input=csv_rows(pupils[:3]), expect=0)

@@ -38,6 +38,17 @@ def test_a_contract_answer_is_not_shown_as_a_pupil(hostile, run):
     assert "not an answer to the user query" in result.stderr, result.stderr
 
 
+def test_a_user_answer_holding_an_organization_field_is_refused(hostile, sandbox, run):
+    """organization_name is declared by the organization query alone: an answer holding it is not a pupil's."""
+    hostile.rewrite(USER_PATH, lambda d: {**d, "organization_name": "另一所学校"})
+    result = run("user", "show", "--user", "demo", "--org", "demo-org", "--json")
+    assert result.exit_code == 5 and result.stdout == "", result.stderr
+    assert "not an answer to the user query" in result.stderr and "organization_name" in result.stderr
+    hostile.rewrite(USER_PATH, lambda d: {**d, "organization_name": "另一所学校"})
+    assert run(*TERMINATE).exit_code == 5
+    assert posts(sandbox) == []
+
+
 @pytest.mark.parametrize("change", [
     lambda d: {k: v for k, v in d.items() if k != "out_user_id"},
     lambda d: {k: v for k, v in d.items() if k != "organization_id"},

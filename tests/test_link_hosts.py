@@ -20,11 +20,12 @@ FETCH = ("repayment-url", "--user", "demo", "--org", "demo-org")
     "https://pay.xn--wxpay-9ta.com/repay",
     "https://2130706433/repay",
     "https://0x7f.1/repay",
+    "https://pay.0x7f/repay",
     "https://127.1/repay",
     "https://pay.weixin.qq.%D1%81om/repay",
     "https://%61.XN--80ak6aa92e.com/repay",
 ], ids=["user name before the host", "backslash", "IPv4", "IPv6", "punycode label", "punycode domain",
-        "an address as one number", "a hex address", "a short address", "percent-encoded", "upper-case XN--"])
+        "an address as one number", "a hex address", "a hex last label", "a short address", "percent-encoded", "upper-case XN--"])
 def test_a_misleading_link_is_refused_and_never_shown(hostile, run, link):
     hostile.rewrite(LINK_PATH, lambda answer: {**answer, "repayment_url": link})
     result = run(*FETCH, "--json")

@@ -87,6 +87,16 @@ def test_not_contracted_stops_before_sending(sandbox, configure, run):
     assert terminations(sandbox) == []
 
 
+def test_a_refused_pupil_is_shown_before_the_refusal(sandbox, configure, run):
+    """The operator sees which pupil the refusal is about: their record first, then why nothing was sent."""
+    configure(sandbox)
+    result = run("contract", "terminate", "--user", "demo-terminated", "--org", "demo-org", "--yes",
+                 "--format", "table", expect=1)
+    shown, refusal = result.stderr.find("王小刚"), result.stderr.find("not CONTRACTED")
+    assert 0 <= shown < refusal, result.stderr
+    assert terminations(sandbox) == []
+
+
 def test_second_termination_is_a_clean_refusal(sandbox, configure, run):
     configure(sandbox)
     assert run(*TERMINATE, "--yes").exit_code == 0
@@ -226,6 +236,20 @@ def test_a_refusal_that_did_terminate_is_settled_by_requery(sandbox, configure, 
     assert outcomes() == ["attempted", "succeeded"]
 
 
+@pytest.mark.parametrize("state", ["NOT_CONTRACTED", "SUSPENDED"])
+def test_only_a_requery_answering_terminated_settles_an_open_outcome(sandbox, configure, run, monkeypatch, state):
+    """After a 5xx the re-query decides, but only TERMINATED means done: any other state is still open."""
+    configure(sandbox)
+    sandbox.inject("status", status=500, retry_after="0", path_contains="terminate-contract")
+    hostile_user_query(monkeypatch, lambda a: {**a, "contract_state": state}, skip=1)
+    result = run(*TERMINATE, "--yes", "--json", expect=4)
+    assert result.stdout == ""
+    assert f"still {state} when re-queried" in result.error["message"]
+    assert "wxpay user show --user demo" in result.error["message"]
+    assert outcomes() == ["attempted", "unknown"]
+    assert len(terminations(sandbox)) == 1
+
+
 def test_cannot_tell_when_the_post_times_out_and_the_requery_fails(sandbox, configure, run, retry_sleeps):
     configure(sandbox, timeout=0.5)
     sandbox.inject("slow_answer", seconds=1.0, path_contains="terminate-contract")
@@ -348,6 +372,31 @@ def test_an_interruption_after_the_verified_204_says_the_termination_was_done(sa
     assert result.exit_code == (143 if interruption == "sigterm" else 130), result.stderr
     assert "TERMINATED" in result.stderr or "was terminated" in result.stderr, result.stderr
     assert outcomes() == ["attempted", "succeeded"]
+    assert len(terminations(sandbox)) == 1
+
+
+@pytest.mark.parametrize("interruption", ["ctrl-c", "sigterm"])
+def test_an_interruption_during_the_requery_after_an_open_outcome_is_recorded_unknown(sandbox, configure, run,
+                                                                                      monkeypatch, interruption):
+    """The POST got a 5xx (maybe done), then Ctrl-C during the re-query: the audit log says `unknown`
+    and the operator is told to check, not left with only the `attempted` line."""
+    from wxpay_cli.errors import SignalReceived
+    from wxpay_cli.wire.client import Client
+
+    configure(sandbox)
+    sandbox.inject("status", status=500, retry_after="0", path_contains="terminate-contract")
+    real = Client.send_unverified
+
+    def interrupted_requery(self, call):
+        if call.method == "GET" and terminations(sandbox):
+            raise SignalReceived(signal.SIGTERM) if interruption == "sigterm" else KeyboardInterrupt()
+        return real(self, call)
+
+    monkeypatch.setattr(Client, "send_unverified", interrupted_requery)
+    result = run(*TERMINATE, "--yes", expect=143 if interruption == "sigterm" else 130)
+    no_traceback(result)
+    assert "may or may not have happened" in result.stderr and "wxpay user show --user demo" in result.stderr
+    assert outcomes() == ["attempted", "unknown"]
     assert len(terminations(sandbox)) == 1
 
 
