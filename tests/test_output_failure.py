@@ -63,6 +63,19 @@ def test_a_read_only_command_on_a_closed_pipe_keeps_141(hostile):
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
+@pytest.mark.parametrize("command", [SHOW, (*TERMINATE, "--yes")], ids=["user show", "terminate"])
+def test_a_table_to_a_full_disk_is_said_not_ignored_at_exit(hostile, sandbox, command):
+    """A table is buffered: the full disk shows at the last flush, which must still say it (74)."""
+    with open("/dev/full", "wb") as full:
+        done = wxpay(*command, "--format", "table", stdout=full)
+    assert done.returncode == 74, done.stderr
+    assert "Exception ignored" not in done.stderr and "Traceback" not in done.stderr
+    assert "output failed" in done.stderr
+    if "terminate" in command:
+        assert "terminated: 张小明 (demo)" in done.stderr, done.stderr
+
+
 def test_a_batch_whose_output_fails_finishes_the_posts_in_flight(hostile, sandbox, pupils, tmp_path, broken_stdout):
     roster = tmp_path / "roster.csv"
     roster.write_text("out_user_id,organization_id\n" + "".join(f"{p},demo-org\n" for p in pupils[:6]))

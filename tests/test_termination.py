@@ -241,7 +241,7 @@ def test_only_a_requery_answering_terminated_settles_an_open_outcome(sandbox, co
     """After a 5xx the re-query decides, but only TERMINATED means done: any other state is still open."""
     configure(sandbox)
     sandbox.inject("status", status=500, retry_after="0", path_contains="terminate-contract")
-    hostile_user_query(monkeypatch, lambda a: {**a, "contract_state": state}, skip=1)
+    hostile_user_query(monkeypatch, lambda a: {**a, "contract_state": state}, skip=2)
     result = run(*TERMINATE, "--yes", "--json", expect=4)
     assert result.stdout == ""
     assert f"still {state} when re-queried" in result.error["message"]

@@ -10,12 +10,12 @@ TESTS = [
 MUTATIONS = [
     # (path, original, replacement, why)
     ('wxpay_cli/flows/termination.py',
-     '    if show is not None:\n        show(target)\n    termination.check_terminable(target)\n',
-     '    termination.check_terminable(target)\n    if show is not None:\n        show(target)\n',
+     '    if show is not None:\n        show(target)\n    if dry_run:\n',
+     '    termination.check_terminable(target)\n    if show is not None:\n        show(target)\n    if dry_run:\n',
      'a refused pupil (not CONTRACTED) never shown to the operator'),
     ('wxpay_cli/flows/termination.py',
-     '        if state == "TERMINATED":\n',
-     '        if state not in (None, "CONTRACTED"):\n',
+     '        if state == "TERMINATED":\n            unrecorded',
+     '        if state not in (None, "CONTRACTED"):\n            unrecorded',
      'a re-query answering NOT_CONTRACTED after an open outcome recorded as succeeded'),
     ('wxpay_cli/flows/termination.py',
      '            except BaseException as interruption:\n',

@@ -131,11 +131,11 @@ class SentTerminations:
         key = (target.organization_id, target.user_id)
         if outcome == "not_sent":
             self.pupils.pop(key, None)
-        elif outcome in ("attempted", "unknown", "succeeded"):
+        elif outcome in ("unknown", "succeeded"):
             who = for_terminal(target.out_user_id or target.user_id)
             if target.user_name:
                 who = f"{for_terminal(target.user_name)} ({who})"
-            self.pupils[key] = (who, "unknown" if outcome == "attempted" else outcome)
+            self.pupils[key] = (who, outcome)
 
     def summary(self) -> str:
         """'terminated: A, B; outcome not known: C' (empty when nothing was sent)."""
@@ -268,8 +268,7 @@ class Termination:
                request_id: str | None = None, error: str | None = None) -> None:
         """Write one audit line; an `attempted` line is on disk before this returns (before the POST),
         even in a batch, where the other lines wait for the row's group commit."""
-        if outcome != "attempted":  # known even if its line cannot be written
-            SENT.note(target, outcome)
+        SENT.note(target, outcome)  # known even if its line cannot be written
         self.audit.append(
             sync_now=outcome == "attempted",
             operator=self.profile.operator, profile=self.profile.name, mchid=self.profile.mchid, operation="terminate",
@@ -277,8 +276,6 @@ class Termination:
             contract_id=target.contract_id, outcome=outcome, http_status=http_status, request_id=request_id,
             error=error,
         )
-        if outcome == "attempted":  # about to be sent: its outcome is open until said otherwise
-            SENT.note(target, outcome)
 
     def refuse(self, target: Target, message: str, *, code: str, hint: str | None = None) -> OperationRefused:
         """Record a local refusal and return the error to raise."""
