@@ -255,8 +255,9 @@ def test_a_failed_row_whose_audit_line_cannot_be_made_durable_stops_the_batch(sa
         raise OSError(errno.EIO, "Input/output error")
 
     monkeypatch.setattr(audit.os, "fsync", fsync)
+    sandbox.seed_user("demo-org", "never-signed", contract_state="NOT_CONTRACTED")
     result = run("contract", "terminate", "--batch", "-", "--yes",
-                 input="out_user_id,organization_id\ndemo-terminated,demo-org\n", expect=3)
+                 input="out_user_id,organization_id\nnever-signed,demo-org\n", expect=3)
     assert "stopped at row 1" in result.stderr, result.stderr
     assert "not CONTRACTED" in result.stderr and "Input/output error" in result.stderr, result.stderr
     assert terminations(sandbox) == []

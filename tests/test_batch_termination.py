@@ -39,20 +39,47 @@ def test_terminate_batch_dry_run_sends_no_termination(sandbox, configure, run, p
 
 def test_terminate_batch(sandbox, configure, run, pupils):
     configure(sandbox)
+    sandbox.seed_user("demo-org", "never-signed", contract_state="NOT_CONTRACTED")
     user_id = sandbox.state.users[("demo-org", "p02")].user_id
-    text = csv_rows(pupils[:2]) + "demo-terminated,demo-org\n"
+    text = csv_rows(pupils[:2]) + "never-signed,demo-org\n"
     by_user_id = f"user_id,organization_id\n{user_id},demo-org\n"
     result = run("contract", "terminate", "--batch", "-", "--yes", input=text, expect=1)
     out = lines(result.stdout)
-    assert [r.get("contract_state") for r in out[:2]] == ["TERMINATED", "TERMINATED"]
+    assert [(r.get("contract_state"), r.get("outcome")) for r in out[:2]] == [("TERMINATED", "TERMINATED")] * 2
     assert out[2]["error"]["code"] == "NOT_CONTRACTED"
     second = run("contract", "terminate", "--batch", "-", "--yes", input=by_user_id, expect=0)
     assert lines(second.stdout)[0]["user_id"] == user_id
     posts = [r for r in sandbox.received if r.method == "POST"]
     assert len(posts) == 3 and all(r.body == b"" and r.status == 204 for r in posts)
     outcomes = [(r["out_user_id"] or r["user_id"], r["outcome"]) for r in AuditLog().records()]
-    assert outcomes.count(("p00", "succeeded")) == 1 and ("demo-terminated", "refused") in outcomes
+    assert outcomes.count(("p00", "succeeded")) == 1 and ("never-signed", "refused") in outcomes
     assert (user_id, "succeeded") in outcomes
+
+
+def test_a_pupil_already_terminated_is_a_row_that_succeeded(sandbox, configure, run, pupils):
+    configure(sandbox)
+    result = run("contract", "terminate", "--batch", "-", "--yes", input=csv_rows(["p00", "demo-terminated"]),
+                 expect=0)
+    done, already = lines(result.stdout)
+    assert done["outcome"] == "TERMINATED"
+    assert (already["outcome"], already["contract_state"]) == ("ALREADY_TERMINATED", "TERMINATED")
+    assert "error" not in already
+    assert "1 already terminated: nothing was left to do" in result.stderr, result.stderr
+    assert len([r for r in sandbox.received if r.method == "POST"]) == 1
+    assert ("demo-terminated", "already_terminated") in [(r["out_user_id"], r["outcome"])
+                                                         for r in AuditLog().records()]
+
+
+def test_rerunning_a_finished_roster_sends_nothing_and_exits_0(sandbox, configure, run, pupils, tmp_path):
+    configure(sandbox)
+    roster = tmp_path / "roster.csv"
+    roster.write_text(csv_rows(pupils[:3]))
+    run("contract", "terminate", "--batch", str(roster), "--yes", expect=0)
+    posts = len([r for r in sandbox.received if r.method == "POST"])
+    again = run("contract", "terminate", "--batch", str(roster), "--yes", expect=0)
+    assert [r["outcome"] for r in lines(again.stdout)] == ["ALREADY_TERMINATED"] * 3
+    assert "nothing was left to do" in again.stderr
+    assert len([r for r in sandbox.received if r.method == "POST"]) == posts == 3
 
 
 def test_terminate_batch_sends_each_pupil_once(sandbox, configure, run, pupils):
@@ -86,10 +113,13 @@ def test_the_later_row_of_a_pupil_listed_twice_is_the_duplicate_whatever_answers
 
 def test_batch_dry_run_checks_the_contract_state(sandbox, configure, run, pupils):
     configure(sandbox)
-    result = run("contract", "terminate", "--batch", "-", "--dry-run", input=csv_rows(["p00", "demo-terminated"]))
+    sandbox.seed_user("demo-org", "never-signed", contract_state="NOT_CONTRACTED")
+    result = run("contract", "terminate", "--batch", "-", "--dry-run",
+                 input=csv_rows(["p00", "demo-terminated", "never-signed"]))
     out = lines(result.stdout)
-    assert out[0]["dry_run"] is True
-    assert out[1]["error"]["code"] == "NOT_CONTRACTED" and "request" not in out[1]
+    assert out[0]["dry_run"] is True and out[0]["outcome"] == "WOULD_TERMINATE"
+    assert out[1]["outcome"] == "ALREADY_TERMINATED" and "request" not in out[1]
+    assert out[2]["error"]["code"] == "NOT_CONTRACTED" and "request" not in out[2]
     assert result.exit_code == 1
 
 

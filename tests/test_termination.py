@@ -80,30 +80,65 @@ def test_dry_run_sends_no_termination_and_shows_the_signed_request(sandbox, conf
     assert audit_lines()[-1]["outcome"] == "dry_run"
 
 
+def never_signed(sandbox) -> tuple[str, ...]:
+    """A pupil who never signed a contract (NOT_CONTRACTED): the `contract terminate` arguments for them."""
+    sandbox.seed_user("demo-org", "never-signed", user_name="赵小燕", contract_state="NOT_CONTRACTED",
+                      encrypt_name=False)
+    return ("contract", "terminate", "--user", "never-signed", "--org", "demo-org")
+
+
 def test_not_contracted_stops_before_sending(sandbox, configure, run):
     configure(sandbox)
-    result = run("contract", "terminate", "--user", "demo-terminated", "--org", "demo-org", "--yes", expect=1)
-    assert "TERMINATED, not CONTRACTED" in result.stderr
+    result = run(*never_signed(sandbox), "--yes", expect=1)
+    assert "NOT_CONTRACTED, not CONTRACTED" in result.stderr
     assert terminations(sandbox) == []
+    assert [(line["outcome"], line["error"]) for line in audit_lines()] == [("refused", "NOT_CONTRACTED")]
 
 
 def test_a_refused_pupil_is_shown_before_the_refusal(sandbox, configure, run):
     """The operator sees which pupil the refusal is about: their record first, then why nothing was sent."""
     configure(sandbox)
-    result = run("contract", "terminate", "--user", "demo-terminated", "--org", "demo-org", "--yes",
-                 "--format", "table", expect=1)
-    shown, refusal = result.stderr.find("王小刚"), result.stderr.find("not CONTRACTED")
+    result = run(*never_signed(sandbox), "--yes", "--format", "table", expect=1)
+    shown, refusal = result.stderr.find("赵小燕"), result.stderr.find("not CONTRACTED")
     assert 0 <= shown < refusal, result.stderr
     assert terminations(sandbox) == []
 
 
-def test_second_termination_is_a_clean_refusal(sandbox, configure, run):
+def test_a_pupil_already_terminated_is_a_success_with_nothing_sent(sandbox, configure, run):
     configure(sandbox)
-    assert run(*TERMINATE, "--yes").exit_code == 0
-    again = run(*TERMINATE, "--yes")
-    assert again.exit_code == 1 and "Traceback" not in again.stderr
-    assert "not CONTRACTED" in again.stderr
+    args = ("contract", "terminate", "--user", "demo-terminated", "--org", "demo-org")
+    result = run(*args, "--yes", "--json", expect=0)
+    assert (result.json["outcome"], result.json["contract_state"]) == ("ALREADY_TERMINATED", "TERMINATED")
+    assert "error" not in result.json and result.stderr == ""
+    assert terminations(sandbox) == [] and [r.method for r in sandbox.received] == ["GET"]
+    assert outcomes() == ["already_terminated"]
+    table = run(*args, "--format", "table", expect=0)  # nothing will be sent: no --yes needed, no question
+    assert "nothing was left to do" in table.stdout and "王小刚" in table.stdout
+    assert terminations(sandbox) == []
+
+
+def test_a_pupil_already_terminated_is_not_asked_about(sandbox, configure, run, terminal):
+    configure(sandbox)
+    result = run("contract", "terminate", "--user", "demo-terminated", "--org", "demo-org", input="", expect=0)
+    assert "cannot be undone" not in result.stderr
+    assert terminations(sandbox) == []
+
+
+def test_a_dry_run_of_a_pupil_already_terminated_says_nothing_would_be_sent(sandbox, configure, run):
+    configure(sandbox)
+    result = run("contract", "terminate", "--user", "demo-terminated", "--org", "demo-org", "--dry-run", "--json",
+                 expect=0)
+    assert result.json["outcome"] == "ALREADY_TERMINATED" and "request" not in result.json
+
+
+def test_a_second_termination_is_a_success_with_nothing_sent(sandbox, configure, run):
+    configure(sandbox)
+    first = run(*TERMINATE, "--yes", "--json", expect=0)
+    assert first.json["outcome"] == "TERMINATED"
+    again = run(*TERMINATE, "--yes", "--json", expect=0)
+    assert again.json["outcome"] == "ALREADY_TERMINATED"
     assert len(terminations(sandbox)) == 1
+    assert outcomes() == ["attempted", "succeeded", "already_terminated"]
 
 
 def test_second_termination_by_user_id_gets_wechats_refusal(sandbox, configure, run):

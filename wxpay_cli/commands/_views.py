@@ -109,12 +109,18 @@ def dry_run_view(result: dict) -> View:
 
 
 def terminated_view(target, result: dict) -> View:
+    from wxpay_cli.flows.termination import ALREADY_TERMINATED
+
     rows = [(_("Contract state"), result["contract_state"]), *target_rows(target, with_state=False)]
     if result.get("request_id"):
         rows.append((_("Request-ID"), result["request_id"]))
     if result.get("note"):
         rows.append((_("Note"), result["note"]))
-    return View(data=result, rows=rows, title=_("Contract terminated"))
+    if result.get("outcome") == ALREADY_TERMINATED:
+        title = _("Already terminated: nothing was left to do, nothing was sent")
+    else:
+        title = _("Contract terminated")
+    return View(data=result, rows=rows, title=title)
 
 
 def termination_plan_text(plan, profile, *, dry_run: bool) -> str:
@@ -144,12 +150,16 @@ class DryRunTable:
         self.records.append(record)
 
     def view(self) -> View:
+        from wxpay_cli.flows.termination import ALREADY_TERMINATED
+
         rows = []
         for record in self.records:
             pupil = record.get("out_user_id") or record.get("user_id")
             error = record.get("error")
             if error:
                 happens = _("nothing: {code} ({message})").format(code=error.get("code"), message=error.get("message"))
+            elif record.get("outcome") == ALREADY_TERMINATED:
+                happens = _("nothing: already terminated")
             else:
                 happens = _("terminate contract {contract}").format(contract=record.get("contract_id") or "?")
             rows.append(tuple(for_terminal(value) for value in (

@@ -37,7 +37,7 @@ OPERATIONS = {"repayment_url": N_("link"), "terminate": N_("terminate")}
 OUTCOMES = {"fetched": N_("fetched"), "failed": N_("failed"), "succeeded": N_("succeeded"),
             "refused": N_("refused"), "unknown": N_("unknown"), "attempted": N_("attempted"),
             "dry_run": N_("dry run"), "not_sent": N_("not sent"), "declined": N_("declined"),
-            "checked": N_("checked")}
+            "checked": N_("checked"), "already_terminated": N_("already terminated")}
 
 
 def parse_moment(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:

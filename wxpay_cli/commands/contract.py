@@ -51,8 +51,9 @@ def terminate(app: App, out_user_id: str | None, user_id: str | None, organizati
               dry_run: bool, batch_input, concurrency: int, rate: float | None, encoding: str | None) -> None:
     """Terminate a pupil's face-payment contract so the family can sign again. Cannot be undone.
 
-    Shows what will be terminated, stops if the contract is not CONTRACTED, asks
-    for confirmation (or needs --yes off a terminal), sends the termination once,
+    Shows what will be terminated, stops if the contract is not CONTRACTED
+    (already TERMINATED: nothing to do, exit 0), asks for confirmation (or
+    needs --yes off a terminal), sends the termination once,
     then re-queries and reports the new state. Every step is in the audit log.
     With --batch, rows need organization_id and out_user_id (preferred: the state
     is checked first) or user_id; a summary is shown first, then the question on
@@ -91,7 +92,7 @@ def run_termination(app: App, *, organization_id: str, out_user_id: str | None, 
                                    out_user_id=out_user_id, user_id=user_id, dry_run=dry_run,
                                    consent=Consent(given=yes, ask=ask if interactive else None),
                                    show=show if shown else None, warn=output.warn)
-    app.render(dry_run_view(result) if dry_run else terminated_view(target, result))
+    app.render(dry_run_view(result) if dry_run and "request" in result else terminated_view(target, result))
 
 
 def run_termination_batch(app: App, stream, *, yes: bool, dry_run: bool, concurrency: int,

@@ -43,6 +43,8 @@ from wxpay_cli.terminal import output
 
 __all__ = ["Row", "Claims", "NotStarted", "Summary", "run", "finish", "BatchIncomplete", "stops_the_run"]
 
+NOTHING_LEFT_TO_DO = ("ALREADY_TERMINATED",)  # a line's `outcome` that succeeded with nothing to do
+
 # Faults that stop the whole run rather than failing one row.
 FATAL = (ConfigError, AuditLogError, VerificationError)
 
@@ -131,6 +133,7 @@ class Summary:
     ok: int = 0
     failed: int = 0
     not_started: int = 0
+    nothing_to_do: int = 0  # of the rows ok, those already done (a pupil already terminated)
     started_at: float = field(default_factory=time.monotonic)
     interrupted: bool = False
     signum: int | None = None  # the signal that stopped the run (None: Ctrl-C, or none)
@@ -157,6 +160,8 @@ class Summary:
             self.failed += 1
         else:
             self.ok += 1
+            if record.get("outcome") in NOTHING_LEFT_TO_DO:
+                self.nothing_to_do += 1
 
     def line(self) -> str:
         elapsed = time.monotonic() - self.started_at
@@ -166,6 +171,10 @@ class Summary:
         if elapsed > 0 and done:
             # the space is the translator's: none before a full-width bracket
             text += _(" ({rate} rows/s)").format(rate=f"{done / elapsed:.0f}")
+        if self.nothing_to_do:
+            text += _("; ") + ngettext("{count} already terminated: nothing was left to do for it",
+                                       "{count} already terminated: nothing was left to do for them",
+                                       self.nothing_to_do).format(count=self.nothing_to_do)
         if self.not_started:
             text += "; " + ngettext("{count} row was not started (its line says NOT_STARTED)",
                                     "{count} rows were not started (their lines say NOT_STARTED)",

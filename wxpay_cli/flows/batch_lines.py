@@ -65,12 +65,14 @@ USER_SHOW = Operation(
     columns=("user_id", "user_name", "user_type", "student_info.class_name", "staff_info.occupation", "status",
              "contract_state", "contract_id", "face_image_ok", "student_info", "staff_info"))
 
-# The pupil found (its ids included: by out_user_id, WeChat's user_id is learnt) and the outcome.
+# The pupil found (its ids included: by out_user_id, WeChat's user_id is learnt) and the outcome:
+# TERMINATED (sent now), ALREADY_TERMINATED (nothing to send), WOULD_TERMINATE (a dry run).
 CONTRACT_TERMINATE = Operation(
     required=("organization_id",), one_of=("out_user_id", "user_id"),
     fields=("organization_id", "out_user_id", "user_id", "contract_id", "user_name", "class_name", "contract_state",
-            "request_id", "note", "dry_run", "request"),
-    columns=("user_id", "user_name", "class_name", "contract_id", "contract_state", "request_id", "note", "dry_run"))
+            "outcome", "request_id", "note", "dry_run", "request"),
+    columns=("user_id", "user_name", "class_name", "contract_id", "contract_state", "outcome", "request_id", "note",
+             "dry_run"))
 
 OPERATIONS = {"repayment-url": REPAYMENT_URL, "user show": USER_SHOW, "contract terminate": CONTRACT_TERMINATE}
 

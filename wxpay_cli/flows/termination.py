@@ -1,6 +1,7 @@
 """Contract termination (解约), the one irreversible operation, step by step.
 
-`find_target` resolves the pupil, `check_terminable` stops when there is no
+`find_target` resolves the pupil, `already_terminated` ends it as a success
+when there is nothing left to do, `check_terminable` stops when there is no
 active contract, `Termination.run` sends the request once and re-queries to
 report the new state (or, after a timeout, to find out what happened). Every
 step that matters is written to the audit log. `terminate_one` is the whole
@@ -61,7 +62,10 @@ class Target:
 ANOTHER_PUPIL = "ANOTHER_PUPIL"  # a re-query answered for another pupil than the one terminated
 PUPIL_NOT_NAMED = "PUPIL_NOT_NAMED"
 PUPIL_BUSY = "PUPIL_BUSY"  # another wxpay run of this user holds the pupil's claim
-ALREADY_TERMINATED = "ALREADY_TERMINATED"  # terminated between the lookup and the POST (by another run)
+# A result's `outcome`: what happened to the pupil (JSON keeps these values in every language).
+TERMINATED = "TERMINATED"  # this run sent the termination, and WeChat terminated the contract
+ALREADY_TERMINATED = "ALREADY_TERMINATED"  # nothing sent: the contract was terminated already (a success)
+WOULD_TERMINATE = "WOULD_TERMINATE"  # a dry run (or the look before the question): it would be sent
 
 
 def target_from_user(data: dict, organization_id: str, out_user_id: str) -> Target:
@@ -176,8 +180,9 @@ def terminate_one(client, profile: Profile, audit: AuditLog, *, organization_id:
     is made on); `show` lets a person see them; a dry run describes the signed
     request and sends nothing. Otherwise the pupil is claimed (no other run of
     this user may terminate them meanwhile), an attempt an earlier run left
-    open is settled, a contract that is not CONTRACTED stops here, consent is
-    needed (a refusal is recorded). Returns the target and the result (see
+    open is settled, a contract already TERMINATED is a success with nothing
+    sent, a contract that is not CONTRACTED stops here, consent is needed (a
+    refusal is recorded). Returns the target and the result (see
     Termination.run). `warn` tells a person what an earlier run left open.
     """
     from wxpay_cli.flows import steps
@@ -190,10 +195,16 @@ def terminate_one(client, profile: Profile, audit: AuditLog, *, organization_id:
     if show is not None:
         show(target)
     if dry_run:
+        done = termination.already_terminated(target, dry_run=True)
+        if done is not None:
+            return target, done
         termination.check_terminable(target)
         return target, termination.dry_run(target)
     with termination.claimed(target):
         termination.settle_left_open(target)
+        done = termination.already_terminated(target)
+        if done is not None:
+            return target, done
         termination.check_terminable(target)
         if not consent.given:
             if consent.ask is None:
@@ -282,6 +293,14 @@ class Termination:
         self.record(target, "refused", error=code)
         return OperationRefused(message, code=code, hint=hint)
 
+    def already_terminated(self, target: Target, *, dry_run: bool = False) -> dict | None:
+        """The result for a pupil whose contract the lookup found TERMINATED already (nothing to
+        send: a success, recorded `already_terminated`), or None when there is something to do."""
+        if target.contract_state != "TERMINATED":
+            return None
+        self.record(target, "already_terminated")
+        return {**result_fields(target), "outcome": ALREADY_TERMINATED, **({"dry_run": True} if dry_run else {})}
+
     def check_terminable(self, target: Target) -> None:
         if target.looked_up and not (isinstance(target.contract_state, str) and target.contract_state):
             self.record(target, "refused", error="NO_CONTRACT_STATE")
@@ -302,7 +321,7 @@ class Termination:
     def dry_run(self, target: Target) -> dict:
         request = self.client.describe_signed("POST", api.terminate_path(target.organization_id, target.user_id))
         self.record(target, "dry_run")
-        return {**result_fields(target), "dry_run": True, "request": request}
+        return {**result_fields(target), "outcome": WOULD_TERMINATE, "dry_run": True, "request": request}
 
     def run(self, target: Target) -> Steps[dict]:
         """Send the termination once; then re-query and report the new state.
@@ -319,8 +338,10 @@ class Termination:
         re-query or the last audit line then fails.
         """
         call = api.terminate_contract(organization_id=target.organization_id, user_id=target.user_id)
-        if target.out_user_id:
-            yield from self._still_contracted(target)
+        if target.out_user_id and (yield from self._still_contracted(target)) == "TERMINATED":
+            self.record(target, "already_terminated")
+            return {**result_fields(target), "contract_state": "TERMINATED", "outcome": ALREADY_TERMINATED,
+                    "note": _("terminated since the lookup (by another run or operator): nothing was sent")}
         self._check_replay_memory(target)
         if self.claim is not None:
             try:
@@ -350,7 +371,8 @@ class Termination:
             return (yield from self._after_uncertain_answer(target, exc))
         except BaseException as exc:
             raise self._abandoned(target, exc) from exc
-        result = {**result_fields(target), "contract_state": "TERMINATED", "request_id": answer.request_id}
+        result = {**result_fields(target), "contract_state": "TERMINATED", "outcome": TERMINATED,
+                  "request_id": answer.request_id}
         notes = []
         try:
             try:
@@ -379,23 +401,23 @@ class Termination:
             result["note"] = "; ".join(notes)
         return result
 
-    def _still_contracted(self, target: Target) -> Steps[None]:
+    def _still_contracted(self, target: Target) -> Steps[str]:
         """Right before the POST, holding the claim: the pupil is queried again. Another machine or
-        login (which no local claim can see) may have terminated them since the lookup."""
+        login (which no local claim can see) may have terminated them since the lookup: then the
+        state, TERMINATED, is returned and nothing is sent (nothing is left to do)."""
         try:
             state = yield from self._current_state(target)
         except WxpayError as exc:
             self.record(target, "refused", error=exc.code)
             raise exc.wrapped(_("{reason}; nothing was sent").format(reason=exc.message)) from exc
         if state == "TERMINATED":
-            raise self.refuse(target, _("{who} was terminated since the lookup (by another run or operator): "
-                                        "nothing was sent").format(who=for_terminal(target.out_user_id)),
-                              code=ALREADY_TERMINATED)
+            return state
         if state != "CONTRACTED":
             raise self.refuse(target, _("the contract of {pupil} is now {contract_state}, not CONTRACTED; nothing "
                                         "was sent").format(pupil=for_terminal(target.out_user_id),
                                                            contract_state=for_terminal(state)),
                               code="NOT_CONTRACTED")
+        return state
 
     def _close_attempt(self) -> None:
         """The outcome is known and recorded: the attempt is no longer open (local.attempts)."""
@@ -499,7 +521,8 @@ class Termination:
                                              request_id=exc.request_id, error=f"confirmed by re-query after: {exc.code}")
             if not unrecorded:
                 self._close_attempt()
-            return {**result_fields(target), "contract_state": "TERMINATED", "request_id": exc.request_id,
+            return {**result_fields(target), "contract_state": "TERMINATED", "outcome": TERMINATED,
+                    "request_id": exc.request_id,
                     "note": _("confirmed by re-query after: {reason}").format(reason=exc.message + unrecorded)}
         message = exc.message + self._record_or_say(target, "unknown", http_status=exc.http_status,
                                                     request_id=exc.request_id, error=exc.code)

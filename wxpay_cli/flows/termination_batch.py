@@ -97,9 +97,15 @@ class RowWork:
                                                "each pupil is terminated once only").format(
                 earlier=earlier, user_id=target.user_id), code="DUPLICATE_ROW")
         if self.dry_run:
+            done = termination.already_terminated(target, dry_run=True)
+            if done is not None:
+                return done
             return await steps.run_async(client, termination.batch_row(target, dry_run=True))
         with termination.claimed(target):  # no other wxpay run of this user terminates them meanwhile
             termination.settle_left_open(target)
+            done = termination.already_terminated(target)
+            if done is not None:
+                return done
             return await steps.run_async(client, termination.batch_row(target, dry_run=False))
 
     async def _commit_audit(self, failure: WxpayError | None, result: dict | None = None) -> None:
