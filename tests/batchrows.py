@@ -34,3 +34,11 @@ def excel_gbk_roster(path, rows=ROSTER):
     text += "".join(f"{name},{user},{klass},demo-org,{phone}\r\n" for user, name, klass, phone in rows)
     path.write_bytes(text.encode("gbk"))
     return path
+
+
+def name_as_roster(sandbox, rows=ROSTER) -> None:
+    """The sandbox's pupils of `rows` named as the roster names them (a roster's 姓名 is checked
+    against WeChat's name before a link or a termination: flows/names.py)."""
+    for user, name, klass, _phone in rows:
+        if ("demo-org", user) in sandbox.state.users:
+            sandbox.seed_user("demo-org", user, user_name=name, class_name=klass, encrypt_name=False)

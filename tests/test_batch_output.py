@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from batchrows import csv_rows, excel_gbk_roster, lines
+from batchrows import csv_rows, excel_gbk_roster, lines, name_as_roster
 from hostile import LINK_PATH, USER_PATH
 from terminal import start_batch, wxpay_script
 
@@ -90,6 +90,7 @@ def read_csv_output(text: str) -> list[dict]:
 
 def test_csv_output_opens_in_excel_and_feeds_back(sandbox, configure, run, pupils, tmp_path):
     configure(sandbox)
+    name_as_roster(sandbox)
     path = excel_gbk_roster(tmp_path / "roster.csv")
     result = run("repayment-url", "--batch", str(path), "--format", "csv", expect=1)
     assert result.stdout_bytes.startswith("\ufeff姓名".encode()) and result.stdout_bytes.count(b"\r\n") == 4
@@ -102,7 +103,7 @@ def test_csv_output_opens_in_excel_and_feeds_back(sandbox, configure, run, pupil
     assert out[2]["error_code"] == "RESOURCE_NOT_EXISTS" and out[2]["repayment_url"] == ""
     # The whole output, saved by Excel as it was, is valid input: rows keep their columns,
     # old results are replaced, the late pupil now succeeds.
-    sandbox.seed_user("demo-org", "missing")
+    sandbox.seed_user("demo-org", "missing", user_name="赵小刚")
     again_path = tmp_path / "again.csv"
     again_path.write_text(result.stdout, encoding="utf-8", newline="")
     again = run("repayment-url", "--batch", str(again_path), "--format", "csv", expect=0)
@@ -396,7 +397,7 @@ def test_lines_from_answers_with_only_declared_fields_are_as_they_were(sandbox, 
 # Fields no endpoint declares, named like the roster's own columns and like wxpay's result columns.
 UNDECLARED = {"phone": "=cmd|' /C calc'!A0", "姓名": "@SUM(1)", "error": {"code": "FAKE", "message": "=1"},
               "error_code": "=2", "wechat_extra": "-3", "student_info.class_name": "+4"}
-ROSTER_WITH_PHONE = "姓名,out_user_id,organization_id,phone\r\n张小明,p00,demo-org,+8613800000000\r\n"
+ROSTER_WITH_PHONE = "姓名,out_user_id,organization_id,phone\r\nP00,p00,demo-org,+8613800000000\r\n"
 
 
 @pytest.mark.parametrize("command, path, declared", [
@@ -409,7 +410,7 @@ def test_undeclared_fields_go_under_wechat_extra_and_change_no_column(hostile, r
     hostile.rewrite(path, lambda d: {**d, **UNDECLARED, **nested})
     line = lines(run(*command, "--batch", "-", input=ROSTER_WITH_PHONE, expect=0).stdout)[0]
     assert list(line)[:4] == ["姓名", "out_user_id", "organization_id", "phone"]
-    assert (line["姓名"], line["phone"]) == ("张小明", "+8613800000000")
+    assert (line["姓名"], line["phone"]) == ("P00", "+8613800000000")
     assert "error" not in line and "error_code" not in line and "student_info.class_name" not in line
     assert {name: line[name] for name in declared} == declared
     extra = {**UNDECLARED, **({"student_info": {"phone": "=5"}} if nested else {})}
@@ -431,7 +432,7 @@ def test_undeclared_fields_are_never_written_to_csv(hostile, run, pupils, comman
     result = run(*command, "--batch", "-", "--format", "csv", input=ROSTER_WITH_PHONE, expect=0)
     row = read_csv_output(result.stdout)[0]
     assert (row["姓名"], row["phone"], row["error_code"], row["error_message"]) == (
-        "张小明", "+8613800000000", "", "")
+        "P00", "+8613800000000", "", "")
     assert "wechat_extra" not in row
     shown = result.stdout.replace(row.get("repayment_url") or "\0", "")  # its token is random hex: "=2…" by chance
     for value in ("calc", "SUM", "FAKE", "=2", "-3", "+4", "=5"):

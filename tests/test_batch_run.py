@@ -10,6 +10,7 @@ import time
 
 import pytest
 from batchrows import csv_rows, lines
+from common import audit_lines
 from terminal import start_batch
 
 from wxpay_cli.flows import batch
@@ -216,3 +217,19 @@ def test_ctrl_c_writes_what_is_done_and_exits_130(sandbox, configure, pupils):
     assert done and out[: len(done)] == done  # finished rows first, then the ones never started
     assert all(r["error"]["code"] == "NOT_STARTED" for r in not_started)
     assert "interrupted" in err and "batch:" in err and "Traceback" not in err
+
+
+def test_a_pupil_listed_twice_in_a_link_batch_gets_one_link(sandbox, configure, run, pupils):
+    """Each fetch makes a new link: the later row of a pupil listed twice fetches none (DUPLICATE_ROW,
+    naming the earlier row), whichever row is worked on first."""
+    configure(sandbox)
+    sandbox.inject("delay", seconds=0.3, path_contains="repayment-url", times=1)  # the first row's fetch is slow
+    result = run("repayment-url", "--batch", "-", "--concurrency", "8", input=csv_rows(["p00", "p01", "p00"]),
+                 expect=1)
+    first, second, again = lines(result.stdout)
+    assert first["repayment_url"] and second["repayment_url"]
+    assert again["error"]["code"] == "DUPLICATE_ROW" and "row 1" in again["error"]["message"]
+    assert "repayment_url" not in again
+    assert len([r for r in sandbox.received if r.path.endswith("/repayment-url")]) == 2
+    assert sorted((r["out_user_id"], r["outcome"], r["error"]) for r in audit_lines()) == [
+        ("p00", "fetched", None), ("p00", "refused", "DUPLICATE_ROW"), ("p01", "fetched", None)]

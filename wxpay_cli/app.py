@@ -58,7 +58,8 @@ class App:
             output.warn(_("{message}; link fetches are not being recorded in the audit log").format(
                 message=exc.message))
 
-        return LinkFetcher(self.profile(), self.audit(), warn, allowed=allowed, confirm_host=confirm_host)
+        return LinkFetcher(self.profile(), self.audit(), warn, allowed=allowed, confirm_host=confirm_host,
+                           warn=output.warn)
 
     def audit(self):
         """The audit log of the profile in use: its `audit_log`, else the default one.

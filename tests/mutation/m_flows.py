@@ -4,15 +4,19 @@ independent mutation run found the suite let pass; each now has a test that fail
 TESTS = [
     'tests/test_termination.py', 'tests/test_batch_termination.py', 'tests/test_audit_durability.py',
     'tests/test_message.py', 'tests/test_endpoint_binding.py', 'tests/test_link_hosts.py',
-    'tests/test_answer_text.py', 'tests/test_signals.py', 'tests/test_batch_output.py',
+    'tests/test_answer_text.py', 'tests/test_signals.py', 'tests/test_batch_output.py', 'tests/test_names.py',
 ]
 
 MUTATIONS = [
     # (path, original, replacement, why)
     ('wxpay_cli/flows/termination.py',
-     '    if show is not None:\n        show(target)\n    if dry_run:\n',
-     '    termination.check_terminable(target)\n    if show is not None:\n        show(target)\n    if dry_run:\n',
+     '    if show is not None:\n        show(target)\n    termination.check_name(',
+     '    termination.check_terminable(target)\n    if show is not None:\n        show(target)\n    termination.check_name(',
      'a refused pupil (not CONTRACTED) never shown to the operator'),
+    ('wxpay_cli/flows/termination.py',
+     '    if show is not None:\n        show(target)\n    termination.check_name(target, name, ignore=ignore_name)\n',
+     '    termination.check_name(target, name, ignore=ignore_name)\n    if show is not None:\n        show(target)\n',
+     'a pupil whose name differs never shown to the operator'),
     ('wxpay_cli/flows/termination.py',
      '        if state == "TERMINATED":\n            unrecorded',
      '        if state not in (None, "CONTRACTED"):\n            unrecorded',

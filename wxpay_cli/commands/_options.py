@@ -132,6 +132,40 @@ def batch_options(command):
     return command
 
 
+def _a_name(ctx: click.Context, param: click.Parameter, value):
+    if value is None:
+        return value
+    if not value.strip():
+        raise click.BadParameter(_("must not be empty"))
+    return value.strip()
+
+
+def name_options(*, batch: bool, costs_a_query: bool = False):
+    """`--name NAME` (one pupil), with `batch` also `--name-column COLUMN`, and `--ignore-name-mismatch`:
+    the operator's name for the pupil, compared with WeChat's before anything is done (flows/names.py)."""
+    cost = (" This costs one read-only user query per pupil with a name (none without)." if costs_a_query
+            else "")
+
+    def decorate(command):
+        command = click.option(
+            "--ignore-name-mismatch", "ignore_names", is_flag=True,
+            help="Go on when a name differs from WeChat's or cannot be compared (NAME_MISMATCH, "
+                 "NAME_UNAVAILABLE); where the pupil is looked up anyway, the difference is still said."
+                 + (" In batches no user query is made for the name." if costs_a_query else ""))(command)
+        if batch:
+            command = click.option(
+                "--name-column", metavar="COLUMN",
+                help="With --batch: the roster column with each pupil's name (default: a column called 姓名 or "
+                     "name). Each row's name is compared with WeChat's (spaces and full width ignored); a row "
+                     "whose name differs or is blank is not done (NAME_MISMATCH, NAME_UNAVAILABLE)." + cost)(command)
+        return click.option(
+            "--name", metavar="NAME", callback=_a_name,
+            help="The pupil's name as you have it (e.g. 张三): compared with WeChat's (spaces and full width "
+                 "ignored) first; if it differs, nothing is done (NAME_MISMATCH)." + cost)(command)
+
+    return decorate
+
+
 def single_or_batch(batch_input, required: dict[str, object], extras: dict[str, object] | None = None) -> None:
     """Usage errors: in batch mode the rows come from the file, so no single-row option
     may be given; otherwise every `required` option ("--flag": value) is needed."""
@@ -140,6 +174,8 @@ def single_or_batch(batch_input, required: dict[str, object], extras: dict[str, 
         raise click.UsageError(_("--format csv is for batches: give --batch FILE"))
     if batch_input is None and click.get_current_context().params.get("encoding"):
         raise click.UsageError(_("--encoding is for batches: give --batch FILE"))
+    if batch_input is None and click.get_current_context().params.get("name_column"):
+        raise click.UsageError(_("--name-column is for batches: give --batch FILE, or --name NAME for one pupil"))
     if batch_input is not None:
         given = [flag for flag, value in {**required, **(extras or {})}.items() if value]
         if given:

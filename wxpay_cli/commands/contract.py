@@ -8,6 +8,7 @@ from wxpay_cli.app import App
 from wxpay_cli.commands._click import Group
 from wxpay_cli.commands._options import (
     batch_options,
+    name_options,
     non_blank,
     org_option,
     output_options,
@@ -44,34 +45,40 @@ def show(app: App, contract_id: str, appid: str | None) -> None:
 @org_option()
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (required off a terminal and for --batch).")
 @click.option("--dry-run", is_flag=True, help="Show the exact signed request and send nothing.")
+@name_options(batch=True)
 @batch_options
 @output_options
 @click.pass_obj
 def terminate(app: App, out_user_id: str | None, user_id: str | None, organization_id: str | None, yes: bool,
-              dry_run: bool, batch_input, concurrency: int, rate: float | None, encoding: str | None) -> None:
+              dry_run: bool, name: str | None, name_column: str | None, ignore_names: bool, batch_input,
+              concurrency: int, rate: float | None, encoding: str | None) -> None:
     """Terminate a pupil's face-payment contract so the family can sign again. Cannot be undone.
 
-    Shows what will be terminated, stops if the contract is not CONTRACTED
-    (already TERMINATED: nothing to do, exit 0), asks for confirmation (or
-    needs --yes off a terminal), sends the termination once,
+    Shows what will be terminated, stops if the name given is not WeChat's or the
+    contract is not CONTRACTED (already TERMINATED: nothing to do, exit 0), asks
+    for confirmation (or needs --yes off a terminal), sends the termination once,
     then re-queries and reports the new state. Every step is in the audit log.
     With --batch, rows need organization_id and out_user_id (preferred: the state
     is checked first) or user_id; a summary is shown first, then the question on
     a terminal (off one, --yes is required).
     """
-    single_or_batch(batch_input, {"--org": organization_id}, {"--user": out_user_id, "--user-id": user_id})
+    single_or_batch(batch_input, {"--org": organization_id},
+                    {"--user": out_user_id, "--user-id": user_id, "--name": name})
     if batch_input is not None:
         run_termination_batch(app, batch_input, yes=yes, dry_run=dry_run, concurrency=concurrency, rate=rate,
-                              encoding=encoding)
+                              encoding=encoding, name_column=name_column, ignore_names=ignore_names)
         return
     if bool(out_user_id) == bool(user_id):
         raise click.UsageError(_("give exactly one of --user OUT_USER_ID or --user-id USER_ID"))
+    if name is not None and user_id:
+        raise click.UsageError(_("--name needs --user OUT_USER_ID: a pupil given by --user-id is not looked up, "
+                                 "so there is no name to compare"))
     run_termination(app, organization_id=organization_id, out_user_id=out_user_id, user_id=user_id,
-                    yes=yes, dry_run=dry_run)
+                    yes=yes, dry_run=dry_run, name=name, ignore_names=ignore_names)
 
 
 def run_termination(app: App, *, organization_id: str, out_user_id: str | None, user_id: str | None,
-                    yes: bool, dry_run: bool) -> None:
+                    yes: bool, dry_run: bool, name: str | None = None, ignore_names: bool = False) -> None:
     from wxpay_cli.commands._views import dry_run_view, target_view, terminated_view
     from wxpay_cli.flows.termination import Consent, terminate_one
 
@@ -91,21 +98,26 @@ def run_termination(app: App, *, organization_id: str, out_user_id: str | None, 
     target, result = terminate_one(app.client(), app.profile(), app.audit(), organization_id=organization_id,
                                    out_user_id=out_user_id, user_id=user_id, dry_run=dry_run,
                                    consent=Consent(given=yes, ask=ask if interactive else None),
-                                   show=show if shown else None, warn=output.warn)
+                                   show=show if shown else None, warn=output.warn, name=name,
+                                   ignore_name=ignore_names)
     app.render(dry_run_view(result) if dry_run and "request" in result else terminated_view(target, result))
 
 
 def run_termination_batch(app: App, stream, *, yes: bool, dry_run: bool, concurrency: int,
-                          rate: float | None, encoding: str | None = None) -> None:
+                          rate: float | None, encoding: str | None = None, name_column: str | None = None,
+                          ignore_names: bool = False) -> None:
     """Terminate every row's contract: the whole input is read and its plan shown first; nothing
     is sent before the operator agrees (see flows.termination_batch)."""
     from wxpay_cli.commands._batch import open_input, run_batch
     from wxpay_cli.commands._views import DryRunTable, termination_plan_text
     from wxpay_cli.flows import termination_batch
     from wxpay_cli.flows.batch_lines import CONTRACT_TERMINATE
+    from wxpay_cli.flows.names import RosterNames
 
     audit = app.audit()
     source = open_input(app, stream, CONTRACT_TERMINATE, encoding=encoding)
+    names = RosterNames(name_column, CONTRACT_TERMINATE.keys)
+    names.check(source.header)
     rows = list(source)  # the whole input, so the plan is complete before anything is sent
     plan = termination_batch.plan(rows)
     output.info(termination_plan_text(plan, app.profile(), dry_run=dry_run))
@@ -117,7 +129,8 @@ def run_termination_batch(app: App, stream, *, yes: bool, dry_run: bool, concurr
 
     termination_batch.agree(plan, audit, dry_run=dry_run, yes=yes, ask=ask if prompt.interactive() else None,
                             replay_memory=None if dry_run else app.replay_memory(), warn=output.warn)
-    work = termination_batch.RowWork(app.profile(), audit, dry_run=dry_run, warn=output.warn)
+    work = termination_batch.RowWork(app.profile(), audit, dry_run=dry_run, warn=output.warn, names=names,
+                                     ignore_names=ignore_names)
     table = DryRunTable() if dry_run and app.format == "table" else None
     try:
         run_batch(app, stream, work, CONTRACT_TERMINATE, concurrency=concurrency, rate=rate, source=source,

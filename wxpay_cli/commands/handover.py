@@ -9,6 +9,7 @@ from wxpay_cli.commands._click import Command
 from wxpay_cli.commands._options import (
     allow_link_host_option,
     link_host_question,
+    name_options,
     org_option,
     user_option,
 )
@@ -23,11 +24,14 @@ from wxpay_cli.terminal import output, prompt
 @org_option(required=True)
 @click.option("--copy", is_flag=True, help="Put the message to forward (with the link) on the clipboard.")
 @allow_link_host_option
+@name_options(batch=False)
 @click.pass_obj
-def handover(app: App, out_user_id: str, organization_id: str, copy: bool, allowed_hosts: tuple[str, ...]) -> None:
+def handover(app: App, out_user_id: str, organization_id: str, copy: bool, allowed_hosts: tuple[str, ...],
+             name: str | None, ignore_names: bool) -> None:
     """Guided: show the pupil, fetch the repayment link (with QR), then terminate.
 
-    1. shows the pupil and stops if there is no active contract;
+    1. shows the pupil and stops if the name given (--name) is not WeChat's or
+       there is no active contract;
     2. fetches and shows the verified repayment link, its QR code and a message
        ready to paste into WeChat (--copy puts that message on the clipboard);
     3. waits until you confirm the family was reached and the link forwarded;
@@ -58,7 +62,9 @@ def handover(app: App, out_user_id: str, organization_id: str, copy: bool, allow
     user = app.client().call(api.get_user(organization_id=organization_id, out_user_id=out_user_id)).data
     app.render(user_view(user))
     target = target_from_user(user, organization_id, out_user_id)
-    Termination(app.client(), app.profile(), app.audit()).check_terminable(target)
+    termination = Termination(app.client(), app.profile(), app.audit(), warn=output.warn)
+    termination.check_name(target, name, ignore=ignore_names)
+    termination.check_terminable(target)
 
     if not prompt.confirm(_("Fetch the repayment link now?"), default=True):
         raise OperationRefused(_("stopped before fetching the link: nothing was terminated"), code="ABANDONED")
@@ -86,5 +92,6 @@ def handover(app: App, out_user_id: str, organization_id: str, copy: bool, allow
     target, result = terminate_one(
         app.client(), app.profile(), app.audit(), organization_id=organization_id, out_user_id=out_user_id,
         user_id=None, consent=Consent(given=False, ask=lambda _target: prompt.confirm_irreversible(question)),
-        show=lambda now: output.render(target_view(now), "table", to_stderr=True), warn=output.warn)
+        show=lambda now: output.render(target_view(now), "table", to_stderr=True), warn=output.warn, name=name,
+        ignore_name=ignore_names)
     app.render(terminated_view(target, result))

@@ -12,6 +12,7 @@ from wxpay_cli.commands._options import (
     allow_link_host_option,
     batch_options,
     link_host_question,
+    name_options,
     org_option,
     output_options,
     single_or_batch,
@@ -54,50 +55,46 @@ def writable_file(ctx: click.Context, param: click.Parameter, value: Path | None
 @click.option("--copy", is_flag=True,
               help="Put the message (or, without --message, the link) on the clipboard.")
 @allow_link_host_option
+@name_options(batch=True, costs_a_query=True)
 @batch_options
 @output_options
 @click.pass_obj
 def repayment_url(app: App, out_user_id: str | None, organization_id: str | None, qr: bool, qr_png: Path | None,
-                  with_message: bool, copy: bool, allowed_hosts: tuple[str, ...], batch_input, concurrency: int,
+                  with_message: bool, copy: bool, allowed_hosts: tuple[str, ...], name: str | None,
+                  name_column: str | None, ignore_names: bool, batch_input, concurrency: int,
                   rate: float | None, encoding: str | None) -> None:
     """Fetch the repayment link for a pupil's advance, verified as coming from WeChat.
 
     Forward the link by hand to the WeChat account that will repay. With --json
     (or in a pipe) prints exactly WeChat's object: {"repayment_url", "expire_at"}.
-    With --batch, rows need out_user_id and organization_id. Every fetch is
-    written to the audit log.
+    With --name (or a roster's 姓名 column) no link is fetched for a pupil whose
+    name WeChat does not confirm. With --batch, rows need out_user_id and
+    organization_id; a pupil listed twice gets one link (DUPLICATE_ROW). Every
+    fetch is written to the audit log.
     """
     single_or_batch(batch_input, {"--user": out_user_id, "--org": organization_id},
-                    {"--qr": qr, "--qr-png": qr_png, "--message": with_message, "--copy": copy})
+                    {"--qr": qr, "--qr-png": qr_png, "--message": with_message, "--copy": copy, "--name": name})
     if batch_input is not None:
-        from wxpay_cli.commands._batch import run_batch
-        from wxpay_cli.flows import steps
-        from wxpay_cli.flows.batch_lines import REPAYMENT_URL
-
-        fetcher = app.link_fetcher(allowed=allowed_hosts)  # nobody to ask: an unexpected host is the row's error
-
-        async def work(client, row) -> dict:
-            try:
-                return (await steps.run_async(client, fetcher.fetch(**row.values))).data
-            finally:
-                await fetcher.commit()  # the row's audit line is on disk before its output line
-
-        run_batch(app, batch_input, work, REPAYMENT_URL, concurrency=concurrency, rate=rate, encoding=encoding,
-                  audit=fetcher.audit)
+        run_link_batch(app, batch_input, allowed_hosts=allowed_hosts, name_column=name_column,
+                       ignore_names=ignore_names, concurrency=concurrency, rate=rate, encoding=encoding)
         return
     # The pupil's name and class: a second, read-only call, made before the link is
-    # fetched, for the message and for the table a person reads.
+    # fetched, for the message and for the table a person reads (and the name given, checked).
     from wxpay_cli.commands._views import repayment_view
+    from wxpay_cli.flows import steps
     from wxpay_cli.flows.links import fetch_link, find_pupil
     from wxpay_cli.terminal.message import compose
 
+    fetcher = app.link_fetcher(allowed=allowed_hosts, confirm_host=link_host_question(app))
     user = None
-    if with_message or app.format == "table":
+    if name is not None:
+        user = steps.run(app.client(), fetcher.check_name(name, out_user_id=out_user_id,
+                                                          organization_id=organization_id, ignore=ignore_names))
+    elif with_message or app.format == "table":
         user, unknown_because = find_pupil(app.client(), out_user_id=out_user_id, organization_id=organization_id)
         if unknown_because:
             output.warn(_("the pupil's name and class could not be looked up ({reason}); "
                           "the pupil is named by id").format(reason=unknown_because))
-    fetcher = app.link_fetcher(allowed=allowed_hosts, confirm_host=link_host_question(app))
     data = fetch_link(app.client(), fetcher, out_user_id=out_user_id, organization_id=organization_id)
     view = repayment_view(app.profile(), data, out_user_id, organization_id, user)
     text = None
@@ -131,3 +128,35 @@ def repayment_url(app: App, out_user_id: str | None, organization_id: str | None
         except OSError as exc:
             raise WxpayError(_("cannot write the QR code to {qr_png}: {strerror}").format(qr_png=qr_png, strerror=exc.strerror), code="FILE_ERROR") from None
         output.info(_("QR code written to {qr_png}").format(qr_png=qr_png))
+
+
+def run_link_batch(app: App, stream, *, allowed_hosts: tuple[str, ...], name_column: str | None,
+                   ignore_names: bool, concurrency: int, rate: float | None, encoding: str | None) -> None:
+    """Every row's link: one per pupil (a later row naming the same pupil is DUPLICATE_ROW), and, when
+    the roster gives a name, only after WeChat's record of the pupil has confirmed it."""
+    from wxpay_cli.commands._batch import open_input, run_batch
+    from wxpay_cli.flows import batch, steps
+    from wxpay_cli.flows.batch_lines import REPAYMENT_URL
+    from wxpay_cli.flows.names import RosterNames
+
+    source = open_input(app, stream, REPAYMENT_URL, encoding=encoding)
+    names = RosterNames(name_column, REPAYMENT_URL.keys)
+    names.check(source.header)
+    fetcher = app.link_fetcher(allowed=allowed_hosts)  # nobody to ask: an unexpected host is the row's error
+    claims = batch.Claims()  # the first row naming a pupil gets the link, whatever the scheduling
+
+    async def work(client, row) -> dict:
+        try:
+            pupil = (row.values["organization_id"], row.values["out_user_id"])
+            earlier = await claims.claim(row.number, pupil)
+            if earlier is not None:
+                raise fetcher.refuse_duplicate(earlier, **row.values)
+            name = None if ignore_names else names.of(row)
+            if name is not None:  # a read-only user query, only for a row with a name
+                await steps.run_async(client, fetcher.check_name(name, **row.values))
+            return (await steps.run_async(client, fetcher.fetch(**row.values))).data
+        finally:
+            await fetcher.commit()  # the row's audit line is on disk before its output line
+
+    run_batch(app, stream, work, REPAYMENT_URL, concurrency=concurrency, rate=rate, source=source, claims=claims,
+              audit=fetcher.audit)

@@ -41,8 +41,10 @@ from wxpay_cli.flows.batch_lines import Operation, line
 from wxpay_cli.i18n import _, ngettext
 from wxpay_cli.terminal import output
 
-__all__ = ["Row", "Claims", "NotStarted", "Summary", "run", "finish", "BatchIncomplete", "stops_the_run"]
+__all__ = ["Row", "Claims", "NotStarted", "Summary", "run", "finish", "BatchIncomplete", "stops_the_run",
+           "DUPLICATE_ROW"]
 
+DUPLICATE_ROW = "DUPLICATE_ROW"  # a row naming a pupil an earlier row names (see Claims): nothing done for it
 NOTHING_LEFT_TO_DO = ("ALREADY_TERMINATED",)  # a line's `outcome` that succeeded with nothing to do
 
 # Faults that stop the whole run rather than failing one row.
@@ -173,8 +175,8 @@ class Summary:
             text += _(" ({rate} rows/s)").format(rate=f"{done / elapsed:.0f}")
         if self.nothing_to_do:
             text += _("; ") + ngettext("{count} already terminated: nothing was left to do for it",
-                                       "{count} already terminated: nothing was left to do for them",
-                                       self.nothing_to_do).format(count=self.nothing_to_do)
+                                    "{count} already terminated: nothing was left to do for them",
+                                    self.nothing_to_do).format(count=self.nothing_to_do)
         if self.not_started:
             text += "; " + ngettext("{count} row was not started (its line says NOT_STARTED)",
                                     "{count} rows were not started (their lines say NOT_STARTED)",

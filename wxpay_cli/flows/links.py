@@ -3,7 +3,8 @@
 A fetch is a flow (see steps.py), so single mode and batch mode share it. A
 link is still handed back when the audit log cannot be written: `on_audit_failure`
 is told once, and the caller warns. `find_pupil` decides which failures of the
-name-and-class lookup still let a link be shown.
+name-and-class lookup still let a link be shown; `LinkFetcher.check_name` is the
+lookup that must succeed, when the operator gave the pupil's name (flows/names.py).
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ class LinkFetcher:
     fetch's LINK_HOST refusal (exit 1; in a batch, that row's), recorded as failed."""
 
     def __init__(self, profile: Profile, audit: AuditLog, on_audit_failure: Callable[[AuditLogError], None],
-                 *, allowed: tuple[str, ...] = (), confirm_host: Callable[[str], bool] | None = None):
+                 *, allowed: tuple[str, ...] = (), confirm_host: Callable[[str], bool] | None = None,
+                 warn: Callable[[str], None] | None = None):
         self.profile = profile
+        self.warn = warn or (lambda _message: None)
         self.audit = audit
         self._on_audit_failure = on_audit_failure
         self._audit_failed = False
@@ -51,6 +54,35 @@ class LinkFetcher:
             raise
         self._record(out_user_id, organization_id, "fetched", answer.http_status, answer.request_id, None)
         return answer
+
+    def check_name(self, name: str, *, out_user_id: str, organization_id: str,
+                   ignore: bool = False) -> Steps[dict]:
+        """Before the link is fetched: WeChat's record of the pupil (read-only), its name compared
+        with `name`. A name that differs or cannot be compared is refused (NAME_MISMATCH,
+        NAME_UNAVAILABLE: recorded, exit 1, no link fetched), or only said with `ignore`.
+        Returns WeChat's record (for the name and class shown with the link)."""
+        from wxpay_cli.flows import names
+
+        answer = yield api.get_user(organization_id=organization_id, out_user_id=out_user_id)
+        difference = names.compare(name, answer.data.get("user_name"), who=out_user_id)
+        if difference is not None:
+            if ignore:
+                self.warn(_("{reason} (--ignore-name-mismatch: going on)").format(reason=difference.message))
+            else:
+                self._record(out_user_id, organization_id, "refused", None, answer.request_id, difference.code)
+                refusal = names.refusal(difference, nothing=_("no link was fetched"))
+                refusal.request_id = answer.request_id
+                raise refusal
+        return answer.data
+
+    def refuse_duplicate(self, earlier: int, *, out_user_id: str, organization_id: str) -> OperationRefused:
+        """A batch row naming a pupil an earlier row names: recorded, and the error to raise (a second
+        fetch would make a second, different link for the same pupil)."""
+        from wxpay_cli.flows.batch import DUPLICATE_ROW
+
+        self._record(out_user_id, organization_id, "refused", None, None, DUPLICATE_ROW)
+        return OperationRefused(_("row {earlier} already names this pupil: one link per pupil, so no second link "
+                                  "was fetched").format(earlier=earlier), code=DUPLICATE_ROW)
 
     def _check_host(self, answer: api.Answer) -> None:
         from wxpay_cli.sanitise import for_terminal

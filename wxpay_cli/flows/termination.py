@@ -1,9 +1,10 @@
 """Contract termination (解约), the one irreversible operation, step by step.
 
-`find_target` resolves the pupil, `already_terminated` ends it as a success
-when there is nothing left to do, `check_terminable` stops when there is no
-active contract, `Termination.run` sends the request once and re-queries to
-report the new state (or, after a timeout, to find out what happened). Every
+`find_target` resolves the pupil, `check_name` stops when the operator's name
+for them is not WeChat's (flows/names.py), `already_terminated` ends it as a
+success when there is nothing left to do, `check_terminable` stops when there
+is no active contract, `Termination.run` sends the request once and re-queries
+to report the new state (or, after a timeout, to find out what happened). Every
 step that matters is written to the audit log. `terminate_one` is the whole
 guarded path for one pupil (the order of checks, when consent is needed, what
 is recorded when it is refused); the command layer supplies how a person sees
@@ -172,12 +173,14 @@ class Consent:
 def terminate_one(client, profile: Profile, audit: AuditLog, *, organization_id: str, out_user_id: str | None,
                   user_id: str | None, consent: Consent, dry_run: bool = False,
                   show: Callable[[Target], None] | None = None,
-                  warn: Callable[[str], None] | None = None) -> tuple[Target, dict]:
+                  warn: Callable[[str], None] | None = None, name: str | None = None,
+                  ignore_name: bool = False) -> tuple[Target, dict]:
     """The guarded termination of one pupil, shared by `contract terminate` and `handover`.
 
     The audit log must be writable (and the replay memory usable) before
     anything is looked up; the pupil is looked up now (the state the decision
-    is made on); `show` lets a person see them; a dry run describes the signed
+    is made on); `show` lets a person see them; a `name` the operator gave
+    must be WeChat's (unless `ignore_name`); a dry run describes the signed
     request and sends nothing. Otherwise the pupil is claimed (no other run of
     this user may terminate them meanwhile), an attempt an earlier run left
     open is settled, a contract already TERMINATED is a success with nothing
@@ -194,6 +197,7 @@ def terminate_one(client, profile: Profile, audit: AuditLog, *, organization_id:
                                            user_id=user_id))
     if show is not None:
         show(target)
+    termination.check_name(target, name, ignore=ignore_name)
     if dry_run:
         done = termination.already_terminated(target, dry_run=True)
         if done is not None:
@@ -292,6 +296,26 @@ class Termination:
         """Record a local refusal and return the error to raise."""
         self.record(target, "refused", error=code)
         return OperationRefused(message, code=code, hint=hint)
+
+    def check_name(self, target: Target, name: str | None, *, ignore: bool = False) -> None:
+        """The operator's `name` for the pupil must be WeChat's (flows/names.py): otherwise
+        NAME_MISMATCH or NAME_UNAVAILABLE is recorded and raised (nothing sent), or, with
+        `ignore`, only said. A pupil given by user_id is not looked up: nothing to compare."""
+        from wxpay_cli.flows import names
+
+        if name is None:
+            return
+        if target.looked_up:
+            difference = names.compare(name, target.user_name, who=target.out_user_id)
+        else:
+            difference = names.not_by_user_id(target.user_id)
+        if difference is None:
+            return
+        if ignore:
+            self.warn(_("{reason} (--ignore-name-mismatch: going on)").format(reason=difference.message))
+            return
+        refusal = names.refusal(difference, nothing=_("nothing was sent"))
+        raise self.refuse(target, refusal.message, code=refusal.code, hint=refusal.hint)
 
     def already_terminated(self, target: Target, *, dry_run: bool = False) -> dict | None:
         """The result for a pupil whose contract the lookup found TERMINATED already (nothing to

@@ -6,6 +6,10 @@ roster, shows the plan, asks and renders:
 - the plan counts distinct pupils (a pupil named by several rows is sent once,
   for the first row that names them: `batch.Claims`), repeats and unusable rows;
 - off a terminal a batch termination needs --yes; a dry run needs neither;
+- a row is decided in one order, in every mode: the pupil found, a pupil an
+  earlier row names (DUPLICATE_ROW), the roster's name against WeChat's
+  (flows/names.py), a contract already TERMINATED (a success: nothing left to
+  do), a contract not CONTRACTED;
 - a row's audit lines are on disk before its output line; a row that
   terminated keeps its result (with a note) when the audit log then fails, any
   other audit failure stops the run.
@@ -69,11 +73,13 @@ class RowWork:
     """The work for one row (`await work(client, row)`), as the batch engine runs it."""
 
     def __init__(self, profile: Profile, audit: AuditLog, *, dry_run: bool,
-                 warn: Callable[[str], None] | None = None):
+                 warn: Callable[[str], None] | None = None, names=None, ignore_names: bool = False):
         self.profile = profile
         self.audit = audit
         self.dry_run = dry_run
         self.warn = warn  # what an earlier run left open, said to a person
+        self.names = names  # flows.names.RosterNames: the roster's name of each row's pupil
+        self.ignore_names = ignore_names
         self.claims = batch.Claims()  # which row reaches each pupil first, whatever the scheduling
 
     async def __call__(self, client, row) -> dict:
@@ -95,7 +101,9 @@ class RowWork:
         if earlier is not None:
             raise termination.refuse(target, _("row {earlier} already names this pupil (user_id {user_id}); "
                                                "each pupil is terminated once only").format(
-                earlier=earlier, user_id=target.user_id), code="DUPLICATE_ROW")
+                earlier=earlier, user_id=target.user_id), code=batch.DUPLICATE_ROW)
+        termination.check_name(target, self.names.of(row) if self.names is not None else None,
+                               ignore=self.ignore_names)
         if self.dry_run:
             done = termination.already_terminated(target, dry_run=True)
             if done is not None:
