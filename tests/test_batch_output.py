@@ -173,12 +173,14 @@ def test_batch_dry_run_as_a_table(sandbox, configure, run, pupils):
     configure(sandbox)
     result = run("contract", "terminate", "--batch", "-", "--dry-run", "--format", "table",
                  input=csv_rows(["p00", "demo-terminated", "p00"]), expect=1)
-    table = result.stdout
-    for text in ("Pupil", "Name", "Class", "State", "What would happen", "P00", "三年级二班", "CONTRACTED",
-                 "terminate contract", "already terminated", "DUPLICATE_ROW"):
+    table = " ".join(result.stdout.split())  # a cell may wrap
+    for text in ("Pupil", "WeChat name", "Class", "State", "P00", "三年级二班", "CONTRACTED", "terminate", "王小刚",
+                 "DUPLICATE_ROW", "row 3: row 1 already names this pupil"):
         assert text in table, text
+    assert "alreadyterminated" in "".join(table.split()) and "Whatwouldhappen" in "".join(table.split())
     assert "{" not in table
     assert [r.method for r in sandbox.received] == ["GET"] * 3
+    assert "1 pupil would be terminated" in result.stderr, result.stderr
 
 
 # -- progress ---------------------------------------------------------------------------
@@ -296,15 +298,74 @@ def test_failed_rows_in_csv_are_not_said_to_carry_a_json_key(sandbox, configure,
     assert '"error"' not in result.stderr, result.stderr
 
 
+def table_cells(text: str) -> list[list[str]]:
+    """The body rows of a drawn table (no vertical rules), each cell's wrapped or folded lines
+    joined up again: columns are found where every line is blank for 2 cells or more, a row
+    starts where its first column has text. Chinese characters take 2 cells."""
+    from wxpay_cli.terminal.cjkwrap import width
+
+    def cells(line: str) -> list[str]:
+        out = []
+        for ch in line:
+            out += [ch] + [""] * (width(ch) - 1)
+        return out
+
+    lines_ = text.splitlines()
+    rule = next(i for i, line in enumerate(lines_) if "───" in line)
+    header = [cells(line) for line in lines_[1:rule] if line.strip()]  # below the title: the headings (may wrap)
+    body = []
+    for line in lines_[rule + 1:]:
+        if not line.strip():
+            break
+        body.append(cells(line))
+    grid = header + body
+    span = max(len(line) for line in grid)
+    blank = [all(x >= len(line) or line[x] == " " for line in grid) for x in range(span)]
+    starts = [x for x in range(span) if not blank[x] and (x == 0 or x >= 2 and blank[x - 1] and blank[x - 2])]
+    bounds = list(zip(starts, [*starts[1:], span], strict=True))
+    rows: list[list[str]] = []
+    for line in body:
+        parts = ["".join(line[a:b]).strip() for a, b in bounds]
+        if parts[0]:
+            rows.append(parts)
+        else:
+            rows[-1] = [old + new for old, new in zip(rows[-1], parts, strict=True)]
+    return rows
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_batch_dry_run_table_is_one_line_a_row_at_80_columns(sandbox, configure, run, pupils, lang):
+def test_a_batch_dry_run_table_cuts_no_id_name_or_reason_at_80_columns(sandbox, configure, run, pupils, lang):
     configure(sandbox)
+    long_id = "20240117000000000000000000000042"  # 32 characters, a school's own long id
+    sandbox.seed_user("demo-org", long_id, user_name="欧阳娜娜·买买提艾力", class_name="六年级四班（国际部）",
+                      encrypt_name=False)
+    roster = ("姓名,out_user_id,organization_id\n"
+              f"欧阳娜娜·买买提艾力,{long_id},demo-org\nP00,p00,demo-org\n王小刚,demo-terminated,demo-org\n"
+              "司马相如,p01,demo-org\nP00,p00,demo-org\n无名,missing,demo-org\n")
     result = run("--lang", lang, "contract", "terminate", "--batch", "-", "--dry-run", "--format", "table",
-                 input=csv_rows(["p00", "demo-terminated", "p00", "missing"]), env={"COLUMNS": "80"}, expect=1)
-    body = [line for line in result.stdout.splitlines() if line.strip()]
-    assert len(body) == 3 + 4, result.stdout  # title, heading, rule, one line for each of the 4 rows
-    assert all(len(line) <= 80 for line in body)
-    assert "P00" in result.stdout and "三年级二班" in result.stdout and "demo-term" in result.stdout
+                 input=roster, env={"COLUMNS": "80"}, expect=1)
+    table = result.stdout
+    from wxpay_cli.terminal.cjkwrap import width
+
+    drawn = table[:table.index("\n\n", table.index("───"))]  # the table; the reasons below it are plain lines
+    assert all(width(line) <= 80 for line in drawn.splitlines()), drawn
+    assert "…" not in table
+    rows = table_cells(table)
+    assert [row[0] for row in rows] == ["1", "2", "3", "4", "5", "6"]
+    assert rows[0][1] == long_id and rows[0][2] == rows[0][3] == "欧阳娜娜·买买提艾力"
+    assert rows[0][4] == "六年级四班（国际部）"
+    assert (rows[2][1], rows[2][3]) == ("demo-terminated", "王小刚")
+    assert (rows[3][2], rows[3][3]) == ("司马相如", "P01")
+    assert [code in row[-1] for row, code in zip(rows[3:], ("NAME_MISMATCH", "DUPLICATE_ROW", "RESOURCE_NOT_EXISTS"),
+                                                   strict=True)] == [True] * 3
+    flat = "".join(table.split())
+    # Each reason is written whole below the table, never cut (CSV says them in the interface language).
+    reasons = [row["error_message"] for row in read_csv_output(run(
+        "--lang", lang, "contract", "terminate", "--batch", "-", "--dry-run", "--format", "csv", input=roster,
+        expect=1).stdout) if row["error_message"]]
+    assert len(reasons) == 3
+    for reason in reasons:
+        assert "".join(reason.split()) in flat, reason
 
 
 # -- lines as before: answers that hold only declared fields ---------------------------------------

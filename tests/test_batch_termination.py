@@ -143,13 +143,79 @@ def test_terminate_batch_on_a_terminal_asks_after_the_summary(sandbox, configure
                                typeahead=b"y\n", answers=[("cannot be undone", b"n\n")])
     assert declined.returncode == 1, declined.terminal
     assert "about to terminate the contracts of 2 pupils" in declined.terminal
-    assert sandbox.received == []
+    assert [r.method for r in sandbox.received] == ["GET"] * 3  # looked up, read-only, before the question
+    sandbox.received.clear()
     agreed = run_on_terminal("contract", "terminate", "--batch", str(path), tmp_path=tmp_path,
                              answers=[("cannot be undone", b"y\n")])
     assert agreed.returncode == 1, agreed.terminal + agreed.stderr  # the third row repeats a pupil
     codes = [json.loads(line).get("error", {}).get("code") for line in agreed.stdout.splitlines()]
     assert codes == [None, None, "DUPLICATE_ROW"]
     assert len([r for r in sandbox.received if r.method == "POST"]) == 2
+
+
+def test_terminate_batch_on_a_terminal_shows_names_before_it_asks(sandbox, configure, pupils, tmp_path):
+    """Every pupil is looked up first (read-only), then the table says who will be terminated and
+    who not, with the roster's own name beside WeChat's, and the question counts only the first."""
+    from terminal import run_on_terminal
+
+    configure(sandbox)
+    path = tmp_path / "rows.csv"
+    path.write_text("姓名,out_user_id,organization_id\nP00,p00,demo-org\n王小刚,demo-terminated,demo-org\n"
+                    "张三,p01,demo-org\nP00,p00,demo-org\nP02,p02,demo-org\n")
+    declined = run_on_terminal("contract", "terminate", "--batch", str(path), tmp_path=tmp_path,
+                               answers=[("cannot be undone", b"n\n")])
+    assert declined.returncode == 1, declined.terminal
+    question = declined.terminal.index("cannot be undone")
+    table = declined.terminal[:question]
+    for text in ("P00", "王小刚", "张三", "P01", "三年级二班", "already terminated", "NAME_MISMATCH", "DUPLICATE_ROW",
+                 "row 4"):
+        assert text in table, (text, declined.terminal)
+    assert "about to terminate the contracts of 2 pupils" in table
+    assert "these 2 pupils" in declined.terminal[question - 200:question]
+    assert [r.method for r in sandbox.received] == ["GET"] * 5  # one read-only lookup a row, nothing sent
+    assert declined.stdout == ""
+
+    sandbox.received.clear()
+    agreed = run_on_terminal("contract", "terminate", "--batch", str(path), tmp_path=tmp_path,
+                             answers=[("cannot be undone", b"y\n")])
+    assert agreed.returncode == 1, agreed.terminal  # a name differs, a row repeats a pupil
+    out = [json.loads(line) for line in agreed.stdout.splitlines()]
+    assert [r.get("outcome") or r["error"]["code"] for r in out] == [
+        "TERMINATED", "ALREADY_TERMINATED", "NAME_MISMATCH", "DUPLICATE_ROW", "TERMINATED"]
+    asked = [(r.method, r.path.rsplit("/", 1)[-1]) for r in sandbox.received]
+    assert asked.count(("POST", "terminate-contract")) == 2
+    # each row looked up once before the question; the two terminated queried again before and after the POST
+    assert len([a for a in asked if a[0] == "GET"]) == 5 + 2 * 2, asked
+
+
+def test_a_row_whose_lookup_failed_before_the_question_is_never_terminated(sandbox, configure, run, pupils,
+                                                                            terminal, tmp_path):
+    """The question was about the pupils the table showed as to be terminated: a row whose lookup
+    failed then is not looked up again (and terminated unasked) once the operator says yes."""
+    configure(sandbox)
+    sandbox.inject("status", status=404, code="RESOURCE_NOT_EXISTS", path_contains="/p01", times=1)
+    roster = tmp_path / "roster.csv"
+    roster.write_text(csv_rows(["p00", "p01"]))
+    result = run("contract", "terminate", "--batch", str(roster), input="y\n", expect=1)
+    assert "about to terminate the contract of 1 pupil" in result.stderr, result.stderr
+    done, failed = lines(result.stdout)
+    assert done["outcome"] == "TERMINATED" and failed["error"]["code"] == "RESOURCE_NOT_EXISTS"
+    assert sandbox.state.users[("demo-org", "p01")].contract_state == "CONTRACTED"
+    assert len([r for r in sandbox.received if r.method == "POST"]) == 1
+
+
+def test_terminate_batch_on_a_terminal_with_nothing_to_terminate_does_not_ask(sandbox, configure, pupils,
+                                                                             tmp_path):
+    from terminal import run_on_terminal
+
+    configure(sandbox)
+    path = tmp_path / "rows.csv"
+    path.write_text(csv_rows(["demo-terminated"]))
+    shown = run_on_terminal("contract", "terminate", "--batch", str(path), tmp_path=tmp_path)
+    assert shown.returncode == 0, shown.terminal
+    assert "cannot be undone" not in shown.terminal and "nothing to terminate" in shown.terminal
+    assert json.loads(shown.stdout)["outcome"] == "ALREADY_TERMINATED"
+    assert [r.method for r in sandbox.received] == ["GET"]
 
 
 def test_a_dry_runs_output_fed_back_terminates_with_fresh_lines(sandbox, configure, run, pupils, tmp_path):

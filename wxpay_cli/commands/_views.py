@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from wxpay_cli.i18n import N_, _
+from wxpay_cli.i18n import N_, _, ngettext
 from wxpay_cli.sanitise import for_terminal
-from wxpay_cli.terminal.output import Column, View, table_rows
+from wxpay_cli.terminal.output import View, table_rows
 
 USER_LABELS = [
     ("user_name", N_("Name")),
@@ -123,10 +123,17 @@ def terminated_view(target, result: dict) -> View:
     return View(data=result, rows=rows, title=title)
 
 
-def termination_plan_text(plan, profile, *, dry_run: bool) -> str:
-    """The one-paragraph summary shown before a batch termination (a flows.termination_batch.Plan)."""
-    text = (_("dry run: would terminate the contracts of {pupils} pupils") if dry_run
-            else _("about to terminate the contracts of {pupils} pupils")).format(pupils=len(plan.pupils))
+def termination_plan_text(plan, profile, *, dry_run: bool, looking: bool = False) -> str:
+    """The one-paragraph summary shown before a batch termination (a flows.termination_batch.Plan):
+    the pupils the roster names, before any is looked up. `looking`: they are looked up next, and
+    the question comes after."""
+    if looking:
+        text = _("looking up the {pupils} pupils the roster names")
+    elif dry_run:
+        text = _("dry run: looking up the {pupils} pupils the roster names")
+    else:
+        text = _("about to terminate the contracts of {pupils} pupils")
+    text = text.format(pupils=len(plan.pupils))
     names = [value if by == "out_user_id" else f"user_id {value}" for _org, by, value in plan.pupils]
     return text + _(" ({rows} rows: {repeated} repeat a pupil, {unusable} unusable) with profile {profile} "
                     "(mchid {mchid}), organizations: {organizations}; pupils: {names}").format(
@@ -140,32 +147,98 @@ def _first(names: list[str], count: int = 5) -> str:
                                        if len(names) > count else "")
 
 
-class DryRunTable:
-    """A batch dry run on a terminal: one table row per input row, drawn at the end."""
+def termination_table(rows: list, records: list[dict], found: dict, roster_names=None, *,
+                      dry_run: bool) -> View:
+    """Who a batch termination is about, one table row per input row (before the question, and for a
+    dry run): the roster's name beside WeChat's, class, state, what will happen. Nothing is cut:
+    cells wrap or fold at any width, and why a row is left alone is written whole below the table.
+    `found`: row number -> the Target looked up (flows.termination_batch.RowWork.found)."""
+    from wxpay_cli.flows.names import readable
+    from wxpay_cli.flows.termination import ALREADY_TERMINATED, WOULD_TERMINATE, Target
 
-    def __init__(self) -> None:
+    with_roster = roster_names is not None and any(roster_names.of(row) is not None for row in rows)
+    lines, reasons = [], []
+    for row, record in zip(rows, records, strict=False):
+        target = found.get(row.number)
+        target = target if isinstance(target, Target) else None
+        pupil = row.values.get("out_user_id") or row.values.get("user_id") or record.get("out_user_id") or ""
+        if target is not None and not target.looked_up:
+            pupil = _("user_id {user_id}").format(user_id=target.user_id)
+            state = _("(not looked up)")
+        else:
+            state = (target.contract_state if target else None) or ""
+        wechat_name = target.user_name if target else None
+        shown_name = readable(wechat_name) or (_("(encrypted)") if wechat_name else "")
+        error = record.get("error")
+        if error:
+            happens = _("nothing: {code}").format(code=error.get("code"))
+            message = error.get("message") or ""
+            reasons.append(message if error.get("code") == "INVALID_ROW"
+                           else _("row {number}: {message}").format(number=row.number, message=message))
+        elif record.get("outcome") == ALREADY_TERMINATED:
+            happens = _("nothing: already terminated")
+        elif record.get("outcome") == WOULD_TERMINATE:
+            happens = _("terminate")
+        else:
+            happens = ""
+        cells = [row.number, pupil]
+        if with_roster:
+            cells.append(roster_names.of(row) or "")
+        cells += [shown_name, (target.class_name if target else None) or "", state, happens]
+        lines.append(tuple(cells))
+    headings = [_("Row"), _("Pupil")] + ([_("Roster name")] if with_roster else [])
+    headings += [_("WeChat name"), _("Class"), _("State"), _("What would happen") if dry_run else _("What will happen")]
+    return View(data=records, rows=lines, columns=tuple(headings), wrap=True,
+                title=_("Dry run: nothing was sent") if dry_run else _("To terminate"),
+                blocks=[""] + reasons if reasons else [])
+
+
+def left_alone_text(reasons: dict[str, int]) -> str:
+    """'already terminated: 1, DUPLICATE_ROW: 2' (the codes are WeChat's and wxpay's, as in the lines)."""
+    from wxpay_cli.flows.termination import ALREADY_TERMINATED
+
+    return _(", ").join(_("{reason}: {count}").format(
+        reason=_("already terminated") if reason == ALREADY_TERMINATED else reason, count=count)
+        for reason, count in reasons.items())
+
+
+def preview_text(terminable: int, reasons: dict[str, int], profile) -> str:
+    """The line under the table before the question: how many will be terminated, and the rest."""
+    rest = sum(reasons.values())
+    others = ngettext("nothing is done for {count} row ({reasons})", "nothing is done for {count} rows ({reasons})",
+                      rest).format(count=rest, reasons=left_alone_text(reasons)) if rest else ""
+    if not terminable:
+        return _("nothing to terminate") + (_(": ") + others if others else "")
+    text = ngettext("about to terminate the contract of {pupils} pupil with profile {profile} (mchid {mchid})",
+                    "about to terminate the contracts of {pupils} pupils with profile {profile} (mchid {mchid})",
+                    terminable).format(pupils=terminable, profile=for_terminal(profile.name),
+                                       mchid=for_terminal(profile.mchid))
+    return text + (_("; ") + others if others else "")
+
+
+def dry_run_count_text(terminable: int, reasons: dict[str, int]) -> str:
+    """The line after a batch dry run's table: how many would be terminated, and the rest."""
+    rest = sum(reasons.values())
+    text = ngettext("dry run: {count} pupil would be terminated", "dry run: {count} pupils would be terminated",
+                    terminable).format(count=terminable)
+    if rest:
+        text += _("; ") + ngettext("nothing would be done for {count} row ({reasons})",
+                                   "nothing would be done for {count} rows ({reasons})", rest).format(
+            count=rest, reasons=left_alone_text(reasons))
+    return text + _("; nothing was sent")
+
+
+class DryRunTable:
+    """A batch dry run on a terminal: `termination_table` of every row, drawn at the end."""
+
+    def __init__(self, rows: list, found: dict, roster_names=None) -> None:
+        self.rows = rows
+        self.found = found
+        self.roster_names = roster_names
         self.records: list[dict] = []
 
     def write(self, record: dict) -> None:
         self.records.append(record)
 
     def view(self) -> View:
-        from wxpay_cli.flows.termination import ALREADY_TERMINATED
-
-        rows = []
-        for record in self.records:
-            pupil = record.get("out_user_id") or record.get("user_id")
-            error = record.get("error")
-            if error:
-                happens = _("nothing: {code} ({message})").format(code=error.get("code"), message=error.get("message"))
-            elif record.get("outcome") == ALREADY_TERMINATED:
-                happens = _("nothing: already terminated")
-            else:
-                happens = _("terminate contract {contract}").format(contract=record.get("contract_id") or "?")
-            rows.append(tuple(for_terminal(value) for value in (
-                pupil, record.get("user_name"), record.get("class_name"), record.get("contract_state"), happens)))
-        return View(data=self.records, rows=rows, title=_("Dry run: nothing was sent"),
-                    # one line a row, cut to fit: the JSON (in a pipe) keeps every word
-                    columns=(Column(_("Pupil"), 10, keep=100), Column(_("Name"), 8, keep=80),
-                             Column(_("Class"), 12, keep=70), Column(_("State"), 19, keep=60),
-                             Column(_("What would happen"), 17, keep=90, fill=True)))
+        return termination_table(self.rows, self.records, self.found, self.roster_names, dry_run=True)

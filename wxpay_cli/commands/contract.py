@@ -15,7 +15,7 @@ from wxpay_cli.commands._options import (
     single_or_batch,
     user_option,
 )
-from wxpay_cli.i18n import _
+from wxpay_cli.i18n import _, ngettext
 from wxpay_cli.sanitise import for_terminal
 from wxpay_cli.terminal import output, prompt
 
@@ -59,8 +59,9 @@ def terminate(app: App, out_user_id: str | None, user_id: str | None, organizati
     for confirmation (or needs --yes off a terminal), sends the termination once,
     then re-queries and reports the new state. Every step is in the audit log.
     With --batch, rows need organization_id and out_user_id (preferred: the state
-    is checked first) or user_id; a summary is shown first, then the question on
-    a terminal (off one, --yes is required).
+    is checked first) or user_id; on a terminal every pupil is looked up first and
+    shown by name, then one question about those that will be terminated (off a
+    terminal, --yes is required).
     """
     single_or_batch(batch_input, {"--org": organization_id},
                     {"--user": out_user_id, "--user-id": user_id, "--name": name})
@@ -106,10 +107,17 @@ def run_termination(app: App, *, organization_id: str, out_user_id: str | None, 
 def run_termination_batch(app: App, stream, *, yes: bool, dry_run: bool, concurrency: int,
                           rate: float | None, encoding: str | None = None, name_column: str | None = None,
                           ignore_names: bool = False) -> None:
-    """Terminate every row's contract: the whole input is read and its plan shown first; nothing
-    is sent before the operator agrees (see flows.termination_batch)."""
+    """Terminate every row's contract: the whole input is read and its plan shown first; on a
+    terminal every pupil is looked up and shown before the one question; nothing is sent before
+    the operator agrees (see flows.termination_batch)."""
     from wxpay_cli.commands._batch import open_input, run_batch
-    from wxpay_cli.commands._views import DryRunTable, termination_plan_text
+    from wxpay_cli.commands._views import (
+        DryRunTable,
+        dry_run_count_text,
+        preview_text,
+        termination_plan_text,
+        termination_table,
+    )
     from wxpay_cli.flows import termination_batch
     from wxpay_cli.flows.batch_lines import CONTRACT_TERMINATE
     from wxpay_cli.flows.names import RosterNames
@@ -120,21 +128,38 @@ def run_termination_batch(app: App, stream, *, yes: bool, dry_run: bool, concurr
     names.check(source.header)
     rows = list(source)  # the whole input, so the plan is complete before anything is sent
     plan = termination_batch.plan(rows)
-    output.info(termination_plan_text(plan, app.profile(), dry_run=dry_run))
+    asking = not dry_run and not yes and prompt.interactive()
+    output.info(termination_plan_text(plan, app.profile(), dry_run=dry_run, looking=asking))
+    termination_batch.check_before(audit, dry_run=dry_run, yes=yes, interactive=prompt.interactive(),
+                                   replay_memory=None if dry_run else app.replay_memory(), warn=output.warn)
 
-    def ask(plan) -> bool:
-        return prompt.confirm_irreversible(
-            _("Terminate the face-payment contracts of these {pupils} pupils? This cannot be undone")
-            .format(pupils=len(plan.pupils)))
+    def make_client():
+        return app.async_client(concurrency=concurrency, rate=rate)
 
-    termination_batch.agree(plan, audit, dry_run=dry_run, yes=yes, ask=ask if prompt.interactive() else None,
-                            replay_memory=None if dry_run else app.replay_memory(), warn=output.warn)
+    looked_up = None
+    if asking:
+        preview = termination_batch.look_first(rows, app.profile(), make_client=make_client,
+                                               concurrency=concurrency, names=names, ignore_names=ignore_names)
+        output.render(termination_table(rows, preview.records, preview.found, names, dry_run=False), "table",
+                      to_stderr=True)
+        terminable, reasons = termination_batch.tally(preview.records)
+        output.info(preview_text(terminable, reasons, app.profile()))
+
+        def ask(preview) -> bool:
+            return prompt.confirm_irreversible(ngettext(
+                "Terminate the face-payment contract of this {pupils} pupil? This cannot be undone",
+                "Terminate the face-payment contracts of these {pupils} pupils? This cannot be undone",
+                preview.terminable).format(pupils=preview.terminable))
+
+        termination_batch.agree(preview, ask)
+        looked_up = preview.found
     work = termination_batch.RowWork(app.profile(), audit, dry_run=dry_run, warn=output.warn, names=names,
-                                     ignore_names=ignore_names)
-    table = DryRunTable() if dry_run and app.format == "table" else None
+                                     ignore_names=ignore_names, looked_up=looked_up)
+    table = DryRunTable(rows, work.found, names) if dry_run and app.format == "table" else None
     try:
         run_batch(app, stream, work, CONTRACT_TERMINATE, concurrency=concurrency, rate=rate, source=source,
                   rows=rows, claims=work.claims, writer=table, audit=audit)
     finally:
         if table is not None:
             output.render(table.view(), "table")
+            output.info(dry_run_count_text(*termination_batch.tally(table.records)))

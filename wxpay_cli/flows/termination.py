@@ -223,12 +223,15 @@ def terminate_one(client, profile: Profile, audit: AuditLog, *, organization_id:
 
 
 class Termination:
-    """One termination attempt for one profile, recorded in the audit log."""
+    """One termination attempt for one profile, recorded in the audit log (`recording=False`: the
+    look before a batch's question, which decides each row but records and sends nothing)."""
 
-    def __init__(self, client, profile: Profile, audit: AuditLog, warn: Callable[[str], None] | None = None):
+    def __init__(self, client, profile: Profile, audit: AuditLog | None, warn: Callable[[str], None] | None = None,
+                 *, recording: bool = True):
         self.client = client  # either client: only describe_signed is used directly
         self.profile = profile
         self.audit = audit
+        self.recording = recording
         self.warn = warn or (lambda _message: None)
         self.claim: Claim | None = None  # this run's claim on the pupil (see claimed)
 
@@ -283,6 +286,8 @@ class Termination:
                request_id: str | None = None, error: str | None = None) -> None:
         """Write one audit line; an `attempted` line is on disk before this returns (before the POST),
         even in a batch, where the other lines wait for the row's group commit."""
+        if not self.recording:
+            return
         SENT.note(target, outcome)  # known even if its line cannot be written
         self.audit.append(
             sync_now=outcome == "attempted",
@@ -474,6 +479,10 @@ class Termination:
         if dry_run:
             return self.dry_run(target)
         return (yield from self.run(target))
+
+    def refresh(self, target: Target) -> Steps[None]:
+        """The target's contract state as WeChat reports it now (a pupil looked up by out_user_id)."""
+        target.contract_state = yield from self._current_state(target)
 
     def _current_state(self, target: Target) -> Steps[str]:
         """The contract state WeChat reports now for exactly this pupil; VerificationError otherwise."""

@@ -6,6 +6,11 @@ roster, shows the plan, asks and renders:
 - the plan counts distinct pupils (a pupil named by several rows is sent once,
   for the first row that names them: `batch.Claims`), repeats and unusable rows;
 - off a terminal a batch termination needs --yes; a dry run needs neither;
+- on a terminal every pupil is looked up first, read-only and concurrently
+  (`look_first`), so the question is asked about the pupils that will really be
+  terminated, by name; the run then works on exactly what was shown (nothing is
+  looked up again but right before each POST), so a row shown as not to be
+  terminated is never terminated;
 - a row is decided in one order, in every mode: the pupil found, a pupil an
   earlier row names (DUPLICATE_ROW), the roster's name against WeChat's
   (flows/names.py), a contract already TERMINATED (a success: nothing left to
@@ -22,7 +27,14 @@ from dataclasses import dataclass, field
 
 from wxpay_cli.errors import AuditLogError, OperationRefused, WxpayError
 from wxpay_cli.flows import batch, steps
-from wxpay_cli.flows.termination import Termination, check_local_state, find_target
+from wxpay_cli.flows.termination import (
+    WOULD_TERMINATE,
+    Target,
+    Termination,
+    check_local_state,
+    find_target,
+    result_fields,
+)
 from wxpay_cli.i18n import _
 from wxpay_cli.local.audit import AuditLog
 from wxpay_cli.local.config import Profile
@@ -52,34 +64,100 @@ def plan(rows: list) -> Plan:
                 organizations=sorted({row.values["organization_id"] for row in usable}))
 
 
-def agree(the_plan: Plan, audit: AuditLog, *, dry_run: bool, yes: bool,
-          ask: Callable[[Plan], bool] | None, replay_memory=None, warn: Callable[[str], None] | None = None) -> None:
-    """Raise unless the run may go on: the audit log is writable, the replay memory usable, and
-    the operator said yes (--yes, or `ask` answered on a terminal; None: no terminal). A dry
-    run needs no consent."""
+def check_before(audit: AuditLog, *, dry_run: bool, yes: bool, interactive: bool, replay_memory=None,
+                 warn: Callable[[str], None] | None = None) -> None:
+    """Before anything is looked up: raise unless the run may go on. The audit log is writable and
+    the replay memory usable; off a terminal, --yes was given. A dry run needs neither."""
     if dry_run:
         return
     check_local_state(audit, replay_memory, warn)  # refuse before asking, looking up or sending anything
-    if yes:
-        return
-    if ask is None:
+    if not yes and not interactive:
         raise OperationRefused(_("a batch termination off a terminal needs --yes: nothing was sent"),
                                hint=_("check the summary above, or try --dry-run first"), code="NOT_CONFIRMED")
-    if not ask(the_plan):
+
+
+@dataclass
+class Preview:
+    """Every row looked up and decided, nothing recorded or sent: what the question is about."""
+
+    rows: list
+    records: list[dict]  # one line a row, as a dry run writes it (without the signed request)
+    found: dict[int, object]  # row number -> the Target found, or the error looking it up met
+
+    @property
+    def terminable(self) -> int:
+        return tally(self.records)[0]
+
+
+def tally(records: list[dict]) -> tuple[int, dict[str, int]]:
+    """How many rows would be terminated, and why the others would not (ALREADY_TERMINATED,
+    or the error code -> rows), in the order first met."""
+    terminable, reasons = 0, {}
+    for record in records:
+        reason = (record.get("error") or {}).get("code") or record.get("outcome")
+        if reason == WOULD_TERMINATE:
+            terminable += 1
+        else:
+            reasons[reason] = reasons.get(reason, 0) + 1
+    return terminable, reasons
+
+
+def look_first(rows: list, profile: Profile, *, make_client, concurrency: int, names=None,
+               ignore_names: bool = False) -> Preview:
+    """Look every row's pupil up (read-only, through the batch engine) and decide it as the run
+    would; nothing is recorded or sent. A fault that stops a run, or Ctrl-C, stops it here."""
+    from wxpay_cli.errors import InputError, Interrupted
+    from wxpay_cli.flows.batch_lines import CONTRACT_TERMINATE
+
+    work = RowWork(profile, None, dry_run=False, names=names, ignore_names=ignore_names, preview=True)
+    records: list[dict] = []
+    summary = batch.run(rows, work, make_client=make_client, concurrency=concurrency, total=len(rows),
+                        writer=_Collect(records), claims=work.claims, operation=CONTRACT_TERMINATE)
+    if summary.fatal:
+        number, exc = summary.fatal
+        if isinstance(exc, InputError):
+            raise exc
+        raise exc.wrapped(_("looking the pupils up stopped at row {number}: {message}; nothing was sent").format(
+            number=number, message=exc.message))
+    if summary.interrupted:
+        raise Interrupted(_("interrupted while looking the pupils up: nothing was sent"), signum=summary.signum)
+    return Preview(rows, records, work.found)
+
+
+class _Collect:
+    def __init__(self, records: list) -> None:
+        self.records = records
+
+    def write(self, record: dict) -> None:
+        self.records.append(record)
+
+
+def agree(preview: Preview, ask: Callable[[Preview], bool]) -> None:
+    """The operator's yes on a terminal, asked once about the pupils that will be terminated (none
+    to terminate: nothing to ask); raise when they say no."""
+    if preview.terminable and not ask(preview):
         raise OperationRefused(_("not confirmed: nothing was terminated"), code="NOT_CONFIRMED")
 
 
 class RowWork:
-    """The work for one row (`await work(client, row)`), as the batch engine runs it."""
+    """The work for one row (`await work(client, row)`), as the batch engine runs it.
 
-    def __init__(self, profile: Profile, audit: AuditLog, *, dry_run: bool,
-                 warn: Callable[[str], None] | None = None, names=None, ignore_names: bool = False):
+    `preview`: decide only, record and send nothing (look_first). `looked_up`:
+    the pupils look_first found, by row number, used instead of a new lookup.
+    `names` (flows.names.RosterNames): the roster's name of each row's pupil."""
+
+    def __init__(self, profile: Profile, audit: AuditLog | None, *, dry_run: bool,
+                 warn: Callable[[str], None] | None = None, names=None, ignore_names: bool = False,
+                 preview: bool = False, looked_up: dict[int, object] | None = None):
         self.profile = profile
         self.audit = audit
         self.dry_run = dry_run
         self.warn = warn  # what an earlier run left open, said to a person
-        self.names = names  # flows.names.RosterNames: the roster's name of each row's pupil
+        self.names = names
         self.ignore_names = ignore_names
+        self.preview = preview
+        self.looked_up = looked_up
+        self.found: dict[int, object] = {}  # row number -> Target, or the error its lookup met
         self.claims = batch.Claims()  # which row reaches each pupil first, whatever the scheduling
 
     async def __call__(self, client, row) -> dict:
@@ -91,12 +169,28 @@ class RowWork:
         await self._commit_audit(None, result)
         return result
 
-    async def _one_row(self, client, row) -> dict:
-        termination = Termination(client, self.profile, self.audit, warn=self.warn)
+    async def _target(self, client, row) -> Target:
+        """The row's pupil: as look_first found them, else looked up now."""
+        known = self.looked_up.get(row.number) if self.looked_up is not None else None
+        if isinstance(known, Target):
+            return known
+        if isinstance(known, WxpayError):
+            raise known
         out_user_id = row.values.get("out_user_id")
-        target = await steps.run_async(client, find_target(
-            organization_id=row.values["organization_id"], out_user_id=out_user_id,
-            user_id=None if out_user_id else row.values.get("user_id")))
+        try:
+            target = await steps.run_async(client, find_target(
+                organization_id=row.values["organization_id"], out_user_id=out_user_id,
+                user_id=None if out_user_id else row.values.get("user_id")))
+        except WxpayError as exc:
+            self.found[row.number] = exc
+            raise
+        self.found[row.number] = target
+        return target
+
+    async def _one_row(self, client, row) -> dict:
+        termination = Termination(client, self.profile, self.audit, warn=None if self.preview else self.warn,
+                                  recording=not self.preview)
+        target = await self._target(client, row)
         earlier = await self.claims.claim(row.number, (target.organization_id, target.user_id))
         if earlier is not None:
             raise termination.refuse(target, _("row {earlier} already names this pupil (user_id {user_id}); "
@@ -104,12 +198,18 @@ class RowWork:
                 earlier=earlier, user_id=target.user_id), code=batch.DUPLICATE_ROW)
         termination.check_name(target, self.names.of(row) if self.names is not None else None,
                                ignore=self.ignore_names)
-        if self.dry_run:
-            done = termination.already_terminated(target, dry_run=True)
+        if self.preview or self.dry_run:
+            done = termination.already_terminated(target, dry_run=self.dry_run)
             if done is not None:
                 return done
+            if self.preview:
+                termination.check_terminable(target)
+                return {**result_fields(target), "outcome": WOULD_TERMINATE}
             return await steps.run_async(client, termination.batch_row(target, dry_run=True))
         with termination.claimed(target):  # no other wxpay run of this user terminates them meanwhile
+            if self.looked_up is not None and termination.claim.left_open is not None and target.looked_up:
+                # An earlier run's attempt is settled on the state now, not the one the question showed.
+                await steps.run_async(client, termination.refresh(target))
             termination.settle_left_open(target)
             done = termination.already_terminated(target)
             if done is not None:
@@ -119,6 +219,8 @@ class RowWork:
     async def _commit_audit(self, failure: WxpayError | None, result: dict | None = None) -> None:
         """A row's audit lines are on disk before its output line. If they cannot be: a row that
         terminated keeps its result with a note; otherwise the run stops (AuditLogError)."""
+        if self.audit is None:
+            return
         try:
             await self.audit.commit()
         except AuditLogError as exc:

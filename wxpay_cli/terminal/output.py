@@ -65,6 +65,25 @@ class View:
     blocks: list[str] = field(default_factory=list)
     pretty_json: bool = False
     json_lines: bool = False  # `data` is a list of records: print one JSON line each
+    wrap: bool = False  # with `columns` (headings): cells wrap, long words fold; nothing is ever cut
+
+
+# A wrapping table keeps a column at least as wide as its longest word, up to this many cells
+# (an id, "(CONTRACTED)", "NAME_MISMATCH"), before any word in it is folded.
+WORD_FLOOR = 14
+
+
+def share_width(natural: list[int], floors: list[int], room: int) -> list[int]:
+    """Column widths that fit `room` cells: the natural widths when they fit; else the widest column
+    is narrowed a cell at a time, first only down to its floor, then (still too wide) below it."""
+    widths = list(natural)
+    while sum(widths) > room:
+        over = [i for i, width in enumerate(widths) if width > floors[i]] or [
+            i for i, width in enumerate(widths) if width > 1]
+        if not over:
+            break
+        widths[max(over, key=lambda i: widths[i])] -= 1
+    return widths
 
 
 def stdout_is_terminal() -> bool:
@@ -147,7 +166,25 @@ def _render_table(view: View, *, to_stderr: bool = False) -> None:
             text.stylize(MARK_COLOURS[text.plain])
         return text
 
-    if view.rows and any(isinstance(column, Column) for column in view.columns):
+    if view.rows and view.wrap:
+        from rich.cells import cell_len
+
+        texts = [[str(heading), *(cell(row[index]).plain for row in view.rows)]
+                 for index, heading in enumerate(view.columns)]
+        natural = [max(cell_len(line) for text in column for line in text.splitlines() or [""]) or 1
+                   for column in texts]
+        floors = [min(width, WORD_FLOOR, max([cell_len(word) for text in column for word in text.split()] or [1]))
+                  for width, column in zip(natural, texts, strict=True)]
+        # Between two columns: one cell of padding and the (blank) rule of the box.
+        widths = share_width(natural, floors, console.width - 2 * (len(view.columns) - 1))
+        table = Table(title=_title(view), box=box.SIMPLE_HEAD, title_justify="left", show_edge=False,
+                      pad_edge=False, collapse_padding=True)
+        for heading, width in zip(view.columns, widths, strict=True):
+            table.add_column(heading, width=width, overflow="fold")
+        for row in view.rows:
+            table.add_row(*(cell(value) for value in row))
+        console.print(table)
+    elif view.rows and any(isinstance(column, Column) for column in view.columns):
         columns = [c if isinstance(c, Column) else Column(c, len(c), keep=1_000) for c in view.columns]
         from rich.cells import cell_len
 
