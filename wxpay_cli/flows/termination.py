@@ -185,8 +185,8 @@ def terminate_one(client, profile: Profile, audit: AuditLog, *, organization_id:
     if not dry_run:
         check_local_state(audit, client.verifier.shared_nonces if client.verifier else None, warn)
     termination = Termination(client, profile, audit, warn=warn)
-    target = steps.run(client, find_target(organization_id=organization_id, out_user_id=out_user_id,
-                                           user_id=user_id))
+    target = steps.run(client, termination.find(organization_id=organization_id, out_user_id=out_user_id,
+                                                user_id=user_id))
     if show is not None:
         show(target)
     if dry_run:
@@ -216,6 +216,17 @@ class Termination:
         self.audit = audit
         self.warn = warn or (lambda _message: None)
         self.claim: Claim | None = None  # this run's claim on the pupil (see claimed)
+
+    def find(self, *, organization_id: str, out_user_id: str | None, user_id: str | None) -> Steps[Target]:
+        """find_target, with a refusal recorded when WeChat's answer does not name the pupil."""
+        try:
+            return (yield from find_target(organization_id=organization_id, out_user_id=out_user_id,
+                                           user_id=user_id))
+        except VerificationError as exc:
+            if exc.code == PUPIL_NOT_NAMED:
+                self._record_or_say(Target(organization_id=organization_id, user_id=None, out_user_id=out_user_id),
+                                    "refused", error=exc.code)
+            raise
 
     @contextmanager
     def claimed(self, target: Target) -> Iterator[None]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from wxpay_cli.errors import AuditLogError, OperationRefused, WxpayError
 from wxpay_cli.flows import batch, steps
-from wxpay_cli.flows.termination import Termination, check_local_state, find_target
+from wxpay_cli.flows.termination import Termination, check_local_state
 from wxpay_cli.i18n import _
 from wxpay_cli.local.audit import AuditLog
 from wxpay_cli.local.config import Profile
@@ -88,7 +88,7 @@ class RowWork:
     async def _one_row(self, client, row) -> dict:
         termination = Termination(client, self.profile, self.audit, warn=self.warn)
         out_user_id = row.values.get("out_user_id")
-        target = await steps.run_async(client, find_target(
+        target = await steps.run_async(client, termination.find(
             organization_id=row.values["organization_id"], out_user_id=out_user_id,
             user_id=None if out_user_id else row.values.get("user_id")))
         earlier = await self.claims.claim(row.number, (target.organization_id, target.user_id))
