@@ -241,7 +241,8 @@ class Termination:
         if claim is None:
             raise self.refuse(target, _("another wxpay run is terminating {pupil} right now: nothing was sent").format(
                 pupil=for_terminal(target.out_user_id or target.user_id)), code=PUPIL_BUSY,
-                hint=self._check_advice(target) + _(" once that run has finished"))
+                hint=_("when that run has finished, check with `wxpay user show --user {user} --org {org}`").format(
+                    user=for_terminal(target.out_user_id or "OUT_USER_ID"), org=for_terminal(target.organization_id)))
         self.claim = claim
         try:
             yield
