@@ -90,3 +90,17 @@ def test_a_batch_whose_output_fails_finishes_the_posts_in_flight(hostile, sandbo
     assert outcomes().count("succeeded") == sent and "unknown" not in outcomes(), outcomes()
     named = [p for p in pupils[:6] if p in done.stderr]
     assert len(named) == sent, done.stderr
+
+
+def test_the_json_error_after_a_failed_output_is_english_under_chinese(hostile, sandbox, monkeypatch):
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8")
+    fd = closed_pipe()
+    try:
+        done = wxpay(*TERMINATE, "--yes", "--json", stdout=fd)
+    finally:
+        os.close(fd)
+    assert done.returncode == 74, done.stderr
+    import json
+
+    message = json.loads(done.stderr)["error"]["message"]
+    assert message.startswith("output failed (") and "terminated: 张小明 (demo)" in message, message

@@ -144,7 +144,7 @@ def _output_failure(ctx: click.Context, exc: OSError):
     message = _("output failed ({reason}); the outcome is in the audit log").format(reason=reason)
     app = ctx.find_object(App)
     try:
-        output.error(OutputFailed(f"{message}: {sent}" if sent else message), as_json=bool(app and app.json_errors))
+        output.error(OutputFailed(message + ": " + sent if sent else message), as_json=bool(app and app.json_errors))
     except OSError:
         pass  # stderr is gone too: the exit code still says it
     ctx.exit(int(ExitStatus.OUTPUT_FAILED))

@@ -43,6 +43,14 @@ class Text(str):
     def __mod__(self, values) -> Text:
         return Text(str.__mod__(self, values), self.source % values)
 
+    # A sentence put together from pieces (a message plus what is known after it) keeps its
+    # English too, so JSON stays English whatever the language.
+    def __add__(self, other: str) -> Text:
+        return Text(str.__add__(self, other), self.source + english(other))
+
+    def __radd__(self, other: str) -> Text:
+        return Text(str.__add__(other, self), english(other) + self.source)
+
 
 def _(message: str) -> str:
     """The translation of `message` (an English sentence with `{named}` placeholders)."""

@@ -141,12 +141,13 @@ class SentTerminations:
         """'terminated: A, B; outcome not known: C' (empty when nothing was sent)."""
         done = [who for who, outcome in self.pupils.values() if outcome == "succeeded"]
         open_ = [who for who, outcome in self.pupils.values() if outcome != "succeeded"]
-        parts = []
+        said = ""
         if done:
-            parts.append(_("terminated: {pupils}").format(pupils=", ".join(done)))
+            said = _("terminated: {pupils}").format(pupils=", ".join(done))
         if open_:
-            parts.append(_("outcome not known: {pupils}").format(pupils=", ".join(open_)))
-        return "; ".join(parts)
+            unknown = _("outcome not known: {pupils}").format(pupils=", ".join(open_))
+            said = said + "; " + unknown if said else unknown
+        return said
 
 
 SENT = SentTerminations()  # one per process: what cli.py says when the output fails
