@@ -68,7 +68,17 @@ class View:
 
 
 def stdout_is_terminal() -> bool:
-    return sys.stdout.isatty()
+    return _isatty(sys.stdout)
+
+
+def _stdout():
+    """sys.stdout, or OSError(EBADF) when the process was started with stdout closed (`>&-`):
+    the same "output failed" as a closed pipe, never an AttributeError (cli.py)."""
+    if sys.stdout is None:
+        import errno
+
+        raise OSError(errno.EBADF, _("standard output is closed"))
+    return sys.stdout
 
 
 def resolve_format(explicit: str | None) -> str:
@@ -80,11 +90,13 @@ def resolve_format(explicit: str | None) -> str:
 
 def render(view: View, fmt: str, *, to_stderr: bool = False) -> None:
     """Print a view on stdout (or, for previews and prompts' context, on stderr)."""
+    if not to_stderr:
+        _stdout()
     if fmt == "json" and view.json_lines:
         for record in view.data:
             write_json_line(record)
     elif fmt == "json":
-        _write_json(view.data, pretty=view.pretty_json and sys.stdout.isatty())
+        _write_json(view.data, pretty=view.pretty_json and _isatty(sys.stdout))
     else:
         _render_table(view, to_stderr=to_stderr)
 
@@ -101,7 +113,7 @@ def _write_json(data: object, *, pretty: bool) -> None:
 def _write_utf8(text: str) -> None:
     """JSON is UTF-8 whatever stdout's encoding (a Windows console's, PYTHONIOENCODING=latin-1):
     a program reading it never meets another encoding, and wxpay never fails writing it."""
-    stream = sys.stdout
+    stream = _stdout()
     buffer = getattr(stream, "buffer", None)
     if buffer is None or (stream.encoding or "").lower().replace("-", "").replace("_", "") == "utf8":
         stream.write(text)
@@ -301,8 +313,9 @@ def help_page(page: str, color: bool | None = None) -> None:
 
 def text(data: str) -> None:
     """Text that is the command's result (a profile for a script to read), on stdout as it is."""
-    sys.stdout.write(data)
-    sys.stdout.flush()
+    stream = _stdout()
+    stream.write(data)
+    stream.flush()
 
 
 def error(exc: WxpayError, *, as_json: bool) -> None:
