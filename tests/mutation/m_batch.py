@@ -47,7 +47,7 @@ MUTATIONS = [
      '        if dry_run:',
      'a batch dry run skipping the CONTRACTED check'),
     ('wxpay_cli/flows/termination_batch.py',
-     '    check_local_state(audit, replay_memory, warn)  # refuse before asking, looking up or sending anything',
+     '    check_local_state(audit, replay_memory, warn, mchid)  # refuse before asking, looking up or sending anything',
      '    pass',
      'a batch termination without the audit check up front'),
     ('wxpay_cli/flows/batch_lines.py',

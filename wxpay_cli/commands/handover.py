@@ -54,7 +54,7 @@ def handover(app: App, out_user_id: str, organization_id: str, copy: bool, allow
                                hint=_("in scripts use `wxpay repayment-url` and `wxpay contract terminate --yes`"),
                                code="NOT_INTERACTIVE")
     app.output_format = "table"
-    check_local_state(app.audit(), app.replay_memory(), output.warn)
+    check_local_state(app.audit(), app.replay_memory())  # terminate_one names what was left open
     user = app.client().call(api.get_user(organization_id=organization_id, out_user_id=out_user_id)).data
     app.render(user_view(user))
     target = target_from_user(user, organization_id, out_user_id)

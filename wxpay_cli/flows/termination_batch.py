@@ -49,13 +49,14 @@ def plan(rows: list) -> Plan:
 
 
 def agree(the_plan: Plan, audit: AuditLog, *, dry_run: bool, yes: bool,
-          ask: Callable[[Plan], bool] | None, replay_memory=None, warn: Callable[[str], None] | None = None) -> None:
+          ask: Callable[[Plan], bool] | None, replay_memory=None, warn: Callable[[str], None] | None = None,
+          mchid: str | None = None) -> None:
     """Raise unless the run may go on: the audit log is writable, the replay memory usable, and
     the operator said yes (--yes, or `ask` answered on a terminal; None: no terminal). A dry
     run needs no consent."""
     if dry_run:
         return
-    check_local_state(audit, replay_memory, warn)  # refuse before asking, looking up or sending anything
+    check_local_state(audit, replay_memory, warn, mchid)  # refuse before asking, looking up or sending anything
     if yes:
         return
     if ask is None:
@@ -99,7 +100,7 @@ class RowWork:
         if self.dry_run:
             return await steps.run_async(client, termination.batch_row(target, dry_run=True))
         with termination.claimed(target):  # no other wxpay run of this user terminates them meanwhile
-            termination.settle_left_open(target)
+            await steps.run_async(client, termination.settle_left_open(target))
             return await steps.run_async(client, termination.batch_row(target, dry_run=False))
 
     async def _commit_audit(self, failure: WxpayError | None, result: dict | None = None) -> None:
