@@ -77,7 +77,7 @@ def test_a_link_on_a_wechat_pay_domain_is_shown(default_hosts, hostile, run):
 
 def test_allow_link_host_names_the_host_to_let_through(default_hosts, hostile, run):
     hostile.rewrite(LINK_PATH, lambda answer: {**answer, "repayment_url": EVIL})
-    assert run(*FETCH, "--json", "--allow-link-host", "pay.evil.example", expect=0).json["repayment_url"] == EVIL
+    assert run(*FETCH, "--json", "--allow-link-host", "Pay.Evil.Example", expect=0).json["repayment_url"] == EVIL
     hostile.rewrite(LINK_PATH, lambda answer: {**answer, "repayment_url": EVIL})
     run(*FETCH, "--json", "--allow-link-host", "evil.example", expect=1)  # a host, not a domain: exactly it
 

@@ -76,11 +76,12 @@ def _host_names(ctx: click.Context, param: click.Parameter, value: tuple[str, ..
     from wxpay_cli.wire.shapes import link_host
 
     hosts = []
-    for host in value:
-        if link_host(f"https://{host.strip()}/") != host.strip() or not host.strip():
+    for given in value:
+        host = given.strip().lower()
+        if not host or link_host(f"https://{host}/") != host:
             raise click.BadParameter(_("{host!r} is not a host name (give it as the link shows it, without "
-                                       "https:// or a path)").format(host=host), ctx=ctx, param=param)
-        hosts.append(host.strip().lower())
+                                       "https:// or a path)").format(host=given), ctx=ctx, param=param)
+        hosts.append(host)
     return tuple(hosts)
 
 
