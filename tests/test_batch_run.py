@@ -10,7 +10,7 @@ import time
 
 import pytest
 from batchrows import csv_rows, lines
-from terminal import start_batch
+from terminal import first_line, start_batch
 
 from wxpay_cli.flows import batch
 
@@ -204,7 +204,7 @@ def test_ctrl_c_writes_what_is_done_and_exits_130(sandbox, configure, pupils):
     for name in pupils[2:]:
         sandbox.inject("delay", seconds=0.3, path_contains=f"/{name}")
     proc = start_batch(["user", "show", "--batch", "-", "--concurrency", "1"], csv_rows(pupils))
-    first = proc.stdout.readline()
+    first = first_line(proc)
     proc.send_signal(signal.SIGINT)
     rest, err = proc.communicate(timeout=20)
     assert proc.returncode == 130, err
