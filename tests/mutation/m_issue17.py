@@ -98,9 +98,9 @@ MUTATIONS = [
      '        self.newest = max(self.newest, now)',
      '        pass',
      "a slice's newest time not kept (a nonce forgotten up to 75 s early)"),
-    ('wxpay_cli/local/nonces.py',
-     'fcntl.flock(self._lock, fcntl.LOCK_EX)',
-     'fcntl.flock(self._lock, fcntl.LOCK_SH)',
+    ('wxpay_cli/local/locks.py',
+     'fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)',
+     'fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)',
      'two runs in (and pruning) the shared nonce file under a shared lock'),
     # -- text from outside
     ('wxpay_cli/wire/client.py',
