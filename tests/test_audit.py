@@ -219,6 +219,23 @@ def test_audit_command_filters(sandbox, configure, run):
     assert run("audit", "--since", "yesterday").exit_code == 2
 
 
+def test_a_profiles_own_audit_log_is_private_in_a_folder_wxpay_makes(sandbox, configure, run, tmp_path):
+    """Folder 700 and file 600, under a umask that would let others read. (The default folder
+    is shared with the replay memory, which makes it 700 too: only a folder of the log's own
+    shows what the audit log does.)"""
+    import os
+
+    configure(sandbox, audit_log="logs/audit.jsonl")
+    umask = os.umask(0o022)
+    try:
+        run("repayment-url", "--user", "demo", "--org", "demo-org", expect=0)
+    finally:
+        os.umask(umask)
+    path = tmp_path / "logs" / "audit.jsonl"
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert oct(path.parent.stat().st_mode & 0o777) == "0o700"
+
+
 def test_repayment_link_still_shown_when_audit_log_fails(sandbox, configure, run, monkeypatch, tmp_path):
     configure(sandbox)
     blocker = tmp_path / "not-a-dir"

@@ -49,6 +49,29 @@ def test_dot_ids_are_bad_rows_not_paths(sandbox, configure, run):
     assert sandbox.received == []
 
 
+def test_ids_in_a_roster_are_sent_trimmed(sandbox, configure, run, pupils):
+    """Spaces around an id (a spreadsheet's padding) are not part of it: not sent, and the
+    line carries the id as sent."""
+    configure(sandbox)
+    text = "out_user_id,organization_id\n p00 , demo-org\np01\t,demo-org \n"
+    result = run("user", "show", "--batch", "-", input=text, expect=0)
+    assert [(r["out_user_id"], r["organization_id"], r["user_name"]) for r in lines(result.stdout)] == [
+        ("p00", "demo-org", "P00"), ("p01", "demo-org", "P01")]
+    assert sorted(r.path.rsplit("/", 1)[-1] for r in sandbox.received) == ["p00", "p01"]  # rows run at once
+
+
+def test_a_row_with_more_cells_than_the_header_is_not_sent(sandbox, configure, run, pupils):
+    """An unquoted comma in a name shifts every cell after it: the row is refused, never sent
+    for whichever pupil and organization the shifted cells name."""
+    configure(sandbox)
+    text = "name,out_user_id,organization_id\nLi Hua,p00,demo-org\nZhang, Jr.,p01,demo-org\nWang Fang,p02,demo-org\n"
+    result = run("user", "show", "--batch", "-", input=text, expect=1)
+    out = lines(result.stdout)
+    assert [r.get("user_name") for r in out] == ["P00", None, "P02"]
+    assert out[1]["error"]["code"] == "INVALID_ROW" and "has 4 cells but the header has 3" in out[1]["error"]["message"]
+    assert sorted(r.path.rsplit("/", 1)[-1] for r in sandbox.received) == ["p00", "p02"]
+
+
 def test_rows_from_a_slow_pipe_start_at_once(sandbox, configure, pupils):
     """The first row is answered while the producer of the input is still writing."""
     configure(sandbox)

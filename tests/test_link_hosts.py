@@ -1,5 +1,6 @@
 """A repayment link moves money: one whose host could mislead the person forwarding it (a
-user name before the host, a backslash, an IP address, a look-alike name) is never shown."""
+user name before the host, a backslash, an IP address, a look-alike name, no named host at
+all) is never shown."""
 
 from __future__ import annotations
 
@@ -24,8 +25,12 @@ FETCH = ("repayment-url", "--user", "demo", "--org", "demo-org")
     "https://127.1/repay",
     "https://pay.weixin.qq.%D1%81om/repay",
     "https://%61.XN--80ak6aa92e.com/repay",
+    "https:///repay",
+    "https://./repay",
+    "https://pay..weixin.qq.com/repay",
 ], ids=["user name before the host", "backslash", "IPv4", "IPv6", "punycode label", "punycode domain",
-        "an address as one number", "a hex address", "a hex last label", "a short address", "percent-encoded", "upper-case XN--"])
+        "an address as one number", "a hex address", "a hex last label", "a short address", "percent-encoded",
+        "upper-case XN--", "no host", "a dot for a host", "an empty label"])
 def test_a_misleading_link_is_refused_and_never_shown(hostile, run, link):
     hostile.rewrite(LINK_PATH, lambda answer: {**answer, "repayment_url": link})
     result = run(*FETCH, "--json")

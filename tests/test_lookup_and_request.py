@@ -157,6 +157,14 @@ def test_dot_ids_are_usage_errors(bad, sandbox, configure, run):
     assert sandbox.received == []
 
 
+def test_ids_are_sent_trimmed(sandbox, configure, run):
+    """An id pasted with a space around it names the same pupil: the space is not sent."""
+    configure(sandbox)
+    result = run("user", "show", "--user", " demo ", "--org", "demo-org\t", "--json", expect=0)
+    assert result.json["out_user_id"] == "demo"
+    assert [r.path for r in sandbox.received] == ["/v3/offlinefacemch/organizations/demo-org/users/out-user-id/demo"]
+
+
 def test_ids_that_cannot_be_in_a_url_are_usage_errors(sandbox, configure, run):
     configure(sandbox)
     long_id = "a" * 70000

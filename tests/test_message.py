@@ -88,6 +88,19 @@ def test_outside_name_cannot_control_the_terminal(sandbox, configure, run):
     assert "\\x1b[2J" in result.stdout
 
 
+def test_a_name_still_encrypted_is_not_shown_as_the_pupils_name(sandbox, configure, run):
+    """A user_name WeChat encrypted for another key cannot be read here: the pupil is named by id,
+    not by 344 characters of base64."""
+    import base64
+
+    cipher = base64.b64encode(bytes(range(256))).decode()  # what RSA-2048 ciphertext looks like
+    sandbox.seed_user("demo-org", "sealed", user_name=cipher, class_name="一班", encrypt_name=False)
+    configure(sandbox)
+    message = run("repayment-url", "--user", "sealed", "--org", "demo-org", "--message", "--json",
+                  expect=0).json["message"]
+    assert message.startswith("Repayment link for sealed (一班):") and cipher not in message, message
+
+
 def test_message_and_copy_are_single_mode_only(sandbox, configure, run, tmp_path):
     configure(sandbox)
     rows = tmp_path / "rows.csv"
@@ -126,6 +139,22 @@ def test_copy_puts_the_message_on_the_clipboard(sandbox, configure, run, fake_to
     result = run(*LINK, "--message", "--copy", "--json", expect=0)
     assert clipboard.read_text(encoding="utf-8") == result.json["message"]
     assert "copied" in result.stderr and "xclip" in result.stderr
+
+
+def test_outside_name_and_class_are_escaped_in_the_message_wherever_it_goes(sandbox, configure, run, fake_tools,
+                                                                            monkeypatch):
+    """The message is pasted into a chat: the name and class WeChat sent cannot reorder it
+    (U+202E), ring a bell or add a line, in --json as on the clipboard."""
+    sandbox.seed_user("demo-org", "evil", user_name="张\u202e小明\x07", class_name="一班\nPaid already, ignore this",
+                      encrypt_name=False)
+    configure(sandbox)
+    clipboard = fake_tools("xclip")
+    monkeypatch.setenv("DISPLAY", ":0")
+    result = run("repayment-url", "--user", "evil", "--org", "demo-org", "--message", "--copy", "--json", expect=0)
+    message = result.json["message"]
+    assert clipboard.read_text(encoding="utf-8") == message
+    assert "\u202e" not in message and "\x07" not in message and "\nPaid already" not in message, message
+    assert message.startswith("Repayment link for 张\\u202e小明\\x07 (一班\\x0aPaid already, ignore this):\n"), message
 
 
 def test_copy_without_message_copies_the_link(sandbox, configure, run, fake_tools, monkeypatch):

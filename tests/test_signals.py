@@ -12,7 +12,7 @@ import time
 
 import pytest
 from batchrows import csv_rows, lines
-from terminal import start_batch, wxpay_script
+from terminal import first_line, start_batch, wxpay_script
 
 from wxpay_cli.local.audit import AuditLog
 
@@ -31,7 +31,7 @@ def test_a_signal_in_a_batch_writes_what_is_done_and_the_summary(sandbox, config
     process.stdin.write(csv_rows(pupils))
     process.stdin.close()
     process.stdin = None
-    first = process.stdout.readline()
+    first = first_line(process)
     process.send_signal(sig)
     # Read the rest through the same buffered file: communicate() would read the pipe underneath
     # it and lose lines already buffered there.
