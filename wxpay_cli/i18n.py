@@ -83,6 +83,23 @@ def english_data(data: object) -> object:
     return data
 
 
+_chinese = None  # the Chinese catalog loaded for `in_chinese` while English is on
+
+
+def in_chinese(message: str) -> str:
+    """`message` as the Chinese catalog says it, whatever the language in force: for reading
+    back a word a person may type in either language (an audit filter)."""
+    global _chinese
+    if _catalog is not None:
+        return _catalog.gettext(message)
+    if _chinese is None:
+        import gettext
+
+        _chinese = gettext.translation(DOMAIN, os.path.join(os.path.dirname(__file__), "locale"),
+                                       languages=["zh_CN"], fallback=True)
+    return _chinese.gettext(message)
+
+
 # -- choosing the language ----------------------------------------------------
 
 
