@@ -89,6 +89,8 @@ def test_init_without_a_terminal_names_the_missing_flag(run, tmp_path, key_files
 
 @pytest.mark.parametrize("change, message", [
     ({"--mchid": "19x"}, "'19x' is not an mchid: it must be digits"),
+    ({"--mchid": "１９００００００01"}, "character 1 (１) is full-width: use half-width characters"),
+    ({"--mchid": "1900 000001"}, "character 5 is a space"),
     ({"--public-key-id": "12345"}, "'12345' does not look like a public key id PUB_KEY_ID_"),
     ({"--serial-no": "ABCDEF"}, "serial_no ABCDEF is not the serial of"),
     ({"--merchant-cert": None, "--serial-no": "XYZ"}, "'XYZ' is not a certificate serial_no in hex"),
@@ -205,6 +207,15 @@ def test_init_interactive_asks_with_defaults_and_validation(run, tmp_path, key_f
         "private_key": str(key_files["private_key"]), "merchant_cert": str(key_files["merchant_cert"]),
         "public_key_id": sandbox_keys.public_key_id, "public_key": str(key_files["public_key"]),
     }
+
+
+def test_init_asks_again_for_a_full_width_mchid_saying_so_in_chinese(run, tmp_path, key_files, sandbox_keys,
+                                                                     terminal):
+    answers = ["", "１９０００００００１", sandbox_keys.mchid, str(key_files["private_key"]),
+               str(key_files["merchant_cert"]), sandbox_keys.public_key_id, str(key_files["public_key"]), ""]
+    result = run("--lang", "zh", "config", "init", input="\n".join(answers) + "\n", expect=0)
+    assert "第 1 个字符“１”是全角字符" in result.stderr and "请改用半角字符" in result.stderr, result.stderr
+    assert written(tmp_path / "config.toml")["profiles"]["default"]["mchid"] == sandbox_keys.mchid
 
 
 def test_init_refuses_a_malformed_config_with_its_line(run, tmp_path, key_files, sandbox_keys):

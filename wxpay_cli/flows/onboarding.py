@@ -36,6 +36,11 @@ def _shaped(value: str, pattern: str, problem: str, hint: str | None = None) -> 
 
 
 def check_mchid(value: str) -> str:
+    from wxpay_cli.wire.api import typed_problem
+
+    problem = typed_problem(value.strip())
+    if problem:
+        raise ConfigError(_("{value!r} is not an mchid: {problem}").format(value=value.strip(), problem=problem))
     return _shaped(value.strip(), r"[0-9]+", _("is not an mchid: it must be digits"), _("the merchant id, e.g. \"1900000001\""))
 
 
