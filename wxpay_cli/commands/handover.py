@@ -12,7 +12,7 @@ from wxpay_cli.commands._options import (
     org_option,
     user_option,
 )
-from wxpay_cli.errors import OperationRefused
+from wxpay_cli.errors import Cancelled, OperationRefused
 from wxpay_cli.i18n import _
 from wxpay_cli.sanitise import for_terminal
 from wxpay_cli.terminal import output, prompt
@@ -61,7 +61,7 @@ def handover(app: App, out_user_id: str, organization_id: str, copy: bool, allow
     Termination(app.client(), app.profile(), app.audit()).check_terminable(target)
 
     if not prompt.confirm(_("Fetch the repayment link now?"), default=True):
-        raise OperationRefused(_("stopped before fetching the link: nothing was terminated"), code="ABANDONED")
+        raise Cancelled(_("cancelled before the link was fetched: nothing was terminated"), code="ABANDONED")
     link = fetch_link(app.client(), app.link_fetcher(allowed=allowed_hosts, confirm_host=link_host_question(app)),
                       out_user_id=out_user_id, organization_id=organization_id)
     view = repayment_view(app.profile(), link, out_user_id, organization_id, user)
@@ -77,7 +77,7 @@ def handover(app: App, out_user_id: str, organization_id: str, copy: bool, allow
         copy_and_tell(text, _("message"))
 
     if not prompt.confirm(_("Have you reached the family and forwarded the link?"), default=False):
-        raise OperationRefused(_("stopped before termination: nothing was terminated"), code="ABANDONED")
+        raise Cancelled(_("cancelled: the link was fetched, nothing was terminated"), code="ABANDONED")
     output.info("")
     # The pupil is looked up again: the call with the family may have taken a while,
     # and the termination must be decided on the state as it is now.

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from wxpay_cli.errors import AuditLogError, OperationRefused, VerificationError, WxpayError
+from wxpay_cli.errors import (
+    AuditLogError,
+    Cancelled,
+    OperationRefused,
+    VerificationError,
+    WxpayError,
+)
 from wxpay_cli.flows.steps import Steps
 from wxpay_cli.i18n import _
 from wxpay_cli.local.audit import AuditLog
@@ -59,8 +65,13 @@ class LinkFetcher:
         host = link_host(answer.data["repayment_url"])  # a named host: the shape check refused any other
         if host_expected(host, self.profile.link_hosts, self.allowed):
             return
-        if self.confirm_host is not None and self.confirm_host(host):
-            return
+        if self.confirm_host is not None:
+            if self.confirm_host(host):
+                return
+            refusal = Cancelled(_("cancelled: the link to {host} was not shown").format(host=for_terminal(host)),
+                                code=LINK_HOST)
+            refusal.request_id = answer.request_id
+            raise refusal
         refusal = OperationRefused(
             _("the link opens {host}, which is not one of WeChat Pay's domains (link_hosts: {domains}): "
               "it was not shown; if this host is expected, pass --allow-link-host {host}").format(

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from wxpay_cli.errors import WxpayError
+from wxpay_cli.errors import Cancelled, WxpayError
 from wxpay_cli.i18n import N_, _, current_language, english_data
 from wxpay_cli.sanitise import for_terminal, json_text, lines_for_terminal
 
@@ -312,6 +312,10 @@ def error(exc: WxpayError, *, as_json: bool) -> None:
         sys.stderr.flush()
         return
     message = lines_for_terminal(exc.message)
+    if isinstance(exc, Cancelled):  # the operator's own no: said as it is, not as an error
+        sys.stderr.write(_prefixed(message, YELLOW, sys.stderr) + "\n")
+        sys.stderr.flush()
+        return
     if exc.http_status is not None:
         # Error answers are not signed: what they say is WeChat's only if nothing rewrote it on the way.
         line = _("error: HTTP {status} {code}: {message} (unverified answer)").format(
