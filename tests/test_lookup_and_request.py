@@ -124,14 +124,15 @@ def test_handover_happy_path(sandbox, configure, run, terminal):
     assert "/sandbox/repay/" in result.stdout and "█" in result.stdout  # link and QR
     assert "TERMINATED" in result.stdout
     assert [(r.method, r.path.rsplit("/", 1)[-1]) for r in sandbox.received] == [
-        ("GET", "demo"), ("POST", "repayment-url"), ("GET", "demo"), ("GET", "demo"), ("POST", "terminate-contract"), ("GET", "demo"),
+        ("GET", "demo"), ("POST", "repayment-url"), ("GET", "organizations"),  # the school's name, for the message
+        ("GET", "demo"), ("GET", "demo"), ("POST", "terminate-contract"), ("GET", "demo"),
     ]
 
 
 @pytest.mark.parametrize("answers, sent", [
     ("n\n", ["GET"]),                               # no link wanted
-    ("y\nn\n", ["GET", "POST"]),                    # family not reached
-    ("y\ny\nn\n", ["GET", "POST", "GET"]),          # final confirmation refused
+    ("y\nn\n", ["GET", "POST", "GET"]),             # family not reached (the GET: the school's name)
+    ("y\ny\nn\n", ["GET", "POST", "GET", "GET"]),   # final confirmation refused
 ])
 def test_handover_can_be_abandoned_at_each_step(answers, sent, sandbox, configure, run, terminal):
     configure(sandbox)

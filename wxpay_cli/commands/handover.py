@@ -36,7 +36,7 @@ def handover(app: App, out_user_id: str, organization_id: str, copy: bool, allow
     Needs a terminal: scripts use `repayment-url` and `contract terminate --yes`.
     """
     from wxpay_cli.commands._views import repayment_view, target_view, terminated_view, user_view
-    from wxpay_cli.flows.links import fetch_link
+    from wxpay_cli.flows.links import fetch_link, find_school
     from wxpay_cli.flows.termination import (
         Consent,
         Termination,
@@ -45,7 +45,7 @@ def handover(app: App, out_user_id: str, organization_id: str, copy: bool, allow
         terminate_one,
     )
     from wxpay_cli.terminal.clipboard import copy_and_tell
-    from wxpay_cli.terminal.message import compose
+    from wxpay_cli.terminal.message import compose, wants_school
     from wxpay_cli.terminal.qr import LinkTooLong, terminal_text
     from wxpay_cli.wire import api
 
@@ -69,7 +69,9 @@ def handover(app: App, out_user_id: str, organization_id: str, copy: bool, allow
         view.blocks.append(terminal_text(link["repayment_url"]))
     except LinkTooLong as exc:
         output.warn(f"{exc.message}; {exc.hint}")
-    text = compose(link, out_user_id=out_user_id, organization_id=organization_id, user=user,
+    school = find_school(app.client(), organization_id=organization_id) \
+        if wants_school(app.profile().message_template) else None
+    text = compose(link, out_user_id=out_user_id, organization_id=organization_id, user=user, school=school,
                    template=app.profile().message_template)
     view.blocks += ["", _("Message to forward (paste it whole):"), text]
     app.render(view)

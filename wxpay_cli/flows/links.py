@@ -3,7 +3,7 @@
 A fetch is a flow (see steps.py), so single mode and batch mode share it. A
 link is still handed back when the audit log cannot be written: `on_audit_failure`
 is told once, and the caller warns. `find_pupil` decides which failures of the
-name-and-class lookup still let a link be shown.
+name-and-class lookup still let a link be shown; `find_school` the school's name for the message.
 """
 
 from __future__ import annotations
@@ -122,3 +122,16 @@ def find_pupil(client, *, out_user_id: str, organization_id: str) -> tuple[dict 
         raise
     except WxpayError as exc:
         return None, exc.code
+
+
+def find_school(client, *, organization_id: str) -> str | None:
+    """The school's name as WeChat has it (for the message to a family), or None when WeChat
+    will not say: the message then leaves it out. An answer that fails verification, or
+    names another organization, is raised: no message names a school it cannot vouch for."""
+    try:
+        name = client.call(api.get_organization(organization_id=organization_id)).data["organization_name"]
+    except VerificationError:
+        raise
+    except WxpayError:
+        return None
+    return name.strip() or None
