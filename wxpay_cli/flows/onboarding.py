@@ -44,6 +44,16 @@ def check_mchid(value: str) -> str:
     return _shaped(value.strip(), r"[0-9]+", _("is not an mchid: it must be digits"), _("the merchant id, e.g. \"1900000001\""))
 
 
+def check_operator(value: str) -> str:
+    """Who runs wxpay with the profile, as the audit log will name them: trimmed, checked."""
+    from wxpay_cli.local.config import operator_problem
+
+    problem = operator_problem(value.strip())
+    if problem:
+        raise ConfigError(problem)
+    return value.strip()
+
+
 def check_serial_no(value: str) -> str:
     """A serial typed or pasted from openssl (`serial=0A1B…`), in its canonical form."""
     try:
