@@ -199,6 +199,10 @@ def os_words(text: str) -> str:
             translated = translated.replace(os.strerror(number), _(words))
     for reason in _RESOLVER_REASONS:
         translated = translated.replace(reason, _("host name not found (DNS)"))
+    if translated != text:
+        import re
+
+        translated = re.sub(r"\[Errno -?\d+\] ", "", translated)  # the reason is said in words now
     return Text(translated, english(text)) if translated != text else text
 
 

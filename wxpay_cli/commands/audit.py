@@ -40,6 +40,11 @@ OUTCOMES = {"fetched": N_("fetched"), "failed": N_("failed"), "succeeded": N_("s
             "checked": N_("checked")}
 
 
+# The sentences wxpay writes into a record's `error` beside a code (flows/termination.py).
+RECORDED_PHRASES = {"confirmed by a later query": N_("confirmed by a later query"),
+                    "confirmed by re-query after": N_("confirmed by re-query after")}
+
+
 def parse_moment(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
     """A date or time, local when it has no offset; for --until a bare date means the end of that day."""
     if value is None:
@@ -77,10 +82,11 @@ def one_of(choices: dict[str, str]):
                 return recorded
         from wxpay_cli.sanitise import for_terminal
 
-        valid = _(", ").join(recorded if _(word) == recorded else _("{value} ({word})").format(value=recorded, word=_(word))
+        valid = _(", ").join(f"`{recorded}`" if _(word) == recorded
+                             else _("{value} ({word})").format(value=f"`{recorded}`", word=_(word))
                              for recorded, word in choices.items())
-        raise click.BadParameter(_("{value} is not one of: {valid}").format(value=for_terminal(value.strip()),
-                                                                           valid=valid))
+        raise click.BadParameter(_("'{value}' is not one of: {valid}").format(value=for_terminal(value.strip()),
+                                                                             valid=valid))
 
     return callback
 
@@ -91,11 +97,11 @@ def one_of(choices: dict[str, str]):
 @click.option("--org", "organization_id", metavar="ORGANIZATION_ID", callback=non_blank,
               help="Only this organization.")
 @click.option("--operation", metavar="NAME", callback=one_of(OPERATIONS),
-              help="Only this operation: repayment_url (link) or terminate, as recorded or as the table "
+              help="Only this operation: `repayment_url` (link) or `terminate`, as recorded or as the table "
                    "shows it, in either language.")
 @click.option("--outcome", metavar="NAME", callback=one_of(OUTCOMES),
-              help="Only this outcome, e.g. fetched, failed, succeeded, refused, declined, not_sent, or the "
-                   "word the table shows for it (被拒绝), in either language.")
+              help="Only this outcome, e.g. `fetched`, `failed`, `succeeded`, `refused`, `declined`, `not_sent`, "
+                   "or the word the table shows for it (被拒绝), in either language.")
 @click.option("--since", callback=parse_moment, metavar="DATE",
               help="Only records at or after DATE (ISO 8601; local time unless it has an offset).")
 @click.option("--until", callback=parse_moment, metavar="DATE",
@@ -177,6 +183,10 @@ def audit_view(records: list[dict], path: str) -> View:
         elif key == "outcome":
             value = record.get("outcome")
             value = _(OUTCOMES[value]) if value in OUTCOMES else value
+        elif key == "error" and isinstance(record.get("error"), str):
+            value = record["error"]
+            for phrase, words in RECORDED_PHRASES.items():  # the log's English, in the reader's words
+                value = value.replace(phrase, _(words))
         else:
             value = record.get(key)
         return for_terminal("" if value is None else value)

@@ -8,7 +8,7 @@ from wxpay_cli.app import App
 from wxpay_cli.commands._click import Group
 from wxpay_cli.commands._options import output_options
 from wxpay_cli.errors import WxpayError
-from wxpay_cli.i18n import _
+from wxpay_cli.i18n import N_, _
 from wxpay_cli.terminal import output, prompt
 from wxpay_cli.terminal.output import View
 from wxpay_cli.terminal.prompt import ask
@@ -178,6 +178,10 @@ def _load_key(path: str, asking: bool):
     return onboarding.check_private_key(path, password), False
 
 
+# Where a value came from, in words on a terminal (JSON keeps the recorded word).
+SOURCES = {"file": N_("file"), "env": N_("env"), "flag": N_("flag"), "default": N_("default"), "sandbox": N_("sandbox")}
+
+
 @config_group.command("show")
 @output_options
 @click.pass_obj
@@ -196,7 +200,8 @@ def show(app: App) -> None:
             data.setdefault("platform_certs", []).append(setting.to_dict())
         else:
             data[setting.name] = setting.to_dict()
-    rows = [(setting.name, setting.shown(), setting.source) for setting in settings]
+    rows = [(setting.name, setting.shown(), _(SOURCES[setting.source]) if setting.source in SOURCES else setting.source)
+            for setting in settings]
     app.render(View(data=data, rows=rows, columns=(_("setting"), _("value"), _("from")), title=_("Profile"), pretty_json=True))
 
 
