@@ -52,7 +52,7 @@ def default_template(with_class: bool, with_school: bool = False) -> str:
         purpose = _("Here is the link to repay the advance (垫资) made for {name} ({class_name}):")
     else:
         purpose = _("Here is the link to repay the advance (垫资) made for {name}:")
-    lines = (greeting, purpose, "{url}", _("(it opens {host})"),
+    lines = (greeting, purpose, "{url}", _("(opens: {host})"),
              _("Please open it in WeChat and repay before {expires}. "
                "If the link has expired, reply to this message and we will send a new one."))
     return Text("\n".join(lines), "\n".join(map(english, lines)))  # JSON keeps the English
