@@ -133,6 +133,39 @@ def test_filters(run, shanghai):
     assert run("audit", "--until", "tomorrow").exit_code == 2
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_filters_take_the_words_the_table_shows_in_either_language(run, lang):
+    write_log([record(1), record(2, operation="terminate", outcome="refused"),
+               record(3, operation="terminate", outcome="dry_run"), record(4, outcome="failed"),
+               record(5, operation="terminate", outcome="not_sent")])
+
+    def minutes(*args):
+        return [r["time"][14:16] for r in json_records(run("--lang", lang, "audit", "--json", *args))]
+
+    for word in ("refused", "REFUSED", "Refused", " 被拒绝 "):
+        assert minutes("--outcome", word) == ["02"], word
+    for word in ("dry_run", "dry run", "Dry-Run", "演练"):
+        assert minutes("--outcome", word) == ["03"], word
+    for word in ("not_sent", "not sent", "未发送"):
+        assert minutes("--outcome", word) == ["05"], word
+    for word in ("terminate", "解约", "TERMINATE"):
+        assert minutes("--operation", word) == ["05", "03", "02"], word
+    for word in ("repayment_url", "repayment-url", "link", "取链接"):
+        assert minutes("--operation", word) == ["04", "01"], word
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_an_unknown_filter_word_is_a_usage_error_listing_the_valid_ones(run, lang):
+    write_log([record(1)])
+    result = run("--lang", lang, "audit", "--outcome", "rejected", expect=2)
+    assert "rejected" in result.stderr
+    assert all(value in result.stderr for value in ("fetched", "refused", "dry_run", "not_sent", "declined"))
+    if lang == "zh":
+        assert "被拒绝" in result.stderr and "已获取" in result.stderr, result.stderr
+    result = run("--lang", lang, "audit", "--operation", "refund", expect=2)
+    assert "repayment_url" in result.stderr and "terminate" in result.stderr
+
+
 def test_default_limit_is_50_on_a_terminal_only(run, monkeypatch):
     write_log([record(n % 60, out_user_id=f"p{n}") for n in range(60)])
     assert len(json_records(run("audit"))) == 60  # a pipe gets every record

@@ -72,6 +72,18 @@ def test_a_row_with_more_cells_than_the_header_is_not_sent(sandbox, configure, r
     assert sorted(r.path.rsplit("/", 1)[-1] for r in sandbox.received) == ["p00", "p02"]
 
 
+def test_full_width_ids_and_spaces_inside_are_invalid_rows_saying_where(sandbox, configure, run, pupils):
+    configure(sandbox)
+    text = ("out_user_id,organization_id,姓名\r\n" "ｐ００,demo-org,张三\r\n" "p0 1,demo-org,李四\r\n"
+            "p02,demo-org,王五\r\n" " p03 ,demo-org,赵六\r\n")
+    result = run("--lang", "zh", "repayment-url", "--batch", "-", "--format", "csv", input=text, expect=1)
+    rows = result.stdout.lstrip("\ufeff").splitlines()[1:]
+    assert rows[0].startswith("ｐ００,demo-org,张三,") and "第 1 个字符" in rows[0] and "请改用半角字符" in rows[0]
+    assert rows[1].startswith("p0 1,demo-org,李四,") and "第 3 个字符" in rows[1] and "请改用半角字符" in rows[1]
+    assert "INVALID_ROW" not in rows[2] + rows[3]  # spaces around an id are trimmed, as ever
+    assert [r.json["out_user_id"] for r in sandbox.received] == ["p02", "p03"]
+
+
 def test_rows_from_a_slow_pipe_start_at_once(sandbox, configure, pupils):
     """The first row is answered while the producer of the input is still writing."""
     configure(sandbox)

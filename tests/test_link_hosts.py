@@ -96,6 +96,13 @@ def test_on_a_terminal_the_operator_confirms_an_unusual_host(default_hosts, host
     assert result.exit_code == (0 if shown else 1), result.stderr
 
 
+def test_no_to_an_unusual_host_is_the_operators_cancellation(default_hosts, hostile, run, terminal):
+    hostile.rewrite(LINK_PATH, lambda data: {**data, "repayment_url": EVIL})
+    result = run("--lang", "zh", *FETCH, "--format", "table", input="否\n", env={"COLUMNS": "200"}, expect=1)
+    assert "已取消" in result.stderr and "错误" not in result.stderr, result.stderr
+    assert EVIL not in result.stdout
+
+
 def test_a_batch_row_with_an_unusual_host_is_that_rows_error(default_hosts, hostile, run, tmp_path):
     rows = tmp_path / "rows.csv"
     rows.write_text("out_user_id,organization_id\ndemo,demo-org\ndemo-2,demo-org\n")

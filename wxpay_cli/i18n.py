@@ -91,6 +91,23 @@ def english_data(data: object) -> object:
     return data
 
 
+_chinese = None  # the Chinese catalog loaded for `in_chinese` while English is on
+
+
+def in_chinese(message: str) -> str:
+    """`message` as the Chinese catalog says it, whatever the language in force: for reading
+    back a word a person may type in either language (an audit filter)."""
+    global _chinese
+    if _catalog is not None:
+        return _catalog.gettext(message)
+    if _chinese is None:
+        import gettext
+
+        _chinese = gettext.translation(DOMAIN, os.path.join(os.path.dirname(__file__), "locale"),
+                                       languages=["zh_CN"], fallback=True)
+    return _chinese.gettext(message)
+
+
 # -- choosing the language ----------------------------------------------------
 
 
@@ -190,6 +207,10 @@ def os_words(text: str) -> str:
             translated = translated.replace(os.strerror(number), _(words))
     for reason in _RESOLVER_REASONS:
         translated = translated.replace(reason, _("host name not found (DNS)"))
+    if translated != text:
+        import re
+
+        translated = re.sub(r"\[Errno -?\d+\] ", "", translated)  # the reason is said in words now
     return Text(translated, english(text)) if translated != text else text
 
 

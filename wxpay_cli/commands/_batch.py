@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from wxpay_cli.app import App
-from wxpay_cli.flows.batch_lines import ERROR_COLUMNS, Operation
+from wxpay_cli.flows.batch_lines import ERROR_COLUMNS, OPERATIONS, Operation
+from wxpay_cli.i18n import N_
 from wxpay_cli.terminal import output
 
 
@@ -18,10 +19,23 @@ def open_input(app: App, stream, operation: Operation, *, encoding: str | None =
                       encoding=encoding, announce=output.info)
 
 
+# What a batch table (--format table) shows of each operation's results: what a person
+# checks row by row, and the values shown whole below the table (a link); CSV and JSON
+# lines keep every result.
+TABLE_COLUMNS = {
+    "repayment-url": (("expire_at",), (("repayment_url", N_("Repayment links (forward each whole):")),)),
+    "user show": (("user_name", "student_info.class_name", "staff_info.occupation", "contract_state"), ()),
+    "contract terminate": (("user_name", "class_name", "contract_state", "note"), ()),
+}
+
+
 def writer_for(app: App, source, operation: Operation):
-    """CSV with --format csv, else JSON lines (also on a terminal)."""
+    """CSV with --format csv, a table with --format table, else JSON lines (also on a terminal)."""
     if app.format == "csv":
         return output.CsvWriter(lambda: source.columns, operation.columns, ERROR_COLUMNS)
+    if app.output_format == "table":  # asked for: the default on a terminal stays JSON lines
+        columns, whole = next(shown for name, shown in TABLE_COLUMNS.items() if OPERATIONS[name] is operation)
+        return output.TableWriter(lambda: source.columns, columns, whole)
     return output.JsonLinesWriter()
 
 
@@ -41,8 +55,20 @@ def run_batch(app: App, stream, work: Callable[[object, object], Awaitable[dict]
     if source is None:
         source = open_input(app, stream, operation, encoding=encoding)
     total = len(rows) if rows is not None else source.total
-    with audit.held_open() if audit is not None else nullcontext():
-        summary = batch.run(source if rows is None else rows, work, concurrency=concurrency, total=total,
-                            writer=writer or writer_for(app, source, operation), claims=claims, operation=operation,
-                            make_client=lambda: app.async_client(concurrency=concurrency, rate=rate))
+    writer = writer or writer_for(app, source, operation)
+    summary = None
+    try:
+        with audit.held_open() if audit is not None else nullcontext():
+            summary = batch.run(source if rows is None else rows, work, concurrency=concurrency, total=total,
+                                writer=writer, claims=claims, operation=operation,
+                                make_client=lambda: app.async_client(concurrency=concurrency, rate=rate))
+    finally:
+        close = getattr(writer, "close", None)  # a table is drawn when the run ends, however it ends
+        if close is not None:
+            try:
+                close()
+            except OSError as exc:
+                if summary is None:
+                    raise
+                summary.output_failed = summary.output_failed or exc
     batch.finish(summary)

@@ -40,6 +40,11 @@ OUTCOMES = {"fetched": N_("fetched"), "failed": N_("failed"), "succeeded": N_("s
             "checked": N_("checked")}
 
 
+# The sentences wxpay writes into a record's `error` beside a code (flows/termination.py).
+RECORDED_PHRASES = {"confirmed by a later query": N_("confirmed by a later query"),
+                    "confirmed by re-query after": N_("confirmed by re-query after")}
+
+
 def parse_moment(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
     """A date or time, local when it has no offset; for --until a bare date means the end of that day."""
     if value is None:
@@ -54,8 +59,36 @@ def parse_moment(ctx: click.Context, param: click.Parameter, value: str | None) 
     return moment
 
 
-def lower(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    return value.strip().lower() if value is not None else None
+def _folded(text: str) -> str:
+    """How a typed word is compared: full-width folded, any case, `-` or a space for `_`."""
+    import unicodedata
+
+    return "_".join(unicodedata.normalize("NFKC", text).casefold().replace("-", " ").replace("_", " ").split())
+
+
+def one_of(choices: dict[str, str]):
+    """A callback taking a recorded value (`refused`) or the word a table shows for it, in
+    either language (`被拒绝`), in any case; it gives the recorded value. Any other word is a
+    usage error listing the valid ones."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from wxpay_cli.i18n import in_chinese
+
+        typed = _folded(value)
+        for recorded, word in choices.items():
+            if typed in {_folded(recorded), _folded(word), _folded(in_chinese(word))}:
+                return recorded
+        from wxpay_cli.sanitise import for_terminal
+
+        valid = _(", ").join(f"`{recorded}`" if _(word) == recorded
+                             else _("{value} ({word})").format(value=f"`{recorded}`", word=_(word))
+                             for recorded, word in choices.items())
+        raise click.BadParameter(_("'{value}' is not one of: {valid}").format(value=for_terminal(value.strip()),
+                                                                             valid=valid))
+
+    return callback
 
 
 @click.command("audit", cls=Command)
@@ -63,9 +96,12 @@ def lower(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
               help="Only this pupil (out_user_id or user_id).")
 @click.option("--org", "organization_id", metavar="ORGANIZATION_ID", callback=non_blank,
               help="Only this organization.")
-@click.option("--operation", metavar="NAME", callback=lower, help="Only this operation: repayment_url or terminate.")
-@click.option("--outcome", metavar="NAME", callback=lower,
-              help="Only this outcome, e.g. fetched, failed, succeeded, refused, unknown.")
+@click.option("--operation", metavar="NAME", callback=one_of(OPERATIONS),
+              help="Only this operation: `repayment_url` (link) or `terminate`, as recorded or as the table "
+                   "shows it, in either language.")
+@click.option("--outcome", metavar="NAME", callback=one_of(OUTCOMES),
+              help="Only this outcome, e.g. `fetched`, `failed`, `succeeded`, `refused`, `declined`, `not_sent`, "
+                   "or the word the table shows for it (被拒绝), in either language.")
 @click.option("--since", callback=parse_moment, metavar="DATE",
               help="Only records at or after DATE (ISO 8601; local time unless it has an offset).")
 @click.option("--until", callback=parse_moment, metavar="DATE",
@@ -147,6 +183,10 @@ def audit_view(records: list[dict], path: str) -> View:
         elif key == "outcome":
             value = record.get("outcome")
             value = _(OUTCOMES[value]) if value in OUTCOMES else value
+        elif key == "error" and isinstance(record.get("error"), str):
+            value = record["error"]
+            for phrase, words in RECORDED_PHRASES.items():  # the log's English, in the reader's words
+                value = value.replace(phrase, _(words))
         else:
             value = record.get(key)
         return for_terminal("" if value is None else value)

@@ -217,7 +217,7 @@ class BatchInput:
             seen.add(name)
         missing = [key for key in self.required if key not in seen]
         if self.one_of and not any(key in seen for key in self.one_of):
-            missing.append(" or ".join(self.one_of))
+            missing.append(_either(self.one_of))
         if missing:
             found = ",".join(for_terminal(name) for name in header) or _("(nothing)")
             expected = ",".join(self.required + self.one_of[:1])
@@ -318,7 +318,7 @@ class BatchInput:
         columns.update(values)  # the keys as sent: trimmed, integers as text
         missing = [key for key in self.required if key not in values]
         if self.one_of and not any(key in values for key in self.one_of):
-            missing.append(" or ".join(self.one_of))
+            missing.append(_either(self.one_of))
         if missing:
             return Row(number, values, _("missing {keys}").format(keys=", ".join(missing)), columns=columns,
                        line=line)
@@ -329,6 +329,14 @@ class BatchInput:
                 return Row(number, short, _("{key} cannot be an id: {problem}").format(key=key, problem=problem),
                            columns={**columns, **short}, line=line)
         return Row(number, values, columns=columns, line=line)
+
+
+def _either(names: tuple[str, ...]) -> str:
+    """'out_user_id or user_id' in the operator's language (its English kept for JSON)."""
+    text = names[0]
+    for name in names[1:]:
+        text = _("{first} or {second}").format(first=text, second=name)
+    return text
 
 
 def _normal(name: str) -> str:

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 
 from wxpay_cli.errors import (
     AuditLogError,
+    Cancelled,
     ConfigError,
     InternalError,
     Interrupted,
@@ -207,7 +208,7 @@ def terminate_one(client, profile: Profile, audit: AuditLog, *, organization_id:
                 )
             if not consent.ask(target):
                 termination.record(target, "declined")
-                raise OperationRefused(_("not confirmed: nothing was terminated"), code="NOT_CONFIRMED")
+                raise Cancelled(_("cancelled: nothing was terminated"), code="NOT_CONFIRMED")
         return target, steps.run(client, termination.run(target))
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from wxpay_cli.errors import AuditLogError, OperationRefused, WxpayError
+from wxpay_cli.errors import AuditLogError, Cancelled, OperationRefused, WxpayError
 from wxpay_cli.flows import batch, steps
 from wxpay_cli.flows.termination import Termination, check_local_state
 from wxpay_cli.i18n import _
@@ -63,7 +63,7 @@ def agree(the_plan: Plan, audit: AuditLog, *, dry_run: bool, yes: bool,
         raise OperationRefused(_("a batch termination off a terminal needs --yes: nothing was sent"),
                                hint=_("check the summary above, or try --dry-run first"), code="NOT_CONFIRMED")
     if not ask(the_plan):
-        raise OperationRefused(_("not confirmed: nothing was terminated"), code="NOT_CONFIRMED")
+        raise Cancelled(_("cancelled: nothing was terminated"), code="NOT_CONFIRMED")
 
 
 class RowWork:

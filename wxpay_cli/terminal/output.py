@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from wxpay_cli.errors import WxpayError
+from wxpay_cli.errors import Cancelled, WxpayError
 from wxpay_cli.i18n import N_, _, current_language, english_data
 from wxpay_cli.sanitise import for_terminal, json_text, lines_for_terminal
 
@@ -325,6 +325,10 @@ def error(exc: WxpayError, *, as_json: bool) -> None:
         sys.stderr.flush()
         return
     message = lines_for_terminal(exc.message)
+    if isinstance(exc, Cancelled):  # the operator's own no: said as it is, not as an error
+        sys.stderr.write(_prefixed(message, YELLOW, sys.stderr) + "\n")
+        sys.stderr.flush()
+        return
     if exc.http_status is not None:
         # Error answers are not signed: what they say is WeChat's only if nothing rewrote it on the way.
         line = _("error: HTTP {status} {code}: {message} (unverified answer)").format(
@@ -483,6 +487,82 @@ class CsvWriter:
             cell = _cell(value, from_input=name in record.carried)
             cells.append(for_terminal(cell) if self._on_terminal else cell)
         self._writer.writerow(cells)
+
+
+class TableWriter:
+    """Batch output as a table for a person to read (`--format table`): the input's columns,
+    then the results named in `result_columns` (CSV and JSON keep them all), then the error
+    as `CODE: message`; a column empty in every row is left out. The values of the columns
+    in `whole` ((name, label): a link) are printed below the table under their label, one a
+    line, after the row's first input value. Drawn when the run ends (`close`), the rows
+    finished before an interruption included: one line a row when that fits the terminal,
+    else one block a row (a label and its value a line). Nothing is ever cut."""
+
+    def __init__(self, input_columns, result_columns: tuple[str, ...], whole: tuple[tuple[str, str], ...] = ()):
+        self._input_columns = input_columns
+        self.result_columns = result_columns
+        self.whole = whole
+        self.records: list[dict] = []
+
+    def write(self, record: dict) -> None:
+        self.records.append(record)
+
+    def close(self) -> None:
+        if not self.records:
+            return
+        from rich import box
+        from rich.cells import cell_len
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text
+
+        given = [name for name in (self._input_columns() or []) if name != "error"]
+        names = [*given, *(c for c in self.result_columns if c not in given)]
+        shown = [name for name in names if any(_lookup(record, name) not in (None, "") for record in self.records)]
+        failed = any(isinstance(record.get("error"), dict) for record in self.records)
+        headings = [for_terminal(name) for name in shown] + ([_("Error")] if failed else [])
+        rows = []
+        for record in self.records:
+            row = [_table_cell(_table_value(_lookup(record, name)), Text) for name in shown]
+            if failed:
+                error = record.get("error")
+                row.append(_table_cell(f"{error.get('code')}: {error.get('message')}" if isinstance(error, dict)
+                                       else "", Text))
+            rows.append(row)
+        console = Console(highlight=False, no_color=not colour_on(sys.stdout) or None)
+        widths = [max(cell_len(heading), *(cell_len(row[index].plain) for row in rows))
+                  for index, heading in enumerate(headings)]
+        if sum(width + 3 for width in widths) + 1 <= console.width:  # one line a row fits
+            table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+            for heading in headings:
+                table.add_column(heading, no_wrap=True)
+            for row in rows:
+                table.add_row(*row)
+        else:  # one block a row: each value on its own line, folded only if longer than the terminal
+            table = Table(box=box.SIMPLE_HEAD, show_header=False, pad_edge=False)
+            table.add_column(style="bold", no_wrap=True)
+            table.add_column(overflow="fold")
+            for row in rows:
+                for heading, cell in zip(headings, row, strict=True):
+                    if cell.plain:
+                        table.add_row(heading, cell)
+                table.add_section()
+        console.print(table)
+        for name, label in self.whole:
+            values = [(record.get(given[0]) if given else "", record.get(name)) for record in self.records]
+            if any(value for _key, value in values):
+                # a link on a line of its own, whole: the terminal wraps it, so a copy is exact
+                console.print(Text(lines_for_terminal("\n".join(
+                    [_(label), *(f"{key}  {value}" for key, value in values if value)]))), soft_wrap=True)
+        console.file.flush()
+
+
+def _table_value(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return value
 
 
 def _lookup(record: dict, name: str) -> object:
