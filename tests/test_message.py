@@ -154,7 +154,7 @@ def test_a_name_still_encrypted_is_not_shown_as_the_pupils_name(sandbox, configu
     configure(sandbox)
     message = run("repayment-url", "--user", "sealed", "--org", "demo-org", "--message", "--json",
                   expect=0).json["message"]
-    assert message.startswith("Repayment link for sealed (一班):") and cipher not in message, message
+    assert "made for sealed (一班):\n" in message and cipher not in message, message
 
 
 def test_message_and_copy_are_single_mode_only(sandbox, configure, run, tmp_path):
@@ -210,7 +210,7 @@ def test_outside_name_and_class_are_escaped_in_the_message_wherever_it_goes(sand
     message = result.json["message"]
     assert clipboard.read_text(encoding="utf-8") == message
     assert "\u202e" not in message and "\x07" not in message and "\nPaid already" not in message, message
-    assert message.startswith("Repayment link for 张\\u202e小明\\x07 (一班\\x0aPaid already, ignore this):\n"), message
+    assert "made for 张\\u202e小明\\x07 (一班\\x0aPaid already, ignore this):\n" in message, message
 
 
 def test_copy_without_message_copies_the_link(sandbox, configure, run, fake_tools, monkeypatch):
