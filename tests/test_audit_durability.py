@@ -257,6 +257,6 @@ def test_a_failed_row_whose_audit_line_cannot_be_made_durable_stops_the_batch(sa
     monkeypatch.setattr(audit.os, "fsync", fsync)
     result = run("contract", "terminate", "--batch", "-", "--yes",
                  input="out_user_id,organization_id\ndemo-terminated,demo-org\n", expect=3)
-    assert "stopped at row 1" in result.stderr, result.stderr
+    assert "stopped at row 2" in result.stderr, result.stderr  # the row below the header
     assert "not CONTRACTED" in result.stderr and "Input/output error" in result.stderr, result.stderr
     assert terminations(sandbox) == []

@@ -10,12 +10,13 @@ from wxpay_cli.terminal import output
 
 
 def open_input(app: App, stream, operation: Operation, *, encoding: str | None = None):
-    """The checked input (its CSV header read now, before anything is sent)."""
+    """The checked input (its header read now, before anything is sent)."""
     from wxpay_cli.flows.batch_input import BatchInput
 
     app.credentials()  # a configuration problem stops here, before any input is read
     return BatchInput(stream, required=operation.required, one_of=operation.one_of, drop=operation.results,
-                      encoding=encoding, announce=output.info)
+                      encoding=encoding, sheet=app.batch_sheet, accept_numeric_ids=app.accept_numeric_ids,
+                      announce=output.info, warn=output.warn)
 
 
 def writer_for(app: App, source, operation: Operation):

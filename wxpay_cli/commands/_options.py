@@ -117,18 +117,33 @@ def finite_rate(ctx: click.Context, param: click.Parameter, value):
     return value
 
 
+def _on_app(ctx: click.Context, param: click.Parameter, value):
+    """Keep a batch option on the App (commands/_batch.py reads it), not in the command's arguments."""
+    setattr(ctx.ensure_object(App), param.name, value)
+    return value
+
+
 def batch_options(command):
-    """`--batch FILE|-`, `--concurrency N` and `--rate R`, for commands that take many rows."""
+    """`--batch FILE|-` and how to read it (`--encoding`, `--sheet`, `--accept-numeric-ids`),
+    `--concurrency N` and `--rate R`, for commands that take many rows."""
+    command = click.option("--accept-numeric-ids", "accept_numeric_ids", is_flag=True, expose_value=False,
+                           callback=_on_app,
+                           help="With --batch FILE.xlsx: take ids typed as numbers (whole, at most 15 digits) as "
+                                "they are. Without it such a row is refused: a number has lost any leading 0, "
+                                "and 0012345 saved as 12345 names another pupil.")(command)
+    command = click.option("--sheet", "batch_sheet", metavar="NAME", expose_value=False, callback=_on_app,
+                           help="With --batch FILE.xlsx: read the sheet NAME (default: the first).")(command)
     command = click.option("--rate", type=FloatRange(min=0.1), metavar="R", callback=finite_rate,
                            help="With --batch: at most R requests per second.")(command)
     command = click.option("--concurrency", type=IntRange(1, 256), default=8, show_default=True, metavar="N",
                            help="With --batch: rows worked on at once.")(command)
     command = click.option("--encoding", metavar="NAME",
-                           help="With --batch: the input's encoding (default: UTF-8, else GB18030 when the "
-                                "file is not UTF-8).")(command)
+                           help="With --batch: the encoding of a text input (default: UTF-8, else GB18030 when "
+                                "the file is not UTF-8; UTF-16 when it starts with its BOM).")(command)
     command = click.option("--batch", "batch_input", type=InputFile("rb"), metavar="FILE|-",
-                           help="Take rows from a CSV (with header) or JSON-lines file, or - for stdin; "
-                                "print one line per row, in input order, with the input's columns.")(command)
+                           help="Take rows from an Excel workbook (.xlsx), a CSV (with header) or JSON-lines "
+                                "file, or - for stdin; print one line per row, in input order, with the "
+                                "input's columns.")(command)
     return command
 
 
@@ -140,6 +155,10 @@ def single_or_batch(batch_input, required: dict[str, object], extras: dict[str, 
         raise click.UsageError(_("--format csv is for batches: give --batch FILE"))
     if batch_input is None and click.get_current_context().params.get("encoding"):
         raise click.UsageError(_("--encoding is for batches: give --batch FILE"))
+    if batch_input is None and app is not None and app.batch_sheet is not None:
+        raise click.UsageError(_("--sheet is for batches: give --batch FILE.xlsx"))
+    if batch_input is None and app is not None and app.accept_numeric_ids:
+        raise click.UsageError(_("--accept-numeric-ids is for batches: give --batch FILE.xlsx"))
     if batch_input is not None:
         given = [flag for flag, value in {**required, **(extras or {})}.items() if value]
         if given:
