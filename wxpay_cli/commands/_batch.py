@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from wxpay_cli.app import App
+from wxpay_cli.commands._options import output_file
 from wxpay_cli.flows.batch_lines import ERROR_COLUMNS, Operation
+from wxpay_cli.i18n import _
 from wxpay_cli.terminal import output
 
 
@@ -20,10 +22,26 @@ def open_input(app: App, stream, operation: Operation, *, encoding: str | None =
 
 
 def writer_for(app: App, source, operation: Operation):
-    """CSV with --format csv, else JSON lines (also on a terminal)."""
-    if app.format == "csv":
-        return output.CsvWriter(lambda: source.columns, operation.columns, ERROR_COLUMNS)
-    return output.JsonLinesWriter()
+    """CSV with --format csv, a workbook with --format xlsx, else JSON lines (also on a terminal);
+    to -o FILE (its temporary file made now, before any row) or stdout."""
+    out = output_file(app)
+    if app.format in ("csv", "xlsx"):
+        return output.records_writer(app.format, out, input_columns=lambda: source.columns,
+                                     result_columns=operation.columns, error_columns=ERROR_COLUMNS,
+                                     title=_("results"))
+    return output.JsonLinesWriter(out)
+
+
+def close_writer(writer, summary) -> None:
+    """The run is over: the writer's file takes its name (the rows written, also after Ctrl-C), unless
+    writing already failed; a failure now is the run's output failure (batch.finish reports it)."""
+    if summary.output_failed is not None:
+        getattr(writer, "abandon", lambda: None)()
+        return
+    try:
+        getattr(writer, "finish", lambda: None)()
+    except OSError as exc:
+        summary.output_failed = exc
 
 
 def run_batch(app: App, stream, work: Callable[[object, object], Awaitable[dict]], operation: Operation, *,
@@ -42,8 +60,18 @@ def run_batch(app: App, stream, work: Callable[[object, object], Awaitable[dict]
     if source is None:
         source = open_input(app, stream, operation, encoding=encoding)
     total = len(rows) if rows is not None else source.total
-    with audit.held_open() if audit is not None else nullcontext():
-        summary = batch.run(source if rows is None else rows, work, concurrency=concurrency, total=total,
-                            writer=writer or writer_for(app, source, operation), claims=claims, operation=operation,
-                            make_client=lambda: app.async_client(concurrency=concurrency, rate=rate))
+    writer = writer or writer_for(app, source, operation)
+    try:
+        with audit.held_open() if audit is not None else nullcontext():
+            summary = batch.run(source if rows is None else rows, work, concurrency=concurrency, total=total,
+                                writer=writer, claims=claims, operation=operation,
+                                make_client=lambda: app.async_client(concurrency=concurrency, rate=rate))
+    except BaseException:
+        # Stopped outside the run's own handling (a signal before the loop, a bug): the rows written so far.
+        try:
+            getattr(writer, "finish", lambda: None)()
+        except OSError:
+            pass
+        raise
+    close_writer(writer, summary)
     batch.finish(summary)
