@@ -36,10 +36,11 @@ def excel_gbk_roster(path, rows=ROSTER):
     return path
 
 
-def workbook(path, rows, *, title="名单", sheets=(), formats=None):
+def workbook(path, rows, *, title="名单", sheets=(), formats=None, hidden=()):
     """A workbook as Excel saves one: `rows` on its first sheet `title` (None: a blank row), each
     value a cell as typed (a str a text cell, an int or a float a number cell); `sheets`: more
-    (title, rows) after it; `formats`: {(row, column): number format} of the first sheet (1-based)."""
+    (title, rows) after it; `formats`: {(row, column): number format} of the first sheet (1-based);
+    `hidden`: the titles of sheets Excel does not show."""
     from openpyxl import Workbook
 
     book = Workbook()
@@ -52,6 +53,9 @@ def workbook(path, rows, *, title="名单", sheets=(), formats=None):
                     cell = sheet.cell(row=number, column=column, value=value)
                     if index == 0 and formats and (number, column) in formats:
                         cell.number_format = formats[(number, column)]
+    for sheet in book.worksheets:
+        if sheet.title in hidden:
+            sheet.sheet_state = "hidden"
     book.save(path)
     return path
 

@@ -4,6 +4,7 @@ JSON values, encodings, ids), each refused in place or before anything is sent."
 
 from __future__ import annotations
 
+import datetime
 import json
 import subprocess
 
@@ -215,7 +216,9 @@ def test_the_hint_for_ids_typed_as_numbers_is_in_chinese(sandbox, configure, run
     (4403052015010112, "more than 15 digits"),  # 16 digits: Excel keeps 15 of them
     (4.40305201501012e17, "more than 15 digits"),  # what Excel keeps of 440305201501011234
     (-12345, "negative"),
-], ids=["decimal", "16-digits", "scientific", "negative"])
+    (datetime.datetime(2024, 1, 17), "a date"),  # 20240117 typed as 2024/1/17
+    (True, "true/false"),
+], ids=["decimal", "16-digits", "scientific", "negative", "date", "bool"])
 def test_numbers_that_cannot_be_ids_are_refused_even_when_numbers_are_accepted(
         sandbox, configure, run, tmp_path, value, words):
     configure(sandbox)
@@ -272,6 +275,16 @@ def test_another_sheet_is_chosen_by_name(sandbox, configure, run, pupils, tmp_pa
     assert sent(sandbox) == ["p01"]
 
 
+def test_a_hidden_first_sheet_is_not_the_one_read(sandbox, configure, run, pupils, tmp_path):
+    """The operator sees the second sheet first: that is the roster, not a hidden one."""
+    configure(sandbox)
+    path = workbook(tmp_path / "名单.xlsx", [["out_user_id", "organization_id"], ["p00", "demo-org"]],
+                    title="旧名单", hidden=("旧名单",),
+                    sheets=[("名单", [["out_user_id", "organization_id"], ["p01", "demo-org"]])])
+    result = run("user", "show", "--batch", str(path), expect=0)
+    assert [r["out_user_id"] for r in lines(result.stdout)] == ["p01"] and sent(sandbox) == ["p01"]
+
+
 def test_encoding_does_not_apply_to_a_workbook(sandbox, configure, run, pupils, tmp_path):
     configure(sandbox)
     path = workbook(tmp_path / "名单.xlsx", [["out_user_id", "organization_id"], ["p00", "demo-org"]])
@@ -280,7 +293,7 @@ def test_encoding_does_not_apply_to_a_workbook(sandbox, configure, run, pupils, 
 
 
 @pytest.mark.parametrize("content, words", [
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600), ".xls"),  # Excel 97-2003, or a workbook with a password
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600), "Excel 97-2003 workbook (.xls)"),  # or one with a password
     ("truncated", "cannot be read"),
     ("not-a-workbook", "not an Excel workbook"),
 ])
