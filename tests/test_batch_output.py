@@ -616,8 +616,9 @@ def test_undeclared_fields_are_never_written_to_csv(hostile, run, pupils, comman
     assert (row["姓名"], row["phone"], row["error_code"], row["error_message"]) == (
         "张小明", "+8613800000000", "", "")
     assert "wechat_extra" not in row
+    written = result.stdout.replace(row.get("repayment_url") or "\0", "")  # a link's random token may hold "=5"
     for value in ("calc", "SUM", "FAKE", "=2", "-3", "+4", "=5"):
-        assert value not in result.stdout, value
+        assert value not in written, value
     if path == USER_PATH:
         assert row["student_info.class_name"] == "三年级二班"
         assert row["student_info"] == '{"class_name": "三年级二班"}'
