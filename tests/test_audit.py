@@ -107,6 +107,44 @@ def test_json_keeps_full_records(run):
     assert json_records(run("audit", "--json")) == [record(1)]
 
 
+def test_audit_as_csv_for_excel(run):
+    """Newest first, the record's fields as columns; every value from the log gets the CSV formula
+    guard (an error message is WeChat's words), ids stay as they are."""
+    import csv
+    import io
+
+    from wxpay_cli.local.audit import FIELDS
+
+    write_log([record(1), record(2, operation="terminate", outcome="failed", out_user_id="0012345",
+                                 error="=cmd|' /C calc'!A0")])
+    result = run("audit", "--format", "csv", expect=0)
+    assert result.stdout.startswith("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(result.stdout[1:], newline="")))
+    assert list(rows[0]) == list(FIELDS)
+    assert [r["out_user_id"] for r in rows] == ["0012345", "20240001"]
+    assert rows[0]["error"] == "'=cmd|' /C calc'!A0" and rows[1]["http_status"] == "200"
+
+
+def test_audit_into_a_workbook_or_a_file_takes_every_record(run, tmp_path, monkeypatch):
+    from batchrows import read_workbook
+
+    from wxpay_cli.local.audit import FIELDS
+
+    write_log([record(n) for n in range(60)])
+    monkeypatch.setattr("wxpay_cli.terminal.output.stdout_is_terminal", lambda: True)  # a person at a terminal
+    path = tmp_path / "审计.xlsx"
+    assert run("audit", "-o", str(path), expect=0).stdout == ""
+    header, *rows = read_workbook(path)
+    assert [value for value, _type in header] == list(FIELDS)
+    assert len(rows) == 60  # a file gets every record, not the terminal's newest 50
+    assert rows[0][FIELDS.index("out_user_id")] == ("20240059", "s")
+    assert all(kind == "s" for row in rows for value, kind in row if value is not None)
+    jsonl = tmp_path / "audit.jsonl"
+    run("audit", "--limit", "2", "-o", str(jsonl), expect=0)
+    assert [json.loads(line) for line in jsonl.read_text().splitlines()] == [record(59), record(58)]
+    assert "-o" in run("audit", "--format", "xlsx", expect=2).stderr
+
+
 def test_filters(run, shanghai):
     write_log([
         record(1),

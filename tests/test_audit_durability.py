@@ -180,14 +180,15 @@ def test_link_rows_are_on_disk_before_their_output_lines(sandbox, configure, run
     configure(sandbox)
     disk = Disk(monkeypatch)
     checked = []
-    real_write = output.write_json_line
+    real_write = output.StdoutSink.write
 
-    def write_json_line(record):
+    def write(self, text):  # each output line, as it goes to stdout
+        record = json.loads(text)
         end = disk.end_of_line(lambda r: r["out_user_id"] == record["out_user_id"])
         checked.append((record["out_user_id"], end > 0 and end <= disk.durable))
-        real_write(record)
+        return real_write(self, text)
 
-    monkeypatch.setattr(output, "write_json_line", write_json_line)
+    monkeypatch.setattr(output.StdoutSink, "write", write)
     users = [u if i % 4 else f"missing-{i}" for i, u in enumerate(pupils)]  # failures are audited too
     text = "out_user_id,organization_id\n" + "".join(f"{u},demo-org\n" for u in users)
     run("repayment-url", "--batch", "-", "--concurrency", "8", input=text, expect=1)
@@ -257,7 +258,7 @@ def test_a_failed_row_whose_audit_line_cannot_be_made_durable_stops_the_batch(sa
     monkeypatch.setattr(audit.os, "fsync", fsync)
     result = run("contract", "terminate", "--batch", "-", "--yes",
                  input="out_user_id,organization_id\ndemo-terminated,demo-org\n", expect=3)
-    assert "stopped at row 1" in result.stderr, result.stderr
+    assert "stopped at row 2" in result.stderr, result.stderr  # the row below the header
     assert "not CONTRACTED" in result.stderr and "Input/output error" in result.stderr, result.stderr
     assert terminations(sandbox) == []
 

@@ -62,7 +62,8 @@ def test_verification_failure_stops_the_run_and_names_the_row(sandbox, configure
     configure(sandbox)
     sandbox.inject("bad_signature", path_contains="/p03")
     result = run("user", "show", "--batch", "-", "--concurrency", "1", input=csv_rows(pupils[:10]), expect=5)
-    assert "stopped at row 4" in result.stderr and "failed verification" in result.stderr
+    # the fourth pupil, on row 5 as Excel numbers it (the header is row 1)
+    assert "stopped at row 5" in result.stderr and "failed verification" in result.stderr
     out = lines(result.stdout)
     assert [r["out_user_id"] for r in out[:4]] == pupils[:4]
     assert out[3]["error"]["code"] == "VERIFICATION_FAILED" and "user_name" not in out[3]
@@ -77,7 +78,7 @@ def test_credentials_wechat_refuses_stop_the_run_with_exit_3(sandbox, configure,
     result = run("user", "show", "--batch", "-", "--concurrency", "1", input=csv_rows(pupils), expect=3)
     assert "SIGN_ERROR" in result.stderr and "wxpay config check" in result.stderr
     assert "serial_no" in result.stderr  # WeChat's detail says which check failed
-    assert "stopped at row 1" in result.stderr
+    assert "stopped at row 2" in result.stderr  # the first pupil, below the header
     assert len(sandbox.received) == 1  # not one refusal per row
     out = lines(result.stdout)
     assert out[0]["error"]["code"] == "SIGN_ERROR"

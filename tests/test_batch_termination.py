@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from batchrows import csv_rows, lines
+from batchrows import csv_rows, lines, read_workbook, workbook
 from common import closed_port, outcomes, terminations
 
 from wxpay_cli.local.audit import AuditLog
@@ -84,7 +84,9 @@ def test_the_later_row_of_a_pupil_listed_twice_is_the_duplicate_whatever_answers
     later = roster.index("p01", 1)
     for number, line in enumerate(out):
         if number == later:
-            assert line["error"]["code"] == "DUPLICATE_ROW" and "row 1" in line["error"]["message"], line
+            earlier = roster.index("p01") + 2  # as Excel numbers it: the header is row 1
+            assert line["error"]["code"] == "DUPLICATE_ROW", line
+            assert line["error"]["message"].startswith(f"row {earlier} already"), line
         else:
             assert line.get("contract_state") == "TERMINATED", line
     assert sorted(r.path.split("/")[-2] for r in terminations(sandbox)) == sorted(
@@ -195,3 +197,36 @@ def test_a_batch_termination_that_could_not_connect_is_not_sent(sandbox, configu
     assert "was not sent" in line["error"]["message"] and "may or may not" not in line["error"]["message"]
     assert outcomes() == ["attempted", "not_sent"]
     assert len(retry_sleeps) == 2  # a connection never set up is safe to try again
+
+
+def test_a_roster_workbook_is_terminated_row_by_row_and_named_as_excel_numbers_it(sandbox, configure, run,
+                                                                                   pupils, tmp_path):
+    """The .xlsx itself: a dry run, then the termination; a pupil whose id was typed as a number is
+    not terminated (it may be another pupil), and every line that failed names its row in the sheet."""
+    configure(sandbox)
+    sandbox.seed_user("demo-org", "0012345", user_name="零零", encrypt_name=False)
+    roster = workbook(tmp_path / "解约名单.xlsx", [
+        None,
+        ["姓名", "out_user_id", "organization_id"],
+        ["张小明", "p00", "demo-org"],
+        ["零零", "0012345", "demo-org"],
+        None,
+        ["错", 12345, "demo-org"],
+        ["张小明", "p00", "demo-org"],
+    ])
+    dry = lines(run("contract", "terminate", "--batch", str(roster), "--dry-run", "--format", "json",
+                    expect=1).stdout)
+    assert [r.get("contract_state") for r in dry[:2]] == ["CONTRACTED"] * 2
+    assert dry[2]["error"]["code"] == "INVALID_ROW" and dry[2]["error"]["message"].startswith("row 6:")
+    assert dry[3]["error"]["code"] == "DUPLICATE_ROW" and dry[3]["error"]["message"].startswith("row 3 already")
+    assert not [r for r in sandbox.received if r.method == "POST"]
+    result = tmp_path / "结果.xlsx"
+    run("contract", "terminate", "--batch", str(roster), "--yes", "-o", str(result), expect=1)
+    posted = [r.path for r in sandbox.received if r.method == "POST"]
+    assert len(posted) == 2  # p00 once, 0012345; never 12345
+    header, *rows = read_workbook(result)
+    names = [value for value, _type in header]
+    states = [row[names.index("contract_state")][0] for row in rows]
+    assert [row[names.index("out_user_id")][0] for row in rows] == ["p00", "0012345", "12345", "p00"]
+    assert states[:2] == ["TERMINATED", "TERMINATED"]
+    assert [row[names.index("error_code")][0] for row in rows] == [None, None, "INVALID_ROW", "DUPLICATE_ROW"]

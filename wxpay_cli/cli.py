@@ -124,8 +124,9 @@ OUTPUT_ERRNOS = {errno.EPIPE, errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EBADF,
 
 
 def _output_failed(exc: OSError) -> bool:
-    """An OSError that reached the top is stdout failing (pipes, disks); any other is a bug."""
-    return isinstance(exc, BrokenPipeError) or exc.errno in OUTPUT_ERRNOS
+    """An OSError that reached the top is the output failing (pipes, disks, -o FILE that cannot
+    be replaced); any other is a bug."""
+    return isinstance(exc, BrokenPipeError | output.OutputFileError) or exc.errno in OUTPUT_ERRNOS
 
 
 def _output_failure(ctx: click.Context, exc: OSError):

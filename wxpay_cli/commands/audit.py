@@ -9,7 +9,7 @@ import click
 
 from wxpay_cli.app import App
 from wxpay_cli.commands._click import Command, IntRange
-from wxpay_cli.commands._options import non_blank, output_options
+from wxpay_cli.commands._options import non_blank, output_file, output_file_option, output_options
 from wxpay_cli.i18n import N_, _
 from wxpay_cli.terminal import output
 from wxpay_cli.terminal.output import Column, View
@@ -107,8 +107,9 @@ def one_of(choices: dict[str, str]):
 @click.option("--until", callback=parse_moment, metavar="DATE",
               help="Only records at or before DATE (a bare date takes the whole day).")
 @click.option("--limit", type=IntRange(min=1), metavar="N",
-              help="Only the newest N records (default on a terminal: 50; in a pipe: all).")
+              help="Only the newest N records (default on a terminal: 50; in a pipe or a file: all).")
 @output_options
+@output_file_option
 @click.pass_obj
 def audit(app: App, out_user_id: str | None, organization_id: str | None, operation: str | None,
           outcome: str | None, since: datetime | None, until: datetime | None, limit: int | None) -> None:
@@ -116,11 +117,12 @@ def audit(app: App, out_user_id: str | None, organization_id: str | None, operat
 
     The log is $XDG_STATE_HOME/wxpay/audit.jsonl (default ~/.local/state/wxpay/).
     On a terminal a table, one line per record, cut to the terminal's width;
-    with --json (or in a pipe) the full records as JSON lines.
+    with --json (or in a pipe) the full records as JSON lines; --format csv or
+    xlsx (with -o FILE) for Excel, one column per field.
     """
     if since and until and since > until:
         raise click.UsageError(_("--since is after --until: no record could match"))
-    default_limit = limit is None and output.stdout_is_terminal()
+    default_limit = limit is None and output.stdout_is_terminal() and app.output_path is None
     if default_limit:
         limit = DEFAULT_TERMINAL_LIMIT
     log = app.audit()
@@ -142,7 +144,25 @@ def audit(app: App, out_user_id: str | None, organization_id: str | None, operat
     if default_limit and matched > len(records):
         output.info(_("showing the newest {shown} of {total} records; --limit N shows more")
                     .format(shown=len(records), total=matched))
+    if app.output_path is not None or app.format in ("csv", "xlsx"):
+        write_records(app, records)
+        return
     app.render(audit_view(records, str(log.path)))
+
+
+def write_records(app: App, records: list[dict]) -> None:
+    """The records as JSON lines, CSV or a workbook (one column per field), to stdout or -o FILE."""
+    from wxpay_cli.local.audit import FIELDS
+
+    writer = output.records_writer(app.format, output_file(app), input_columns=lambda: list(FIELDS),
+                                   title=_("audit log"))
+    try:
+        for record in records:
+            writer.write(record)
+    except OSError:
+        writer.abandon()
+        raise
+    writer.finish()
 
 
 def matches(record: dict, out_user_id, organization_id, operation, outcome, since, until) -> bool:

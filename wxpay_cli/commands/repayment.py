@@ -16,30 +16,11 @@ from wxpay_cli.commands._options import (
     output_options,
     single_or_batch,
     user_option,
+    writable_file,
 )
 from wxpay_cli.errors import WxpayError
 from wxpay_cli.i18n import _
 from wxpay_cli.terminal import output
-
-
-def writable_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
-    """Refuse, before anything is fetched, a file that could not be written afterwards."""
-    if value is None:
-        return value
-    import os
-
-    folder = value.parent
-    if not folder.is_dir():
-        raise click.BadParameter(_("the folder {folder} does not exist").format(folder=folder))
-    if value.is_symlink():
-        raise click.BadParameter(_("{path} is a symbolic link: name the file itself").format(path=value))
-    if value.is_dir():
-        raise click.BadParameter(_("{path} is a folder").format(path=value))
-    if value.exists() and not value.is_file():
-        raise click.BadParameter(_("{path} is not a regular file").format(path=value))
-    if not os.access(value if value.exists() else folder, os.W_OK):
-        raise click.BadParameter(_("{path} cannot be written (permissions)").format(path=value))
-    return value
 
 
 @click.command("repayment-url", cls=Command)

@@ -76,6 +76,7 @@ class RowWork:
         self.dry_run = dry_run
         self.warn = warn  # what an earlier run left open, said to a person
         self.claims = batch.Claims()  # which row reaches each pupil first, whatever the scheduling
+        self._where: dict[int, str] = {}  # row number -> the row as the operator finds it (Row.where)
 
     async def __call__(self, client, row) -> dict:
         try:
@@ -88,15 +89,16 @@ class RowWork:
 
     async def _one_row(self, client, row) -> dict:
         termination = Termination(client, self.profile, self.audit, warn=self.warn)
+        self._where[row.number] = row.where  # rows start in input order: an earlier row is already here
         out_user_id = row.values.get("out_user_id")
         target = await steps.run_async(client, termination.find(
             organization_id=row.values["organization_id"], out_user_id=out_user_id,
             user_id=None if out_user_id else row.values.get("user_id")))
         earlier = await self.claims.claim(row.number, (target.organization_id, target.user_id))
         if earlier is not None:
-            raise termination.refuse(target, _("row {earlier} already names this pupil (user_id {user_id}); "
+            raise termination.refuse(target, _("{earlier} already names this pupil (user_id {user_id}); "
                                                "each pupil is terminated once only").format(
-                earlier=earlier, user_id=target.user_id), code="DUPLICATE_ROW")
+                earlier=self._where[earlier], user_id=target.user_id), code="DUPLICATE_ROW")
         if self.dry_run:
             return await steps.run_async(client, termination.batch_row(target, dry_run=True))
         with termination.claimed(target):  # no other wxpay run of this user terminates them meanwhile
