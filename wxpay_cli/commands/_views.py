@@ -174,14 +174,14 @@ def termination_table(rows: list, records: list[dict], found: dict, roster_names
             happens = _("nothing: {code}").format(code=error.get("code"))
             message = error.get("message") or ""
             reasons.append(message if error.get("code") == "INVALID_ROW"
-                           else _("row {number}: {message}").format(number=row.number, message=message))
+                           else _("{where}: {message}").format(where=row.where, message=message))
         elif record.get("outcome") == ALREADY_TERMINATED:
             happens = _("nothing: already terminated")
         elif record.get("outcome") == WOULD_TERMINATE:
             happens = _("terminate")
         else:
             happens = ""
-        cells = [row.number, pupil]
+        cells = [row.line if row.line is not None else row.number, pupil]  # as Excel numbers it (Row.where)
         if with_roster:
             cells.append(roster_names.of(row) or "")
         cells += [shown_name, (target.class_name if target else None) or "", state, happens]

@@ -131,7 +131,8 @@ def run_termination_batch(app: App, stream, *, yes: bool, dry_run: bool, concurr
     asking = not dry_run and not yes and prompt.interactive()
     output.info(termination_plan_text(plan, app.profile(), dry_run=dry_run, looking=asking))
     termination_batch.check_before(audit, dry_run=dry_run, yes=yes, interactive=prompt.interactive(),
-                                   replay_memory=None if dry_run else app.replay_memory(), warn=output.warn)
+                                   replay_memory=None if dry_run else app.replay_memory(), warn=output.warn,
+                                   mchid=app.profile().mchid)
 
     def make_client():
         return app.async_client(concurrency=concurrency, rate=rate)

@@ -17,30 +17,11 @@ from wxpay_cli.commands._options import (
     output_options,
     single_or_batch,
     user_option,
+    writable_file,
 )
 from wxpay_cli.errors import WxpayError
 from wxpay_cli.i18n import _
 from wxpay_cli.terminal import output
-
-
-def writable_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
-    """Refuse, before anything is fetched, a file that could not be written afterwards."""
-    if value is None:
-        return value
-    import os
-
-    folder = value.parent
-    if not folder.is_dir():
-        raise click.BadParameter(_("the folder {folder} does not exist").format(folder=folder))
-    if value.is_symlink():
-        raise click.BadParameter(_("{path} is a symbolic link: name the file itself").format(path=value))
-    if value.is_dir():
-        raise click.BadParameter(_("{path} is a folder").format(path=value))
-    if value.exists() and not value.is_file():
-        raise click.BadParameter(_("{path} is not a regular file").format(path=value))
-    if not os.access(value if value.exists() else folder, os.W_OK):
-        raise click.BadParameter(_("{path} cannot be written (permissions)").format(path=value))
-    return value
 
 
 @click.command("repayment-url", cls=Command)
@@ -78,15 +59,16 @@ def repayment_url(app: App, out_user_id: str | None, organization_id: str | None
         run_link_batch(app, batch_input, allowed_hosts=allowed_hosts, name_column=name_column,
                        ignore_names=ignore_names, concurrency=concurrency, rate=rate, encoding=encoding)
         return
-    # The pupil's name and class: a second, read-only call, made before the link is
-    # fetched, for the message and for the table a person reads (and the name given, checked).
+    # The pupil's name and class (and, for the message, the school's name): read-only
+    # calls made before the link is fetched, for the message and the table a person reads
+    # (and the name given, checked).
     from wxpay_cli.commands._views import repayment_view
     from wxpay_cli.flows import steps
-    from wxpay_cli.flows.links import fetch_link, find_pupil
-    from wxpay_cli.terminal.message import compose
+    from wxpay_cli.flows.links import fetch_link, find_pupil, find_school
+    from wxpay_cli.terminal.message import compose, wants_school
 
     fetcher = app.link_fetcher(allowed=allowed_hosts, confirm_host=link_host_question(app))
-    user = None
+    user = school = None
     if name is not None:
         user = steps.run(app.client(), fetcher.check_name(name, out_user_id=out_user_id,
                                                           organization_id=organization_id, ignore=ignore_names))
@@ -95,11 +77,13 @@ def repayment_url(app: App, out_user_id: str | None, organization_id: str | None
         if unknown_because:
             output.warn(_("the pupil's name and class could not be looked up ({reason}); "
                           "the pupil is named by id").format(reason=unknown_because))
+    if with_message and wants_school(app.profile().message_template):
+        school = find_school(app.client(), organization_id=organization_id)  # read-only, before the link
     data = fetch_link(app.client(), fetcher, out_user_id=out_user_id, organization_id=organization_id)
     view = repayment_view(app.profile(), data, out_user_id, organization_id, user)
     text = None
     if with_message:
-        text = compose(data, out_user_id=out_user_id, organization_id=organization_id, user=user,
+        text = compose(data, out_user_id=out_user_id, organization_id=organization_id, user=user, school=school,
                        template=app.profile().message_template)
         if app.format == "table":
             view.blocks += ["", _("Message to forward (paste it whole):"), text]
@@ -144,13 +128,15 @@ def run_link_batch(app: App, stream, *, allowed_hosts: tuple[str, ...], name_col
     names.check(source.header)
     fetcher = app.link_fetcher(allowed=allowed_hosts)  # nobody to ask: an unexpected host is the row's error
     claims = batch.Claims()  # the first row naming a pupil gets the link, whatever the scheduling
+    where: dict[int, str] = {}  # row number -> the row as the operator finds it (Row.where)
 
     async def work(client, row) -> dict:
+        where[row.number] = row.where  # rows start in input order: an earlier row is already here
         try:
             pupil = (row.values["organization_id"], row.values["out_user_id"])
             earlier = await claims.claim(row.number, pupil)
             if earlier is not None:
-                raise fetcher.refuse_duplicate(earlier, **row.values)
+                raise fetcher.refuse_duplicate(where[earlier], **row.values)
             name = None if ignore_names else names.of(row)
             if name is not None:  # a read-only user query, only for a row with a name
                 await steps.run_async(client, fetcher.check_name(name, **row.values))

@@ -3,15 +3,22 @@
 A fetch is a flow (see steps.py), so single mode and batch mode share it. A
 link is still handed back when the audit log cannot be written: `on_audit_failure`
 is told once, and the caller warns. `find_pupil` decides which failures of the
-name-and-class lookup still let a link be shown; `LinkFetcher.check_name` is the
-lookup that must succeed, when the operator gave the pupil's name (flows/names.py).
+name-and-class lookup still let a link be shown; `find_school` the school's name for the message;
+`LinkFetcher.check_name` is the lookup that must succeed, when the operator gave the pupil's
+name (flows/names.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from wxpay_cli.errors import AuditLogError, OperationRefused, VerificationError, WxpayError
+from wxpay_cli.errors import (
+    AuditLogError,
+    Cancelled,
+    OperationRefused,
+    VerificationError,
+    WxpayError,
+)
 from wxpay_cli.flows.steps import Steps
 from wxpay_cli.i18n import _
 from wxpay_cli.local.audit import AuditLog
@@ -75,13 +82,14 @@ class LinkFetcher:
                 raise refusal
         return answer.data
 
-    def refuse_duplicate(self, earlier: int, *, out_user_id: str, organization_id: str) -> OperationRefused:
-        """A batch row naming a pupil an earlier row names: recorded, and the error to raise (a second
-        fetch would make a second, different link for the same pupil)."""
+    def refuse_duplicate(self, earlier: str, *, out_user_id: str, organization_id: str) -> OperationRefused:
+        """A batch row naming a pupil an earlier row (`earlier`: as the operator finds it, Row.where)
+        names: recorded, and the error to raise (a second fetch would make a second, different link
+        for the same pupil)."""
         from wxpay_cli.flows.batch import DUPLICATE_ROW
 
         self._record(out_user_id, organization_id, "refused", None, None, DUPLICATE_ROW)
-        return OperationRefused(_("row {earlier} already names this pupil: one link per pupil, so no second link "
+        return OperationRefused(_("{earlier} already names this pupil: one link per pupil, so no second link "
                                   "was fetched").format(earlier=earlier), code=DUPLICATE_ROW)
 
     def _check_host(self, answer: api.Answer) -> None:
@@ -91,8 +99,13 @@ class LinkFetcher:
         host = link_host(answer.data["repayment_url"])  # a named host: the shape check refused any other
         if host_expected(host, self.profile.link_hosts, self.allowed):
             return
-        if self.confirm_host is not None and self.confirm_host(host):
-            return
+        if self.confirm_host is not None:
+            if self.confirm_host(host):
+                return
+            refusal = Cancelled(_("cancelled: the link to {host} was not shown").format(host=for_terminal(host)),
+                                code=LINK_HOST)
+            refusal.request_id = answer.request_id
+            raise refusal
         refusal = OperationRefused(
             _("the link opens {host}, which is not one of WeChat Pay's domains (link_hosts: {domains}): "
               "it was not shown; if this host is expected, pass --allow-link-host {host}").format(
@@ -143,3 +156,16 @@ def find_pupil(client, *, out_user_id: str, organization_id: str) -> tuple[dict 
         raise
     except WxpayError as exc:
         return None, exc.code
+
+
+def find_school(client, *, organization_id: str) -> str | None:
+    """The school's name as WeChat has it (for the message to a family), or None when WeChat
+    will not say: the message then leaves it out. An answer that fails verification, or
+    names another organization, is raised: no message names a school it cannot vouch for."""
+    try:
+        name = client.call(api.get_organization(organization_id=organization_id)).data["organization_name"]
+    except VerificationError:
+        raise
+    except WxpayError:
+        return None
+    return name.strip() or None

@@ -25,14 +25,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from wxpay_cli.errors import AuditLogError, OperationRefused, WxpayError
+from wxpay_cli.errors import AuditLogError, Cancelled, OperationRefused, WxpayError
 from wxpay_cli.flows import batch, steps
 from wxpay_cli.flows.termination import (
     WOULD_TERMINATE,
     Target,
     Termination,
     check_local_state,
-    find_target,
     result_fields,
 )
 from wxpay_cli.i18n import _
@@ -65,12 +64,12 @@ def plan(rows: list) -> Plan:
 
 
 def check_before(audit: AuditLog, *, dry_run: bool, yes: bool, interactive: bool, replay_memory=None,
-                 warn: Callable[[str], None] | None = None) -> None:
+                 warn: Callable[[str], None] | None = None, mchid: str | None = None) -> None:
     """Before anything is looked up: raise unless the run may go on. The audit log is writable and
     the replay memory usable; off a terminal, --yes was given. A dry run needs neither."""
     if dry_run:
         return
-    check_local_state(audit, replay_memory, warn)  # refuse before asking, looking up or sending anything
+    check_local_state(audit, replay_memory, warn, mchid)  # refuse before asking, looking up or sending anything
     if not yes and not interactive:
         raise OperationRefused(_("a batch termination off a terminal needs --yes: nothing was sent"),
                                hint=_("check the summary above, or try --dry-run first"), code="NOT_CONFIRMED")
@@ -117,8 +116,9 @@ def look_first(rows: list, profile: Profile, *, make_client, concurrency: int, n
         number, exc = summary.fatal
         if isinstance(exc, InputError):
             raise exc
-        raise exc.wrapped(_("looking the pupils up stopped at row {number}: {message}; nothing was sent").format(
-            number=number, message=exc.message))
+        where = summary.fatal_where or _("row {number}").format(number=number)
+        raise exc.wrapped(_("looking the pupils up stopped at {where}: {message}; nothing was sent").format(
+            where=where, message=exc.message))
     if summary.interrupted:
         raise Interrupted(_("interrupted while looking the pupils up: nothing was sent"), signum=summary.signum)
     return Preview(rows, records, work.found)
@@ -136,7 +136,7 @@ def agree(preview: Preview, ask: Callable[[Preview], bool]) -> None:
     """The operator's yes on a terminal, asked once about the pupils that will be terminated (none
     to terminate: nothing to ask); raise when they say no."""
     if preview.terminable and not ask(preview):
-        raise OperationRefused(_("not confirmed: nothing was terminated"), code="NOT_CONFIRMED")
+        raise Cancelled(_("cancelled: nothing was terminated"), code="NOT_CONFIRMED")
 
 
 class RowWork:
@@ -159,6 +159,7 @@ class RowWork:
         self.looked_up = looked_up
         self.found: dict[int, object] = {}  # row number -> Target, or the error its lookup met
         self.claims = batch.Claims()  # which row reaches each pupil first, whatever the scheduling
+        self._where: dict[int, str] = {}  # row number -> the row as the operator finds it (Row.where)
 
     async def __call__(self, client, row) -> dict:
         try:
@@ -169,7 +170,7 @@ class RowWork:
         await self._commit_audit(None, result)
         return result
 
-    async def _target(self, client, row) -> Target:
+    async def _target(self, client, termination: Termination, row) -> Target:
         """The row's pupil: as look_first found them, else looked up now."""
         known = self.looked_up.get(row.number) if self.looked_up is not None else None
         if isinstance(known, Target):
@@ -178,7 +179,7 @@ class RowWork:
             raise known
         out_user_id = row.values.get("out_user_id")
         try:
-            target = await steps.run_async(client, find_target(
+            target = await steps.run_async(client, termination.find(
                 organization_id=row.values["organization_id"], out_user_id=out_user_id,
                 user_id=None if out_user_id else row.values.get("user_id")))
         except WxpayError as exc:
@@ -190,12 +191,13 @@ class RowWork:
     async def _one_row(self, client, row) -> dict:
         termination = Termination(client, self.profile, self.audit, warn=None if self.preview else self.warn,
                                   recording=not self.preview)
-        target = await self._target(client, row)
+        self._where[row.number] = row.where  # rows start in input order: an earlier row is already here
+        target = await self._target(client, termination, row)
         earlier = await self.claims.claim(row.number, (target.organization_id, target.user_id))
         if earlier is not None:
-            raise termination.refuse(target, _("row {earlier} already names this pupil (user_id {user_id}); "
+            raise termination.refuse(target, _("{earlier} already names this pupil (user_id {user_id}); "
                                                "each pupil is terminated once only").format(
-                earlier=earlier, user_id=target.user_id), code=batch.DUPLICATE_ROW)
+                earlier=self._where[earlier], user_id=target.user_id), code=batch.DUPLICATE_ROW)
         termination.check_name(target, self.names.of(row) if self.names is not None else None,
                                ignore=self.ignore_names)
         if self.preview or self.dry_run:
@@ -207,10 +209,9 @@ class RowWork:
                 return {**result_fields(target), "outcome": WOULD_TERMINATE}
             return await steps.run_async(client, termination.batch_row(target, dry_run=True))
         with termination.claimed(target):  # no other wxpay run of this user terminates them meanwhile
-            if self.looked_up is not None and termination.claim.left_open is not None and target.looked_up:
-                # An earlier run's attempt is settled on the state now, not the one the question showed.
-                await steps.run_async(client, termination.refresh(target))
-            termination.settle_left_open(target)
+            # An attempt an earlier run left open is settled on a query made now (holding the claim),
+            # not on the state the question showed.
+            await steps.run_async(client, termination.settle_left_open(target))
             done = termination.already_terminated(target)
             if done is not None:
                 return done
