@@ -180,7 +180,9 @@ def test_an_https_proxy_carries_the_call_and_its_tunnel_ends_at_the_deadline(san
     origin_url = f"https://127.0.0.1:{origin.server_address[1]}"
     started = time.monotonic()
     try:
-        with Client(base_url=origin_url, signer=signer, verifier=None, timeout=0.5, retries=0) as client:
+        # 1 s: two TLS handshakes and a dripping thread on a loaded 2-core machine need the room
+        # that at_the_deadline's margin (one more timeout) gives, and a doubled deadline still fails.
+        with Client(base_url=origin_url, signer=signer, verifier=None, timeout=1.0, retries=0) as client:
             if drip is None:  # carried: the origin's answer reached wxpay (and, unsigned, was refused)
                 with pytest.raises(VerificationError, match="no key to verify"):
                     client.request("GET", "/v3/certificates")
@@ -194,7 +196,7 @@ def test_an_https_proxy_carries_the_call_and_its_tunnel_ends_at_the_deadline(san
         origin.shutdown()
     elapsed = time.monotonic() - started
     assert proxy.targets == [origin_url.removeprefix("https://")]
-    assert elapsed < 1.0 if drip is None else at_the_deadline(elapsed, 0.5), elapsed
+    assert elapsed < 1.0 if drip is None else at_the_deadline(elapsed, 1.0), elapsed
 
 
 def test_an_idle_connection_is_not_reused_after_its_keep_alive_expiry(sandbox_keys, monkeypatch):
