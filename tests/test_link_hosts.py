@@ -139,3 +139,26 @@ def test_link_hosts_must_be_a_list_of_plain_host_names(sandbox, configure, run, 
     configure(sandbox, link_hosts=hosts)
     result = run(*FETCH, expect=3)
     assert "link_hosts" in result.stderr
+
+
+@pytest.mark.parametrize("link", ["https://evilwechat.com/pay", "https://notweixin.qq.com/pay"],
+                         ids=["a domain ending like one", "a label ending like one"])
+def test_a_host_that_only_ends_like_a_wechat_domain_is_outside_it(default_hosts, hostile, run, link):
+    hostile.rewrite(LINK_PATH, lambda answer: {**answer, "repayment_url": link})
+    result = run(*FETCH, "--json", expect=1)
+    assert result.error["code"] == "LINK_HOST" and result.error["request_id"], result.error
+
+
+def test_link_hosts_are_compared_whatever_their_letter_case(hostile, sandbox, configure, run):
+    configure(sandbox, link_hosts=["WeChatPay.CN"])
+    hostile.rewrite(LINK_PATH, lambda answer: {**answer, "repayment_url": "https://pay.wechatpay.cn/r"})
+    assert run(*FETCH, "--json", expect=0).json["repayment_url"] == "https://pay.wechatpay.cn/r"
+
+
+def test_only_a_loopback_sandbox_profile_lets_the_sandbox_host_through(sandbox, configure, tmp_path):
+    from wxpay_cli.local.config import SANDBOX_LINK_HOST, parse_profile
+
+    table = configure(sandbox)
+    assert SANDBOX_LINK_HOST in parse_profile(table, name="a", path=None).link_hosts
+    real = parse_profile({**table, "base_url": "https://api.mch.weixin.qq.com"}, name="b", path=None)
+    assert SANDBOX_LINK_HOST not in real.link_hosts and "weixin.qq.com" in real.link_hosts

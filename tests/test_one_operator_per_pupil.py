@@ -168,3 +168,28 @@ def test_claims_are_the_users_whatever_audit_log_a_profile_names(hostile, sandbo
         first.communicate(timeout=30)
     assert second.error["code"] == "PUPIL_BUSY"
     assert len(terminations(sandbox)) == 1
+
+
+def test_a_pupil_no_longer_contracted_at_the_query_before_the_post_is_not_sent(hostile, sandbox, run):
+    hostile.rewrite(USER_PATH, lambda data: data)
+    hostile.rewrite(USER_PATH, lambda data: {**data, "contract_state": "NOT_CONTRACTED"})
+    result = run(*TERMINATE, "--yes", "--json", expect=1)
+    assert result.error["code"] == "NOT_CONTRACTED", result.error
+    assert terminations(sandbox) == []
+
+
+def test_a_failed_query_before_the_post_sends_nothing_and_is_recorded(hostile, sandbox, run):
+    sandbox.inject("status", status=404, code="RESOURCE_NOT_EXISTS", path_contains="out-user-id", skip=1)
+    result = run(*TERMINATE, "--yes", "--json", expect=1)
+    assert terminations(sandbox) == []
+    assert outcomes(out_user_id="demo") == ["refused"]
+    assert not os.listdir(default_folder())  # nothing left open: nothing was sent
+
+
+def test_a_termination_that_never_left_leaves_nothing_open(sandbox, configure, run):
+    from common import closed_port
+
+    configure(sandbox, base_url=f"http://127.0.0.1:{closed_port()}")
+    run("contract", "terminate", "--user-id", "wxu_1", "--org", "demo-org", "--yes", expect=4)
+    assert outcomes() == ["attempted", "not_sent"]
+    assert OpenAttempts(default_folder()).left_open() == []

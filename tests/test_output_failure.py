@@ -110,3 +110,13 @@ def test_the_json_error_after_a_failed_output_is_english_under_chinese(hostile, 
 
     message = json.loads(done.stderr)["error"]["message"]
     assert message.startswith("output failed (") and "terminated: 张小明 (demo)" in message, message
+
+
+@pytest.mark.parametrize("name", ["EPIPE", "ENOSPC", "EIO", "EFBIG", "EBADF"])
+def test_every_way_stdout_fails_is_an_output_failure_not_a_bug(name):
+    import errno
+
+    from wxpay_cli.cli import _output_failed
+
+    assert _output_failed(OSError(getattr(errno, name), "x"))
+    assert not _output_failed(OSError(errno.ENOENT, "x"))  # a missing file is not the output failing

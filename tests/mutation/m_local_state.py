@@ -2,7 +2,8 @@
 memory's refusals, safe opening of state files, non-blocking locks, the per-pupil claim, the
 query right before the POST and the attempts left open."""
 
-TESTS = ['tests/test_local_state.py', 'tests/test_one_operator_per_pupil.py', 'tests/test_output_failure.py']
+TESTS = ['tests/test_local_state.py', 'tests/test_one_operator_per_pupil.py', 'tests/test_output_failure.py',
+         'tests/test_link_hosts.py']
 
 MUTATIONS = [
     # (path, original, replacement, why)
@@ -79,4 +80,19 @@ MUTATIONS = [
      '            if self._offset == 0 and os.fstat(self._fd).st_size > MAX_BYTES:',
      '            if os.fstat(self._fd).st_size > MAX_BYTES:',
      "a long fast batch switching its own replay memory off at 16 MiB"),
+    # from an independent mutation run (a helper that wrote none of these tests)
+    ('wxpay_cli/flows/links.py', 'host.endswith("." + domain)', 'host.endswith(domain)',
+     'evilwechat.com taken for wechat.com'),
+    ('wxpay_cli/flows/termination.py', '        if state != "CONTRACTED":\n            raise self.refuse',
+     '        if not state:\n            raise self.refuse', 'a pupil no longer CONTRACTED at the last query still sent'),
+    ('wxpay_cli/local/config.py', 'link_hosts=tuple(host.lower().rstrip(".") for host in link_hosts)',
+     'link_hosts=tuple(link_hosts)', 'link_hosts in capitals never matching'),
+    ('wxpay_cli/flows/termination.py',
+     '                unrecorded = self._record_or_say(target, "not_sent", error=exc.code)\n                self._close_attempt()',
+     '                unrecorded = self._record_or_say(target, "not_sent", error=exc.code)',
+     'a termination never sent left open for the next run'),
+    ('wxpay_cli/flows/termination.py', '            self.record(target, "refused", error=exc.code)\n            raise exc.wrapped',
+     '            raise exc.wrapped', 'a failed query before the POST not recorded'),
+    ('wxpay_cli/cli.py', 'errno.EPIPE, errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EBADF,', 'errno.EPIPE, errno.ENOSPC,',
+     'EIO/EFBIG/EBADF on stdout reported as a bug'),
 ]
