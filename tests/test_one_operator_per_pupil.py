@@ -181,6 +181,7 @@ def test_a_pupil_no_longer_contracted_at_the_query_before_the_post_is_not_sent(h
 def test_a_failed_query_before_the_post_sends_nothing_and_is_recorded(hostile, sandbox, run):
     sandbox.inject("status", status=404, code="RESOURCE_NOT_EXISTS", path_contains="out-user-id", skip=1)
     result = run(*TERMINATE, "--yes", "--json", expect=1)
+    assert result.error["code"] == "RESOURCE_NOT_EXISTS", result.error
     assert terminations(sandbox) == []
     assert outcomes(out_user_id="demo") == ["refused"]
     assert not os.listdir(default_folder())  # nothing left open: nothing was sent
