@@ -8,6 +8,7 @@ is not read."""
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import subprocess
 import sys
@@ -45,6 +46,8 @@ def unusable(run, sandbox, *words: str) -> None:
     before = len(sandbox.received)
     result = run(*TERMINATE, "--yes", expect=3)
     assert "replay" in result.stderr and all(word in result.stderr for word in words), result.stderr
+    last = run(*TERMINATE, "--yes", "--json", expect=3).stderr.splitlines()[-1]  # after the warning line
+    assert json.loads(last)["error"]["code"] == "REPLAY_MEMORY"
     assert len(sandbox.received) == before, "a termination looked up or sent something"
     assert terminations(sandbox) == []
 

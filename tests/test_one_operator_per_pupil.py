@@ -194,3 +194,26 @@ def test_a_termination_that_never_left_leaves_nothing_open(sandbox, configure, r
     run("contract", "terminate", "--user-id", "wxu_1", "--org", "demo-org", "--yes", expect=4)
     assert outcomes() == ["attempted", "not_sent"]
     assert OpenAttempts(default_folder()).left_open() == []
+
+
+def test_an_attempt_that_cannot_be_recorded_sends_nothing(hostile, sandbox, run, monkeypatch):
+    """The attempt file takes the attempt before the POST (a full disk here): otherwise nothing is sent."""
+    import errno
+
+    from wxpay_cli.local import attempts
+
+    def full(self, record):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(attempts.Claim, "begin", full)
+    result = run(*TERMINATE, "--yes", expect=3)
+    assert "nothing was sent" in result.stderr, result.stderr
+    assert terminations(sandbox) == []
+
+
+def test_an_attempt_file_that_cannot_be_read_is_still_named_as_left_open(hostile, sandbox, run):
+    folder = default_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "0123456789abcdef0123456789abcdef01234567.json").write_bytes(b"\x00half a record")
+    result = run("contract", "terminate", "--user", "demo-2", "--org", "demo-org", "--yes", expect=0)
+    assert "no outcome" in result.stderr, result.stderr

@@ -120,7 +120,7 @@ def check_local_state(audit: AuditLog, replay_memory, warn: Callable[[str], None
         replay_memory.check_usable(time.time())
     if warn is not None:
         for attempt in OpenAttempts(default_folder()).left_open():
-            if mchid is not None and attempt.get("mchid") != mchid:
+            if mchid is not None and attempt.get("mchid") not in (mchid, None):  # unreadable: whose is not known
                 continue
             warn(_("an earlier run's termination of {pupil} (organization {org}, user_id {user_id}), begun at "
                    "{time}, has no outcome: the next termination of that pupil checks it first").format(

@@ -86,7 +86,8 @@ class SeenNonces:
                 self._unusable(exc)
         if self.problem is not None:
             raise ConfigError(self.problem + _("; a termination needs it, so nothing was sent"),
-                              hint=_("fix or remove that file, or set XDG_STATE_HOME; it is rebuilt"))
+                              hint=_("fix or remove that file, or set XDG_STATE_HOME; it is rebuilt"),
+                              code="REPLAY_MEMORY")
 
     def _unusable(self, exc: OSError) -> None:
         self._shared = False
