@@ -95,4 +95,8 @@ MUTATIONS = [
      '            raise exc.wrapped', 'a failed query before the POST not recorded'),
     ('wxpay_cli/cli.py', 'errno.EPIPE, errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EBADF,', 'errno.EPIPE, errno.ENOSPC,',
      'EIO/EFBIG/EBADF on stdout reported as a bug'),
+    ('wxpay_cli/local/nonces.py', ',\n                              code="REPLAY_MEMORY")', ')',
+     "the replay memory's refusal without its own code"),
+    ('wxpay_cli/flows/termination.py', 'attempt.get("mchid") not in (mchid, None)', 'attempt.get("mchid") != mchid',
+     'an unreadable attempt file never named as left open'),
 ]
