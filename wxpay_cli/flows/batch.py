@@ -19,8 +19,6 @@ Ctrl-C (or SIGTERM, SIGHUP, SIGQUIT) stops like a fault and exits 128 + the sign
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -39,7 +37,7 @@ from wxpay_cli.errors import (
 from wxpay_cli.flows.batch_input import Row
 from wxpay_cli.flows.batch_lines import Operation, line
 from wxpay_cli.i18n import _, ngettext
-from wxpay_cli.terminal import output
+from wxpay_cli.terminal import output, signals
 
 __all__ = ["Row", "Claims", "NotStarted", "Summary", "run", "finish", "BatchIncomplete", "stops_the_run"]
 
@@ -223,8 +221,7 @@ async def _work_through(rows: Iterable[Row], work, client, concurrency: int, wri
 
     def interrupt(signum: int | None = None) -> None:
         if signum is not None and summary.signum == signum:  # the same signal twice: stop at once
-            loop.remove_signal_handler(signum)
-            os.kill(os.getpid(), signum)
+            signals.end_by(loop, signum)
             return
         summary.interrupted = True
         summary.signum = summary.signum or signum
@@ -293,48 +290,35 @@ async def _work_through(rows: Iterable[Row], work, client, concurrency: int, wri
         finally:
             ordered.put_nowait(None)
 
-    # Ctrl-C, and the signals that stop wxpay the same way (cli.STOPPING_SIGNALS): rows in
+    # Ctrl-C, and the signals that stop wxpay the same way (terminal.signals): rows in
     # flight finish within their deadline and are written, then the summary.
-    stopping = [(signal.SIGINT, None)] + [(getattr(signal, name), getattr(signal, name))
-                                          for name in ("SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, name)]
-    previous = {number: signal.getsignal(number) for number, _reported in stopping}
-    for number, reported in stopping:
+    with signals.on_loop(loop, interrupt):  # then wxpay's own handlers again (cli.py)
+        threading.Thread(target=read, name="wxpay-batch-reader", daemon=True).start()
+        started: set[asyncio.Task] = set()
+        starter = asyncio.create_task(start_rows())
         try:
-            loop.add_signal_handler(number, interrupt, reported)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass  # not the main thread (or Windows): the signal keeps its default behaviour
-    threading.Thread(target=read, name="wxpay-batch-reader", daemon=True).start()
-    started: set[asyncio.Task] = set()
-    starter = asyncio.create_task(start_rows())
-    try:
-        with output.Progress(total) as progress:
-            while (task := await ordered.get()) is not None:
-                record = await task
-                progress.before_output()
-                if summary.output_failed is None:
-                    try:
-                        writer.write(record)
-                    except OSError as exc:
-                        # stdout is gone (a closed pipe, a full disk): no new row starts, but
-                        # rows in flight (a POST among them) finish and are recorded, never cancelled.
-                        summary.output_failed = exc
-                        halt()
-                room.release()
-                summary.count(record)
-                progress.update(ok=summary.ok, failed=summary.failed + summary.not_started)
-        await starter
-    finally:
-        # Leaving early (stdout closed, a bug): settle every task before the client closes.
-        halt()
-        for task in (starter, *started):
-            task.cancel()
-        await asyncio.gather(starter, *started, return_exceptions=True)
-        for number, _reported in stopping:
-            try:
-                loop.remove_signal_handler(number)
-                signal.signal(number, previous[number])  # wxpay's own handlers again (cli.py)
-            except (NotImplementedError, RuntimeError, ValueError, TypeError):
-                pass
+            with output.Progress(total) as progress:
+                while (task := await ordered.get()) is not None:
+                    record = await task
+                    progress.before_output()
+                    if summary.output_failed is None:
+                        try:
+                            writer.write(record)
+                        except OSError as exc:
+                            # stdout is gone (a closed pipe, a full disk): no new row starts, but
+                            # rows in flight (a POST among them) finish and are recorded, never cancelled.
+                            summary.output_failed = exc
+                            halt()
+                    room.release()
+                    summary.count(record)
+                    progress.update(ok=summary.ok, failed=summary.failed + summary.not_started)
+            await starter
+        finally:
+            # Leaving early (stdout closed, a bug): settle every task before the client closes.
+            halt()
+            for task in (starter, *started):
+                task.cancel()
+            await asyncio.gather(starter, *started, return_exceptions=True)
     return summary
 
 
