@@ -132,7 +132,7 @@ def _output_failure(ctx: click.Context, exc: OSError):
     Once a termination was sent, stderr says which pupils, and the exit is 74; else a closed
     pipe (`| head`) ends quietly with 141, and a full disk is 74 too."""
     try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
+        devnull = os.open(os.devnull, os.O_WRONLY | getattr(os, "O_BINARY", 0))
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass  # stdout is not a real file (tests)

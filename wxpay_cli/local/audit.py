@@ -21,7 +21,7 @@ from pathlib import Path
 
 from wxpay_cli.errors import AuditLogError
 from wxpay_cli.i18n import _, english_data
-from wxpay_cli.local.files import open_state_file, reason
+from wxpay_cli.local.files import open_state_file, pread, reason
 
 FIELDS = (
     "time", "operator", "host", "profile", "mchid", "operation", "organization_id", "out_user_id", "user_id",
@@ -90,7 +90,7 @@ class AuditLog:
         """Append `line` whole: after a torn tail (a line cut short by a crash or a full
         disk) it starts on a new line, and a short write is followed by the rest."""
         size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
+        if size and pread(fd, 1, size - 1) != b"\n":
             line = b"\n" + line
         view = memoryview(line)
         while view:
