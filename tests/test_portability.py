@@ -100,7 +100,13 @@ asyncio.SelectorEventLoop.add_signal_handler = refused
 asyncio.SelectorEventLoop.remove_signal_handler = refused
 '''
 
-LAUNCH = "import sys, as_windows\nfrom wxpay_cli.cli import main\nsys.argv[0] = 'wxpay'\nmain()\n"
+LAUNCH = """import sys, as_windows
+from wxpay_cli.local import files, keys
+files.APPEND_IS_ATOMIC = keys.FILE_MODES = False  # what wxpay finds out for itself on Windows
+from wxpay_cli.cli import main
+sys.argv[0] = 'wxpay'
+main()
+"""
 
 
 @pytest.fixture
@@ -393,3 +399,25 @@ def test_no_chmod_advice_where_files_have_no_modes(sandbox, configure, run, monk
     monkeypatch.setattr(keys, "FILE_MODES", False)
     result = run(*SHOW, expect=0)
     assert "readable by other users" not in result.stderr and "chmod" not in result.stderr
+
+
+def test_audit_lines_are_appended_under_the_lock_where_appends_are_not_atomic(monkeypatch, tmp_path):
+    """Windows appends by seeking to the end and then writing: two runs writing at once could
+    write over each other's line. There the line is written under the file's lock, so a run
+    that holds it (another process appending) is waited for."""
+    from wxpay_cli.local import audit, files, locks
+
+    monkeypatch.setattr(files, "APPEND_IS_ATOMIC", False)
+    monkeypatch.setattr(audit, "LOCK_WAIT", 0.2)
+    log = audit.AuditLog(tmp_path / "audit.jsonl")
+    log.append(operation="fetch_url", outcome="succeeded")
+    other_run = os.open(log.path, os.O_RDWR)
+    try:
+        assert locks.try_hold(other_run)  # another process is appending its line right now
+        with pytest.raises(audit.AuditLogError, match="held its lock"):
+            log.append(operation="terminate", outcome="attempted", sync_now=True)
+        locks.release(other_run)
+        log.append(operation="terminate", outcome="attempted", sync_now=True)
+    finally:
+        os.close(other_run)
+    assert [r["outcome"] for r in log.records()] == ["succeeded", "attempted"]

@@ -8,9 +8,9 @@ lines, a symlink could make wxpay write where its owner did not mean.
 
 What POSIX has and Windows lacks is here, each with its fallback: `pread` and
 `pwrite` (Windows: a seek, then a read or a write, on a descriptor only this
-run uses), `O_NOFOLLOW` and `O_NONBLOCK` (absent there), and `O_BINARY`
+run uses), `O_NOFOLLOW` and `O_NONBLOCK` (absent there), `O_BINARY`
 (Windows only: without it a descriptor translates line ends, and offsets and
-byte counts stop matching the file).
+byte counts stop matching the file), and whether an append is atomic.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ from wxpay_cli.i18n import _
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # opening a FIFO must not wait for a reader or writer
 BINARY = getattr(os, "O_BINARY", 0)
+# POSIX appends to an O_APPEND file in one step; Windows' C runtime seeks to the end, then
+# writes, so two processes appending at once can write over each other's line.
+APPEND_IS_ATOMIC = os.name != "nt"
 
 
 class UnsafeFile(OSError):
