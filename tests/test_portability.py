@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -172,7 +173,8 @@ def test_batches_run_without_posix_modules(windows, hostile, sandbox, pupils, tm
 
 def test_a_second_run_sends_nothing_while_the_first_holds_the_pupil(windows, hostile, sandbox):
     """The per-pupil claim works across processes through msvcrt's lock."""
-    sandbox.inject("delay", seconds=2.0, path_contains="terminate-contract")
+    answered = threading.Event()
+    hostile.hold("terminate-contract", until=answered, limit=30)  # the first run's POST is in flight
     first = windows.start(*TERMINATE, "--yes", "--json")
     try:
         deadline = time.monotonic() + 30
@@ -181,6 +183,7 @@ def test_a_second_run_sends_nothing_while_the_first_holds_the_pupil(windows, hos
             time.sleep(0.02)
         second = windows(*TERMINATE, "--yes", "--json", expect=1)
     finally:
+        answered.set()
         out, err = first.communicate(timeout=30)
     assert first.returncode == 0, err
     assert json.loads(second.stderr)["error"]["code"] == "PUPIL_BUSY"
