@@ -3,15 +3,7 @@ lock, the claim file removed once closed, pread's fallback, signals handed to th
 loop by a plain handler, and type-ahead dropped from a Windows console."""
 
 TESTS = ['tests/test_portability.py', 'tests/test_binding_and_replay.py', 'tests/test_local_state.py',
-         'tests/test_one_operator_per_pupil.py'    ('wxpay_cli/local/audit.py',
-     '        if files.APPEND_IS_ATOMIC:',
-     '        if True:',
-     "two runs' audit lines written over each other on Windows (an append there is a seek, then a write)"),
-    ('wxpay_cli/local/keys.py',
-     '    if not FILE_MODES:\n        return False',
-     '    if False:\n        return False',
-     'a false chmod 600 warning on every command on Windows'),
-]
+         'tests/test_one_operator_per_pupil.py']
 
 MUTATIONS = [
     # (path, original, replacement, why)
