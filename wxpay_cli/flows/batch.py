@@ -292,33 +292,34 @@ async def _work_through(rows: Iterable[Row], work, client, concurrency: int, wri
 
     # Ctrl-C, and the signals that stop wxpay the same way (terminal.signals): rows in
     # flight finish within their deadline and are written, then the summary.
-    with signals.on_loop(loop, interrupt):  # then wxpay's own handlers again (cli.py)
-        threading.Thread(target=read, name="wxpay-batch-reader", daemon=True).start()
-        started: set[asyncio.Task] = set()
-        starter = asyncio.create_task(start_rows())
-        try:
-            with output.Progress(total) as progress:
-                while (task := await ordered.get()) is not None:
-                    record = await task
-                    progress.before_output()
-                    if summary.output_failed is None:
-                        try:
-                            writer.write(record)
-                        except OSError as exc:
-                            # stdout is gone (a closed pipe, a full disk): no new row starts, but
-                            # rows in flight (a POST among them) finish and are recorded, never cancelled.
-                            summary.output_failed = exc
-                            halt()
-                    room.release()
-                    summary.count(record)
-                    progress.update(ok=summary.ok, failed=summary.failed + summary.not_started)
-            await starter
-        finally:
-            # Leaving early (stdout closed, a bug): settle every task before the client closes.
-            halt()
-            for task in (starter, *started):
-                task.cancel()
-            await asyncio.gather(starter, *started, return_exceptions=True)
+    restore_signals = signals.on_loop(loop, interrupt)
+    threading.Thread(target=read, name="wxpay-batch-reader", daemon=True).start()
+    started: set[asyncio.Task] = set()
+    starter = asyncio.create_task(start_rows())
+    try:
+        with output.Progress(total) as progress:
+            while (task := await ordered.get()) is not None:
+                record = await task
+                progress.before_output()
+                if summary.output_failed is None:
+                    try:
+                        writer.write(record)
+                    except OSError as exc:
+                        # stdout is gone (a closed pipe, a full disk): no new row starts, but
+                        # rows in flight (a POST among them) finish and are recorded, never cancelled.
+                        summary.output_failed = exc
+                        halt()
+                room.release()
+                summary.count(record)
+                progress.update(ok=summary.ok, failed=summary.failed + summary.not_started)
+        await starter
+    finally:
+        # Leaving early (stdout closed, a bug): settle every task before the client closes.
+        halt()
+        for task in (starter, *started):
+            task.cancel()
+        await asyncio.gather(starter, *started, return_exceptions=True)
+        restore_signals()  # wxpay's own handlers again (cli.py)
     return summary
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable
-from contextlib import contextmanager
 
 STOPPING = ("SIGTERM", "SIGHUP", "SIGQUIT")
 
@@ -32,10 +31,10 @@ def catch(numbers: list[int], handler) -> None:
             pass
 
 
-@contextmanager
-def on_loop(loop, callback: Callable[[int | None], None]):
-    """While inside: Ctrl-C calls `callback(None)` and each STOPPING signal `callback(number)`, on `loop`.
-    Afterwards every handler is as it was (wxpay's own, from cli.main)."""
+def on_loop(loop, callback: Callable[[int | None], None]) -> Callable[[], None]:
+    """From now on, Ctrl-C calls `callback(None)` and each STOPPING signal `callback(number)`,
+    on `loop`. Returns the function that puts every handler back as it was (wxpay's own, from
+    cli.main)."""
     wanted = [(signal.SIGINT, None)] + [(number, number) for number in stopping()]
     previous = {}
     for number, reported in wanted:
@@ -49,9 +48,8 @@ def on_loop(loop, callback: Callable[[int | None], None]):
                 previous.pop(number)
         except (RuntimeError, ValueError, OSError):
             previous.pop(number, None)  # not the main thread: the signal keeps its handler
-    try:
-        yield
-    finally:
+
+    def restore() -> None:
         for number, handler in previous.items():
             try:
                 loop.remove_signal_handler(number)
@@ -61,6 +59,8 @@ def on_loop(loop, callback: Callable[[int | None], None]):
                 signal.signal(number, handler)
             except (ValueError, OSError, TypeError):
                 pass
+
+    return restore
 
 
 def end_by(loop, number: int) -> None:
