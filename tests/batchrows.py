@@ -34,3 +34,35 @@ def excel_gbk_roster(path, rows=ROSTER):
     text += "".join(f"{name},{user},{klass},demo-org,{phone}\r\n" for user, name, klass, phone in rows)
     path.write_bytes(text.encode("gbk"))
     return path
+
+
+def workbook(path, rows, *, title="名单", sheets=(), formats=None, hidden=()):
+    """A workbook as Excel saves one: `rows` on its first sheet `title` (None: a blank row), each
+    value a cell as typed (a str a text cell, an int or a float a number cell); `sheets`: more
+    (title, rows) after it; `formats`: {(row, column): number format} of the first sheet (1-based);
+    `hidden`: the titles of sheets Excel does not show."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.title = title
+    for index, (name, content) in enumerate([(title, rows), *sheets]):
+        sheet = book.active if index == 0 else book.create_sheet(name)
+        for number, row in enumerate(content, start=1):
+            for column, value in enumerate(row or (), start=1):
+                if value is not None:
+                    cell = sheet.cell(row=number, column=column, value=value)
+                    if index == 0 and formats and (number, column) in formats:
+                        cell.number_format = formats[(number, column)]
+    for sheet in book.worksheets:
+        if sheet.title in hidden:
+            sheet.sheet_state = "hidden"
+    book.save(path)
+    return path
+
+
+def read_workbook(path) -> list[list]:
+    """Every row of the first sheet, as openpyxl reads it back: (value, data type) for each cell."""
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(path).worksheets[0]
+    return [[(cell.value, cell.data_type) for cell in row] for row in sheet.iter_rows()]

@@ -72,6 +72,13 @@ def outcomes() -> list[str]:
     return [line["outcome"] for line in audit_lines()]
 
 
+def at_the_deadline(elapsed: float, timeout: float) -> bool:
+    """An attempt of `timeout` seconds that a stalling server made wait: it ended at its deadline,
+    not before, and before twice the deadline. The margin (one more `timeout`) is for a busy
+    machine, and a deadline silently doubled still fails it."""
+    return timeout <= elapsed < 2 * timeout
+
+
 def closed_port() -> int:
     """A port on 127.0.0.1 that nobody listens on (bound for a moment, then let go)."""
     import socket

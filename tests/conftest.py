@@ -40,7 +40,12 @@ def isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
     monkeypatch.setenv("WXPAY_CONFIG", str(tmp_path / "config.toml"))
-    return tmp_path
+    yield tmp_path
+    from wxpay_cli import i18n
+
+    if i18n.current_language() != "en":  # a test that ran wxpay in Chinese: the next one starts in English
+        i18n.set_language("en")
+        i18n.localize_command(cli)
 
 
 @pytest.fixture(scope="session")

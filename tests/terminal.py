@@ -105,6 +105,16 @@ def signal_once(args, sig, ready) -> tuple[int, str, str]:
     return process.returncode, out, err
 
 
+def first_line(proc) -> str:
+    """The first line of a running wxpay's stdout, read from the pipe a byte at a time.
+    (`proc.stdout.readline()` may take the next lines into its buffer too, where
+    `communicate()`, which reads the pipe itself, never finds them.)"""
+    data = b""
+    while not data.endswith(b"\n") and (byte := os.read(proc.stdout.fileno(), 1)):
+        data += byte
+    return data.decode("utf-8")
+
+
 def start_batch(args, text):
     """The installed wxpay with `args`, `text` written to its stdin (then closed), stdout and stderr piped."""
     proc = subprocess.Popen([wxpay_script(), *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,

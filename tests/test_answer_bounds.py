@@ -7,6 +7,7 @@ import time
 
 import httpx
 import pytest
+from common import at_the_deadline
 
 from wxpay_cli.errors import ExitStatus, NetworkError, VerificationError
 from wxpay_cli.wire import bounds
@@ -39,8 +40,9 @@ def test_an_https_server_dripping_its_headers_ends_at_the_deadline(sandbox_keys,
             client.request("GET", "/v3/certificates")
     finally:
         origin.shutdown()
+    elapsed = time.monotonic() - started
     assert served == ["/v3/certificates"] and caught.value.exit_status == ExitStatus.NETWORK
-    assert time.monotonic() - started < 1.5
+    assert at_the_deadline(elapsed, 0.5), elapsed
 
 
 def test_a_kept_answer_keeps_the_servers_reason_phrase():
@@ -53,6 +55,21 @@ def test_an_answer_already_in_memory_is_held_to_the_same_cap():
     transport = httpx.MockTransport(lambda request: httpx.Response(200, content=b"x" * (bounds.MAX_ANSWER_BYTES + 1)))
     with httpx.Client(transport=transport) as http, pytest.raises(VerificationError, match="larger than"):
         bounds.send(http, http.build_request("GET", "http://127.0.0.1/"), 5.0)
+
+
+def test_an_answer_of_exactly_the_cap_is_kept_in_memory_or_inflated():
+    """1 MiB exactly is within the cap, whether it came whole or compressed."""
+    import gzip
+
+    exact = b"x" * bounds.MAX_ANSWER_BYTES
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=exact))
+    with httpx.Client(transport=transport) as http:
+        assert bounds.send(http, http.build_request("GET", "http://127.0.0.1/"), 5.0).content == exact
+    compressed = httpx.Response(200, headers={"Content-Encoding": "gzip"},
+                                request=httpx.Request("GET", "https://x/"))
+    reader = bounds.BodyReader(compressed, deadline=time.monotonic() + 60)
+    reader.feed(gzip.compress(exact))
+    assert reader.finish() == exact
 
 
 def test_wxpay_asks_only_for_encodings_it_can_read(sandbox, configure, run):

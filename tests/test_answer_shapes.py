@@ -43,6 +43,14 @@ def test_a_link_of_the_wrong_shape_is_refused_naming_the_field(hostile, run, fie
     assert "pay.example" not in result.stderr
 
 
+@pytest.mark.parametrize("change", [lambda d: {k: v for k, v in d.items() if k != "expire_at"},
+                                    lambda d: {**d, "expire_at": None}], ids=["absent", "null"])
+def test_a_link_without_its_expiry_is_refused_not_a_crash(hostile, run, change):
+    hostile.rewrite(LINK_PATH, change)
+    result = run("repayment-url", "--user", "demo", "--org", "demo-org", "--message", "--format", "table")
+    refused(result, ExitStatus.VERIFICATION, "expire_at", "missing")
+
+
 @pytest.mark.parametrize("fields, named", [
     ({"user_id": ["u"]}, "user_id"),
     ({"user_id": 7}, "user_id"),

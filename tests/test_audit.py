@@ -107,6 +107,44 @@ def test_json_keeps_full_records(run):
     assert json_records(run("audit", "--json")) == [record(1)]
 
 
+def test_audit_as_csv_for_excel(run):
+    """Newest first, the record's fields as columns; every value from the log gets the CSV formula
+    guard (an error message is WeChat's words), ids stay as they are."""
+    import csv
+    import io
+
+    from wxpay_cli.local.audit import FIELDS
+
+    write_log([record(1), record(2, operation="terminate", outcome="failed", out_user_id="0012345",
+                                 error="=cmd|' /C calc'!A0")])
+    result = run("audit", "--format", "csv", expect=0)
+    assert result.stdout.startswith("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(result.stdout[1:], newline="")))
+    assert list(rows[0]) == list(FIELDS)
+    assert [r["out_user_id"] for r in rows] == ["0012345", "20240001"]
+    assert rows[0]["error"] == "'=cmd|' /C calc'!A0" and rows[1]["http_status"] == "200"
+
+
+def test_audit_into_a_workbook_or_a_file_takes_every_record(run, tmp_path, monkeypatch):
+    from batchrows import read_workbook
+
+    from wxpay_cli.local.audit import FIELDS
+
+    write_log([record(n) for n in range(60)])
+    monkeypatch.setattr("wxpay_cli.terminal.output.stdout_is_terminal", lambda: True)  # a person at a terminal
+    path = tmp_path / "审计.xlsx"
+    assert run("audit", "-o", str(path), expect=0).stdout == ""
+    header, *rows = read_workbook(path)
+    assert [value for value, _type in header] == list(FIELDS)
+    assert len(rows) == 60  # a file gets every record, not the terminal's newest 50
+    assert rows[0][FIELDS.index("out_user_id")] == ("20240059", "s")
+    assert all(kind == "s" for row in rows for value, kind in row if value is not None)
+    jsonl = tmp_path / "audit.jsonl"
+    run("audit", "--limit", "2", "-o", str(jsonl), expect=0)
+    assert [json.loads(line) for line in jsonl.read_text().splitlines()] == [record(59), record(58)]
+    assert "-o" in run("audit", "--format", "xlsx", expect=2).stderr
+
+
 def test_filters(run, shanghai):
     write_log([
         record(1),
@@ -131,6 +169,39 @@ def test_filters(run, shanghai):
     assert pupils("--since", "2026-11-26T14:03", "--until", "2026-11-26T14:04") == ["06:04", "06:03"]
     assert run("audit", "--since", "2026-11-27", "--until", "2026-11-26").exit_code == 2
     assert run("audit", "--until", "tomorrow").exit_code == 2
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_filters_take_the_words_the_table_shows_in_either_language(run, lang):
+    write_log([record(1), record(2, operation="terminate", outcome="refused"),
+               record(3, operation="terminate", outcome="dry_run"), record(4, outcome="failed"),
+               record(5, operation="terminate", outcome="not_sent")])
+
+    def minutes(*args):
+        return [r["time"][14:16] for r in json_records(run("--lang", lang, "audit", "--json", *args))]
+
+    for word in ("refused", "REFUSED", "Refused", " 被拒绝 "):
+        assert minutes("--outcome", word) == ["02"], word
+    for word in ("dry_run", "dry run", "Dry-Run", "演练"):
+        assert minutes("--outcome", word) == ["03"], word
+    for word in ("not_sent", "not sent", "未发送"):
+        assert minutes("--outcome", word) == ["05"], word
+    for word in ("terminate", "解约", "TERMINATE"):
+        assert minutes("--operation", word) == ["05", "03", "02"], word
+    for word in ("repayment_url", "repayment-url", "link", "取链接"):
+        assert minutes("--operation", word) == ["04", "01"], word
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_an_unknown_filter_word_is_a_usage_error_listing_the_valid_ones(run, lang):
+    write_log([record(1)])
+    result = run("--lang", lang, "audit", "--outcome", "rejected", expect=2)
+    assert "rejected" in result.stderr
+    assert all(value in result.stderr for value in ("fetched", "refused", "dry_run", "not_sent", "declined"))
+    if lang == "zh":
+        assert "被拒绝" in result.stderr and "已获取" in result.stderr, result.stderr
+    result = run("--lang", lang, "audit", "--operation", "refund", expect=2)
+    assert "repayment_url" in result.stderr and "terminate" in result.stderr
 
 
 def test_default_limit_is_50_on_a_terminal_only(run, monkeypatch):
@@ -217,6 +288,23 @@ def test_audit_command_filters(sandbox, configure, run):
     table = run("audit", "--format", "table", env={"COLUMNS": "250"})
     assert "link" in table.stdout and "demo-2" in table.stdout
     assert run("audit", "--since", "yesterday").exit_code == 2
+
+
+def test_a_profiles_own_audit_log_is_private_in_a_folder_wxpay_makes(sandbox, configure, run, tmp_path):
+    """Folder 700 and file 600, under a umask that would let others read. (The default folder
+    is shared with the replay memory, which makes it 700 too: only a folder of the log's own
+    shows what the audit log does.)"""
+    import os
+
+    configure(sandbox, audit_log="logs/audit.jsonl")
+    umask = os.umask(0o022)
+    try:
+        run("repayment-url", "--user", "demo", "--org", "demo-org", expect=0)
+    finally:
+        os.umask(umask)
+    path = tmp_path / "logs" / "audit.jsonl"
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert oct(path.parent.stat().st_mode & 0o777) == "0o700"
 
 
 def test_repayment_link_still_shown_when_audit_log_fails(sandbox, configure, run, monkeypatch, tmp_path):

@@ -180,14 +180,15 @@ def test_link_rows_are_on_disk_before_their_output_lines(sandbox, configure, run
     configure(sandbox)
     disk = Disk(monkeypatch)
     checked = []
-    real_write = output.write_json_line
+    real_write = output.StdoutSink.write
 
-    def write_json_line(record):
+    def write(self, text):  # each output line, as it goes to stdout
+        record = json.loads(text)
         end = disk.end_of_line(lambda r: r["out_user_id"] == record["out_user_id"])
         checked.append((record["out_user_id"], end > 0 and end <= disk.durable))
-        real_write(record)
+        return real_write(self, text)
 
-    monkeypatch.setattr(output, "write_json_line", write_json_line)
+    monkeypatch.setattr(output.StdoutSink, "write", write)
     users = [u if i % 4 else f"missing-{i}" for i, u in enumerate(pupils)]  # failures are audited too
     text = "out_user_id,organization_id\n" + "".join(f"{u},demo-org\n" for u in users)
     run("repayment-url", "--batch", "-", "--concurrency", "8", input=text, expect=1)
@@ -257,6 +258,51 @@ def test_a_failed_row_whose_audit_line_cannot_be_made_durable_stops_the_batch(sa
     monkeypatch.setattr(audit.os, "fsync", fsync)
     result = run("contract", "terminate", "--batch", "-", "--yes",
                  input="out_user_id,organization_id\ndemo-terminated,demo-org\n", expect=3)
-    assert "stopped at row 1" in result.stderr, result.stderr
+    assert "stopped at row 2" in result.stderr, result.stderr  # the row below the header
     assert "not CONTRACTED" in result.stderr and "Input/output error" in result.stderr, result.stderr
     assert terminations(sandbox) == []
+
+
+def test_a_line_written_while_an_fsync_runs_waits_for_the_next_one(monkeypatch):
+    """Row b's line is written while the fsync for row a runs: that fsync may not cover it, so
+    b's commit must wait for another, not return on a's."""
+    import asyncio
+    import threading
+
+    log = AuditLog()
+    running, release = threading.Event(), threading.Event()
+    durable = {"size": 0}
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        size = os.fstat(fd).st_size  # what this fsync is sure to cover
+        if not running.is_set():
+            running.set()
+            release.wait(10)
+        real_fsync(fd)
+        durable["size"] = max(durable["size"], size)
+
+    monkeypatch.setattr(audit.os, "fsync", fsync)
+
+    async def two_rows() -> int:
+        with log.held_open():
+            log.append(operation="repayment_url", outcome="fetched", out_user_id="a")
+            first = asyncio.ensure_future(log.commit())
+            await asyncio.to_thread(running.wait, 10)
+            log.append(operation="repayment_url", outcome="fetched", out_user_id="b")  # during a's fsync
+            release.set()
+            await first
+            await log.commit()  # b's
+            return durable["size"]
+
+    assert asyncio.run(two_rows()) == log.path.stat().st_size  # b's line is on disk
+
+
+def test_lines_of_rows_cut_short_are_on_disk_when_the_batch_ends(monkeypatch):
+    """A row stopped before its commit (Ctrl-C, a fatal row elsewhere) still has its lines
+    made durable by the batch's last fsync."""
+    disk = Disk(monkeypatch)
+    log = AuditLog()
+    with log.held_open():
+        log.append(operation="terminate", outcome="refused", out_user_id="a", error="NOT_CONTRACTED")
+    assert disk.durable == log.path.stat().st_size > 0

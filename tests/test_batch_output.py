@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from batchrows import csv_rows, excel_gbk_roster, lines
+from batchrows import csv_rows, excel_gbk_roster, lines, read_workbook
 from hostile import LINK_PATH, USER_PATH
 from terminal import start_batch, wxpay_script
 
@@ -165,6 +165,189 @@ def test_csv_output_of_json_lines_input_takes_the_first_lines_keys(sandbox, conf
     assert out[0]["error_code"] == "INVALID_ROW" and out[1]["user_name"] == "P00"
 
 
+# -- workbooks and files out ---------------------------------------------------------------------
+
+# A roster with ids Excel would damage, cells that look like formulas, and a pupil WeChat does not know.
+ROSTER_TO_KEEP = ("姓名,out_user_id,班级,organization_id,备注\r\n"
+                  "张小明,0012345,三年级二班,demo-org,=B2*2\r\n"
+                  "李小红,440305201501011234,五年级一班,demo-org,-5\r\n"
+                  "赵小刚,missing,一年级一班,demo-org,@家长\r\n")
+
+
+def seed_ids_excel_damages(sandbox) -> None:
+    sandbox.seed_user("demo-org", "0012345", user_id="0000123", user_name='=HYPERLINK("http://x")',
+                      encrypt_name=False)
+    sandbox.seed_user("demo-org", "440305201501011234", user_name="李小红", class_name="五年级一班",
+                      encrypt_name=False)
+
+
+def test_xlsx_output_reopens_with_every_id_and_cell_unchanged(sandbox, configure, run, tmp_path):
+    """The same columns and cells as the CSV, every one a text cell: ids keep their 0s and digits,
+    a value starting with = stays text (never a formula) and gets no quote; a bold, frozen header
+    and columns wide enough for their Chinese text."""
+    configure(sandbox)
+    seed_ids_excel_damages(sandbox)
+    roster = tmp_path / "名单.csv"
+    roster.write_text(ROSTER_TO_KEEP, encoding="utf-8")
+    as_csv = read_csv_output(run("user", "show", "--batch", str(roster), "--format", "csv", expect=1).stdout)
+    path = tmp_path / "结果.xlsx"
+    result = run("user", "show", "--batch", str(roster), "--format", "xlsx", "-o", str(path), expect=1)
+    assert result.stdout == ""
+    header, *rows = read_workbook(path)
+    assert [value for value, _type in header] == list(as_csv[0])
+    for row, expected in zip(rows, as_csv, strict=True):
+        assert all(kind == "s" for value, kind in row if value is not None), row
+        assert [value or "" for value, _type in row] == [value.removeprefix("'") for value in expected.values()]
+    by_name = {value: index for index, (value, _type) in enumerate(header)}
+    assert [row[by_name["out_user_id"]][0] for row in rows] == ["0012345", "440305201501011234", "missing"]
+    assert rows[0][by_name["user_id"]][0] == "0000123"
+    assert rows[0][by_name["user_name"]][0] == '=HYPERLINK("http://x")' and rows[0][by_name["备注"]][0] == "=B2*2"
+    assert rows[2][by_name["error_code"]][0] == "RESOURCE_NOT_EXISTS"
+
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(path).worksheets[0]
+    assert sheet.freeze_panes == "A2" and all(cell.font.b for cell in sheet[1])
+    widths = {cell.value: sheet.column_dimensions[cell.column_letter].width for cell in sheet[1]}
+    assert widths["班级"] >= 10 and widths["姓名"] >= 6  # 五年级一班: 5 characters, each two columns wide
+    assert all(width >= len(name) for name, width in widths.items())
+
+
+def test_an_xlsx_output_feeds_back_as_input(sandbox, configure, run, tmp_path):
+    configure(sandbox)
+    seed_ids_excel_damages(sandbox)
+    roster = tmp_path / "名单.csv"
+    roster.write_text(ROSTER_TO_KEEP, encoding="utf-8")
+    first = tmp_path / "第一次.xlsx"
+    run("user", "show", "--batch", str(roster), "--format", "xlsx", "-o", str(first), expect=1)
+    sandbox.seed_user("demo-org", "missing", user_name="赵小刚", encrypt_name=False)
+    again = lines(run("user", "show", "--batch", str(first), expect=0).stdout)
+    assert [(r["out_user_id"], r["备注"]) for r in again] == [
+        ("0012345", "=B2*2"), ("440305201501011234", "-5"), ("missing", "@家长")]
+    assert [r["user_name"] for r in again] == ['=HYPERLINK("http://x")', "李小红", "赵小刚"]
+
+
+def test_xlsx_needs_an_output_file(sandbox, configure, run, pupils):
+    configure(sandbox)
+    result = run("user", "show", "--batch", "-", "--format", "xlsx", input=csv_rows(["p00"]), expect=2)
+    assert "-o" in result.stderr and sandbox.received == []
+
+
+@pytest.mark.parametrize("given, name, fmt", [
+    (("--format", "json"), "out.jsonl", "json"),
+    (("--format", "csv"), "out.csv", "csv"),
+    ((), "out.csv", "csv"),  # told by the name
+    ((), "out.txt", "json"),
+])
+def test_output_file_holds_what_stdout_would(sandbox, configure, run, pupils, tmp_path, given, name, fmt):
+    configure(sandbox)
+    expected = run("user", "show", "--batch", "-", "--format", fmt, input=csv_rows(pupils[:3]), expect=0)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    path = folder / name
+    result = run("user", "show", "--batch", "-", *given, "-o", str(path), input=csv_rows(pupils[:3]), expect=0)
+    assert result.stdout == "" and path.read_bytes() == expected.stdout_bytes
+    assert [p.name for p in folder.iterdir()] == [name]  # no temporary file left
+
+
+def test_the_output_files_name_chooses_its_format_unless_told(sandbox, configure, run, pupils, tmp_path):
+    configure(sandbox)
+    run("user", "show", "--batch", "-", "-o", str(tmp_path / "结果.xlsx"), input=csv_rows(["p00"]), expect=0)
+    assert read_workbook(tmp_path / "结果.xlsx")[1][0] == ("p00", "s")
+    for args in (("--format", "csv", "-o", "x.xlsx"), ("--json", "-o", "x.csv"), ("--format", "table", "-o", "x")):
+        result = run("user", "show", "--batch", "-", *args[:-1], str(tmp_path / args[-1]), input=csv_rows(["p00"]),
+                     expect=2)
+        assert "-o" in result.stderr, result.stderr
+    assert run("user", "show", "--user", "p00", "--org", "demo-org", "-o", str(tmp_path / "y.jsonl"),
+               expect=2).stderr
+    assert len(sandbox.received) == 1
+
+
+def test_output_file_is_replaced_whole_and_keeps_its_mode(sandbox, configure, run, pupils, tmp_path):
+    configure(sandbox)
+    path = tmp_path / "out.csv"
+    path.write_text("old\n")
+    path.chmod(0o640)
+    run("user", "show", "--batch", "-", "-o", str(path), input=csv_rows(pupils[:2]), expect=0)
+    assert path.read_text(encoding="utf-8-sig").startswith("out_user_id") and path.stat().st_mode & 0o777 == 0o640
+    previous = os.umask(0o027)
+    try:
+        fresh = tmp_path / "fresh.csv"
+        run("user", "show", "--batch", "-", "-o", str(fresh), input=csv_rows(pupils[:2]), expect=0)
+    finally:
+        os.umask(previous)
+    assert fresh.stat().st_mode & 0o777 == 0o640  # a new file: what the shell's `>` would give
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".csv") == ["fresh.csv", "out.csv"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_output_file_never_follows_a_symlink_and_needs_its_folder(sandbox, configure, run, pupils, tmp_path):
+    configure(sandbox)
+    target = tmp_path / "elsewhere.csv"
+    target.write_text("not wxpay's\n")
+    link = tmp_path / "out.csv"
+    link.symlink_to(target)
+    refused = run("user", "show", "--batch", "-", "-o", str(link), input=csv_rows(["p00"]), expect=2)
+    assert "symbolic link" in refused.stderr and target.read_text() == "not wxpay's\n"
+    missing = run("user", "show", "--batch", "-", "-o", str(tmp_path / "nowhere" / "out.csv"),
+                  input=csv_rows(["p00"]), expect=2)
+    assert "does not exist" in missing.stderr
+    assert sandbox.received == []
+
+
+def test_an_interrupted_batch_still_writes_the_rows_done_to_its_workbook(hostile, pupils, tmp_path):
+    """Ctrl-C while the second row is in flight: that row finishes, the third is not started, and
+    the workbook holds all three lines (what is done, and what was not started)."""
+    import signal
+    import time
+
+    held = threading.Event()
+    hostile.hold(f"/{pupils[1]}", until=held, limit=30)
+    path = tmp_path / "结果.xlsx"
+    process = start_batch(["user", "show", "--batch", "-", "--concurrency", "1", "-o", str(path)],
+                          csv_rows(pupils[:3]))
+    deadline = time.monotonic() + 30
+    try:
+        while not any(r.path.endswith(f"/{pupils[1]}") for r in hostile.sandbox.received):
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.01)
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+    finally:
+        held.set()
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    _header, *rows = read_workbook(path)
+    assert [row[0][0] for row in rows] == pupils[:3]
+    assert rows[0][3][0] == "P00" and rows[1][3][0] == "P01"  # user_name: both rows started were finished
+    assert rows[2][-2][0] == "NOT_STARTED"
+
+
+def test_an_output_file_that_cannot_be_replaced_keeps_the_lines_and_says_where(hostile, pupils, tmp_path):
+    """The name became a folder meanwhile: the lines stay in the temporary file, named on stderr;
+    exit 74 (output failed), as when stdout fails."""
+    held = threading.Event()
+    hostile.hold(f"/{pupils[0]}", until=held, limit=30)
+    path = tmp_path / "out.jsonl"
+    process = start_batch(["user", "show", "--batch", "-", "-o", str(path)], csv_rows(pupils[:2]))
+    import time
+
+    deadline = time.monotonic() + 30
+    try:
+        while not hostile.sandbox.received:
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.01)
+        path.mkdir()
+        (path / "keep").write_text("x")
+    finally:
+        held.set()
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 74, err
+    [kept] = [p for p in tmp_path.iterdir() if p.name.startswith(".out.jsonl")]
+    assert kept.name in err and "Traceback" not in err
+    assert [r["out_user_id"] for r in lines(kept.read_text())] == pupils[:2]
+
+
 # -- tables ------------------------------------------------------------------------------
 
 
@@ -178,6 +361,37 @@ def test_batch_dry_run_as_a_table(sandbox, configure, run, pupils):
         assert text in table, text
     assert "{" not in table
     assert [r.method for r in sandbox.received] == ["GET"] * 3
+
+
+@pytest.mark.parametrize("command", [("repayment-url",), ("user", "show")])
+def test_format_table_draws_a_table_of_every_row_never_json(sandbox, configure, run, command):
+    configure(sandbox)
+    roster = "out_user_id,organization_id,姓名\r\ndemo,demo-org,张小明\r\nmissing,demo-org,李四\r\n"
+    result = run("--lang", "zh", *command, "--batch", "-", "--format", "table", input=roster,
+                 env={"COLUMNS": "160"}, expect=1)
+    table = result.stdout
+    assert table.strip() and not any(line.lstrip().startswith("{") for line in table.splitlines()), table
+    for text in ("out_user_id", "姓名", "demo", "张小明", "missing", "李四", "RESOURCE_NOT_EXISTS"):
+        assert text in table, text
+    assert "批量：1 行成功，1 行失败" in result.stderr  # the summary stays on stderr
+
+
+def test_a_table_of_links_keeps_each_link_whole(sandbox, configure, run):
+    configure(sandbox)
+    result = run("repayment-url", "--batch", "-", "--format", "table", input=csv_rows(["demo"]),
+                 env={"COLUMNS": "80"}, expect=0)
+    assert "…" not in result.stdout
+    [line] = [line for line in result.stdout.splitlines() if "/sandbox/repay/" in line]  # on a line of its own
+    assert re.fullmatch(r"demo  https://[\w.-]+/sandbox/repay/\w+\?token=\w+", line), line
+
+
+def test_a_termination_batch_as_a_table(sandbox, configure, run, pupils):
+    configure(sandbox)
+    result = run("contract", "terminate", "--batch", "-", "--yes", "--format", "table",
+                 input=csv_rows(["p00", "demo-terminated"]), expect=1)
+    assert "{" not in result.stdout
+    for text in ("p00", "P00", "TERMINATED", "demo-terminated", "NOT_CONTRACTED"):
+        assert text in result.stdout, text
 
 
 # -- progress ---------------------------------------------------------------------------
@@ -433,8 +647,9 @@ def test_undeclared_fields_are_never_written_to_csv(hostile, run, pupils, comman
     assert (row["姓名"], row["phone"], row["error_code"], row["error_message"]) == (
         "张小明", "+8613800000000", "", "")
     assert "wechat_extra" not in row
+    written = re.sub(r"token=\w+", "token=…", result.stdout)  # a link's random token may hold "=5"
     for value in ("calc", "SUM", "FAKE", "=2", "-3", "+4", "=5"):
-        assert value not in result.stdout, value
+        assert value not in written, value
     if path == USER_PATH:
         assert row["student_info.class_name"] == "三年级二班"
         assert row["student_info"] == '{"class_name": "三年级二班"}'

@@ -10,7 +10,7 @@ import time
 
 import pytest
 from batchrows import csv_rows, lines
-from terminal import start_batch
+from terminal import first_line, start_batch
 
 from wxpay_cli.flows import batch
 
@@ -62,7 +62,8 @@ def test_verification_failure_stops_the_run_and_names_the_row(sandbox, configure
     configure(sandbox)
     sandbox.inject("bad_signature", path_contains="/p03")
     result = run("user", "show", "--batch", "-", "--concurrency", "1", input=csv_rows(pupils[:10]), expect=5)
-    assert "stopped at row 4" in result.stderr and "failed verification" in result.stderr
+    # the fourth pupil, on row 5 as Excel numbers it (the header is row 1)
+    assert "stopped at row 5" in result.stderr and "failed verification" in result.stderr
     out = lines(result.stdout)
     assert [r["out_user_id"] for r in out[:4]] == pupils[:4]
     assert out[3]["error"]["code"] == "VERIFICATION_FAILED" and "user_name" not in out[3]
@@ -77,7 +78,7 @@ def test_credentials_wechat_refuses_stop_the_run_with_exit_3(sandbox, configure,
     result = run("user", "show", "--batch", "-", "--concurrency", "1", input=csv_rows(pupils), expect=3)
     assert "SIGN_ERROR" in result.stderr and "wxpay config check" in result.stderr
     assert "serial_no" in result.stderr  # WeChat's detail says which check failed
-    assert "stopped at row 1" in result.stderr
+    assert "stopped at row 2" in result.stderr  # the first pupil, below the header
     assert len(sandbox.received) == 1  # not one refusal per row
     out = lines(result.stdout)
     assert out[0]["error"]["code"] == "SIGN_ERROR"
@@ -204,7 +205,7 @@ def test_ctrl_c_writes_what_is_done_and_exits_130(sandbox, configure, pupils):
     for name in pupils[2:]:
         sandbox.inject("delay", seconds=0.3, path_contains=f"/{name}")
     proc = start_batch(["user", "show", "--batch", "-", "--concurrency", "1"], csv_rows(pupils))
-    first = proc.stdout.readline()
+    first = first_line(proc)
     proc.send_signal(signal.SIGINT)
     rest, err = proc.communicate(timeout=20)
     assert proc.returncode == 130, err
@@ -216,3 +217,55 @@ def test_ctrl_c_writes_what_is_done_and_exits_130(sandbox, configure, pupils):
     assert done and out[: len(done)] == done  # finished rows first, then the ones never started
     assert all(r["error"]["code"] == "NOT_STARTED" for r in not_started)
     assert "interrupted" in err and "batch:" in err and "Traceback" not in err
+
+
+def _stderr_until(proc, text: str, limit: float = 20.0) -> str:
+    """What a running wxpay has written to stderr, up to and including `text`."""
+    import os
+    import select
+
+    seen, deadline = b"", time.monotonic() + limit
+    while text.encode() not in seen:
+        assert time.monotonic() < deadline and proc.poll() is None, seen.decode(errors="replace")
+        if select.select([proc.stderr], [], [], 0.05)[0]:
+            seen += os.read(proc.stderr.fileno(), 65536)
+    return seen.decode()
+
+
+def test_ctrl_c_ends_a_row_in_flight_with_its_attempt_not_its_retries(sandbox, hostile, pupils):
+    """Ctrl-C while a row's request is in flight: its 503 ends the row, no retry is sent."""
+    sandbox.inject("delay", seconds=1.0, path_contains="/demo")  # the answer comes after the Ctrl-C
+    for _ in range(3):
+        hostile.raw("/demo", 503, b'{"code": "SYSTEM_ERROR", "message": "busy"}', {"Retry-After": "0"})
+    proc = start_batch(["user", "show", "--batch", "-", "--concurrency", "1"], csv_rows(["demo"]))
+    deadline = time.monotonic() + 20
+    while not sandbox.received:
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    assert len(sandbox.received) == 1, [r.path for r in sandbox.received]
+    [line] = lines(out)
+    assert line["error"]["http_status"] == 503
+
+
+def test_ctrl_c_while_a_row_waits_to_retry_sends_no_retry_and_stops_at_once(sandbox, configure, pupils):
+    """A 503 asked the row to wait 30 s before trying again: Ctrl-C meanwhile ends the row
+    there, not after the wait with one more request."""
+    configure(sandbox)
+    sandbox.inject("status", status=503, retry_after="30", path_contains="/demo", times=3)
+    proc = start_batch(["-v", "user", "show", "--batch", "-"], csv_rows(["demo"]))
+    try:
+        _stderr_until(proc, "retrying in 30.0 s")
+        proc.send_signal(signal.SIGINT)
+        interrupted = time.monotonic()
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert time.monotonic() - interrupted < 10
+    assert len(sandbox.received) == 1, [r.path for r in sandbox.received]
+    [line] = lines(out)
+    assert line["error"]["http_status"] == 503 and "Traceback" not in err

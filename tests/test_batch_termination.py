@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 
-from batchrows import csv_rows, lines
-from common import outcomes
+import pytest
+from batchrows import csv_rows, lines, read_workbook, workbook
+from common import closed_port, outcomes, terminations
 
 from wxpay_cli.local.audit import AuditLog
 
@@ -70,17 +71,26 @@ def test_terminate_batch_sends_each_pupil_once(sandbox, configure, run, pupils):
     assert len([r for r in sandbox.received if r.method == "POST"]) == 1
 
 
+@pytest.mark.parametrize("roster", [["p01", "p01", "p02"], ["p01", "p02", "p01"]],
+                         ids=["next row", "a row between"])
 def test_the_later_row_of_a_pupil_listed_twice_is_the_duplicate_whatever_answers_first(
-        sandbox, configure, run, pupils):
+        sandbox, configure, run, pupils, roster):
+    """The first row's lookup is slow: the later copy, found first, still waits for every row
+    before it (not only the one just before) and is the one refused."""
     configure(sandbox)
     sandbox.inject("delay", seconds=0.3, path_contains="/p01", times=1)  # the first row's lookup is slow
-    text = csv_rows(["p01", "p01", "p02"])
-    result = run("contract", "terminate", "--batch", "-", "--yes", "--concurrency", "8", input=text)
+    result = run("contract", "terminate", "--batch", "-", "--yes", "--concurrency", "8", input=csv_rows(roster))
     out = lines(result.stdout)
-    assert out[0].get("contract_state") == "TERMINATED", out[0]
-    assert out[1]["error"]["code"] == "DUPLICATE_ROW" and "row 1" in out[1]["error"]["message"]
-    assert out[2].get("contract_state") == "TERMINATED"
-    assert len([r for r in sandbox.received if r.method == "POST"]) == 2
+    later = roster.index("p01", 1)
+    for number, line in enumerate(out):
+        if number == later:
+            earlier = roster.index("p01") + 2  # as Excel numbers it: the header is row 1
+            assert line["error"]["code"] == "DUPLICATE_ROW", line
+            assert line["error"]["message"].startswith(f"row {earlier} already"), line
+        else:
+            assert line.get("contract_state") == "TERMINATED", line
+    assert sorted(r.path.split("/")[-2] for r in terminations(sandbox)) == sorted(
+        sandbox.state.users[("demo-org", pupil)].user_id for pupil in ("p01", "p02"))  # each pupil once
     assert "terminate the contracts of 2 pupils" in result.stderr and "(3 rows: 1 repeat" in result.stderr
 
 
@@ -133,3 +143,90 @@ def test_a_dry_runs_output_fed_back_terminates_with_fresh_lines(sandbox, configu
     assert [(r["班级"], r["out_user_id"], r["contract_state"]) for r in out] == [
         ("一班", "p00", "TERMINATED"), ("二班", "p01", "TERMINATED")]
     assert all("request" not in r and "dry_run" not in r and r["request_id"] for r in out)
+
+
+# -- the irreversible path in a batch: the same fault matrix as one termination ------------------
+# (tests/test_termination.py): one POST at most, every doubt re-queried, "not sent" only when
+# the connection was never made.
+
+
+@pytest.mark.parametrize("status", [429, 408, 499, 400, 503])
+def test_any_answer_to_a_batch_termination_is_requeried_never_resent(sandbox, configure, run, status, retry_sleeps):
+    configure(sandbox)
+    sandbox.inject("status", status=status, code="SOMETHING", retry_after="0", path_contains="terminate-contract",
+                   times=5)
+    result = run("contract", "terminate", "--batch", "-", "--yes", input=csv_rows(["demo"]), expect=1)
+    [line] = lines(result.stdout)
+    assert len(terminations(sandbox)) == 1  # never twice, whatever the status
+    # lookup, query before the POST, one POST, re-query
+    assert [r.method for r in sandbox.received] == ["GET", "GET", "POST", "GET"]
+    assert line["error"]["http_status"] == status
+    assert "still CONTRACTED when re-queried" in line["error"]["message"], line
+    assert outcomes() == ["attempted", "unknown"]
+
+
+def test_a_batch_termination_whose_answer_is_lost_is_settled_by_requery(sandbox, configure, run, retry_sleeps):
+    """The POST reached WeChat, its answer did not come in time: re-query, never resend."""
+    configure(sandbox, timeout=0.5)
+    sandbox.inject("slow_answer", seconds=1.0, path_contains="terminate-contract")
+    result = run("contract", "terminate", "--batch", "-", "--yes", input=csv_rows(["demo"]), expect=0)
+    [line] = lines(result.stdout)
+    assert line["contract_state"] == "TERMINATED" and "confirmed by re-query" in line["note"], line
+    assert len(terminations(sandbox)) == 1
+    assert outcomes() == ["attempted", "succeeded"]
+
+
+def test_a_batch_termination_that_timed_out_is_an_open_outcome_not_unsent(sandbox, configure, run, retry_sleeps):
+    """Timed out after sending, and the re-query still shows CONTRACTED: WeChat may yet do it,
+    so it is never called "not sent" (safe to rerun), and never sent again."""
+    configure(sandbox, timeout=0.5)
+    sandbox.inject("delay", seconds=1.0, path_contains="terminate-contract")
+    result = run("contract", "terminate", "--batch", "-", "--yes", input=csv_rows(["demo"]), expect=1)
+    [line] = lines(result.stdout)
+    message = line["error"]["message"]
+    assert "still CONTRACTED when re-queried" in message and "not sent" not in message, line
+    assert len(terminations(sandbox)) == 1
+    assert outcomes() == ["attempted", "unknown"]
+
+
+def test_a_batch_termination_that_could_not_connect_is_not_sent(sandbox, configure, run, retry_sleeps):
+    configure(sandbox, base_url=f"http://127.0.0.1:{closed_port()}")
+    result = run("contract", "terminate", "--batch", "-", "--yes", input="user_id,organization_id\nwxu_1,demo-org\n",
+                 expect=1)
+    [line] = lines(result.stdout)
+    assert "was not sent" in line["error"]["message"] and "may or may not" not in line["error"]["message"]
+    assert outcomes() == ["attempted", "not_sent"]
+    assert len(retry_sleeps) == 2  # a connection never set up is safe to try again
+
+
+def test_a_roster_workbook_is_terminated_row_by_row_and_named_as_excel_numbers_it(sandbox, configure, run,
+                                                                                   pupils, tmp_path):
+    """The .xlsx itself: a dry run, then the termination; a pupil whose id was typed as a number is
+    not terminated (it may be another pupil), and every line that failed names its row in the sheet."""
+    configure(sandbox)
+    sandbox.seed_user("demo-org", "0012345", user_name="零零", encrypt_name=False)
+    roster = workbook(tmp_path / "解约名单.xlsx", [
+        None,
+        ["姓名", "out_user_id", "organization_id"],
+        ["张小明", "p00", "demo-org"],
+        ["零零", "0012345", "demo-org"],
+        None,
+        ["错", 12345, "demo-org"],
+        ["张小明", "p00", "demo-org"],
+    ])
+    dry = lines(run("contract", "terminate", "--batch", str(roster), "--dry-run", "--format", "json",
+                    expect=1).stdout)
+    assert [r.get("contract_state") for r in dry[:2]] == ["CONTRACTED"] * 2
+    assert dry[2]["error"]["code"] == "INVALID_ROW" and dry[2]["error"]["message"].startswith("row 6:")
+    assert dry[3]["error"]["code"] == "DUPLICATE_ROW" and dry[3]["error"]["message"].startswith("row 3 already")
+    assert not [r for r in sandbox.received if r.method == "POST"]
+    result = tmp_path / "结果.xlsx"
+    run("contract", "terminate", "--batch", str(roster), "--yes", "-o", str(result), expect=1)
+    posted = [r.path for r in sandbox.received if r.method == "POST"]
+    assert len(posted) == 2  # p00 once, 0012345; never 12345
+    header, *rows = read_workbook(result)
+    names = [value for value, _type in header]
+    states = [row[names.index("contract_state")][0] for row in rows]
+    assert [row[names.index("out_user_id")][0] for row in rows] == ["p00", "0012345", "12345", "p00"]
+    assert states[:2] == ["TERMINATED", "TERMINATED"]
+    assert [row[names.index("error_code")][0] for row in rows] == [None, None, "INVALID_ROW", "DUPLICATE_ROW"]

@@ -115,6 +115,16 @@ def test_the_replay_memory_forgets_a_nonce_only_after_it_is_kept():
     assert memory.add("a" * 32, NOW + 700 + 600 / memory.SLICES)  # forgotten: a replay would fail its timestamp
 
 
+def test_a_nonce_seen_late_in_a_slice_is_kept_for_its_whole_time():
+    """The memory keeps time per slice (keep / SLICES = 75 s): a slice goes by its newest nonce,
+    not its first, or a nonce seen late in it would be forgotten up to 75 s early."""
+    memory = signing.NonceMemory(keep=600)
+    late = NOW + 600 / memory.SLICES - 1  # in the slice that NOW started
+    assert memory.add("first" * 6, NOW)
+    assert memory.add("late" * 8, late)
+    assert not memory.add("late" * 8, late + 600)  # `keep` after it was seen: still a replay
+
+
 # -- and across runs (the daily job runs one pupil per process) ------------------------------
 
 
@@ -164,6 +174,42 @@ def test_a_pruned_nonce_file_is_read_from_its_start_even_once_it_outgrew_the_old
     while path.stat().st_size <= 30 * 40:
         assert not first.seen(f"fresh-{path.stat().st_size}", 1020.0)
     assert second.seen("fresh-0", 1021.0)
+
+
+def test_a_run_waits_while_another_prunes_the_shared_nonce_file(tmp_path, monkeypatch):
+    """Pruning replaces the shared file: another run reading or adding to it meanwhile would
+    write into the file being replaced, and the nonce it accepted would be lost to later runs."""
+    import os
+    import threading
+
+    from wxpay_cli.local import nonces
+
+    path = tmp_path / "state" / "seen-nonces"
+    monkeypatch.setattr(nonces, "PRUNE_AT", 0)  # every check prunes (replaces) the file
+    inside, release = threading.Event(), threading.Event()
+    real_replace = os.replace
+
+    def replace(*args):
+        if threading.current_thread().name == "pruning-run":  # held in the middle of its pruning
+            inside.set()
+            release.wait(10)
+        return real_replace(*args)
+
+    monkeypatch.setattr(nonces.os, "replace", replace)
+    pruning = threading.Thread(target=nonces.SeenNonces(path, keep=600).seen, args=("n1", 1000.0),
+                               name="pruning-run")
+    other = threading.Thread(target=nonces.SeenNonces(path, keep=600).seen, args=("n2", 1001.0))
+    pruning.start()
+    assert inside.wait(10)
+    other.start()
+    other.join(0.3)
+    waited = other.is_alive()
+    release.set()
+    pruning.join(10)
+    other.join(10)
+    assert waited, "another run used the nonce file while it was being replaced"
+    later = nonces.SeenNonces(path, keep=600)
+    assert later.seen("n1", 1002.0) and later.seen("n2", 1002.0)  # neither run's nonce was lost
 
 
 def test_an_unusable_nonce_file_leaves_the_check_to_this_process(tmp_path, hostile, run, monkeypatch):

@@ -7,6 +7,7 @@ import tomllib
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from common import audit_lines
 from conftest import write_config
 
 from wxpay_cli.sandbox.keys import cert_pem, make_certificate, private_pem
@@ -89,6 +90,8 @@ def test_init_without_a_terminal_names_the_missing_flag(run, tmp_path, key_files
 
 @pytest.mark.parametrize("change, message", [
     ({"--mchid": "19x"}, "'19x' is not an mchid: it must be digits"),
+    ({"--mchid": "１９００００００01"}, "character 1 (１) is full-width: use half-width characters"),
+    ({"--mchid": "1900 000001"}, "character 5 is a space"),
     ({"--public-key-id": "12345"}, "'12345' does not look like a public key id PUB_KEY_ID_"),
     ({"--serial-no": "ABCDEF"}, "serial_no ABCDEF is not the serial of"),
     ({"--merchant-cert": None, "--serial-no": "XYZ"}, "'XYZ' is not a certificate serial_no in hex"),
@@ -186,9 +189,12 @@ def test_a_wrong_passphrase_is_reported_whole(run, tmp_path, key_files, sandbox_
     assert "s3cret" not in result.stdout + result.stderr
 
 
-def test_init_interactive_asks_with_defaults_and_validation(run, tmp_path, key_files, sandbox_keys, terminal):
+def test_init_interactive_asks_with_defaults_and_validation(run, tmp_path, key_files, sandbox_keys, terminal,
+                                                            monkeypatch):
+    monkeypatch.setenv("LOGNAME", "wang.wu")
     answers = [
         "",  # profile name: default
+        "",  # the operator: the login name
         "19x", sandbox_keys.mchid,  # re-asked after an invalid mchid
         str(tmp_path / "missing.pem"), str(key_files["private_key"]),  # re-asked after a missing file
         str(key_files["merchant_cert"]),
@@ -201,10 +207,49 @@ def test_init_interactive_asks_with_defaults_and_validation(run, tmp_path, key_f
     assert "does not look like a public key id" in result.stderr
     profile = written(tmp_path / "config.toml")["profiles"]["default"]
     assert profile == {
-        "mchid": sandbox_keys.mchid, "serial_no": sandbox_keys.serial_no,
+        "operator": "wang.wu", "mchid": sandbox_keys.mchid, "serial_no": sandbox_keys.serial_no,
         "private_key": str(key_files["private_key"]), "merchant_cert": str(key_files["merchant_cert"]),
         "public_key_id": sandbox_keys.public_key_id, "public_key": str(key_files["public_key"]),
     }
+
+
+def test_init_asks_again_for_a_full_width_mchid_saying_so_in_chinese(run, tmp_path, key_files, sandbox_keys,
+                                                                     terminal):
+    answers = ["", "", "１９０００００００１", sandbox_keys.mchid, str(key_files["private_key"]),
+               str(key_files["merchant_cert"]), sandbox_keys.public_key_id, str(key_files["public_key"]), ""]
+    result = run("--lang", "zh", "config", "init", input="\n".join(answers) + "\n", expect=0)
+    assert "第 1 个字符“１”是全角字符" in result.stderr and "请改用半角字符" in result.stderr, result.stderr
+    assert written(tmp_path / "config.toml")["profiles"]["default"]["mchid"] == sandbox_keys.mchid
+
+
+@pytest.mark.parametrize("lang, question", [("en", "Your name, for the audit log"), ("zh", "您的姓名（写入审计日志）")])
+def test_init_asks_who_the_operator_is_and_the_audit_log_names_them(lang, question, run, tmp_path, key_files,
+                                                                     sandbox, terminal, monkeypatch):
+    monkeypatch.setenv("LOGNAME", "root")
+    keys = sandbox.keys
+    answers = ["", " 张三 ", keys.mchid, str(key_files["private_key"]), str(key_files["merchant_cert"]),
+               keys.public_key_id, str(key_files["public_key"]), sandbox.url]
+    result = run("--lang", lang, "config", "init", input="\n".join(answers) + "\n", expect=0)
+    assert f"{question} [root]" in result.stderr, result.stderr
+    assert written(tmp_path / "config.toml")["profiles"]["default"]["operator"] == "张三"
+    assert "张三" in result.stdout  # the profile written, as shown
+    run("repayment-url", "--user", "demo", "--org", "demo-org", "--json", expect=0)
+    assert audit_lines()[-1]["operator"] == "张三"
+
+
+def test_init_takes_the_operator_as_a_flag_and_checks_it(run, tmp_path, key_files, sandbox_keys):
+    run("config", "init", *public_key_flags(key_files, sandbox_keys, **{"--operator": "李四"}), expect=0)
+    assert written(tmp_path / "config.toml")["profiles"]["school-a"]["operator"] == "李四"
+    for bad in ("", "a\x1bb", "x" * 65):
+        result = run("config", "init", *public_key_flags(key_files, sandbox_keys, name="other",
+                                                         **{"--operator": bad}), expect=(2, 3))
+        assert "operator" in result.stderr
+    assert set(written(tmp_path / "config.toml")["profiles"]) == {"school-a"}
+
+
+def test_init_by_flags_without_operator_writes_none(run, tmp_path, key_files, sandbox_keys):
+    run("config", "init", *public_key_flags(key_files, sandbox_keys), expect=0)
+    assert "operator" not in written(tmp_path / "config.toml")["profiles"]["school-a"]  # the login name, at each run
 
 
 def test_init_refuses_a_malformed_config_with_its_line(run, tmp_path, key_files, sandbox_keys):
@@ -300,7 +345,7 @@ def test_init_interactive_asks_again_for_each_wrong_file(run, tmp_path, key_file
     other = tmp_path / "other_cert.pem"
     other.write_bytes(cert_pem(make_certificate(sandbox_keys.platform_key, "someone else")))
     answers = [
-        "", sandbox_keys.mchid, str(key_files["private_key"]),
+        "", "", sandbox_keys.mchid, str(key_files["private_key"]),
         str(other), str(key_files["merchant_cert"]),  # the first certificate is not this key's
         sandbox_keys.public_key_id,
         str(key_files["merchant_cert"]), str(key_files["public_key"]),  # a certificate is not pub_key.pem
@@ -312,7 +357,7 @@ def test_init_interactive_asks_again_for_each_wrong_file(run, tmp_path, key_file
 
 
 def test_init_wrong_passphrase_in_env_fails_once(run, tmp_path, key_files, sandbox_keys, encrypted_key, terminal):
-    answers = ["", sandbox_keys.mchid, str(encrypted_key)] + [str(encrypted_key)] * 5
+    answers = ["", "", sandbox_keys.mchid, str(encrypted_key)] + [str(encrypted_key)] * 5
     result = run("config", "init", input="\n".join(answers) + "\n", env={"WXPAY_PRIVATE_KEY_PASSWORD": "nope-nope"})
     assert result.exit_code == 3 and "wrong passphrase" in result.stderr
     assert result.stderr.count("Private key file") == 1  # not asked again and again

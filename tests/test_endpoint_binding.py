@@ -60,6 +60,8 @@ def test_a_user_answer_that_does_not_name_the_pupil_terminates_nobody(hostile, s
     assert result.exit_code == 5, result.stderr
     assert posts(sandbox) == []
     assert "did not name the pupil" in result.stderr and "--user-id" in result.stderr, result.stderr
+    [record] = [json.loads(line) for line in run("audit", "--json").stdout.splitlines()]
+    assert (record["outcome"], record["error"], record["out_user_id"]) == ("refused", "PUPIL_NOT_NAMED", "demo")
 
 
 def test_a_re_query_about_another_pupil_after_the_post_is_an_error_not_a_note(hostile, sandbox, run):

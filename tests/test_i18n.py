@@ -231,39 +231,151 @@ def test_english_start_up_does_not_load_the_catalog(run):
 
 # -- an operator under a Chinese locale ---------------------------------------
 
-ENGLISH_SENTENCE = re.compile(r"\b[A-Za-z]{2,}(?:[ ,]+[a-z]{2,}){2,}\b")
+# What may stay in Latin letters under Chinese: things to type or data, never wxpay's words.
+# Commands, flags and their values, choices ([table|json]), `code`, quoted values, URLs,
+# paths, environment variables, ids and file names (a digit, _ . / - inside), CODES and
+# METAVARS in capitals; and these names.
+LATIN_NAMES = {"wxpay", "mchid", "appid", "openid", "demo", "python", "excel", "windows", "powershell"}
+NOT_PROSE = re.compile(r"`[^`]*`|https?://\S+|\$\w+|--[\w-]+(?:[ =][A-Za-z][\w-]*(?=[\s，。；）)]|$))?"
+                       r"|'[^'\n]*'|\"[^\"\n]*\"|“[^”\n]*”|\[[\w-]+(?:\|[\w-]+)+\]|\{[\w-]+(?:\|[\w-]+)+\}|JSON Lines")
 
 
-def _english_sentences(text: str) -> list[str]:
-    """Runs of three or more English words outside commands, paths, URLs and ids."""
-    text = re.sub(r"`[^`]*`|https?://\S+|/\S+|--[\w-]+|\$\w+|'[^']*'|\"[^\"]*\"", " ", text)
-    return ENGLISH_SENTENCE.findall(text)
+REQUEST_HEADER = re.compile(r"^ *(?:host|content-length|connection|accept|accept-encoding|user-agent|authorization"
+                            r"|wechatpay-serial|content-type) {2,}.*$", re.MULTILINE)
 
 
-def test_an_operator_under_a_chinese_locale_meets_no_english_sentence(sandbox, configure, run):
-    configure(sandbox)
-    env = {"LANG": "zh_CN.UTF-8"}
+def _untranslated(text: str) -> list[str]:
+    """The English words of wxpay's own left in `text` (see LATIN_NAMES for what is not)."""
+    from wxpay_cli.local.config import PROFILE_KEYS
+
+    # cli: the test runner's wxpay; the config file's keys (`config show` lists them)
+    typed = {"cli", "profile", "config", *PROFILE_KEYS} | {name for path, _command in commands() for name in path}
+    found = []
+    for token in re.findall(r"[^\s，。：；、（）()\[\]{}|│─]+", NOT_PROSE.sub(" ", text)):
+        token = token.strip(",.;:!?*")
+        if not token or re.search(r"[0-9_./@\\~=+%#&,<>-]", token):
+            continue
+        found += [word for word in re.findall(r"[A-Za-z]{2,}", token)
+                  if not word.isupper() and word.lower() not in LATIN_NAMES and word not in typed]
+    return found
+
+
+def test_the_detector_sees_a_word_of_english_and_lets_data_through():
+    assert _untranslated("已拒绝确认 declined") == ["declined"]
+    assert _untranslated("学号 [required]") == ["required"]
+    assert _untranslated("结果：not_sent、serial 0A1B = serial_no") == ["serial"]
+    assert _untranslated("用 `wxpay audit` 或 --format json，SIGN_ERROR（CONTRACTED）demo-org PUB_KEY_ID_01 "
+                         "/v3/x https://a.b/c 'x y' wechatpay_<SERIAL>.pem [table|json] $WXPAY_LANG") == []
+
+
+@pytest.mark.parametrize("path", [[], *(path for path, _ in commands())], ids=lambda path: " ".join(path) or "wxpay")
+def test_every_help_under_chinese_has_no_english_of_wxpays_own(run, path):
+    result = run("--lang", "zh", *path, "--help", env={"COLUMNS": "200"}, expect=0)
+    assert not _untranslated(result.stdout), f"{_untranslated(result.stdout)}\n{result.stdout}"
+
+
+def _every_outcome_in_the_audit_log() -> None:
+    """One audit record of every operation and outcome, with the errors wxpay records."""
+    from wxpay_cli.commands.audit import OPERATIONS, OUTCOMES
+    from wxpay_cli.local.audit import AuditLog
+
+    errors = [None, "NOT_CONFIRMED", "LEFT_OPEN: confirmed by a later query", "LEFT_OPEN: TERMINATED",
+              "confirmed by re-query after: NETWORK_ERROR", "LINK_HOST"]
+    log = AuditLog()
+    log.path.parent.mkdir(parents=True, exist_ok=True)
+    with log.path.open("w", encoding="utf-8") as handle:
+        for n, (operation, outcome) in enumerate((o, r) for o in OPERATIONS for r in OUTCOMES):
+            handle.write(json.dumps({
+                "time": f"2026-11-26T06:{n % 60:02d}:00+08:00", "operator": "张三", "host": "ops-01",
+                "profile": "school-a", "mchid": "1900000001", "operation": operation, "organization_id": "1234567",
+                "out_user_id": f"2024{n:04d}", "user_id": "wxu_1", "contract_id": "ct_1", "outcome": outcome,
+                "http_status": 204, "request_id": "08A1B2C3", "error": errors[n % len(errors)]},
+                ensure_ascii=False) + "\n")
+
+
+def test_every_outcome_under_chinese_has_no_english_of_wxpays_own(sandbox, configure, run, pupils, tmp_path,
+                                                                  monkeypatch, key_files):
+    """What an operator reads through the day under zh_CN: every table, summary, question and
+    error of every outcome (stdout too, unless it is JSON, which never changes language)."""
+    table = configure(sandbox, merchant_cert=str(key_files["merchant_cert"]))
+    roster = tmp_path / "名单.csv"
+    roster.write_text("out_user_id,organization_id,姓名\n" + "".join(
+        f"{user},demo-org,学生{n}\n" for n, user in enumerate(["p00", "p01", "p00", "20249999", "demo-terminated",
+                                                                 "ｐ０２", "p0 3", ""])), encoding="utf-8")
+    wide = {"LANG": "zh_CN.UTF-8", "COLUMNS": "250"}
+    person = ("person", "y\n")  # asked on a terminal, answered
     sessions = [
-        ["repayment-url", "--user", "demo", "--org", "demo-org", "--format", "table", "--message"],
-        ["user", "show", "--user", "demo", "--org", "demo-org", "--format", "table"],
-        ["user", "show", "--user", "nobody", "--org", "demo-org", "--format", "table"],
-        ["contract", "terminate", "--user", "demo", "--org", "demo-org", "--format", "table"],
-        ["contract", "terminate", "--user", "demo", "--org", "demo-org", "--yes", "--format", "table"],
-        ["contract", "terminate", "--user", "demo", "--org", "demo-org", "--yes", "--format", "table"],
-        ["repayment-url", "--user", "demo"],
-        ["--profile", "nope", "user", "show", "--user", "demo", "--org", "demo-org"],
-        ["config", "show", "--format", "table"],
-        ["audit", "--format", "table"],
+        (("repayment-url", "--user", "demo", "--org", "demo-org", "--format", "table", "--message", "--qr"),),
+        (("repayment-url", "--user", "demo", "--org", "demo-org", "--message", "--json"),),
+        (("repayment-url", "--user", "nobody", "--org", "demo-org", "--format", "table", "--message"),),
+        (("user", "show", "--user", "demo", "--org", "demo-org", "--format", "table"),),
+        (("user", "show", "--user", "nobody", "--org", "demo-org", "--format", "table"),),
+        (("user", "show", "--user", "２０２４", "--org", "demo-org"),),
+        (("org", "show", "--id", "demo-org", "--format", "table"),),
+        (("org", "show", "--name", "没有这所学校", "--format", "table"),),
+        (("contract", "show", sandbox.state.users[("demo-org", "demo-2")].contract_id, "--format", "table"),),
+        (("contract", "terminate", "--user", "demo", "--org", "demo-org", "--dry-run", "--format", "table"),),
+        (("contract", "terminate", "--user", "demo", "--org", "demo-org", "--format", "table"),),
+        (("contract", "terminate", "--user", "demo", "--org", "demo-org", "--format", "table"), ("person", "否\n")),
+        (("contract", "terminate", "--user", "demo", "--org", "demo-org", "--format", "table"), ("person", "x\nn\n")),
+        (("contract", "terminate", "--user", "demo", "--org", "demo-org", "--yes", "--format", "table"),),
+        (("contract", "terminate", "--user", "demo", "--org", "demo-org", "--yes", "--format", "table"),),
+        (("contract", "terminate", "--user-id", "wxu_x", "--org", "demo-org", "--yes", "--format", "table"),),
+        (("handover", "--user", "demo-2", "--org", "demo-org"), ("person", "y\ny\nn\n")),
+        (("repayment-url", "--batch", str(roster), "--format", "table"),),
+        (("repayment-url", "--batch", str(roster), "--format", "csv"),),
+        (("user", "show", "--batch", str(roster), "--format", "table"),),
+        (("user", "show", "--batch", str(roster)),),
+        (("contract", "terminate", "--batch", str(roster), "--dry-run", "--format", "table"),),
+        (("contract", "terminate", "--batch", str(roster), "--format", "table"), person),
+        (("contract", "terminate", "--batch", str(roster), "--format", "table"),),
+        (("contract", "terminate", "--batch", str(roster), "--yes", "--format", "table"),),
+        (("user", "show", "--batch", "-", "--format", "table"), ("stdin", "学号，学校\n1,2\n")),
+        (("config", "init", "--profile", "另一所学校"), ("person", "\n".join([
+            "", "１９００", table["mchid"], str(key_files["private_key"]), str(tmp_path / "nowhere.pem"),
+            str(key_files["merchant_cert"]), "PUB_1", table["public_key_id"], table["public_key"], "x", ""]) + "\n")),
+        (("config", "show", "--format", "table"),),
+        (("config", "check", "--format", "table"),),
+        (("certs", "download", "--output", str(tmp_path)),),
+        (("request", "get", "/v3/offlinefacemch/organizations?organization_id=nowhere"),),
+        (("audit", "--outcome", "whatever"),),
+        (("--profile", "nope", "user", "show", "--user", "demo", "--org", "demo-org"),),
+        (("repayment-url", "--user", "demo"),),
     ]
     found = {}
-    for args in sessions:
-        result = run(*args, env=env)
-        sentences = _english_sentences(result.stdout + result.stderr)
-        if sentences:
-            found[" ".join(args)] = sentences
-    assert not found, found
-    # and the detector does see English
-    assert _english_sentences(run(*sessions[0], env={"LANG": "C"}).stdout)
+
+    def sweep(args, result) -> None:
+        shown = result.stderr + ("" if "--json" in args or result.stdout.lstrip().startswith("{")
+                                 else result.stdout)
+        shown = REQUEST_HEADER.sub("", shown)  # a dry run shows the request as it would be sent: data
+        words = _untranslated(shown)
+        if words:
+            found[" ".join(args)] = (sorted(set(words)), shown)
+
+    said: dict[str, str] = {}
+    for args, *how in sessions:
+        how = dict(how)
+        with monkeypatch.context() as patch:
+            if "person" in how:
+                patch.setattr("wxpay_cli.terminal.prompt.interactive", lambda: True)
+            result = run(*args, input=how.get("person") or how.get("stdin"), env=wide)
+            sweep(args, result)
+            said[args[0]] = said.get(args[0], "") + result.stderr
+    assert "请改用半角字符" in said["config"] and "已取消：没有解约" in said["contract"]  # they were asked
+    _every_outcome_in_the_audit_log()
+    sweep(("audit",), run("audit", "--format", "table", env=wide))
+    # the faults: WeChat's 5xx, a refused signature, an unverifiable answer, no answer at all
+    sandbox.inject("status", status=500, code="SYSTEM_ERROR", message="系统错误", path_contains="terminate")
+    sweep(("5xx",), run("contract", "terminate", "--user", "demo-2", "--org", "demo-org", "--yes", env=wide,
+                        expect=4))
+    sandbox.inject("status", status=401, code="SIGN_ERROR", message="签名错误")
+    sweep(("401",), run("config", "check", "--format", "table", env=wide, expect=1))
+    sandbox.inject("bad_signature")
+    sweep(("bad signature",), run("user", "show", "--user", "demo", "--org", "demo-org", env=wide, expect=5))
+    configure(sandbox, base_url=f"http://127.0.0.1:{closed_port()}")
+    sweep(("closed port",), run("contract", "terminate", "--user", "demo-2", "--org", "demo-org", "--yes", env=wide,
+                                expect=4))
+    assert not found, "\n\n".join(f"{args}: {words}\n{shown[-3000:]}" for args, (words, shown) in found.items())
 
 
 def test_chinese_help_wraps_by_display_width_and_keeps_commands_whole():

@@ -136,3 +136,22 @@ def test_batch_pools_stay_small_and_share_one_verifying_tls_context(sandbox_keys
     assert len(contexts) == 1
     context = asked[0]["verify"]
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+
+
+def test_openpyxl_is_imported_only_for_a_workbook(sandbox, configure, tmp_path):
+    """Start-up and a CSV batch cost what they did before workbooks were read: openpyxl is
+    imported only when a workbook is (`python -X importtime` lists every import)."""
+    from batchrows import csv_rows, workbook
+
+    configure(sandbox)
+
+    def imported(*args: str, **kwargs) -> str:
+        result = subprocess.run([sys.executable, "-X", "importtime", "-m", "wxpay_cli", *args], capture_output=True,
+                                text=True, timeout=60, **kwargs)
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result.stderr
+
+    assert "openpyxl" not in imported("--help")
+    assert "openpyxl" not in imported("user", "show", "--batch", "-", input=csv_rows(["demo"]))
+    path = workbook(tmp_path / "名单.xlsx", [["out_user_id", "organization_id"], ["demo", "demo-org"]])
+    assert "openpyxl" in imported("user", "show", "--batch", str(path))

@@ -1,5 +1,6 @@
 """A repayment link moves money: one whose host could mislead the person forwarding it (a
-user name before the host, a backslash, an IP address, a look-alike name) is never shown."""
+user name before the host, a backslash, an IP address, a look-alike name, no named host at
+all) is never shown."""
 
 from __future__ import annotations
 
@@ -24,8 +25,12 @@ FETCH = ("repayment-url", "--user", "demo", "--org", "demo-org")
     "https://127.1/repay",
     "https://pay.weixin.qq.%D1%81om/repay",
     "https://%61.XN--80ak6aa92e.com/repay",
+    "https:///repay",
+    "https://./repay",
+    "https://pay..weixin.qq.com/repay",
 ], ids=["user name before the host", "backslash", "IPv4", "IPv6", "punycode label", "punycode domain",
-        "an address as one number", "a hex address", "a hex last label", "a short address", "percent-encoded", "upper-case XN--"])
+        "an address as one number", "a hex address", "a hex last label", "a short address", "percent-encoded",
+        "upper-case XN--", "no host", "a dot for a host", "an empty label"])
 def test_a_misleading_link_is_refused_and_never_shown(hostile, run, link):
     hostile.rewrite(LINK_PATH, lambda answer: {**answer, "repayment_url": link})
     result = run(*FETCH, "--json")
@@ -77,7 +82,7 @@ def test_a_link_on_a_wechat_pay_domain_is_shown(default_hosts, hostile, run):
 
 def test_allow_link_host_names_the_host_to_let_through(default_hosts, hostile, run):
     hostile.rewrite(LINK_PATH, lambda answer: {**answer, "repayment_url": EVIL})
-    assert run(*FETCH, "--json", "--allow-link-host", "pay.evil.example", expect=0).json["repayment_url"] == EVIL
+    assert run(*FETCH, "--json", "--allow-link-host", "Pay.Evil.Example", expect=0).json["repayment_url"] == EVIL
     hostile.rewrite(LINK_PATH, lambda answer: {**answer, "repayment_url": EVIL})
     run(*FETCH, "--json", "--allow-link-host", "evil.example", expect=1)  # a host, not a domain: exactly it
 
@@ -89,6 +94,13 @@ def test_on_a_terminal_the_operator_confirms_an_unusual_host(default_hosts, host
     assert "pay.evil.example" in result.stderr and "WeChat Pay" in result.stderr, result.stderr
     assert (EVIL in result.stdout) is shown, result.stdout
     assert result.exit_code == (0 if shown else 1), result.stderr
+
+
+def test_no_to_an_unusual_host_is_the_operators_cancellation(default_hosts, hostile, run, terminal):
+    hostile.rewrite(LINK_PATH, lambda data: {**data, "repayment_url": EVIL})
+    result = run("--lang", "zh", *FETCH, "--format", "table", input="否\n", env={"COLUMNS": "200"}, expect=1)
+    assert "已取消" in result.stderr and "错误" not in result.stderr, result.stderr
+    assert EVIL not in result.stdout
 
 
 def test_a_batch_row_with_an_unusual_host_is_that_rows_error(default_hosts, hostile, run, tmp_path):

@@ -155,3 +155,17 @@ def test_reading_an_audit_log_that_is_a_fifo_does_not_hang(tmp_path, sandbox, co
     configure(sandbox, audit_log=str(log))
     result = run("audit", expect=3)
     assert "not a regular file" in result.stderr, result.stderr
+
+
+def test_a_long_fast_batch_never_makes_its_own_replay_memory_unusable(tmp_path, monkeypatch):
+    """The size cap is for a file read whole when opened, not for the file a run grows itself:
+    with more nonces inside the window than half the cap, the memory used to switch itself off."""
+    monkeypatch.setattr(nonces, "MAX_BYTES", 64 * 1024)
+    monkeypatch.setattr(nonces, "PRUNE_AT", 16 * 1024)
+    path = tmp_path / "seen-nonces"
+    memory = nonces.SeenNonces(path, keep=600)
+    for index in range(3000):  # about 170 KiB of lines inside the window
+        assert not memory.seen(f"{index:032d}", 1000.0 + index / 10)
+    assert memory.problem is None
+    fresh = nonces.SeenNonces(path, keep=600)  # another run opening it reads it whole: over the cap, refused
+    assert not fresh.seen("x" * 32, 1300.0) and fresh.problem and "16 MiB" in fresh.problem

@@ -35,9 +35,9 @@ def test_user_show_table(sandbox, configure, run):
 
 def test_ids_with_slashes_are_encoded_not_path(sandbox, configure, run):
     configure(sandbox)
-    sandbox.seed_user("org/1", "a b/c", user_name="X", encrypt_name=False)
-    run("user", "show", "--user", "a b/c", "--org", "org/1", expect=0)
-    assert sandbox.received[0].target == "/v3/offlinefacemch/organizations/org%2F1/users/out-user-id/a%20b%2Fc"
+    sandbox.seed_user("org/1", "a+b/c?d", user_name="X", encrypt_name=False)
+    run("user", "show", "--user", "a+b/c?d", "--org", "org/1", expect=0)
+    assert sandbox.received[0].target == "/v3/offlinefacemch/organizations/org%2F1/users/out-user-id/a%2Bb%2Fc%3Fd"
 
 
 def test_contract_show(sandbox, configure, run):
@@ -124,14 +124,15 @@ def test_handover_happy_path(sandbox, configure, run, terminal):
     assert "/sandbox/repay/" in result.stdout and "█" in result.stdout  # link and QR
     assert "TERMINATED" in result.stdout
     assert [(r.method, r.path.rsplit("/", 1)[-1]) for r in sandbox.received] == [
-        ("GET", "demo"), ("POST", "repayment-url"), ("GET", "demo"), ("GET", "demo"), ("POST", "terminate-contract"), ("GET", "demo"),
+        ("GET", "demo"), ("POST", "repayment-url"), ("GET", "organizations"),  # the school's name, for the message
+        ("GET", "demo"), ("GET", "demo"), ("POST", "terminate-contract"), ("GET", "demo"),
     ]
 
 
 @pytest.mark.parametrize("answers, sent", [
     ("n\n", ["GET"]),                               # no link wanted
-    ("y\nn\n", ["GET", "POST"]),                    # family not reached
-    ("y\ny\nn\n", ["GET", "POST", "GET"]),          # final confirmation refused
+    ("y\nn\n", ["GET", "POST", "GET"]),             # family not reached (the GET: the school's name)
+    ("y\ny\nn\n", ["GET", "POST", "GET", "GET"]),   # final confirmation refused
 ])
 def test_handover_can_be_abandoned_at_each_step(answers, sent, sandbox, configure, run, terminal):
     configure(sandbox)
@@ -157,6 +158,14 @@ def test_dot_ids_are_usage_errors(bad, sandbox, configure, run):
     assert sandbox.received == []
 
 
+def test_ids_are_sent_trimmed(sandbox, configure, run):
+    """An id pasted with a space around it names the same pupil: the space is not sent."""
+    configure(sandbox)
+    result = run("user", "show", "--user", " demo ", "--org", "demo-org\t", "--json", expect=0)
+    assert result.json["out_user_id"] == "demo"
+    assert [r.path for r in sandbox.received] == ["/v3/offlinefacemch/organizations/demo-org/users/out-user-id/demo"]
+
+
 def test_ids_that_cannot_be_in_a_url_are_usage_errors(sandbox, configure, run):
     configure(sandbox)
     long_id = "a" * 70000
@@ -166,3 +175,30 @@ def test_ids_that_cannot_be_in_a_url_are_usage_errors(sandbox, configure, run):
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert rows[0]["error"]["code"] == "INVALID_ROW" and "user_name" in rows[1]
     assert [r.path.rsplit("/", 1)[-1] for r in sandbox.received] == ["demo"]
+
+
+@pytest.mark.parametrize("args, position", [
+    (("user", "show", "--user", "２０２４０１２５", "--org", "demo-org"), 1),
+    (("repayment-url", "--user", "2024０125", "--org", "demo-org"), 5),
+    (("repayment-url", "--user", "demo", "--org", "demo　org"), 5),
+    (("contract", "terminate", "--user", "20 240125", "--org", "demo-org", "--yes"), 3),
+    (("contract", "terminate", "--user-id", "wxu\u200b1", "--org", "demo-org", "--yes"), 4),
+    (("contract", "show", "ct_１"), 4),
+])
+def test_an_id_typed_full_width_or_with_a_space_inside_is_refused_with_its_position(
+        args, position, sandbox, configure, run):
+    configure(sandbox)
+    english = run(*args, expect=2)
+    assert f"character {position}" in english.stderr, english.stderr
+    chinese = run("--lang", "zh", *args, expect=2)
+    assert f"第 {position} 个字符" in chinese.stderr, chinese.stderr
+    if "\u200b" not in " ".join(args):
+        assert "请改用半角字符" in chinese.stderr and "use half-width characters" in english.stderr
+    assert sandbox.received == []
+
+
+def test_a_full_width_id_is_refused_with_the_half_width_one_it_means(sandbox, configure, run):
+    configure(sandbox)
+    result = run("--lang", "zh", "user", "show", "--user", "２０２４０１２５", "--org", "demo-org", expect=2)
+    assert "“２”" in result.stderr and "20240125" in result.stderr, result.stderr
+    assert sandbox.received == []

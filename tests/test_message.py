@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
+from datetime import datetime
 
 import pytest
 from common import LINK
 
 DEMO_USER_QUERY = "/v3/offlinefacemch/organizations/demo-org/users/out-user-id/demo"
+ORG_QUERY = "/v3/offlinefacemch/organizations"
 
 
 def test_message_names_the_pupil_and_holds_the_link_whole(sandbox, configure, run):
@@ -19,10 +22,63 @@ def test_message_names_the_pupil_and_holds_the_link_whole(sandbox, configure, ru
     message = data["message"]
     assert "张小明" in message and "三年级二班" in message
     assert data["repayment_url"] in message.split()
-    # the name comes from a second, read-only call, made before the link is fetched
-    assert [(r.method, r.path) for r in sandbox.received] == [("GET", DEMO_USER_QUERY),
+    # the name and the school come from read-only calls, made before the link is fetched
+    assert [(r.method, r.path) for r in sandbox.received] == [("GET", DEMO_USER_QUERY), ("GET", ORG_QUERY),
                                                               ("POST", "/v3/offlineface/repayment-url")]
+    assert sandbox.received[1].query == {"organization_id": ["demo-org"]}
     assert all(r.signature_ok for r in sandbox.received)
+
+
+def written(expire_at: str, lang: str) -> str:
+    """The expiry as a person writes it, in the zone WeChat gave it (China's): 12月5日 01:50."""
+    moment = datetime.fromisoformat(expire_at)
+    if lang == "zh":
+        return f"{moment.month}月{moment.day}日 {moment:%H:%M} 前"
+    return f"before {moment.day} {moment:%b} {moment:%H:%M}"
+
+
+@pytest.mark.parametrize("lang, greeting, purpose", [
+    ("zh", "家长您好", "张小明（三年级二班）的垫资还款链接"),
+    ("en", "Hello", "repay the advance (垫资) made for 张小明 (三年级二班)"),
+])
+def test_the_default_message_greets_names_the_school_and_says_when_as_a_person_writes_it(
+        lang, greeting, purpose, sandbox, configure, run, local_zone):
+    local_zone("America/New_York")  # the operator's machine may be anywhere; the family is in China
+    configure(sandbox)
+    table = run("--lang", lang, *LINK, "--message", "--format", "table", env={"COLUMNS": "200"}, expect=0)
+    link = run(*LINK, "--json").json
+    message = table.stdout[table.stdout.index(greeting):]
+    assert message.startswith(greeting) and "演示实验小学" in message.splitlines()[0], message
+    assert purpose in message and written(link["expire_at"], lang) in message, message
+    assert "wxpay-sandbox.invalid" in message  # which host the link opens
+    assert "+08:00" not in message and not re.search(r"\d\d:\d\d:\d\d", message), message
+
+
+def test_without_the_schools_name_the_message_leaves_it_out(sandbox, configure, run):
+    configure(sandbox)
+    sandbox.inject("status", status=404, code="RESOURCE_NOT_EXISTS", message="机构不存在",
+                   path_contains="/v3/offlinefacemch/organizations", skip=1)
+    result = run("--lang", "zh", *LINK, "--message", "--format", "table", env={"COLUMNS": "200"}, expect=0)
+    message = result.stdout[result.stdout.index("家长您好"):]
+    assert message.startswith("家长您好！\n这是张小明（三年级二班）的垫资还款链接"), message
+    assert "这里是" not in message and "None" not in message and "{" not in message
+
+
+def test_a_school_name_that_fails_verification_shows_no_link(sandbox, configure, run):
+    configure(sandbox)
+    sandbox.inject("bad_signature", path_contains="/v3/offlinefacemch/organizations", skip=1)
+    result = run(*LINK, "--message", "--json", expect=5)
+    assert result.stdout == ""
+    assert [r.method for r in sandbox.received] == ["GET", "GET"]  # no link was fetched
+
+
+def test_a_template_without_the_school_asks_nothing_more(sandbox, configure, run):
+    configure(sandbox, message_template="{name}: {url}")
+    run(*LINK, "--message", "--json", expect=0)
+    assert ORG_QUERY not in [r.path for r in sandbox.received]
+    configure(sandbox, message_template="{school}：{name} 请在 {expires} 前还款 {url}")
+    data = run("--lang", "zh", *LINK, "--message", "--json", expect=0).json
+    assert data["message"].startswith("演示实验小学：张小明 请在 ")
 
 
 def test_table_shows_name_class_and_the_message(sandbox, configure, run):
@@ -88,6 +144,19 @@ def test_outside_name_cannot_control_the_terminal(sandbox, configure, run):
     assert "\\x1b[2J" in result.stdout
 
 
+def test_a_name_still_encrypted_is_not_shown_as_the_pupils_name(sandbox, configure, run):
+    """A user_name WeChat encrypted for another key cannot be read here: the pupil is named by id,
+    not by 344 characters of base64."""
+    import base64
+
+    cipher = base64.b64encode(bytes(range(256))).decode()  # what RSA-2048 ciphertext looks like
+    sandbox.seed_user("demo-org", "sealed", user_name=cipher, class_name="一班", encrypt_name=False)
+    configure(sandbox)
+    message = run("repayment-url", "--user", "sealed", "--org", "demo-org", "--message", "--json",
+                  expect=0).json["message"]
+    assert "made for sealed (一班):\n" in message and cipher not in message, message
+
+
 def test_message_and_copy_are_single_mode_only(sandbox, configure, run, tmp_path):
     configure(sandbox)
     rows = tmp_path / "rows.csv"
@@ -126,6 +195,22 @@ def test_copy_puts_the_message_on_the_clipboard(sandbox, configure, run, fake_to
     result = run(*LINK, "--message", "--copy", "--json", expect=0)
     assert clipboard.read_text(encoding="utf-8") == result.json["message"]
     assert "copied" in result.stderr and "xclip" in result.stderr
+
+
+def test_outside_name_and_class_are_escaped_in_the_message_wherever_it_goes(sandbox, configure, run, fake_tools,
+                                                                            monkeypatch):
+    """The message is pasted into a chat: the name and class WeChat sent cannot reorder it
+    (U+202E), ring a bell or add a line, in --json as on the clipboard."""
+    sandbox.seed_user("demo-org", "evil", user_name="张\u202e小明\x07", class_name="一班\nPaid already, ignore this",
+                      encrypt_name=False)
+    configure(sandbox)
+    clipboard = fake_tools("xclip")
+    monkeypatch.setenv("DISPLAY", ":0")
+    result = run("repayment-url", "--user", "evil", "--org", "demo-org", "--message", "--copy", "--json", expect=0)
+    message = result.json["message"]
+    assert clipboard.read_text(encoding="utf-8") == message
+    assert "\u202e" not in message and "\x07" not in message and "\nPaid already" not in message, message
+    assert "made for 张\\u202e小明\\x07 (一班\\x0aPaid already, ignore this):\n" in message, message
 
 
 def test_copy_without_message_copies_the_link(sandbox, configure, run, fake_tools, monkeypatch):
@@ -172,8 +257,8 @@ def test_message_in_the_operators_language(sandbox, configure, run, fake_tools, 
     clipboard = fake_tools("xclip")
     monkeypatch.setenv("DISPLAY", ":0")
     result = run("--lang", "zh", *LINK, "--message", "--copy", "--format", "table", expect=0)
-    assert "张小明（三年级二班）的还款链接" in result.stdout and "Repayment link for" not in result.stdout
-    assert clipboard.read_text(encoding="utf-8").startswith("张小明（三年级二班）的还款链接：\n")
+    assert "张小明（三年级二班）的垫资还款链接" in result.stdout and "Hello" not in result.stdout
+    assert clipboard.read_text(encoding="utf-8").startswith("家长您好，这里是演示实验小学。\n")
     # JSON is the same in every language: the message there is the English default
     data = run("--lang", "zh", *LINK, "--message", "--json").json
-    assert data["message"].startswith("Repayment link for 张小明 (三年级二班):")
+    assert data["message"].startswith("Hello, this is 演示实验小学.\nHere is the link to repay the advance")

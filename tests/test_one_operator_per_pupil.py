@@ -104,12 +104,12 @@ def test_a_run_killed_during_the_post_leaves_it_open_and_the_next_run_checks_it_
     assert "TERMINATED" in again.stderr and "earlier run" in again.stderr, again.stderr
     assert outcomes(out_user_id="demo") == ["attempted", "succeeded", "refused"]
     assert len(terminations(sandbox)) == 2  # demo once, demo-2 once
-    assert OpenAttempts(default_folder(AuditLog().path)).left_open() == []
+    assert OpenAttempts(default_folder()).left_open() == []
 
 
 def test_an_attempt_left_open_on_a_pupil_still_contracted_is_checked_then_the_run_goes_on(hostile, sandbox, run):
     user = sandbox.state.users[("demo-org", "demo")]
-    claim = OpenAttempts(default_folder(AuditLog().path)).claim(Pupil(sandbox.keys.mchid, "demo-org", user.user_id))
+    claim = OpenAttempts(default_folder()).claim(Pupil(sandbox.keys.mchid, "demo-org", user.user_id))
     claim.begin({"time": "2026-12-05T08:00:00+08:00", "organization_id": "demo-org", "out_user_id": "demo",
                  "user_id": user.user_id})
     claim.release()  # the run that wrote it is gone
@@ -117,4 +117,53 @@ def test_an_attempt_left_open_on_a_pupil_still_contracted_is_checked_then_the_ru
     assert "earlier run" in result.stderr and "CONTRACTED" in result.stderr, result.stderr
     assert outcomes(out_user_id="demo") == ["checked", "attempted", "succeeded"]
     assert len(terminations(sandbox)) == 1
-    assert not os.listdir(default_folder(AuditLog().path))
+    assert not os.listdir(default_folder())
+
+
+def leave_open(sandbox, out_user_id: str | None = "demo") -> str:
+    """An attempt on demo left without an outcome by a run that is gone; returns demo's user_id."""
+    user = sandbox.state.users[("demo-org", "demo")]
+    claim = OpenAttempts(default_folder()).claim(Pupil(sandbox.keys.mchid, "demo-org", user.user_id))
+    claim.begin({"time": "2026-12-05T08:00:00+08:00", "organization_id": "demo-org", "out_user_id": out_user_id,
+                 "user_id": user.user_id, "mchid": sandbox.keys.mchid})
+    claim.release()
+    return user.user_id
+
+
+def test_an_attempt_left_open_stays_open_until_a_run_by_user_can_check_it(hostile, sandbox, run):
+    """By --user-id nothing can be queried: the refusal must not forget the open attempt."""
+    user_id = leave_open(sandbox, out_user_id=None)
+    by_id = ("contract", "terminate", "--user-id", user_id, "--org", "demo-org", "--yes")
+    for _ in range(2):
+        result = run(*by_id, expect=1)
+        assert "cannot be checked by user_id" in result.stderr, result.stderr
+    assert terminations(sandbox) == []
+    run(*TERMINATE, "--yes", expect=0)  # by --user: checked (still CONTRACTED), then terminated
+    assert outcomes(out_user_id="demo") == ["checked", "attempted", "succeeded"]
+    assert len(terminations(sandbox)) == 1
+
+
+def test_an_attempt_left_open_is_settled_by_a_query_made_after_the_claim(hostile, sandbox, run):
+    """The lookup may be older than the crashed run's POST: the settling query comes after the claim."""
+    leave_open(sandbox)
+    sandbox.state.users[("demo-org", "demo")].contract_state = "TERMINATED"  # that POST did land
+    hostile.rewrite(USER_PATH, lambda data: {**data, "contract_state": "CONTRACTED"})  # an old lookup
+    result = run(*TERMINATE, "--yes", expect=(0, 1))
+    assert "did happen" in result.stderr, result.stderr
+    assert outcomes(out_user_id="demo")[0] == "succeeded"
+    assert terminations(sandbox) == []
+
+
+def test_claims_are_the_users_whatever_audit_log_a_profile_names(hostile, sandbox, configure, run, tmp_path):
+    """Two profiles of one merchant with their own audit logs still see each other's claims."""
+    sandbox.inject("delay", seconds=2.0, path_contains="terminate-contract")
+    configure(sandbox, audit_log=str(tmp_path / "team-a" / "audit.jsonl"))
+    first = wxpay(*TERMINATE, "--yes")
+    try:
+        wait_for(lambda: terminations(sandbox))
+        configure(sandbox, audit_log=str(tmp_path / "team-b" / "audit.jsonl"))
+        second = run(*TERMINATE, "--yes", "--json", expect=1)
+    finally:
+        first.communicate(timeout=30)
+    assert second.error["code"] == "PUPIL_BUSY"
+    assert len(terminations(sandbox)) == 1

@@ -16,8 +16,11 @@ from wxpay_cli.local.audit import AuditLog
 
 
 def wxpay(*args: str, stdout) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "wxpay_cli", *args], stdout=stdout, stderr=subprocess.PIPE,
-                          text=True, timeout=60)
+    """wxpay in its own process; `stdout="closed"` starts it with file descriptor 1 closed."""
+    closed = stdout == "closed"
+    return subprocess.run([sys.executable, "-m", "wxpay_cli", *args], stdout=None if closed else stdout,
+                          stderr=subprocess.PIPE, text=True, timeout=60,
+                          preexec_fn=(lambda: os.close(1)) if closed else None)
 
 
 def closed_pipe() -> int:
@@ -31,9 +34,11 @@ def outcomes() -> list[str]:
     return [r["outcome"] for r in AuditLog().records() if r["operation"] == "terminate"]
 
 
-@pytest.fixture(params=["closed pipe", "full disk"])
+@pytest.fixture(params=["closed pipe", "full disk", "closed stdout"])
 def broken_stdout(request):
-    if request.param == "closed pipe":
+    if request.param == "closed stdout":  # `wxpay … >&-`: the process starts without a stdout
+        yield "closed"
+    elif request.param == "closed pipe":
         fd = closed_pipe()
         yield fd
         os.close(fd)
@@ -72,6 +77,7 @@ def test_a_table_to_a_full_disk_is_said_not_ignored_at_exit(hostile, sandbox, co
     assert done.returncode == 74, done.stderr
     assert "Exception ignored" not in done.stderr and "Traceback" not in done.stderr
     assert "output failed" in done.stderr
+    assert ("audit log" in done.stderr) == ("terminate" in command)  # a read-only command recorded nothing
     if "terminate" in command:
         assert "terminated: 张小明 (demo)" in done.stderr, done.stderr
 
@@ -90,3 +96,17 @@ def test_a_batch_whose_output_fails_finishes_the_posts_in_flight(hostile, sandbo
     assert outcomes().count("succeeded") == sent and "unknown" not in outcomes(), outcomes()
     named = [p for p in pupils[:6] if p in done.stderr]
     assert len(named) == sent, done.stderr
+
+
+def test_the_json_error_after_a_failed_output_is_english_under_chinese(hostile, sandbox, monkeypatch):
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8")
+    fd = closed_pipe()
+    try:
+        done = wxpay(*TERMINATE, "--yes", "--json", stdout=fd)
+    finally:
+        os.close(fd)
+    assert done.returncode == 74, done.stderr
+    import json
+
+    message = json.loads(done.stderr)["error"]["message"]
+    assert message.startswith("output failed (") and "terminated: 张小明 (demo)" in message, message

@@ -48,7 +48,7 @@ def test_help_does_not_import_heavy_modules(argv):
         "import sys\n"
         "from wxpay_cli.cli import cli\n"
         f"try:\n    cli.main({argv!r}, prog_name='wxpay')\nexcept SystemExit:\n    pass\n"
-        "heavy = sorted(m for m in ('httpx', 'rich', 'cryptography') if m in sys.modules)\n"
+        "heavy = sorted(m for m in ('httpx', 'rich', 'cryptography', 'openpyxl') if m in sys.modules)\n"
         "print('HEAVY=' + ','.join(heavy))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

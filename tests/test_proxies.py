@@ -9,6 +9,7 @@ import threading
 import time
 
 import pytest
+from common import at_the_deadline
 
 from wxpay_cli.errors import ExitStatus, NetworkError, VerificationError
 from wxpay_cli.wire import bounds
@@ -142,15 +143,18 @@ def test_a_proxy_refusing_the_tunnel_is_a_network_error_exit_4(sandbox_keys, env
 
 
 def test_a_timeout_names_what_timed_out(sandbox_keys, environment):
-    proxy = RecordingProxy(b"HTTP/1.1 200 OK\r\n" + b"X-Pad: x\r\n" * 20, drip=0.05)
+    proxy = RecordingProxy(b"HTTP/1.1 200 OK\r\n" + b"X-Pad: x\r\n" * 20, drip=0.05)  # 10 s unbounded
     environment(HTTP_PROXY=proxy.url)
+    started = time.monotonic()
     try:
-        with _client(sandbox_keys, "http://127.0.0.1:9", timeout=0.3) as client, \
+        with _client(sandbox_keys, "http://127.0.0.1:9", timeout=0.5) as client, \
                 pytest.raises(NetworkError) as caught:
             client.request("GET", "/v3/certificates")
     finally:
         proxy.close()
+    elapsed = time.monotonic() - started
     assert "(ReadTimeout)" in caught.value.message, caught.value.message
+    assert at_the_deadline(elapsed, 0.5), elapsed  # a proxy's answer is bounded like WeChat's
 
 
 def test_the_usual_corporate_proxy_carries_an_https_call(sandbox_keys, environment, tmp_path, monkeypatch):

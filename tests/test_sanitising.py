@@ -98,10 +98,12 @@ def test_an_unverified_error_body_cannot_forge_a_line(hostile, run, field):
     assert "\r" not in result.stderr
 
 
-def test_an_unverified_refusal_of_the_credentials_in_batch_cannot_forge_a_line(hostile, run, tmp_path):
+@pytest.mark.parametrize("field", ["code", "message"])
+def test_an_unverified_refusal_of_the_credentials_in_batch_cannot_forge_a_line(hostile, run, tmp_path, field):
+    """A batch stopped by a 401 says WeChat's code and message inside its own sentence."""
     rows = tmp_path / "rows.csv"
     rows.write_text("out_user_id,organization_id\ndemo,demo-org\n")
-    body = {"code": "SIGN_ERROR", "message": "x\nerror: forged"}
+    body = {"code": "SIGN_ERROR", "message": "bad", field: "x\nerror: forged"}
     hostile.raw(LINK_PATH, 401, json.dumps(body).encode(), {"Content-Type": "application/json"})
     result = run("repayment-url", "--batch", str(rows), "--concurrency", "1")
     no_traceback(result)

@@ -12,7 +12,7 @@ import time
 
 import pytest
 from batchrows import csv_rows, lines
-from terminal import start_batch, wxpay_script
+from terminal import first_line, start_batch, wxpay_script
 
 from wxpay_cli.local.audit import AuditLog
 
@@ -31,9 +31,12 @@ def test_a_signal_in_a_batch_writes_what_is_done_and_the_summary(sandbox, config
     process.stdin.write(csv_rows(pupils))
     process.stdin.close()
     process.stdin = None
-    first = process.stdout.readline()
+    first = first_line(process)
     process.send_signal(sig)
-    rest, err = process.communicate(timeout=20)
+    # Read the rest through the same buffered file: communicate() would read the pipe underneath
+    # it and lose lines already buffered there.
+    rest, err = process.stdout.read(), process.stderr.read()
+    process.wait(timeout=20)
     assert process.returncode == code, err
     out = lines(first + rest)
     assert 1 <= len(out) < len(pupils) and [r["out_user_id"] for r in out] == pupils[:len(out)]

@@ -75,6 +75,18 @@ def test_an_empty_header_is_missing(sandbox_keys, name):
         verifier_at(sandbox_keys, NOW).verify(answer, BODY)
 
 
+@pytest.mark.parametrize("timestamp", ["\u0661\u0667\u0666\u0664" + "\u0660" * 6, "\uff11\uff17\uff16\uff14" + "\uff10" * 6],
+                         ids=["Arabic-Indic digits", "full-width digits"])
+def test_a_timestamp_in_other_digits_is_not_a_unix_time(sandbox_keys, timestamp):
+    """int() reads these digits as NOW; WeChat writes ASCII ones. (A header sent as UTF-8
+    arrives decoded: httpx falls back to UTF-8.) Signed over these very characters, it is still
+    refused."""
+    assert int(timestamp) == NOW
+    answer = answer_headers(sandbox_keys, timestamp=timestamp)
+    with pytest.raises(VerificationError, match="Wechatpay-Timestamp is not a unix time"):
+        verifier_at(sandbox_keys, NOW).verify(answer, BODY)
+
+
 def test_a_signature_with_junk_between_base64_characters_is_refused(sandbox_keys):
     answer = answer_headers(sandbox_keys)
     signature = answer["Wechatpay-Signature"]

@@ -30,6 +30,9 @@ class App:
         self.verbose = False
         self.traceback = False
         self.output_format: str | None = None  # set by --format/--json
+        self.batch_sheet: str | None = None  # --sheet: the workbook's sheet a batch reads
+        self.accept_numeric_ids = False  # --accept-numeric-ids: a workbook's number cells are ids
+        self.output_path: Path | None = None  # -o FILE: rows go there (replaced whole), not to stdout
         self._profile: Profile | None = None
         self._client = None
         self._extra_clients: list = []

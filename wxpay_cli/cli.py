@@ -81,7 +81,8 @@ class WxpayGroup(Group):
     def invoke(self, ctx: click.Context):
         try:
             result = super().invoke(ctx)
-            sys.stdout.flush()  # a full disk or a closed pipe is met here, not at exit
+            if sys.stdout is not None:
+                sys.stdout.flush()  # a full disk or a closed pipe is met here, not at exit
             return result
         except WxpayError as exc:
             app = ctx.find_object(App)
@@ -119,12 +120,13 @@ class WxpayGroup(Group):
         ctx.exit(int(error.exit_status))
 
 
-OUTPUT_ERRNOS = {errno.EPIPE, errno.ENOSPC, errno.EIO, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
+OUTPUT_ERRNOS = {errno.EPIPE, errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EBADF, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 def _output_failed(exc: OSError) -> bool:
-    """An OSError that reached the top is stdout failing (pipes, disks); any other is a bug."""
-    return isinstance(exc, BrokenPipeError) or exc.errno in OUTPUT_ERRNOS
+    """An OSError that reached the top is the output failing (pipes, disks, -o FILE that cannot
+    be replaced); any other is a bug."""
+    return isinstance(exc, BrokenPipeError | output.OutputFileError) or exc.errno in OUTPUT_ERRNOS
 
 
 def _output_failure(ctx: click.Context, exc: OSError):
@@ -134,17 +136,20 @@ def _output_failure(ctx: click.Context, exc: OSError):
     try:
         devnull = os.open(os.devnull, os.O_WRONLY | getattr(os, "O_BINARY", 0))
         os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass  # stdout is not a real file (tests)
+    except (OSError, ValueError, AttributeError):
+        pass  # stdout is not a real file (tests), or was closed from the start
     termination = sys.modules.get("wxpay_cli.flows.termination")
     sent = termination.SENT.summary() if termination is not None else ""
     if not sent and isinstance(exc, BrokenPipeError):
         ctx.exit(int(ExitStatus.BROKEN_PIPE))
     reason = exc.strerror or type(exc).__name__
-    message = _("output failed ({reason}); the outcome is in the audit log").format(reason=reason)
+    if sent:
+        message = _("output failed ({reason}); the outcome is in the audit log").format(reason=reason)
+    else:  # a read-only command on a full disk: nothing to look up anywhere
+        message = _("output failed ({reason})").format(reason=reason)
     app = ctx.find_object(App)
     try:
-        output.error(OutputFailed(f"{message}: {sent}" if sent else message), as_json=bool(app and app.json_errors))
+        output.error(OutputFailed(message + ": " + sent if sent else message), as_json=bool(app and app.json_errors))
     except OSError:
         pass  # stderr is gone too: the exit code still says it
     ctx.exit(int(ExitStatus.OUTPUT_FAILED))

@@ -93,6 +93,14 @@ class OperationRefused(WxpayError):
     code = "REFUSED"
 
 
+class Cancelled(OperationRefused):
+    """The operator answered no: nothing was done, as they chose. The exit status is a
+    refusal's (1), but it is said as what it is (`cancelled: nothing was terminated`,
+    已取消：没有解约), never as an error; the message carries that word itself."""
+
+    code = "CANCELLED"
+
+
 class NetworkError(WxpayError):
     """The request did not get an answer: connection failure or timeout.
 

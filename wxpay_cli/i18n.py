@@ -43,6 +43,14 @@ class Text(str):
     def __mod__(self, values) -> Text:
         return Text(str.__mod__(self, values), self.source % values)
 
+    # A sentence put together from pieces (a message plus what is known after it) keeps its
+    # English too, so JSON stays English whatever the language.
+    def __add__(self, other: str) -> Text:
+        return Text(str.__add__(self, other), self.source + english(other))
+
+    def __radd__(self, other: str) -> Text:
+        return Text(str.__add__(other, self), english(other) + self.source)
+
 
 def _(message: str) -> str:
     """The translation of `message` (an English sentence with `{named}` placeholders)."""
@@ -81,6 +89,23 @@ def english_data(data: object) -> object:
     if isinstance(data, (list, tuple)):
         return [english_data(value) for value in data]
     return data
+
+
+_chinese = None  # the Chinese catalog loaded for `in_chinese` while English is on
+
+
+def in_chinese(message: str) -> str:
+    """`message` as the Chinese catalog says it, whatever the language in force: for reading
+    back a word a person may type in either language (an audit filter)."""
+    global _chinese
+    if _catalog is not None:
+        return _catalog.gettext(message)
+    if _chinese is None:
+        import gettext
+
+        _chinese = gettext.translation(DOMAIN, os.path.join(os.path.dirname(__file__), "locale"),
+                                       languages=["zh_CN"], fallback=True)
+    return _chinese.gettext(message)
 
 
 # -- choosing the language ----------------------------------------------------
@@ -182,6 +207,10 @@ def os_words(text: str) -> str:
             translated = translated.replace(os.strerror(number), _(words))
     for reason in _RESOLVER_REASONS:
         translated = translated.replace(reason, _("host name not found (DNS)"))
+    if translated != text:
+        import re
+
+        translated = re.sub(r"\[Errno -?\d+\] ", "", translated)  # the reason is said in words now
     return Text(translated, english(text)) if translated != text else text
 
 

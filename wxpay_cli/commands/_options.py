@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from wxpay_cli.app import App
@@ -17,9 +19,14 @@ class InputFile(click.File):
         super().fail(os_words(message), param, ctx)
 
 
+# What -o FILE's name says it is, when --format does not say.
+FORMAT_BY_SUFFIX = {".xlsx": "xlsx", ".csv": "csv", ".jsonl": "json", ".json": "json"}
+
+
 def _set_format(ctx: click.Context, param: click.Parameter, value):
-    if value == "csv" and not any(p.name == "batch_input" for p in ctx.command.params):
-        raise click.BadParameter(_("csv is for batches (--batch); use table or json"), ctx=ctx, param=param)
+    if value in ("csv", "xlsx") and not any(p.name == "output_path" for p in ctx.command.params):
+        raise click.BadParameter(_("{format} is for batches (--batch) and wxpay audit; use table or json").format(
+            format=value), ctx=ctx, param=param)
     if value:
         chosen = "json" if param.name == "as_json" else value
         flag = "--json" if param.name == "as_json" else f"--format {value}"
@@ -40,11 +47,79 @@ def output_options(command):
         help="Same as --format json.",
     )(command)
     command = click.option(
-        "--format", "fmt", type=click.Choice((*FORMATS, "csv")), expose_value=False, is_eager=True,
+        "--format", "fmt", type=click.Choice((*FORMATS, "csv", "xlsx")), expose_value=False, is_eager=True,
         callback=_set_format,
-        help="Output format (default: table on a terminal, JSON in a pipe; csv for --batch).",
+        help="Output format (default: table on a terminal, JSON in a pipe; csv and xlsx with --batch, and for wxpay audit).",
     )(command)
     return command
+
+
+def writable_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """Refuse, before anything is fetched or sent, a file that could not be written afterwards:
+    a missing folder, a folder, a symbolic link (never followed), a device, no permission."""
+    if value is None:
+        return value
+    import os
+
+    folder = value.parent
+    if not folder.is_dir():
+        raise click.BadParameter(_("the folder {folder} does not exist").format(folder=folder))
+    if value.is_symlink():
+        raise click.BadParameter(_("{path} is a symbolic link: name the file itself").format(path=value))
+    if value.is_dir():
+        raise click.BadParameter(_("{path} is a folder").format(path=value))
+    if value.exists() and not value.is_file():
+        raise click.BadParameter(_("{path} is not a regular file").format(path=value))
+    if not os.access(value if value.exists() else folder, os.W_OK) or not os.access(folder, os.W_OK):
+        raise click.BadParameter(_("{path} cannot be written (permissions)").format(path=value))
+    return value
+
+
+def _set_output(ctx: click.Context, param: click.Parameter, value: Path | None):
+    """-o FILE: checked now; its name chooses the format unless --format/--json did; xlsx needs it."""
+    app = ctx.ensure_object(App)
+    if value is None:
+        if app.output_format == "xlsx":
+            raise click.UsageError(_("--format xlsx writes a workbook: give -o FILE.xlsx (e.g. -o 结果.xlsx)"),
+                                   ctx=ctx)
+        return None
+    value = writable_file(ctx, param, value)
+    named = FORMAT_BY_SUFFIX.get(value.suffix.lower())
+    chosen = app.output_format
+    if chosen == "table":
+        raise click.UsageError(_("a table is for the terminal: -o FILE writes json, csv or xlsx"), ctx=ctx)
+    if chosen is None:
+        app.output_format = named or "json"
+    elif named and named != chosen:
+        raise click.UsageError(_("-o {path} names a {named} file, but the format asked for is {chosen}: make "
+                                 "them agree").format(path=value, named=named, chosen=chosen), ctx=ctx)
+    app.output_path = value
+    return value
+
+
+def output_file(app: App):
+    """-o FILE's OutputFile, its temporary file made (None: stdout). When it cannot be, nothing
+    has been sent: a usage error."""
+    if app.output_path is None:
+        return None
+    from wxpay_cli.errors import InputError
+    from wxpay_cli.terminal.output import OutputFile
+
+    try:
+        return OutputFile(app.output_path).open()
+    except OSError as exc:
+        raise InputError(_("cannot write {path}: {reason}").format(
+            path=app.output_path, reason=exc.strerror or type(exc).__name__)) from None
+
+
+def output_file_option(command):
+    """`-o/--output FILE`: the rows go to FILE (replaced whole at the end) instead of stdout."""
+    return click.option(
+        "-o", "--output", "output_path", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+        expose_value=False, callback=_set_output,
+        help="Write the output to FILE instead of stdout: a new file that replaces FILE whole when done "
+             "(also after Ctrl-C), never half a file. Its name chooses the format unless --format does "
+             "(.xlsx, .csv, else JSON lines).")(command)
 
 
 def non_blank(ctx: click.Context, param: click.Parameter, value):
@@ -76,11 +151,12 @@ def _host_names(ctx: click.Context, param: click.Parameter, value: tuple[str, ..
     from wxpay_cli.wire.shapes import link_host
 
     hosts = []
-    for host in value:
-        if link_host(f"https://{host.strip()}/") != host.strip() or not host.strip():
+    for given in value:
+        host = given.strip().lower()
+        if not host or link_host(f"https://{host}/") != host:
             raise click.BadParameter(_("{host!r} is not a host name (give it as the link shows it, without "
-                                       "https:// or a path)").format(host=host), ctx=ctx, param=param)
-        hosts.append(host.strip().lower())
+                                       "https:// or a path)").format(host=given), ctx=ctx, param=param)
+        hosts.append(host)
     return tuple(hosts)
 
 
@@ -117,18 +193,34 @@ def finite_rate(ctx: click.Context, param: click.Parameter, value):
     return value
 
 
+def _on_app(ctx: click.Context, param: click.Parameter, value):
+    """Keep a batch option on the App (commands/_batch.py reads it), not in the command's arguments."""
+    setattr(ctx.ensure_object(App), param.name, value)
+    return value
+
+
 def batch_options(command):
-    """`--batch FILE|-`, `--concurrency N` and `--rate R`, for commands that take many rows."""
+    """`--batch FILE|-` and how to read it (`--encoding`, `--sheet`, `--accept-numeric-ids`),
+    `--concurrency N` and `--rate R`, for commands that take many rows."""
+    command = click.option("--accept-numeric-ids", "accept_numeric_ids", is_flag=True, expose_value=False,
+                           callback=_on_app,
+                           help="With --batch FILE.xlsx: take ids typed as numbers (whole, at most 15 digits) as "
+                                "they are. Without it such a row is refused: a number has lost any leading 0, "
+                                "and 0012345 saved as 12345 names another pupil.")(command)
+    command = click.option("--sheet", "batch_sheet", metavar="NAME", expose_value=False, callback=_on_app,
+                           help="With --batch FILE.xlsx: read the sheet NAME (default: the first).")(command)
     command = click.option("--rate", type=FloatRange(min=0.1), metavar="R", callback=finite_rate,
                            help="With --batch: at most R requests per second.")(command)
     command = click.option("--concurrency", type=IntRange(1, 256), default=8, show_default=True, metavar="N",
                            help="With --batch: rows worked on at once.")(command)
     command = click.option("--encoding", metavar="NAME",
-                           help="With --batch: the input's encoding (default: UTF-8, else GB18030 when the "
-                                "file is not UTF-8).")(command)
+                           help="With --batch: the encoding of a text input (default: UTF-8, else GB18030 when "
+                                "the file is not UTF-8; UTF-16 when it starts with its BOM).")(command)
+    command = output_file_option(command)
     command = click.option("--batch", "batch_input", type=InputFile("rb"), metavar="FILE|-",
-                           help="Take rows from a CSV (with header) or JSON-lines file, or - for stdin; "
-                                "print one line per row, in input order, with the input's columns.")(command)
+                           help="Take rows from an Excel workbook (.xlsx), a CSV (with header) or JSON-lines "
+                                "file, or - for stdin; print one line per row, in input order, with the "
+                                "input's columns.")(command)
     return command
 
 
@@ -136,10 +228,17 @@ def single_or_batch(batch_input, required: dict[str, object], extras: dict[str, 
     """Usage errors: in batch mode the rows come from the file, so no single-row option
     may be given; otherwise every `required` option ("--flag": value) is needed."""
     app = click.get_current_context().find_object(App)
-    if batch_input is None and app is not None and app.output_format == "csv":
-        raise click.UsageError(_("--format csv is for batches: give --batch FILE"))
+    if batch_input is None and app is not None and app.output_format in ("csv", "xlsx"):
+        raise click.UsageError(_("--format {format} is for batches: give --batch FILE").format(
+            format=app.output_format))
+    if batch_input is None and app is not None and app.output_path is not None:
+        raise click.UsageError(_("-o FILE is for batches: give --batch FILE"))
     if batch_input is None and click.get_current_context().params.get("encoding"):
         raise click.UsageError(_("--encoding is for batches: give --batch FILE"))
+    if batch_input is None and app is not None and app.batch_sheet is not None:
+        raise click.UsageError(_("--sheet is for batches: give --batch FILE.xlsx"))
+    if batch_input is None and app is not None and app.accept_numeric_ids:
+        raise click.UsageError(_("--accept-numeric-ids is for batches: give --batch FILE.xlsx"))
     if batch_input is not None:
         given = [flag for flag, value in {**required, **(extras or {})}.items() if value]
         if given:

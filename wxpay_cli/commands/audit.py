@@ -9,7 +9,7 @@ import click
 
 from wxpay_cli.app import App
 from wxpay_cli.commands._click import Command, IntRange
-from wxpay_cli.commands._options import non_blank, output_options
+from wxpay_cli.commands._options import non_blank, output_file, output_file_option, output_options
 from wxpay_cli.i18n import N_, _
 from wxpay_cli.terminal import output
 from wxpay_cli.terminal.output import Column, View
@@ -40,6 +40,11 @@ OUTCOMES = {"fetched": N_("fetched"), "failed": N_("failed"), "succeeded": N_("s
             "checked": N_("checked")}
 
 
+# The sentences wxpay writes into a record's `error` beside a code (flows/termination.py).
+RECORDED_PHRASES = {"confirmed by a later query": N_("confirmed by a later query"),
+                    "confirmed by re-query after": N_("confirmed by re-query after")}
+
+
 def parse_moment(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
     """A date or time, local when it has no offset; for --until a bare date means the end of that day."""
     if value is None:
@@ -54,8 +59,36 @@ def parse_moment(ctx: click.Context, param: click.Parameter, value: str | None) 
     return moment
 
 
-def lower(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    return value.strip().lower() if value is not None else None
+def _folded(text: str) -> str:
+    """How a typed word is compared: full-width folded, any case, `-` or a space for `_`."""
+    import unicodedata
+
+    return "_".join(unicodedata.normalize("NFKC", text).casefold().replace("-", " ").replace("_", " ").split())
+
+
+def one_of(choices: dict[str, str]):
+    """A callback taking a recorded value (`refused`) or the word a table shows for it, in
+    either language (`被拒绝`), in any case; it gives the recorded value. Any other word is a
+    usage error listing the valid ones."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from wxpay_cli.i18n import in_chinese
+
+        typed = _folded(value)
+        for recorded, word in choices.items():
+            if typed in {_folded(recorded), _folded(word), _folded(in_chinese(word))}:
+                return recorded
+        from wxpay_cli.sanitise import for_terminal
+
+        valid = _(", ").join(f"`{recorded}`" if _(word) == recorded
+                             else _("{value} ({word})").format(value=f"`{recorded}`", word=_(word))
+                             for recorded, word in choices.items())
+        raise click.BadParameter(_("'{value}' is not one of: {valid}").format(value=for_terminal(value.strip()),
+                                                                             valid=valid))
+
+    return callback
 
 
 @click.command("audit", cls=Command)
@@ -63,16 +96,20 @@ def lower(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
               help="Only this pupil (out_user_id or user_id).")
 @click.option("--org", "organization_id", metavar="ORGANIZATION_ID", callback=non_blank,
               help="Only this organization.")
-@click.option("--operation", metavar="NAME", callback=lower, help="Only this operation: repayment_url or terminate.")
-@click.option("--outcome", metavar="NAME", callback=lower,
-              help="Only this outcome, e.g. fetched, failed, succeeded, refused, unknown.")
+@click.option("--operation", metavar="NAME", callback=one_of(OPERATIONS),
+              help="Only this operation: `repayment_url` (link) or `terminate`, as recorded or as the table "
+                   "shows it, in either language.")
+@click.option("--outcome", metavar="NAME", callback=one_of(OUTCOMES),
+              help="Only this outcome, e.g. `fetched`, `failed`, `succeeded`, `refused`, `declined`, `not_sent`, "
+                   "or the word the table shows for it (被拒绝), in either language.")
 @click.option("--since", callback=parse_moment, metavar="DATE",
               help="Only records at or after DATE (ISO 8601; local time unless it has an offset).")
 @click.option("--until", callback=parse_moment, metavar="DATE",
               help="Only records at or before DATE (a bare date takes the whole day).")
 @click.option("--limit", type=IntRange(min=1), metavar="N",
-              help="Only the newest N records (default on a terminal: 50; in a pipe: all).")
+              help="Only the newest N records (default on a terminal: 50; in a pipe or a file: all).")
 @output_options
+@output_file_option
 @click.pass_obj
 def audit(app: App, out_user_id: str | None, organization_id: str | None, operation: str | None,
           outcome: str | None, since: datetime | None, until: datetime | None, limit: int | None) -> None:
@@ -80,11 +117,12 @@ def audit(app: App, out_user_id: str | None, organization_id: str | None, operat
 
     The log is $XDG_STATE_HOME/wxpay/audit.jsonl (default ~/.local/state/wxpay/).
     On a terminal a table, one line per record, cut to the terminal's width;
-    with --json (or in a pipe) the full records as JSON lines.
+    with --json (or in a pipe) the full records as JSON lines; --format csv or
+    xlsx (with -o FILE) for Excel, one column per field.
     """
     if since and until and since > until:
         raise click.UsageError(_("--since is after --until: no record could match"))
-    default_limit = limit is None and output.stdout_is_terminal()
+    default_limit = limit is None and output.stdout_is_terminal() and app.output_path is None
     if default_limit:
         limit = DEFAULT_TERMINAL_LIMIT
     log = app.audit()
@@ -106,7 +144,25 @@ def audit(app: App, out_user_id: str | None, organization_id: str | None, operat
     if default_limit and matched > len(records):
         output.info(_("showing the newest {shown} of {total} records; --limit N shows more")
                     .format(shown=len(records), total=matched))
+    if app.output_path is not None or app.format in ("csv", "xlsx"):
+        write_records(app, records)
+        return
     app.render(audit_view(records, str(log.path)))
+
+
+def write_records(app: App, records: list[dict]) -> None:
+    """The records as JSON lines, CSV or a workbook (one column per field), to stdout or -o FILE."""
+    from wxpay_cli.local.audit import FIELDS
+
+    writer = output.records_writer(app.format, output_file(app), input_columns=lambda: list(FIELDS),
+                                   title=_("audit log"))
+    try:
+        for record in records:
+            writer.write(record)
+    except OSError:
+        writer.abandon()
+        raise
+    writer.finish()
 
 
 def matches(record: dict, out_user_id, organization_id, operation, outcome, since, until) -> bool:
@@ -147,6 +203,10 @@ def audit_view(records: list[dict], path: str) -> View:
         elif key == "outcome":
             value = record.get("outcome")
             value = _(OUTCOMES[value]) if value in OUTCOMES else value
+        elif key == "error" and isinstance(record.get("error"), str):
+            value = record["error"]
+            for phrase, words in RECORDED_PHRASES.items():  # the log's English, in the reader's words
+                value = value.replace(phrase, _(words))
         else:
             value = record.get(key)
         return for_terminal("" if value is None else value)

@@ -8,7 +8,7 @@ from wxpay_cli.app import App
 from wxpay_cli.commands._click import Group
 from wxpay_cli.commands._options import output_options
 from wxpay_cli.errors import WxpayError
-from wxpay_cli.i18n import _
+from wxpay_cli.i18n import N_, _
 from wxpay_cli.terminal import output, prompt
 from wxpay_cli.terminal.output import View
 from wxpay_cli.terminal.prompt import ask
@@ -43,6 +43,9 @@ class _Inputs:
 
 @config_group.command("init")
 @click.option("--profile", "name", metavar="NAME", help="Profile name (default: the global --profile, else 'default').")
+@click.option("--operator", metavar="NAME",
+              help="Who runs wxpay with this profile, as the audit log names them (asked on a terminal; "
+                   "default: the login name at each run).")
 @click.option("--mchid", metavar="MCHID", help="The service provider's merchant id (digits).")
 @click.option("--serial-no", metavar="HEX", help="Merchant API certificate serial; read from --merchant-cert when given.")
 @click.option("--merchant-cert", metavar="PATH", help="apiclient_cert.pem: gives serial_no and must match the private key.")
@@ -55,8 +58,8 @@ class _Inputs:
 @click.option("--force", is_flag=True, help="Replace the profile if it already exists.")
 @output_options
 @click.pass_obj
-def init(app: App, name, mchid, serial_no, merchant_cert, private_key, public_key_id, public_key, platform_certs,
-         base_url, force) -> None:
+def init(app: App, name, operator, mchid, serial_no, merchant_cert, private_key, public_key_id, public_key,
+         platform_certs, base_url, force) -> None:
     """Create a profile from the merchant platform's files, checking each one first.
 
     Asks for what is missing on a terminal; otherwise every required value must
@@ -73,11 +76,17 @@ def init(app: App, name, mchid, serial_no, merchant_cert, private_key, public_ke
     if app.use_sandbox:
         raise click.UsageError(_("config init writes your real config file; drop --sandbox (`wxpay sandbox serve` writes a sandbox profile of its own)"))
 
-    given = (name, mchid, serial_no, merchant_cert, private_key, public_key_id, public_key, base_url)
+    given = (name, operator, mchid, serial_no, merchant_cert, private_key, public_key_id, public_key, base_url)
     inputs = _Inputs(prompt.interactive(), guided=all(value is None for value in given) and not platform_certs)
     path = config.config_path(app.config_flag)[0]
     name = name or app.profile_flag or inputs.get(None, "--profile", _("Profile name"), default="default", optional=True) or "default"
     config.refuse_existing_profile(path, name, force=force)
+    from wxpay_cli.local.audit import login_name
+
+    # Who the audit log names: asked in a guided session (Enter keeps the login name);
+    # by flags, only when --operator is given (otherwise the login name at each run).
+    operator = inputs.get(operator, "--operator", _("Your name, for the audit log"), onboarding.check_operator,
+                          default=login_name() if inputs.guided else None, optional=True)
     mchid = inputs.get(mchid, "--mchid", _("Merchant id (mchid)"), onboarding.check_mchid)
     key_path = inputs.get(private_key, "--private-key", _("Private key file (apiclient_key.pem)"), _readable_key)
     key, asked_passphrase = _load_key(key_path, inputs.asking)
@@ -117,6 +126,7 @@ def init(app: App, name, mchid, serial_no, merchant_cert, private_key, public_ke
                           default=config.DEFAULT_BASE_URL, optional=True)
 
     table = {
+        "operator": operator,
         "mchid": mchid,
         "serial_no": serial_no,
         "private_key": onboarding.absolute(key_path),
@@ -128,7 +138,10 @@ def init(app: App, name, mchid, serial_no, merchant_cert, private_key, public_ke
     }
     config.write_profile(path, name, table, force=force)
 
-    rows = [(_("Profile"), name), (_("Config file"), str(path)), ("mchid", mchid),
+    rows = [(_("Profile"), name), (_("Config file"), str(path))]
+    if operator:
+        rows.append((_("Operator"), operator))
+    rows += [("mchid", mchid),
             ("serial_no", serial_no + (_(" (from the merchant certificate, matches the key)") if merchant_cert else "")),
             (_("Private key"), f"{table['private_key']} ({keys.fingerprint(key.public_key())})")]
     if public_key_id:
@@ -165,6 +178,10 @@ def _load_key(path: str, asking: bool):
     return onboarding.check_private_key(path, password), False
 
 
+# Where a value came from, in words on a terminal (JSON keeps the recorded word).
+SOURCES = {"file": N_("file"), "env": N_("env"), "flag": N_("flag"), "default": N_("default"), "sandbox": N_("sandbox")}
+
+
 @config_group.command("show")
 @output_options
 @click.pass_obj
@@ -183,7 +200,8 @@ def show(app: App) -> None:
             data.setdefault("platform_certs", []).append(setting.to_dict())
         else:
             data[setting.name] = setting.to_dict()
-    rows = [(setting.name, setting.shown(), setting.source) for setting in settings]
+    rows = [(setting.name, setting.shown(), _(SOURCES[setting.source]) if setting.source in SOURCES else setting.source)
+            for setting in settings]
     app.render(View(data=data, rows=rows, columns=(_("setting"), _("value"), _("from")), title=_("Profile"), pretty_json=True))
 
 

@@ -115,7 +115,8 @@ def run_termination_batch(app: App, stream, *, yes: bool, dry_run: bool, concurr
             .format(pupils=len(plan.pupils)))
 
     termination_batch.agree(plan, audit, dry_run=dry_run, yes=yes, ask=ask if prompt.interactive() else None,
-                            replay_memory=None if dry_run else app.replay_memory(), warn=output.warn)
+                            replay_memory=None if dry_run else app.replay_memory(), warn=output.warn,
+                            mchid=app.profile().mchid)
     work = termination_batch.RowWork(app.profile(), audit, dry_run=dry_run, warn=output.warn)
     table = DryRunTable() if dry_run and app.format == "table" else None
     try:

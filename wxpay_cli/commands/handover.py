@@ -12,7 +12,7 @@ from wxpay_cli.commands._options import (
     org_option,
     user_option,
 )
-from wxpay_cli.errors import OperationRefused
+from wxpay_cli.errors import Cancelled, OperationRefused
 from wxpay_cli.i18n import _
 from wxpay_cli.sanitise import for_terminal
 from wxpay_cli.terminal import output, prompt
@@ -36,7 +36,7 @@ def handover(app: App, out_user_id: str, organization_id: str, copy: bool, allow
     Needs a terminal: scripts use `repayment-url` and `contract terminate --yes`.
     """
     from wxpay_cli.commands._views import repayment_view, target_view, terminated_view, user_view
-    from wxpay_cli.flows.links import fetch_link
+    from wxpay_cli.flows.links import fetch_link, find_school
     from wxpay_cli.flows.termination import (
         Consent,
         Termination,
@@ -45,7 +45,7 @@ def handover(app: App, out_user_id: str, organization_id: str, copy: bool, allow
         terminate_one,
     )
     from wxpay_cli.terminal.clipboard import copy_and_tell
-    from wxpay_cli.terminal.message import compose
+    from wxpay_cli.terminal.message import compose, wants_school
     from wxpay_cli.terminal.qr import LinkTooLong, terminal_text
     from wxpay_cli.wire import api
 
@@ -54,14 +54,14 @@ def handover(app: App, out_user_id: str, organization_id: str, copy: bool, allow
                                hint=_("in scripts use `wxpay repayment-url` and `wxpay contract terminate --yes`"),
                                code="NOT_INTERACTIVE")
     app.output_format = "table"
-    check_local_state(app.audit(), app.replay_memory(), output.warn)
+    check_local_state(app.audit(), app.replay_memory())  # terminate_one names what was left open
     user = app.client().call(api.get_user(organization_id=organization_id, out_user_id=out_user_id)).data
     app.render(user_view(user))
     target = target_from_user(user, organization_id, out_user_id)
     Termination(app.client(), app.profile(), app.audit()).check_terminable(target)
 
     if not prompt.confirm(_("Fetch the repayment link now?"), default=True):
-        raise OperationRefused(_("stopped before fetching the link: nothing was terminated"), code="ABANDONED")
+        raise Cancelled(_("cancelled before the link was fetched: nothing was terminated"), code="ABANDONED")
     link = fetch_link(app.client(), app.link_fetcher(allowed=allowed_hosts, confirm_host=link_host_question(app)),
                       out_user_id=out_user_id, organization_id=organization_id)
     view = repayment_view(app.profile(), link, out_user_id, organization_id, user)
@@ -69,7 +69,9 @@ def handover(app: App, out_user_id: str, organization_id: str, copy: bool, allow
         view.blocks.append(terminal_text(link["repayment_url"]))
     except LinkTooLong as exc:
         output.warn(f"{exc.message}; {exc.hint}")
-    text = compose(link, out_user_id=out_user_id, organization_id=organization_id, user=user,
+    school = find_school(app.client(), organization_id=organization_id) \
+        if wants_school(app.profile().message_template) else None
+    text = compose(link, out_user_id=out_user_id, organization_id=organization_id, user=user, school=school,
                    template=app.profile().message_template)
     view.blocks += ["", _("Message to forward (paste it whole):"), text]
     app.render(view)
@@ -77,7 +79,7 @@ def handover(app: App, out_user_id: str, organization_id: str, copy: bool, allow
         copy_and_tell(text, _("message"))
 
     if not prompt.confirm(_("Have you reached the family and forwarded the link?"), default=False):
-        raise OperationRefused(_("stopped before termination: nothing was terminated"), code="ABANDONED")
+        raise Cancelled(_("cancelled: the link was fetched, nothing was terminated"), code="ABANDONED")
     output.info("")
     # The pupil is looked up again: the call with the family may have taken a while,
     # and the termination must be decided on the state as it is now.

@@ -16,30 +16,11 @@ from wxpay_cli.commands._options import (
     output_options,
     single_or_batch,
     user_option,
+    writable_file,
 )
 from wxpay_cli.errors import WxpayError
 from wxpay_cli.i18n import _
 from wxpay_cli.terminal import output
-
-
-def writable_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
-    """Refuse, before anything is fetched, a file that could not be written afterwards."""
-    if value is None:
-        return value
-    import os
-
-    folder = value.parent
-    if not folder.is_dir():
-        raise click.BadParameter(_("the folder {folder} does not exist").format(folder=folder))
-    if value.is_symlink():
-        raise click.BadParameter(_("{path} is a symbolic link: name the file itself").format(path=value))
-    if value.is_dir():
-        raise click.BadParameter(_("{path} is a folder").format(path=value))
-    if value.exists() and not value.is_file():
-        raise click.BadParameter(_("{path} is not a regular file").format(path=value))
-    if not os.access(value if value.exists() else folder, os.W_OK):
-        raise click.BadParameter(_("{path} cannot be written (permissions)").format(path=value))
-    return value
 
 
 @click.command("repayment-url", cls=Command)
@@ -85,24 +66,26 @@ def repayment_url(app: App, out_user_id: str | None, organization_id: str | None
         run_batch(app, batch_input, work, REPAYMENT_URL, concurrency=concurrency, rate=rate, encoding=encoding,
                   audit=fetcher.audit)
         return
-    # The pupil's name and class: a second, read-only call, made before the link is
-    # fetched, for the message and for the table a person reads.
+    # The pupil's name and class (and, for the message, the school's name): read-only
+    # calls made before the link is fetched, for the message and the table a person reads.
     from wxpay_cli.commands._views import repayment_view
-    from wxpay_cli.flows.links import fetch_link, find_pupil
-    from wxpay_cli.terminal.message import compose
+    from wxpay_cli.flows.links import fetch_link, find_pupil, find_school
+    from wxpay_cli.terminal.message import compose, wants_school
 
-    user = None
+    user = school = None
     if with_message or app.format == "table":
         user, unknown_because = find_pupil(app.client(), out_user_id=out_user_id, organization_id=organization_id)
         if unknown_because:
             output.warn(_("the pupil's name and class could not be looked up ({reason}); "
                           "the pupil is named by id").format(reason=unknown_because))
+    if with_message and wants_school(app.profile().message_template):
+        school = find_school(app.client(), organization_id=organization_id)  # read-only, before the link
     fetcher = app.link_fetcher(allowed=allowed_hosts, confirm_host=link_host_question(app))
     data = fetch_link(app.client(), fetcher, out_user_id=out_user_id, organization_id=organization_id)
     view = repayment_view(app.profile(), data, out_user_id, organization_id, user)
     text = None
     if with_message:
-        text = compose(data, out_user_id=out_user_id, organization_id=organization_id, user=user,
+        text = compose(data, out_user_id=out_user_id, organization_id=organization_id, user=user, school=school,
                        template=app.profile().message_template)
         if app.format == "table":
             view.blocks += ["", _("Message to forward (paste it whole):"), text]

@@ -116,8 +116,9 @@ class NotStarted(WxpayError):
 
     code = "NOT_STARTED"
 
-    def __init__(self, number: int):
-        super().__init__(_("row {number} was not started: the run stopped first").format(number=number))
+    def __init__(self, number: int, where: str | None = None):
+        super().__init__(_("{where} was not started: the run stopped first").format(
+            where=where or _("row {number}").format(number=number)))
 
 
 def error_object(exc: WxpayError) -> dict:
@@ -133,11 +134,13 @@ class Summary:
     interrupted: bool = False
     signum: int | None = None  # the signal that stopped the run (None: Ctrl-C, or none)
     fatal: tuple[int, WxpayError] | None = None  # the first row (in input order) that stopped the run
+    fatal_where: str | None = None  # that row as the operator finds it (Row.where)
     output_failed: OSError | None = None  # writing a line failed: the rest were worked on, not written
 
-    def stop_at(self, number: int, exc: WxpayError) -> None:
+    def stop_at(self, number: int, exc: WxpayError, where: str | None = None) -> None:
         if self.fatal is None or number < self.fatal[0]:
             self.fatal = (number, exc)
+            self.fatal_where = where
 
     @property
     def exit_status(self) -> ExitStatus:
@@ -255,17 +258,19 @@ async def _work_through(rows: Iterable[Row], work, client, concurrency: int, wri
 
     async def attempt(row: Row):
         if row.problem:
-            return line(row.columns, error={"code": "INVALID_ROW", "message": _("row {number}: {problem}").format(
-                number=row.number, problem=row.problem), "http_status": None, "request_id": None})
+            return line(row.columns, error={"code": "INVALID_ROW", "message": _("{where}: {problem}").format(
+                where=row.where, problem=row.problem), "http_status": None, "request_id": None})
         async with working:
             if stop.is_set():
-                return line(row.columns, error=error_object(NotStarted(row.number)))
+                return line(row.columns, error=error_object(NotStarted(row.number, row.where)))
             try:
                 return line(row.columns, await work(client, row), operation=operation)
+            except NotStarted:  # the run stopped before the row's irreversible step (Claims)
+                return line(row.columns, error=error_object(NotStarted(row.number, row.where)))
             except WxpayError as exc:
                 fatal = stops_the_run(exc)
                 if fatal is not None:
-                    summary.stop_at(row.number, fatal)
+                    summary.stop_at(row.number, fatal, row.where)
                     halt()
                 return line(row.columns, error=error_object(exc))
 
@@ -331,8 +336,9 @@ def finish(summary: Summary) -> None:
         raise summary.output_failed
     if summary.fatal:
         number, exc = summary.fatal
-        if not isinstance(exc, InputError):  # an input error names its row and file line itself
-            raise exc.wrapped(_("stopped at row {number}: {message}").format(number=number, message=exc.message))
+        if not isinstance(exc, InputError):  # an input error names its row itself
+            where = summary.fatal_where or _("row {number}").format(number=number)
+            raise exc.wrapped(_("stopped at {where}: {message}").format(where=where, message=exc.message))
         raise exc
     if summary.exit_status != ExitStatus.OK:
         raise BatchIncomplete(summary)

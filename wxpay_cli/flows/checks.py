@@ -116,7 +116,8 @@ def _merchant_cert_check(profile: Profile, private_key) -> Check:
     except ConfigError as exc:
         return failed(name, exc)
     matched = _("the key matches") if private_key is not None else _("key not checked")
-    return Check(name, "ok", f"serial {cert.serial_no} = serial_no, {matched}, {onboarding.validity(cert)}")
+    return Check(name, "ok", _("serial {serial} = serial_no, {matched}, {validity}").format(
+        serial=cert.serial_no, matched=matched, validity=onboarding.validity(cert)))
 
 
 def _platform_cert_check(profile: Profile, path, found: list[VerificationKey]) -> Check:

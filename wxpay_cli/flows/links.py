@@ -3,14 +3,20 @@
 A fetch is a flow (see steps.py), so single mode and batch mode share it. A
 link is still handed back when the audit log cannot be written: `on_audit_failure`
 is told once, and the caller warns. `find_pupil` decides which failures of the
-name-and-class lookup still let a link be shown.
+name-and-class lookup still let a link be shown; `find_school` the school's name for the message.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from wxpay_cli.errors import AuditLogError, OperationRefused, VerificationError, WxpayError
+from wxpay_cli.errors import (
+    AuditLogError,
+    Cancelled,
+    OperationRefused,
+    VerificationError,
+    WxpayError,
+)
 from wxpay_cli.flows.steps import Steps
 from wxpay_cli.i18n import _
 from wxpay_cli.local.audit import AuditLog
@@ -59,8 +65,13 @@ class LinkFetcher:
         host = link_host(answer.data["repayment_url"])  # a named host: the shape check refused any other
         if host_expected(host, self.profile.link_hosts, self.allowed):
             return
-        if self.confirm_host is not None and self.confirm_host(host):
-            return
+        if self.confirm_host is not None:
+            if self.confirm_host(host):
+                return
+            refusal = Cancelled(_("cancelled: the link to {host} was not shown").format(host=for_terminal(host)),
+                                code=LINK_HOST)
+            refusal.request_id = answer.request_id
+            raise refusal
         refusal = OperationRefused(
             _("the link opens {host}, which is not one of WeChat Pay's domains (link_hosts: {domains}): "
               "it was not shown; if this host is expected, pass --allow-link-host {host}").format(
@@ -111,3 +122,16 @@ def find_pupil(client, *, out_user_id: str, organization_id: str) -> tuple[dict 
         raise
     except WxpayError as exc:
         return None, exc.code
+
+
+def find_school(client, *, organization_id: str) -> str | None:
+    """The school's name as WeChat has it (for the message to a family), or None when WeChat
+    will not say: the message then leaves it out. An answer that fails verification, or
+    names another organization, is raised: no message names a school it cannot vouch for."""
+    try:
+        name = client.call(api.get_organization(organization_id=organization_id)).data["organization_name"]
+    except VerificationError:
+        raise
+    except WxpayError:
+        return None
+    return name.strip() or None

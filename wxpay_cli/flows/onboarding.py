@@ -36,7 +36,22 @@ def _shaped(value: str, pattern: str, problem: str, hint: str | None = None) -> 
 
 
 def check_mchid(value: str) -> str:
+    from wxpay_cli.wire.api import typed_problem
+
+    problem = typed_problem(value.strip())
+    if problem:
+        raise ConfigError(_("{value!r} is not an mchid: {problem}").format(value=value.strip(), problem=problem))
     return _shaped(value.strip(), r"[0-9]+", _("is not an mchid: it must be digits"), _("the merchant id, e.g. \"1900000001\""))
+
+
+def check_operator(value: str) -> str:
+    """Who runs wxpay with the profile, as the audit log will name them: trimmed, checked."""
+    from wxpay_cli.local.config import operator_problem
+
+    problem = operator_problem(value.strip())
+    if problem:
+        raise ConfigError(problem)
+    return value.strip()
 
 
 def check_serial_no(value: str) -> str:

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 
 from wxpay_cli.errors import (
     AuditLogError,
+    Cancelled,
     ConfigError,
     InternalError,
     Interrupted,
@@ -104,15 +105,18 @@ def find_target(*, organization_id: str, out_user_id: str | None = None,
     return Target(organization_id=organization_id, user_id=user_id)
 
 
-def check_local_state(audit: AuditLog, replay_memory, warn: Callable[[str], None] | None = None) -> None:
+def check_local_state(audit: AuditLog, replay_memory, warn: Callable[[str], None] | None = None,
+                      mchid: str | None = None) -> None:
     """Before anything is looked up for a termination: the audit log can take lines, and the
     replay memory shared by this user's runs (local.nonces) can be used; each refuses (exit 3).
-    Terminations an earlier run left without an outcome are named through `warn`."""
+    Terminations an earlier run left without an outcome (for merchant `mchid`) are named through `warn`."""
     audit.check_writable()
     if replay_memory is not None:
         replay_memory.check_usable(time.time())
     if warn is not None:
-        for attempt in OpenAttempts(default_folder(audit.path)).left_open():
+        for attempt in OpenAttempts(default_folder()).left_open():
+            if mchid is not None and attempt.get("mchid") != mchid:
+                continue
             warn(_("an earlier run's termination of {pupil} (organization {org}, user_id {user_id}), begun at "
                    "{time}, has no outcome: the next termination of that pupil checks it first").format(
                 pupil=for_terminal(attempt.get("out_user_id") or "?"),
@@ -141,12 +145,13 @@ class SentTerminations:
         """'terminated: A, B; outcome not known: C' (empty when nothing was sent)."""
         done = [who for who, outcome in self.pupils.values() if outcome == "succeeded"]
         open_ = [who for who, outcome in self.pupils.values() if outcome != "succeeded"]
-        parts = []
+        said = ""
         if done:
-            parts.append(_("terminated: {pupils}").format(pupils=", ".join(done)))
+            said = _("terminated: {pupils}").format(pupils=", ".join(done))
         if open_:
-            parts.append(_("outcome not known: {pupils}").format(pupils=", ".join(open_)))
-        return "; ".join(parts)
+            unknown = _("outcome not known: {pupils}").format(pupils=", ".join(open_))
+            said = said + "; " + unknown if said else unknown
+        return said
 
 
 SENT = SentTerminations()  # one per process: what cli.py says when the output fails
@@ -183,17 +188,17 @@ def terminate_one(client, profile: Profile, audit: AuditLog, *, organization_id:
     from wxpay_cli.flows import steps
 
     if not dry_run:
-        check_local_state(audit, client.verifier.shared_nonces if client.verifier else None, warn)
+        check_local_state(audit, client.verifier.shared_nonces if client.verifier else None, warn, profile.mchid)
     termination = Termination(client, profile, audit, warn=warn)
-    target = steps.run(client, find_target(organization_id=organization_id, out_user_id=out_user_id,
-                                           user_id=user_id))
+    target = steps.run(client, termination.find(organization_id=organization_id, out_user_id=out_user_id,
+                                                user_id=user_id))
     if show is not None:
         show(target)
     if dry_run:
         termination.check_terminable(target)
         return target, termination.dry_run(target)
     with termination.claimed(target):
-        termination.settle_left_open(target)
+        steps.run(client, termination.settle_left_open(target))
         termination.check_terminable(target)
         if not consent.given:
             if consent.ask is None:
@@ -203,7 +208,7 @@ def terminate_one(client, profile: Profile, audit: AuditLog, *, organization_id:
                 )
             if not consent.ask(target):
                 termination.record(target, "declined")
-                raise OperationRefused(_("not confirmed: nothing was terminated"), code="NOT_CONFIRMED")
+                raise Cancelled(_("cancelled: nothing was terminated"), code="NOT_CONFIRMED")
         return target, steps.run(client, termination.run(target))
 
 
@@ -217,11 +222,22 @@ class Termination:
         self.warn = warn or (lambda _message: None)
         self.claim: Claim | None = None  # this run's claim on the pupil (see claimed)
 
+    def find(self, *, organization_id: str, out_user_id: str | None, user_id: str | None) -> Steps[Target]:
+        """find_target, with a refusal recorded when WeChat's answer does not name the pupil."""
+        try:
+            return (yield from find_target(organization_id=organization_id, out_user_id=out_user_id,
+                                           user_id=user_id))
+        except VerificationError as exc:
+            if exc.code == PUPIL_NOT_NAMED:
+                self._record_or_say(Target(organization_id=organization_id, user_id=None, out_user_id=out_user_id),
+                                    "refused", error=exc.code)
+            raise
+
     @contextmanager
     def claimed(self, target: Target) -> Iterator[None]:
         """Hold the pupil's claim (local.attempts) while deciding and sending; OperationRefused
         (PUPIL_BUSY, nothing sent) while another wxpay run of this user holds it."""
-        attempts = OpenAttempts(default_folder(self.audit.path))
+        attempts = OpenAttempts(default_folder())
         try:
             claim = attempts.claim(Pupil(self.profile.mchid, target.organization_id, target.user_id))
         except OSError as exc:
@@ -230,7 +246,8 @@ class Termination:
         if claim is None:
             raise self.refuse(target, _("another wxpay run is terminating {pupil} right now: nothing was sent").format(
                 pupil=for_terminal(target.out_user_id or target.user_id)), code=PUPIL_BUSY,
-                hint=self._check_advice(target) + _(" once that run has finished"))
+                hint=_("when that run has finished, check with `wxpay user show --user {user} --org {org}`").format(
+                    user=for_terminal(target.out_user_id or "OUT_USER_ID"), org=for_terminal(target.organization_id)))
         self.claim = claim
         try:
             yield
@@ -238,37 +255,42 @@ class Termination:
             self.claim = None
             claim.release()
 
-    def settle_left_open(self, target: Target) -> None:
+    def settle_left_open(self, target: Target) -> Steps[None]:
         """An earlier run's attempt on this pupil has no outcome (it crashed, or its answer was lost):
-        close it with what the lookup just said, before anything else is done for the pupil."""
+        before anything else is done for the pupil, query them again (holding the claim: the lookup
+        may be older than that run's POST) and close the attempt with what WeChat says now. By
+        --user-id nothing can be queried: it is refused, and the attempt stays open."""
         earlier = self.claim.left_open if self.claim else None
         if earlier is None:
             return
         begun = for_terminal(earlier.get("time") or "?")
         who = for_terminal(target.out_user_id or target.user_id)
-        if not target.looked_up:  # by --user-id: nothing can be queried
-            self.claim.close()
+        if not target.out_user_id:
             raise self.refuse(
                 target, _("an earlier run's termination of {who}, begun at {time}, has no known outcome and "
                           "cannot be checked by user_id: nothing was sent").format(who=who, time=begun),
-                code="LEFT_OPEN", hint=_("check it in WeChat Pay's merchant platform, or run it again with "
-                                         "--user OUT_USER_ID so the state is checked"))
-        if target.contract_state == "TERMINATED":
-            self.record(target, "succeeded", error="LEFT_OPEN: confirmed by a later query")
+                code="LEFT_OPEN", hint=_("run it with --user OUT_USER_ID so the state is checked first; if only "
+                                         "WeChat Pay's merchant platform can tell, check there and then remove "
+                                         "{path}").format(path=self.claim.path))
+        state = yield from self._current_state(target)
+        target.contract_state = state
+        if state == "TERMINATED":
+            self.record(target, "succeeded", error="LEFT_OPEN: confirmed by a later query", sent_now=False)
             self.warn(_("an earlier run's termination of {who}, begun at {time}, did happen: WeChat says "
                         "TERMINATED (recorded as succeeded)").format(who=who, time=begun))
         else:
-            self.record(target, "checked", error=f"LEFT_OPEN: {target.contract_state}")
-            self.warn(_("an earlier run's termination of {who}, begun at {time}, did not happen: WeChat says "
-                        "{state} (recorded)").format(who=who, time=begun,
-                                                     state=for_terminal(target.contract_state)))
+            self.record(target, "checked", error=f"LEFT_OPEN: {state}", sent_now=False)
+            self.warn(_("an earlier run's termination of {who}, begun at {time}, has not taken effect: WeChat "
+                        "says {state} (recorded)").format(who=who, time=begun, state=for_terminal(state)))
         self.claim.close()
 
     def record(self, target: Target, outcome: str, *, http_status: int | None = None,
-               request_id: str | None = None, error: str | None = None) -> None:
+               request_id: str | None = None, error: str | None = None, sent_now: bool = True) -> None:
         """Write one audit line; an `attempted` line is on disk before this returns (before the POST),
-        even in a batch, where the other lines wait for the row's group commit."""
-        SENT.note(target, outcome)  # known even if its line cannot be written
+        even in a batch, where the other lines wait for the row's group commit. `sent_now=False`:
+        about an earlier run's POST, not this run's (not named when the output fails)."""
+        if sent_now:
+            SENT.note(target, outcome)  # known even if its line cannot be written
         self.audit.append(
             sync_now=outcome == "attempted",
             operator=self.profile.operator, profile=self.profile.name, mchid=self.profile.mchid, operation="terminate",

@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from wxpay_cli.errors import AuditLogError, OperationRefused, WxpayError
+from wxpay_cli.errors import AuditLogError, Cancelled, OperationRefused, WxpayError
 from wxpay_cli.flows import batch, steps
-from wxpay_cli.flows.termination import Termination, check_local_state, find_target
+from wxpay_cli.flows.termination import Termination, check_local_state
 from wxpay_cli.i18n import _
 from wxpay_cli.local.audit import AuditLog
 from wxpay_cli.local.config import Profile
@@ -49,20 +49,21 @@ def plan(rows: list) -> Plan:
 
 
 def agree(the_plan: Plan, audit: AuditLog, *, dry_run: bool, yes: bool,
-          ask: Callable[[Plan], bool] | None, replay_memory=None, warn: Callable[[str], None] | None = None) -> None:
+          ask: Callable[[Plan], bool] | None, replay_memory=None, warn: Callable[[str], None] | None = None,
+          mchid: str | None = None) -> None:
     """Raise unless the run may go on: the audit log is writable, the replay memory usable, and
     the operator said yes (--yes, or `ask` answered on a terminal; None: no terminal). A dry
     run needs no consent."""
     if dry_run:
         return
-    check_local_state(audit, replay_memory, warn)  # refuse before asking, looking up or sending anything
+    check_local_state(audit, replay_memory, warn, mchid)  # refuse before asking, looking up or sending anything
     if yes:
         return
     if ask is None:
         raise OperationRefused(_("a batch termination off a terminal needs --yes: nothing was sent"),
                                hint=_("check the summary above, or try --dry-run first"), code="NOT_CONFIRMED")
     if not ask(the_plan):
-        raise OperationRefused(_("not confirmed: nothing was terminated"), code="NOT_CONFIRMED")
+        raise Cancelled(_("cancelled: nothing was terminated"), code="NOT_CONFIRMED")
 
 
 class RowWork:
@@ -75,6 +76,7 @@ class RowWork:
         self.dry_run = dry_run
         self.warn = warn  # what an earlier run left open, said to a person
         self.claims = batch.Claims()  # which row reaches each pupil first, whatever the scheduling
+        self._where: dict[int, str] = {}  # row number -> the row as the operator finds it (Row.where)
 
     async def __call__(self, client, row) -> dict:
         try:
@@ -87,19 +89,20 @@ class RowWork:
 
     async def _one_row(self, client, row) -> dict:
         termination = Termination(client, self.profile, self.audit, warn=self.warn)
+        self._where[row.number] = row.where  # rows start in input order: an earlier row is already here
         out_user_id = row.values.get("out_user_id")
-        target = await steps.run_async(client, find_target(
+        target = await steps.run_async(client, termination.find(
             organization_id=row.values["organization_id"], out_user_id=out_user_id,
             user_id=None if out_user_id else row.values.get("user_id")))
         earlier = await self.claims.claim(row.number, (target.organization_id, target.user_id))
         if earlier is not None:
-            raise termination.refuse(target, _("row {earlier} already names this pupil (user_id {user_id}); "
+            raise termination.refuse(target, _("{earlier} already names this pupil (user_id {user_id}); "
                                                "each pupil is terminated once only").format(
-                earlier=earlier, user_id=target.user_id), code="DUPLICATE_ROW")
+                earlier=self._where[earlier], user_id=target.user_id), code="DUPLICATE_ROW")
         if self.dry_run:
             return await steps.run_async(client, termination.batch_row(target, dry_run=True))
         with termination.claimed(target):  # no other wxpay run of this user terminates them meanwhile
-            termination.settle_left_open(target)
+            await steps.run_async(client, termination.settle_left_open(target))
             return await steps.run_async(client, termination.batch_row(target, dry_run=False))
 
     async def _commit_audit(self, failure: WxpayError | None, result: dict | None = None) -> None:

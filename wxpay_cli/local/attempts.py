@@ -1,7 +1,7 @@
 """Terminations in progress on this machine: the per-pupil claim and the attempts left open.
 
-One small file per pupil being terminated, in `open-terminations/` next to
-the audit log, named by a digest of (mchid, organization_id, user_id):
+One small file per pupil being terminated, in this user's state folder
+(`default_folder`), named by a digest of (mchid, organization_id, user_id):
 
 - **The claim.** A run that is about to terminate a pupil holds an exclusive
   lock on that pupil's file (`OpenAttempts.claim`); a second run of this user
@@ -47,8 +47,12 @@ class Pupil:
         return f"{digest[:40]}.json"
 
 
-def default_folder(audit_path: Path) -> Path:
-    return audit_path.parent / "open-terminations"
+def default_folder() -> Path:
+    """`$XDG_STATE_HOME/wxpay/open-terminations`: this user's, whatever audit log a profile names
+    (a shared audit folder must not make one operator's claims another's permission error, and
+    two profiles of one merchant must still see each other's claims)."""
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(state) / "wxpay" / "open-terminations"
 
 
 class Claim:

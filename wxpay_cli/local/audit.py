@@ -29,7 +29,7 @@ FIELDS = (
     "contract_id", "outcome", "http_status", "request_id", "error",
 )
 MAX_WHO_LENGTH = 64
-LOCK_WAIT = 10.0  # seconds another run's append is waited for, where appends take the lock (Windows)
+LOCK_WAIT = 2.0  # seconds another run's append is waited for, where appends take the lock (Windows)
 
 
 def login_name() -> str:

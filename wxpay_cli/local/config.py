@@ -150,6 +150,15 @@ PROFILE_KEYS = (
 )
 
 MAX_OPERATOR_LENGTH = 64
+
+
+def operator_problem(name: str) -> str | None:
+    """Why `name` cannot be a profile's `operator` (who the audit log names), or None."""
+    if not name.strip() or len(name) > MAX_OPERATOR_LENGTH or any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F
+                                                                   for c in name):
+        return _("operator must be a name of at most {count} characters, without control characters").format(
+            count=MAX_OPERATOR_LENGTH)
+    return None
 # Where a repayment link may lead without a question: WeChat Pay's (Tencent's) domains and
 # their subdomains. A profile's `link_hosts` replaces the list.
 DEFAULT_LINK_HOSTS = ("weixin.qq.com", "wechatpay.cn", "wechatpay.com", "tenpay.com", "wechat.com")
@@ -376,8 +385,7 @@ def parse_profile(table: object, *, name: str, path: Path | None) -> Profile:
         raise ConfigError(_("{where}: timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT:.0f}").format(where=where, MAX_TIMEOUT=MAX_TIMEOUT))
 
     operator = text("operator")
-    if operator is not None and (len(operator) > MAX_OPERATOR_LENGTH
-                                 or any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in operator)):
+    if operator is not None and operator_problem(operator):
         raise ConfigError(_("{where}: operator must be a name of at most {count} characters, "
                             "without control characters").format(where=where, count=MAX_OPERATOR_LENGTH))
 

@@ -53,6 +53,9 @@ def load_platform_certificate(path, *, merchant_serial: str) -> keys.Certificate
     return cert
 
 
+LOCK_WAIT = 2.0  # seconds another wxpay run's lock on the replay memory is waited for, at most
+
+
 def verifier_for(profile: Profile) -> Verifier:
     """The profile's verifier; a ConfigError when it has no key to verify with."""
     found = verification_keys(profile)
@@ -64,5 +67,8 @@ def verifier_for(profile: Profile) -> Verifier:
     from wxpay_cli.local.nonces import SeenNonces
 
     # The replay check spans processes: the daily job runs one pupil per process.
-    # Another run's lock is waited for no longer than one request may take.
-    return Verifier(found, shared_nonces=SeenNonces(keep=2 * TIMESTAMP_WINDOW, wait=profile.timeout))
+    # Another run holds the lock for microseconds; one held longer is not waited for long: the check
+    # runs inside answer verification, which in a batch holds up the whole event loop (every row in
+    # flight) while it waits. After that the memory counts as unusable (said once; terminations refuse).
+    return Verifier(found, shared_nonces=SeenNonces(keep=2 * TIMESTAMP_WINDOW, wait=min(profile.timeout,
+                                                                                        LOCK_WAIT)))

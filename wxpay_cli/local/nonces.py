@@ -39,7 +39,10 @@ from wxpay_cli.local.files import open_state_file, pread, reason
 
 _FLAGS = os.O_RDWR | os.O_CREAT
 PRUNE_AT = 256 * 1024  # bytes: past this (and past twice its size after the last pruning) the file is pruned
-MAX_BYTES = 16 << 20  # a bigger file is refused, not read: 600 s of even a fast batch's nonces is < 1 MiB
+# A file over this is refused when it would be read whole (opened, or replaced by a pruning), not
+# read: lines are about 57 bytes, so 16 MiB is 600 s of nonces at about 490 answers/s. The file
+# this run grows itself is read only where it last looked, and pruned as usual.
+MAX_BYTES = 16 << 20
 HEADER = b"wxpay seen-nonces "  # + the generation, a new one at each pruning, + a line end
 
 
@@ -87,7 +90,7 @@ class SeenNonces:
                 self._unusable(exc)
         if self.problem is not None:
             raise ConfigError(self.problem + _("; a termination needs it, so nothing was sent"),
-                              hint=_("fix or remove that file (it is rebuilt), or set XDG_STATE_HOME"))
+                              hint=_("fix or remove that file, or set XDG_STATE_HOME; it is rebuilt"))
 
     def _unusable(self, exc: OSError) -> None:
         self._shared = False
@@ -107,8 +110,6 @@ class SeenNonces:
             fd = open_state_file(self.path, _FLAGS | os.O_APPEND)
             try:
                 size = os.fstat(fd).st_size
-                if size > MAX_BYTES:
-                    raise OSError(0, _("it is larger than 16 MiB, so it was not read"))
                 if size == 0:
                     generation = secrets.token_hex(8).encode()
                     size = os.write(fd, HEADER + generation + b"\n")
@@ -116,6 +117,8 @@ class SeenNonces:
                     generation = _generation(pread(fd, len(HEADER) + 64, 0))
                 if generation != self._generation or size < self._offset:  # new, or replaced by a pruning
                     self._generation, self._offset = generation, 0
+                if self._offset == 0 and size > MAX_BYTES:  # about to be read whole
+                    raise OSError(0, _("it is larger than 16 MiB, so it was not read"))
                 self._read_new(fd, size, now)
                 if nonce is None:
                     return False

@@ -1,10 +1,13 @@
 """The message an operator pastes into WeChat with a pupil's repayment link.
 
-A template with named placeholders (`{name}`, `{class_name}`, `{url}`, ...):
-the default one is a translated sentence, so the message comes in the
-operator's language; a profile may set its own `message_template`, checked
-when the profile loads (`template_problem`). Values from outside (the pupil's
-name and class) are sanitised before they are put in.
+A template with named placeholders (`{name}`, `{class_name}`, `{school}`, `{url}`,
+...): the default one is made of translated sentences, so the message comes in
+the operator's language: it greets the family, names the school when it is
+known, says what the link is for (repaying the advance, 垫资还款), which host it
+opens and until when, as a person writes it (`12月5日 01:50`). A profile may set
+its own `message_template`, checked when the profile loads (`template_problem`).
+Values from outside (the pupil's name and class, the school's name) are
+sanitised before they are put in.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from __future__ import annotations
 import string
 from datetime import datetime
 
-from wxpay_cli.i18n import _
+from wxpay_cli.i18n import Text, _, english
 
-PLACEHOLDERS = ("name", "class_name", "out_user_id", "organization_id", "url", "host", "expires", "expires_in")
+PLACEHOLDERS = ("name", "class_name", "school", "out_user_id", "organization_id", "url", "host", "expires",
+                "expires_in")
 MAX_TEMPLATE_LENGTH = 2000
 
 
@@ -40,14 +44,24 @@ def template_problem(template: object) -> str | None:
     return None
 
 
-def default_template(with_class: bool) -> str:
+def default_template(with_class: bool, with_school: bool = False) -> str:
+    """The message in the operator's language, one sentence a line; what is not known
+    (the class, the school's name) is left out, never shown empty."""
+    greeting = _("Hello, this is {school}.") if with_school else _("Hello,")
     if with_class:
-        return _("Repayment link for {name} ({class_name}):\n{url}\n(opens: {host})\n"
-                 "Please open it in WeChat and repay before {expires}. "
-                 "If the link has expired, reply to this message and we will send a new one.")
-    return _("Repayment link for {name}:\n{url}\n(opens: {host})\n"
-             "Please open it in WeChat and repay before {expires}. "
-             "If the link has expired, reply to this message and we will send a new one.")
+        purpose = _("Here is the link to repay the advance (垫资) made for {name} ({class_name}):")
+    else:
+        purpose = _("Here is the link to repay the advance (垫资) made for {name}:")
+    lines = (greeting, purpose, "{url}", _("(opens: {host})"),
+             _("Please open it in WeChat and repay before {expires}. "
+               "If the link has expired, reply to this message and we will send a new one."))
+    return Text("\n".join(lines), "\n".join(map(english, lines)))  # JSON keeps the English
+
+
+def wants_school(template: str | None) -> bool:
+    """Whether a message made with `template` (None: the default) names the school."""
+    return template is None or "school" in {name for _text, name, _spec, _conversion
+                                            in string.Formatter().parse(template) if name}
 
 
 def pupil_facts(user: dict | None) -> tuple[str | None, str | None]:
@@ -65,10 +79,11 @@ def pupil_facts(user: dict | None) -> tuple[str | None, str | None]:
     return name, group if isinstance(group, str) and group.strip() else None
 
 
-def compose(link: dict, *, out_user_id: str, organization_id: str, user: dict | None,
+def compose(link: dict, *, out_user_id: str, organization_id: str, user: dict | None, school: str | None = None,
             template: str | None = None, now: datetime | None = None) -> str:
-    """The message for one pupil's verified link. It always says which host the link opens:
-    a template without `{host}` gets a last line saying it."""
+    """The message for one pupil's verified link (`school`: the school's name, None when not
+    known). It always says which host the link opens: a template without `{host}` gets a
+    last line saying it."""
     from wxpay_cli.sanitise import for_terminal
     from wxpay_cli.terminal import times
     from wxpay_cli.wire.shapes import link_host
@@ -78,14 +93,15 @@ def compose(link: dict, *, out_user_id: str, organization_id: str, user: dict | 
     values = {
         "name": for_terminal(name or out_user_id),
         "class_name": for_terminal(group or ""),
+        "school": for_terminal(school or ""),
         "out_user_id": for_terminal(out_user_id),
         "organization_id": for_terminal(organization_id),
         "url": for_terminal(link["repayment_url"]),
         "host": for_terminal(link_host(link["repayment_url"]) or "?"),
-        "expires": times.local(expire),
+        "expires": times.written(expire, now),
         "expires_in": times.relative(expire, now),
     }
-    template = template or default_template(with_class=bool(group))
+    template = template or default_template(with_class=bool(group), with_school=bool(school))
     text = template.format(**values)
     if "{host}" not in template.replace("{{", ""):
         text += "\n" + _("opens: {host}").format(host=values["host"])

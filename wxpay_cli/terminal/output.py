@@ -1,8 +1,10 @@
-"""The only place results are printed: a rich table, one JSON line, or JSON lines.
+"""The only place results are printed: a rich table, one JSON line, or JSON lines; and
+the writers of rows (JSON lines, CSV, an Excel workbook) to stdout or to `-o FILE`.
 
 Commands build a `View` (the data for JSON plus how to show it as a table) and
 hand it to `render`. Errors and warnings go to stderr through `error` and
-`warn`. rich is imported only when a table is actually drawn.
+`warn`. rich is imported only when a table is actually drawn, openpyxl only
+when a workbook is written.
 
 This is the terminal boundary: every value drawn in a table or block and every
 error, warning or info line passes `sanitise` here, so commands need not
@@ -13,11 +15,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from wxpay_cli.errors import WxpayError
+from wxpay_cli.errors import Cancelled, WxpayError
 from wxpay_cli.i18n import N_, _, current_language, english_data
 from wxpay_cli.sanitise import for_terminal, json_text, lines_for_terminal
 
@@ -68,7 +71,17 @@ class View:
 
 
 def stdout_is_terminal() -> bool:
-    return sys.stdout.isatty()
+    return _isatty(sys.stdout)
+
+
+def _stdout():
+    """sys.stdout, or OSError(EBADF) when the process was started with stdout closed (`>&-`):
+    the same "output failed" as a closed pipe, never an AttributeError (cli.py)."""
+    if sys.stdout is None:
+        import errno
+
+        raise OSError(errno.EBADF, _("standard output is closed"))
+    return sys.stdout
 
 
 def resolve_format(explicit: str | None) -> str:
@@ -80,18 +93,24 @@ def resolve_format(explicit: str | None) -> str:
 
 def render(view: View, fmt: str, *, to_stderr: bool = False) -> None:
     """Print a view on stdout (or, for previews and prompts' context, on stderr)."""
+    if not to_stderr:
+        _stdout()
     if fmt == "json" and view.json_lines:
         for record in view.data:
             write_json_line(record)
     elif fmt == "json":
-        _write_json(view.data, pretty=view.pretty_json and sys.stdout.isatty())
+        _write_json(view.data, pretty=view.pretty_json and _isatty(sys.stdout))
     else:
         _render_table(view, to_stderr=to_stderr)
 
 
 def write_json_line(record: object) -> None:
     """One JSON line on stdout, flushed at once (batch output)."""
-    _write_utf8(json_text(json.dumps(english_data(record), ensure_ascii=False)) + "\n")
+    _write_utf8(json_line(record))
+
+
+def json_line(record: object) -> str:
+    return json_text(json.dumps(english_data(record), ensure_ascii=False)) + "\n"
 
 
 def _write_json(data: object, *, pretty: bool) -> None:
@@ -101,7 +120,7 @@ def _write_json(data: object, *, pretty: bool) -> None:
 def _write_utf8(text: str) -> None:
     """JSON is UTF-8 whatever stdout's encoding (a Windows console's, PYTHONIOENCODING=latin-1):
     a program reading it never meets another encoding, and wxpay never fails writing it."""
-    stream = sys.stdout
+    stream = _stdout()
     buffer = getattr(stream, "buffer", None)
     if buffer is None or (stream.encoding or "").lower().replace("-", "").replace("_", "") == "utf8":
         stream.write(text)
@@ -112,12 +131,118 @@ def _write_utf8(text: str) -> None:
     buffer.flush()
 
 
-class _Utf8Lines:
-    """Text written to stdout as UTF-8 whatever its encoding (CSV for Excel), with a line at a time."""
+class StdoutSink:
+    """Where rows go without -o: stdout, as UTF-8 whatever its encoding, flushed at each write."""
 
     def write(self, text: str) -> int:
         _write_utf8(text)
         return len(text)
+
+    @property
+    def on_terminal(self) -> bool:
+        return _isatty(sys.stdout)
+
+    def finish(self) -> None:
+        pass
+
+    def abandon(self) -> None:
+        pass
+
+
+class OutputFileError(OSError):
+    """The finished output could not take the place of FILE (-o): it is kept beside it, and said where.
+    An output failure (cli.py: exit 74, naming any pupil terminated)."""
+
+
+class OutputFile:
+    """`-o FILE`, written whole or not at all, never through a symlink: the rows go to a new
+    temporary file in FILE's folder (mode as the shell's `>` would give: an existing file's own,
+    else 0666 less the umask), which then takes FILE's name in one rename. A write that fails
+    (a full disk) removes it; a rename that fails keeps it and says where it is."""
+
+    on_terminal = False
+
+    def __init__(self, path):
+        from pathlib import Path
+
+        self.path = Path(path)
+        self.temporary = None
+        self._handle = None
+
+    def open(self) -> OutputFile:
+        import secrets
+
+        folder = self.path.parent
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0) \
+            | getattr(os, "O_CLOEXEC", 0)
+        for _attempt in range(10):
+            temporary = folder / f".{self.path.name}.{secrets.token_hex(4)}.tmp"
+            try:
+                fd = os.open(temporary, flags, 0o666)  # the umask applies, as for any new file
+                break
+            except FileExistsError:
+                continue
+        else:
+            raise FileExistsError(temporary)
+        self.temporary = temporary
+        try:
+            mode = os.stat(self.path, follow_symlinks=False).st_mode
+        except OSError:
+            mode = None
+        import stat
+
+        if mode is not None and stat.S_ISREG(mode) and hasattr(os, "fchmod"):
+            os.fchmod(fd, stat.S_IMODE(mode))
+        self._handle = os.fdopen(fd, "wb")
+        return self
+
+    @property
+    def handle(self):
+        return self._handle
+
+    def write(self, text: str) -> int:
+        self._handle.write(text.encode("utf-8", "backslashreplace"))
+        return len(text)
+
+    def finish(self) -> None:
+        """Make the file FILE: its bytes on disk first, then the rename."""
+        try:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
+        except OSError:
+            self.abandon()
+            raise
+        try:
+            os.replace(self.temporary, self.path)
+        except OSError as exc:
+            raise OutputFileError(exc.errno, _("{path} cannot be replaced ({reason}); the output is in {temporary}")
+                                  .format(path=self.path, reason=exc.strerror or type(exc).__name__,
+                                          temporary=self.temporary)) from None
+        self.temporary = None
+        if hasattr(os, "O_DIRECTORY"):  # the rename itself on disk (POSIX); Windows has no such step
+            try:
+                folder = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
+                try:
+                    os.fsync(folder)
+                finally:
+                    os.close(folder)
+            except OSError:
+                pass
+
+    def abandon(self) -> None:
+        """Nothing is made of it: the temporary file goes, FILE stays as it was."""
+        try:
+            if self._handle is not None and not self._handle.closed:
+                self._handle.close()
+        except OSError:
+            pass
+        if self.temporary is not None:
+            try:
+                os.unlink(self.temporary)
+            except OSError:
+                pass
+            self.temporary = None
 
 
 def escape_what_cannot_be_shown() -> None:
@@ -301,8 +426,9 @@ def help_page(page: str, color: bool | None = None) -> None:
 
 def text(data: str) -> None:
     """Text that is the command's result (a profile for a script to read), on stdout as it is."""
-    sys.stdout.write(data)
-    sys.stdout.flush()
+    stream = _stdout()
+    stream.write(data)
+    stream.flush()
 
 
 def error(exc: WxpayError, *, as_json: bool) -> None:
@@ -312,6 +438,10 @@ def error(exc: WxpayError, *, as_json: bool) -> None:
         sys.stderr.flush()
         return
     message = lines_for_terminal(exc.message)
+    if isinstance(exc, Cancelled):  # the operator's own no: said as it is, not as an error
+        sys.stderr.write(_prefixed(message, YELLOW, sys.stderr) + "\n")
+        sys.stderr.flush()
+        return
     if exc.http_status is not None:
         # Error answers are not signed: what they say is WeChat's only if nothing rewrote it on the way.
         line = _("error: HTTP {status} {code}: {message} (unverified answer)").format(
@@ -424,52 +554,250 @@ def _isatty(stream) -> bool:
 
 
 class JsonLinesWriter:
-    """Batch output as JSON lines: each row's line as it is."""
+    """Batch output as JSON lines: each row's line as it is, to stdout or to an OutputFile."""
+
+    def __init__(self, out=None):
+        self.out = out or StdoutSink()
 
     def write(self, record: dict) -> None:
-        write_json_line(record)
+        self.out.write(json_line(record))
+
+    def finish(self) -> None:
+        """Every line written: an OutputFile takes its name now."""
+        self.out.finish()
+
+    def abandon(self) -> None:
+        """Writing failed: an OutputFile is removed, its name left as it was."""
+        self.out.abandon()
 
 
-class CsvWriter:
-    """Batch output as CSV for Excel: UTF-8 with a BOM, CRLF, a header first.
+class _Sheet:
+    """The columns of a spreadsheet of rows, and each row's values in them.
 
     Columns: the input's (`input_columns()`, asked when the first line is written,
     when the input has been read that far), then `result_columns`, then
     `error_columns` (column -> where in the line: the code and the message of its
-    "error"). Every value
-    that is not the input's own (a line's `carried` names those) and that Excel
-    would run as a formula (=, +, -, @, tab or CR first) is prefixed with a quote;
-    the input's own cells are written as read, so a line feeds back as input. On a
-    terminal, every cell goes through `for_terminal`.
-    """
+    "error")."""
 
-    def __init__(self, input_columns, result_columns: tuple[str, ...], error_columns: dict[str, str]):
+    def __init__(self, input_columns, result_columns: tuple[str, ...], error_columns: dict[str, str], out=None):
         self._input_columns = input_columns
         self.result_columns = result_columns
         self.error_columns = error_columns
         self.columns: list[str] | None = None
-        self._writer = None
+        self.out = out or StdoutSink()
+
+    def _start(self) -> list[str]:
+        given = [name for name in (self._input_columns() or []) if name not in self.error_columns]
+        self.columns = [*given, *(c for c in self.result_columns if c not in given), *self.error_columns]
+        return self.columns
+
+    def _values(self, record) -> list[tuple[object, bool]]:
+        """(value, whether it is the input's own) for each column."""
+        carried = getattr(record, "carried", frozenset())
+        return [(_lookup(record, self.error_columns.get(name, name)), name in carried) for name in self.columns]
+
+    def abandon(self) -> None:
+        self.out.abandon()
+
+
+class CsvWriter(_Sheet):
+    """Batch output as CSV for Excel: UTF-8 with a BOM, CRLF, a header first (also for no rows).
+
+    Every value that is not the input's own (a line's `carried` names those) and that
+    Excel would run as a formula (=, +, -, @, tab or CR first) is prefixed with a quote;
+    the input's own cells are written as read, so a line feeds back as input. On a
+    terminal, every cell goes through `for_terminal`.
+    """
+
+    _writer = None
 
     def write(self, record) -> None:
-        import csv
-
         if self.columns is None:
-            given = [name for name in (self._input_columns() or []) if name not in self.error_columns]
-            self.columns = [*given, *(c for c in self.result_columns if c not in given), *self.error_columns]
-            # UTF-8 with a BOM, whatever stdout's encoding: what Excel opens, what feeds back as input.
-            self._out = _Utf8Lines()
-            self._writer = csv.writer(self._out, lineterminator="\r\n")
-            # On a terminal the cells are for eyes: escaped like every outside string there.
-            # Into a file or a pipe they stay exact, so a line feeds back as input.
-            self._on_terminal = _isatty(sys.stdout)
-            self._out.write("\ufeff")
-            self._writer.writerow(self.columns)
+            self._begin()
         cells = []
-        for name in self.columns:
-            value = _lookup(record, self.error_columns.get(name, name))
-            cell = _cell(value, from_input=name in record.carried)
+        for value, own in self._values(record):
+            cell = _cell(value, from_input=own)
             cells.append(for_terminal(cell) if self._on_terminal else cell)
         self._writer.writerow(cells)
+
+    def _begin(self) -> None:
+        import csv
+
+        self._start()
+        # UTF-8 with a BOM, whatever stdout's encoding: what Excel opens, what feeds back as input.
+        self._writer = csv.writer(self.out, lineterminator="\r\n")
+        # On a terminal the cells are for eyes: escaped like every outside string there.
+        # Into a file or a pipe they stay exact, so a line feeds back as input.
+        self._on_terminal = self.out.on_terminal
+        self.out.write("\ufeff")
+        self._writer.writerow(self.columns)
+
+    def finish(self) -> None:
+        if self.columns is None:
+            self._begin()
+        self.out.finish()
+
+
+class XlsxWriter(_Sheet):
+    """Batch output as an Excel workbook (`out`: an OutputFile; a workbook is never written to a
+    terminal or a pipe): the same columns as the CSV, every cell a text cell (an id keeps its
+    leading 0s and every digit; `=...` stays text, never a formula, with no quote added), a bold
+    header frozen in place, columns as wide as their text (a Chinese character counts two).
+    The rows are kept until `finish` writes the workbook (the rows finished so far, also after Ctrl-C)."""
+
+    def __init__(self, input_columns, result_columns, error_columns, out, title: str):
+        super().__init__(input_columns, result_columns, error_columns, out)
+        self.title = title
+        self.rows: list[list[str | None]] = []
+
+    def write(self, record) -> None:
+        if self.columns is None:
+            self._start()
+        self.rows.append([_xlsx_text(value) for value, _own in self._values(record)])
+
+    def finish(self) -> None:
+        if self.columns is None:
+            self._start()
+        try:
+            save_workbook(self.out.handle, self.title, self.columns, self.rows)
+        except OSError:
+            self.out.abandon()
+            raise
+        self.out.finish()
+
+
+def records_writer(fmt: str, out, *, input_columns, result_columns=(), error_columns=None, title: str = ""):
+    """The writer of rows for `fmt` (json, csv or xlsx) to `out` (an OutputFile, or None: stdout)."""
+    if fmt == "xlsx":
+        return XlsxWriter(input_columns, result_columns, error_columns or {}, out, title)
+    if fmt == "csv":
+        return CsvWriter(input_columns, result_columns, error_columns or {}, out)
+    return JsonLinesWriter(out)
+
+
+# A cell of a workbook holds at most this many characters (Excel's limit); XML holds no control character.
+XLSX_CELL_LIMIT = 32767
+_NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xlsx_text(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    text = _cell(value, from_input=True)
+    text = _NOT_IN_XML.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+    return text if len(text) <= XLSX_CELL_LIMIT else text[:XLSX_CELL_LIMIT - 1] + "…"
+
+
+def save_workbook(handle, title: str, columns: list[str], rows: list[list[str | None]]) -> None:
+    """Write one sheet to the binary file `handle`: a bold frozen header, text cells, fitting widths."""
+    import warnings
+
+    from wxpay_cli.terminal.cjkwrap import width
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Font
+        from openpyxl.utils import get_column_letter
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title or "Sheet1")
+    for index, name in enumerate(columns):
+        cells = [name, *(row[index] for row in rows[:1000] if row[index])]
+        widest = max(width(line) for cell in cells for line in cell.split("\n"))
+        sheet.column_dimensions[get_column_letter(index + 1)].width = min(max(widest + 2, 6), 60)
+    sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+
+    def text_cell(value: str | None, **style):
+        cell = WriteOnlyCell(sheet, value=value)
+        if value is not None:
+            cell.data_type = "s"  # text, always: openpyxl would take "=..." for a formula
+        for name, setting in style.items():
+            setattr(cell, name, setting)
+        return cell
+
+    sheet.append([text_cell(name, font=bold) for name in columns])
+    for row in rows:
+        sheet.append([text_cell(value) for value in row])
+    book.save(handle)
+
+
+class TableWriter:
+    """Batch output as a table for a person to read (`--format table`): the input's columns,
+    then the results named in `result_columns` (CSV and JSON keep them all), then the error
+    as `CODE: message`; a column empty in every row is left out. The values of the columns
+    in `whole` ((name, label): a link) are printed below the table under their label, one a
+    line, after the row's first input value. Drawn when the run ends (`close`), the rows
+    finished before an interruption included: one line a row when that fits the terminal,
+    else one block a row (a label and its value a line). Nothing is ever cut."""
+
+    def __init__(self, input_columns, result_columns: tuple[str, ...], whole: tuple[tuple[str, str], ...] = ()):
+        self._input_columns = input_columns
+        self.result_columns = result_columns
+        self.whole = whole
+        self.records: list[dict] = []
+
+    def write(self, record: dict) -> None:
+        self.records.append(record)
+
+    def close(self) -> None:
+        if not self.records:
+            return
+        from rich import box
+        from rich.cells import cell_len
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text
+
+        given = [name for name in (self._input_columns() or []) if name != "error"]
+        names = [*given, *(c for c in self.result_columns if c not in given)]
+        shown = [name for name in names if any(_lookup(record, name) not in (None, "") for record in self.records)]
+        failed = any(isinstance(record.get("error"), dict) for record in self.records)
+        headings = [for_terminal(name) for name in shown] + ([_("Error")] if failed else [])
+        rows = []
+        for record in self.records:
+            row = [_table_cell(_table_value(_lookup(record, name)), Text) for name in shown]
+            if failed:
+                error = record.get("error")
+                row.append(_table_cell(f"{error.get('code')}: {error.get('message')}" if isinstance(error, dict)
+                                       else "", Text))
+            rows.append(row)
+        console = Console(highlight=False, no_color=not colour_on(sys.stdout) or None)
+        widths = [max(cell_len(heading), *(cell_len(row[index].plain) for row in rows))
+                  for index, heading in enumerate(headings)]
+        if sum(width + 3 for width in widths) + 1 <= console.width:  # one line a row fits
+            table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+            for heading in headings:
+                table.add_column(heading, no_wrap=True)
+            for row in rows:
+                table.add_row(*row)
+        else:  # one block a row: each value on its own line, folded only if longer than the terminal
+            table = Table(box=box.SIMPLE_HEAD, show_header=False, pad_edge=False)
+            table.add_column(style="bold", no_wrap=True)
+            table.add_column(overflow="fold")
+            for row in rows:
+                for heading, cell in zip(headings, row, strict=True):
+                    if cell.plain:
+                        table.add_row(heading, cell)
+                table.add_section()
+        console.print(table)
+        for name, label in self.whole:
+            values = [(record.get(given[0]) if given else "", record.get(name)) for record in self.records]
+            if any(value for _key, value in values):
+                # a link on a line of its own, whole: the terminal wraps it, so a copy is exact
+                console.print(Text(lines_for_terminal("\n".join(
+                    [_(label), *(f"{key}  {value}" for key, value in values if value)]))), soft_wrap=True)
+        console.file.flush()
+
+
+def _table_value(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return value
 
 
 def _lookup(record: dict, name: str) -> object:

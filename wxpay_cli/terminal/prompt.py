@@ -13,6 +13,7 @@ import sys
 import click
 
 from wxpay_cli.errors import ConfigError
+from wxpay_cli.i18n import _
 from wxpay_cli.terminal import output
 
 
@@ -52,9 +53,33 @@ def _flush_console() -> None:
         msvcrt.getwch()
 
 
+# What a person may type, once full-width folded (ｙ is y), trimmed and in any case.
+YES = frozenset({"y", "yes", "是"})
+NO = frozenset({"n", "no", "否"})
+
+
+def yes_or_no(question: str, *, default: bool) -> bool:
+    """Ask until the answer is a yes or a no in either language (y/yes/是, n/no/否, full-width
+    too); Enter alone is `default`. The question says what to type; any other answer is
+    refused, saying it again. Ctrl-D or Ctrl-C abort as click's own questions do."""
+    import unicodedata
+
+    suffix = _(" [Y/n]: ") if default else _(" [y/N]: ")
+    while True:
+        typed = click.prompt(question, default="", show_default=False, err=True, prompt_suffix=suffix)
+        answer = unicodedata.normalize("NFKC", typed).strip().casefold()
+        if not answer:
+            return default
+        if answer in YES:
+            return True
+        if answer in NO:
+            return False
+        output.rejected(_("type y (yes) or n (no)"))
+
+
 def confirm(question: str, *, default: bool) -> bool:
     """A yes/no question on stderr (a step that can still be undone)."""
-    return click.confirm(question, default=default, err=True)
+    return yes_or_no(question, default=default)
 
 
 def confirm_irreversible(question: str) -> bool:
@@ -64,7 +89,7 @@ def confirm_irreversible(question: str) -> bool:
     answer typed after seeing it counts. Pass `question` already sanitised.
     """
     flush_typeahead()
-    return click.confirm(question, default=False, err=True)
+    return yes_or_no(question, default=False)
 
 
 def ask(text: str, check=None, *, default: str | None = None, hide_input: bool = False):

@@ -3,12 +3,16 @@
 `local` is the one long form ("2026-11-26 14:05:03 +08:00"); `short` is the
 same clock for tables that must stay narrow ("11-26 14:05", or the date alone
 for another year), with the offset said once in the column heading
-(`offset_label`). JSON output keeps the RFC 3339 strings as they came.
+(`offset_label`); `written` is a time as a person writes it in a message to a
+family ("12月5日 01:50", "5 Dec 01:50"). JSON output keeps the RFC 3339 strings
+as they came.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+
+from wxpay_cli.i18n import N_
 
 
 def parse(value: object) -> datetime | None:
@@ -68,3 +72,24 @@ def relative(moment: datetime, now: datetime | None = None) -> str:
     if seconds < 0:
         return _("expired {text} ago").format(text=text)
     return _("in {text}").format(text=text) if minutes else _("in under a minute")
+
+
+# Month names as a message to a family says them ("Dec"; in Chinese "12月").
+MONTHS = (N_("Jan"), N_("Feb"), N_("Mar"), N_("Apr"), N_("May"), N_("Jun"),
+          N_("Jul"), N_("Aug"), N_("Sep"), N_("Oct"), N_("Nov"), N_("Dec"))
+
+
+def written(value: object, now: datetime | None = None) -> str:
+    """'12月5日 01:50' / '5 Dec 01:50' (the year too when it is not this one): no seconds and no
+    offset, in the time's own zone (WeChat's times are China's, where the family reads them)."""
+    from wxpay_cli.i18n import _
+
+    moment = parse(value)
+    if moment is None:
+        return "" if value is None else str(value)
+    now = now.astimezone(moment.tzinfo) if now else datetime.now(moment.tzinfo)
+    fields = {"day": moment.day, "month": _(MONTHS[moment.month - 1]), "year": moment.year,
+              "time": f"{moment:%H:%M}"}
+    if moment.year == now.year:
+        return _("{day} {month} {time}").format(**fields)
+    return _("{day} {month} {year} {time}").format(**fields)

@@ -15,6 +15,7 @@ all pools share one TLS context (the CA bundle is loaded once).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 
@@ -38,6 +39,7 @@ class AsyncClient(_BaseClient):
 
     def __init__(self, *, timeout: float = 10.0, transport=None, concurrency: int = 8,
                  rate: float | None = None, retry_sleep=None, **kwargs):
+        self._stopped = asyncio.Event()  # `stopping`, as something a wait before a retry can end on
         super().__init__(**kwargs)
         self.timeout = timeout
         self._retry_sleep = retry_sleep  # seconds -> None, instead of waiting (tests)
@@ -53,6 +55,19 @@ class AsyncClient(_BaseClient):
         self._in_flight = [0] * pools
         self._http = self._pools[0]  # builds requests; any pool would do
         self._pace = RateLimiter(rate) if rate else None
+
+    @property
+    def stopping(self) -> bool:
+        """Set on Ctrl-C (the batch's `interrupt`): a call in flight ends with its current attempt,
+        and a call waiting to retry ends at once with its last failure, not after the wait."""
+        return self._stopped.is_set()
+
+    @stopping.setter
+    def stopping(self, value: bool) -> None:
+        if value:
+            self._stopped.set()
+        else:
+            self._stopped.clear()
 
     async def aclose(self) -> None:
         for pool in self._pools:
@@ -79,21 +94,30 @@ class AsyncClient(_BaseClient):
             try:
                 response = await self._send(request)
             except httpx.RequestError as exc:
+                failure = NetworkError(describe_transport_error(exc, request), never_sent=never_sent(exc))
                 delay = self._retry_delay(attempt, call.idempotent, exc=exc)
-                if delay is None:
-                    raise NetworkError(describe_transport_error(exc, request), never_sent=never_sent(exc)) from None
             else:
                 self._trace_response(response, started)
                 if response.is_success:
                     return response
+                failure = api_error(response)
                 delay = self._retry_delay(attempt, call.idempotent, response=response)
-                if delay is None:
-                    raise api_error(response)
-            if self._retry_sleep:
-                self._retry_sleep(delay)
-                delay = 0
-            await asyncio.sleep(delay)
+            if delay is None or not await self._wait_to_retry(delay):
+                raise failure
             attempt += 1
+
+    async def _wait_to_retry(self, delay: float) -> bool:
+        """Wait `delay` seconds before the next attempt; False when the run stops meanwhile
+        (Ctrl-C): then there is no next attempt, however long the wait was to be (Retry-After
+        may ask for a minute)."""
+        if self._retry_sleep:  # tests: the wait is noted, not slept
+            self._retry_sleep(delay)
+            delay = 0
+        if not self._stopped.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._stopped.wait()
+        return not self._stopped.is_set()
 
 
 class RateLimiter:

@@ -79,6 +79,32 @@ def check_id(value: str) -> str | None:
     if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
         # Bytes that were not UTF-8 (in argv, Python keeps them as lone surrogates).
         return _("it is not valid text (bytes that are not UTF-8)")
+    return typed_problem(value)
+
+
+def typed_problem(value: str) -> str | None:
+    """Why `value`, as a person typed or pasted it, is not the id they mean, or None: a
+    full-width character (what a Chinese input method types: `２０２４` is not `2024` to
+    WeChat), a space inside, or an invisible character. Positions count from 1."""
+    if value.isascii() and value.isprintable() and " " not in value:
+        return None  # the common case, at little cost
+    import unicodedata
+
+    for position, char in enumerate(value, start=1):
+        if char.isspace():
+            return _("character {position} is a space: an id has none (use half-width characters, "
+                     "without spaces)").format(position=position)
+        if unicodedata.east_asian_width(char) == "F":
+            meant = "".join(unicodedata.normalize("NFKC", c) if unicodedata.east_asian_width(c) == "F" else c
+                            for c in value)
+            if meant.isascii() and meant.isprintable() and " " not in meant:
+                return _("character {position} ({char}) is full-width: use half-width characters ({meant})").format(
+                    position=position, char=char, meant=meant)
+            return _("character {position} ({char}) is full-width: use half-width characters").format(
+                position=position, char=char)
+        if unicodedata.category(char) in ("Cc", "Cf"):
+            return _("character {position} is invisible (U+{code:04X}): delete it").format(
+                position=position, code=ord(char))
     return None
 
 

@@ -157,7 +157,8 @@ def _check_object(shape: dict, data: dict, prefix: str, request_id: str | None) 
 def link_host(link: str) -> str | None:
     """The host a link opens, or None when it could mislead whoever reads it: a user name before
     the host (`https://pay.weixin.qq.com@evil.example/`), a backslash (browsers read it as a
-    slash), an IP address, or a punycode (xn--) label that may render as a look-alike."""
+    slash), an IP address, a punycode (xn--) label that may render as a look-alike, or no named
+    host at all (`https:///`, `https://./`, an empty label)."""
     import ipaddress
     from urllib.parse import urlsplit
 
@@ -175,7 +176,9 @@ def link_host(link: str) -> str | None:
         return None
     except ValueError:
         pass
-    labels = host.lower().rstrip(".").split(".")
+    labels = host.lower().rstrip(".").split(".")  # one trailing dot is the fully qualified form
+    if not all(labels):  # ".", "...", "pay..example.com": no named host
+        return None
     last = labels[-1]
     if last.isdigit() or last.startswith("0x"):  # 2130706433, 0x7f.1, 127.1: addresses to a browser
         return None
