@@ -87,7 +87,8 @@ async def serve(folder: Path) -> None:
     paths = keys.write(folder / "keys")
     profile = {"mchid": keys.mchid, "serial_no": keys.serial_no, "private_key": str(paths["private_key"]),
                "public_key_id": keys.public_key_id, "public_key": str(paths["public_key"]),
-               "base_url": holder["base"], "timeout": 10}
+               "base_url": holder["base"], "timeout": 10,
+               "link_hosts": ["pay.example"]}  # its links' host, declared (never opened)
     config = folder / "config.toml"
     config.write_text(tomli_w.dumps({"default_profile": "bench", "profiles": {"bench": profile}}))
     config.chmod(0o600)
