@@ -158,6 +158,24 @@ def test_seen_nonces_are_shared_between_processes_and_pruned(tmp_path, monkeypat
     assert not second.seen("n4", 1703.0) and first.seen("n4", 1704.0)
 
 
+def test_a_pruned_nonce_file_is_read_from_its_start_even_once_it_outgrew_the_old_offset(tmp_path, monkeypatch):
+    """A pruning gives the file a new generation: another run reads it from the start, however
+    long it has grown since (a new file can get the old one's inode number on Linux)."""
+    from wxpay_cli.local import nonces
+
+    path = tmp_path / "state" / "seen-nonces"
+    first, second = nonces.SeenNonces(path, keep=10), nonces.SeenNonces(path, keep=10)
+    for index in range(30):
+        assert not first.seen(f"old-{index}", 1000.0)
+    assert not second.seen("second", 1000.5)  # has read all of it
+    monkeypatch.setattr(nonces, "PRUNE_AT", 0)
+    assert not first.seen("fresh-0", 1020.0)  # the old ones are dropped: the file is replaced
+    monkeypatch.setattr(nonces, "PRUNE_AT", 1 << 30)
+    while path.stat().st_size <= 30 * 40:
+        assert not first.seen(f"fresh-{path.stat().st_size}", 1020.0)
+    assert second.seen("fresh-0", 1021.0)
+
+
 def test_a_run_waits_while_another_prunes_the_shared_nonce_file(tmp_path, monkeypatch):
     """Pruning replaces the shared file: another run reading or adding to it meanwhile would
     write into the file being replaced, and the nonce it accepted would be lost to later runs."""

@@ -134,7 +134,7 @@ def _output_failure(ctx: click.Context, exc: OSError):
     Once a termination was sent, stderr says which pupils, and the exit is 74; else a closed
     pipe (`| head`) ends quietly with 141, and a full disk is 74 too."""
     try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
+        devnull = os.open(os.devnull, os.O_WRONLY | getattr(os, "O_BINARY", 0))
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError, AttributeError):
         pass  # stdout is not a real file (tests), or was closed from the start
@@ -205,12 +205,10 @@ def cli(ctx: click.Context, config_path, profile, sandbox, verbose, traceback, l
 
 
 
-STOPPING_SIGNALS = ("SIGTERM", "SIGHUP", "SIGQUIT")  # timeout/systemd/docker; a lost ssh session; Ctrl-\
-
-
 def _on_signal(signum, frame) -> None:
-    """SIGTERM, SIGHUP and SIGQUIT stop wxpay like Ctrl-C (a termination in flight is recorded
-    first), then it exits 128 + the signal's number; the same signal again kills at once."""
+    """SIGTERM, SIGHUP and SIGQUIT (those of them this system has: terminal.signals) stop wxpay
+    like Ctrl-C (a termination in flight is recorded first), then it exits 128 + the signal's
+    number; the same signal again kills at once."""
     import signal
 
     signal.signal(signum, signal.SIG_DFL)
@@ -223,17 +221,11 @@ _signals_received: list[int] = []  # the stopping signals that arrived, in order
 
 def main() -> None:
     """Console-script entry point."""
-    import signal
-
     from wxpay_cli import collector
+    from wxpay_cli.terminal import signals
 
     collector.starting()
-
-    for name in STOPPING_SIGNALS:
-        try:
-            signal.signal(getattr(signal, name), _on_signal)
-        except (AttributeError, ValueError, OSError):  # not on Windows; not the main thread
-            pass
+    signals.catch(signals.stopping(), _on_signal)
     try:
         cli.main(prog_name="wxpay", obj=App())
     finally:

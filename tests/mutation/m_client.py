@@ -33,8 +33,10 @@ MUTATIONS = [
      "(False)", "a replay into the next run (another process) accepted"),
     ("wxpay_cli/local/nonces.py", "            if seen_pid != self._pid and now - when <= self.keep:", "            if False:",
      "nonces another process saw ignored"),
-    ("wxpay_cli/local/nonces.py", "                self._inode, self._offset = os.fstat(self._fd).st_ino, 0", "                self._inode = os.fstat(self._fd).st_ino",
+    ("wxpay_cli/local/nonces.py", "                    self._generation, self._offset = generation, 0", "                    self._generation = generation",
      "a pruned (replaced) file read from the old offset"),
+    ("wxpay_cli/local/nonces.py", "                if generation != self._generation or size < self._offset:",
+     "                if size < self._offset:", "a pruned file that outgrew another run's offset read from there"),
     ("wxpay_cli/wire/signing.py", "if not _UNIX_TIME.fullmatch(timestamp):", "if False:", "timestamp shape unchecked"),
     ("wxpay_cli/wire/client.py", '            raise VerificationError(_("no key to verify',
      '            return Response(response.status_code, response.headers, response.content, _parse_json(response))\n'

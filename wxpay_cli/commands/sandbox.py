@@ -7,7 +7,7 @@ import click
 from wxpay_cli import collector
 from wxpay_cli.commands._click import Group, IntRange
 from wxpay_cli.i18n import _
-from wxpay_cli.terminal import output
+from wxpay_cli.terminal import output, signals
 
 
 @click.group("sandbox", cls=Group)
@@ -54,9 +54,8 @@ def serve(port: int, mode: str, state_dir: str | None, pupils_file: str | None, 
         raise KeyboardInterrupt
 
     # Installed first: a kill between the folder's creation and serving must remove it too.
-    for name in ("SIGTERM", "SIGHUP"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), stop)
+    stopping = signals.stopping(("SIGTERM", "SIGHUP"))
+    signals.catch(stopping, stop)
     home = None
     sandbox = None
     try:
@@ -109,9 +108,7 @@ def serve(port: int, mode: str, state_dir: str | None, pupils_file: str | None, 
     except KeyboardInterrupt:
         output.info(_("sandbox stopped"))
     finally:
-        for name in ("SIGTERM", "SIGHUP"):  # a second signal during clean-up must not interrupt it
-            if hasattr(signal, name):
-                signal.signal(getattr(signal, name), signal.SIG_IGN)
+        signals.catch(stopping, signal.SIG_IGN)  # a second signal during clean-up must not interrupt it
         if sandbox is not None:
             sandbox.server.server_close()
         if home is not None:

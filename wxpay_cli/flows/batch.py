@@ -19,8 +19,6 @@ Ctrl-C (or SIGTERM, SIGHUP, SIGQUIT) stops like a fault and exits 128 + the sign
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -39,7 +37,7 @@ from wxpay_cli.errors import (
 from wxpay_cli.flows.batch_input import Row
 from wxpay_cli.flows.batch_lines import Operation, line
 from wxpay_cli.i18n import _, ngettext
-from wxpay_cli.terminal import output
+from wxpay_cli.terminal import output, signals
 
 __all__ = ["Row", "Claims", "NotStarted", "Summary", "run", "finish", "BatchIncomplete", "stops_the_run",
            "DUPLICATE_ROW"]
@@ -237,8 +235,7 @@ async def _work_through(rows: Iterable[Row], work, client, concurrency: int, wri
 
     def interrupt(signum: int | None = None) -> None:
         if signum is not None and summary.signum == signum:  # the same signal twice: stop at once
-            loop.remove_signal_handler(signum)
-            os.kill(os.getpid(), signum)
+            signals.end_by(loop, signum)
             return
         summary.interrupted = True
         summary.signum = summary.signum or signum
@@ -309,16 +306,9 @@ async def _work_through(rows: Iterable[Row], work, client, concurrency: int, wri
         finally:
             ordered.put_nowait(None)
 
-    # Ctrl-C, and the signals that stop wxpay the same way (cli.STOPPING_SIGNALS): rows in
+    # Ctrl-C, and the signals that stop wxpay the same way (terminal.signals): rows in
     # flight finish within their deadline and are written, then the summary.
-    stopping = [(signal.SIGINT, None)] + [(getattr(signal, name), getattr(signal, name))
-                                          for name in ("SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, name)]
-    previous = {number: signal.getsignal(number) for number, _reported in stopping}
-    for number, reported in stopping:
-        try:
-            loop.add_signal_handler(number, interrupt, reported)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass  # not the main thread (or Windows): the signal keeps its default behaviour
+    restore_signals = signals.on_loop(loop, interrupt)
     threading.Thread(target=read, name="wxpay-batch-reader", daemon=True).start()
     started: set[asyncio.Task] = set()
     starter = asyncio.create_task(start_rows())
@@ -345,12 +335,7 @@ async def _work_through(rows: Iterable[Row], work, client, concurrency: int, wri
         for task in (starter, *started):
             task.cancel()
         await asyncio.gather(starter, *started, return_exceptions=True)
-        for number, _reported in stopping:
-            try:
-                loop.remove_signal_handler(number)
-                signal.signal(number, previous[number])  # wxpay's own handlers again (cli.py)
-            except (NotImplementedError, RuntimeError, ValueError, TypeError):
-                pass
+        restore_signals()  # wxpay's own handlers again (cli.py)
     return summary
 
 

@@ -5,8 +5,8 @@ One small file per pupil being terminated, in this user's state folder
 
 - **The claim.** A run that is about to terminate a pupil holds an exclusive
   lock on that pupil's file (`OpenAttempts.claim`); a second run of this user
-  on this machine finds it held and sends nothing for that pupil. The kernel
-  drops the lock when a run ends, however it ends.
+  on this machine finds it held and sends nothing for that pupil. The system
+  drops the lock when a run ends, however it ends (local/locks.py).
 - **The open attempt.** Right before the audit log's `attempted` line, the
   claim writes the attempt into the file (`Claim.begin`, fsynced); once the
   outcome is known the file goes (`Claim.close`). An outcome that stays
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wxpay_cli.local import locks
-from wxpay_cli.local.files import open_state_file
+from wxpay_cli.local.files import open_state_file, pread, pwrite
 
 MAX_RECORD = 4096  # bytes: an attempt's file holds one small JSON object
 MAX_LISTED = 1000  # files looked at by `left_open`: a folder of more is not this tool's
@@ -68,7 +68,7 @@ class Claim:
         """Write the attempt, durably, before the audit log's `attempted` line and the POST."""
         data = json.dumps(record, ensure_ascii=False).encode("utf-8", "backslashreplace")[:MAX_RECORD]
         os.ftruncate(self._fd, 0)
-        os.pwrite(self._fd, data, 0)
+        pwrite(self._fd, data, 0)
         os.fsync(self._fd)
         self._open = True
 
@@ -82,15 +82,25 @@ class Claim:
         """Let other runs claim the pupil. An attempt still open stays in the file for the next run."""
         if self._fd is None:
             return
+        fd, self._fd = self._fd, None
+        remove_after = False
         try:
             if not self._open:
                 try:
                     os.unlink(self.path)  # under the lock: a run that opened it first sees another inode
+                except PermissionError:
+                    # Windows removes no file that is open, this run's own included: it goes once
+                    # closed, and if another run opened it meanwhile, Windows refuses again.
+                    remove_after = True
                 except OSError:
                     pass
         finally:
-            os.close(self._fd)  # drops the lock
-            self._fd = None
+            _let_go(fd)
+        if remove_after:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
 
 
 class OpenAttempts:
@@ -113,9 +123,9 @@ class OpenAttempts:
                     same = False
                 if same:
                     return Claim(path, fd, _read(fd))
-                os.close(fd)
+                _let_go(fd)
             except BaseException:
-                os.close(fd)
+                _let_go(fd)
                 raise
 
     def left_open(self) -> list[dict]:
@@ -132,18 +142,33 @@ class OpenAttempts:
                 fd = open_state_file(self.folder / name, os.O_RDWR)
             except OSError:
                 continue
+            held = False
             try:
-                if locks.try_hold(fd):  # held: a run is at work on that pupil now
+                held = locks.try_hold(fd)
+                if held:  # not held: a run is at work on that pupil now
                     record = _read(fd)
                     if record is not None:
                         found.append(record)
             finally:
-                os.close(fd)
+                if held:
+                    _let_go(fd)
+                else:
+                    os.close(fd)
         return sorted(found, key=lambda record: str(record.get("time", "")))
 
 
+def _let_go(fd: int) -> None:
+    """Unlock, then close (closing alone drops a flock; Windows asks for the unlock first)."""
+    try:
+        locks.release(fd)
+    except OSError:
+        pass  # closing drops it all the same
+    finally:
+        os.close(fd)
+
+
 def _read(fd: int) -> dict | None:
-    data = os.pread(fd, MAX_RECORD, 0)
+    data = pread(fd, MAX_RECORD, 0)
     if not data.strip():
         return None
     try:

@@ -21,13 +21,15 @@ from pathlib import Path
 
 from wxpay_cli.errors import AuditLogError
 from wxpay_cli.i18n import _, english_data
-from wxpay_cli.local.files import open_state_file, reason
+from wxpay_cli.local import files, locks
+from wxpay_cli.local.files import open_state_file, pread, reason
 
 FIELDS = (
     "time", "operator", "host", "profile", "mchid", "operation", "organization_id", "out_user_id", "user_id",
     "contract_id", "outcome", "http_status", "request_id", "error",
 )
 MAX_WHO_LENGTH = 64
+LOCK_WAIT = 2.0  # seconds another run's append is waited for, where appends take the lock (Windows)
 
 
 def login_name() -> str:
@@ -88,9 +90,20 @@ class AuditLog:
 
     def _write(self, fd: int, line: bytes) -> None:
         """Append `line` whole: after a torn tail (a line cut short by a crash or a full
-        disk) it starts on a new line, and a short write is followed by the rest."""
+        disk) it starts on a new line, and a short write is followed by the rest. Where an
+        append is not atomic (Windows), under the file's lock: other runs append too."""
+        if files.APPEND_IS_ATOMIC:
+            self._append(fd, line)
+            return
+        locks.hold(fd, LOCK_WAIT)
+        try:
+            self._append(fd, line)
+        finally:
+            locks.release(fd)
+
+    def _append(self, fd: int, line: bytes) -> None:
         size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
+        if size and pread(fd, 1, size - 1) != b"\n":
             line = b"\n" + line
         view = memoryview(line)
         while view:

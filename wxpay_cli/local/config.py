@@ -27,6 +27,7 @@ from pathlib import Path
 
 from wxpay_cli.errors import ConfigError, OperationRefused
 from wxpay_cli.i18n import _
+from wxpay_cli.local.files import BINARY, NONBLOCK
 from wxpay_cli.wire import serials
 
 CONFIG_ENV = "WXPAY_CONFIG"
@@ -222,7 +223,7 @@ def read_config_bytes(path: Path) -> bytes:
 
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer; no effect on a regular file.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        fd = os.open(path, os.O_RDONLY | NONBLOCK | BINARY)
     except FileNotFoundError:
         raise ConfigError(
             _("no config file at {path}").format(path=path),

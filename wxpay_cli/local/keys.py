@@ -142,8 +142,16 @@ def key_matches(private_key: rsa.RSAPrivateKey, public_key: rsa.RSAPublicKey) ->
     return private_key.public_key().public_numbers() == public_key.public_numbers()
 
 
+# Windows keeps who may read a file in its ACL; the mode Python shows there says "readable by
+# all" for every file, so a warning would be false and its advice (chmod) impossible.
+FILE_MODES = os.name != "nt"
+
+
 def loose_permissions(path: Path) -> bool:
-    """True when a file is readable by group or others."""
+    """True when a file is readable by group or others (never said where files have no modes:
+    Windows, where the user's own folder is private to the account by default)."""
+    if not FILE_MODES:
+        return False
     try:
         mode = path.stat().st_mode
     except OSError:

@@ -6,12 +6,16 @@ from a fresh answer: the daily job runs one pupil per process, and a proxy
 that replays the first run's answer into the next run (asked for another
 pupil) must be refused there too, not only within one process.
 
-`$XDG_STATE_HOME/wxpay/seen-nonces`: one `unix-time run nonce` line per accepted
-answer, kept for `keep` seconds (twice the timestamp window). Every change and
-every read happen under an exclusive `flock` of `seen-nonces.lock` (a file
-never replaced), so the data file can be pruned by replacing it. Each run keeps
-both files open, reads only what was appended since it last looked, and reopens
-the data file (reading it whole) when a pruning replaced it.
+`$XDG_STATE_HOME/wxpay/seen-nonces`: a first line `wxpay seen-nonces GENERATION`,
+then one `unix-time run nonce` line per accepted answer, kept for `keep` seconds
+(twice the timestamp window). Every change and every read happen under an
+exclusive lock of `seen-nonces.lock` (a file never replaced; local/locks.py),
+so the data file can be pruned by replacing it. Each run keeps the lock file
+open; the data file is opened only under the lock and closed before it is let
+go (Windows replaces no file another run holds open). A run reads only what
+was appended since it last looked, and the whole file again when the
+generation changed (a pruning replaced it: a new file may get the old one's
+inode number once nobody holds that open).
 
 When the memory cannot be used (its folder cannot be written, a file is a
 symlink, a FIFO or a folder, the file is over 16 MiB, another process held
@@ -31,7 +35,7 @@ from pathlib import Path
 from wxpay_cli.errors import ConfigError
 from wxpay_cli.i18n import _
 from wxpay_cli.local import locks
-from wxpay_cli.local.files import open_state_file, reason
+from wxpay_cli.local.files import open_state_file, pread, reason
 
 _FLAGS = os.O_RDWR | os.O_CREAT
 PRUNE_AT = 256 * 1024  # bytes: past this (and past twice its size after the last pruning) the file is pruned
@@ -39,6 +43,7 @@ PRUNE_AT = 256 * 1024  # bytes: past this (and past twice its size after the las
 # read: lines are about 57 bytes, so 16 MiB is 600 s of nonces at about 490 answers/s. The file
 # this run grows itself is read only where it last looked, and pruned as usual.
 MAX_BYTES = 16 << 20
+HEADER = b"wxpay seen-nonces "  # + the generation, a new one at each pruning, + a line end
 
 
 def default_path() -> Path:
@@ -62,9 +67,8 @@ class SeenNonces:
         self._others = NonceMemory(keep=keep)  # what other processes saw, compactly
         self._pid = secrets.token_hex(6)  # this run's mark on its own lines
         self._shared = True  # False once the file cannot be used
-        self._lock: int | None = None  # the lock file, held open for the run (flock'ed per check)
-        self._fd: int | None = None  # the nonce file, reopened when a pruning replaced it
-        self._inode = None
+        self._lock: int | None = None  # the lock file, held open for the run (locked per check)
+        self._generation: bytes | None = None  # of the file as last read (None: a file from before)
         self._offset = 0
         self._pruned_size = 0
 
@@ -104,23 +108,27 @@ class SeenNonces:
             self._lock = open_state_file(self.path.with_name(self.path.name + ".lock"), _FLAGS)
         locks.hold(self._lock, self.wait)
         try:
-            if self._fd is None or os.stat(self.path, follow_symlinks=False).st_ino != self._inode:
-                # new, or replaced by a pruning
-                if self._fd is not None:
-                    os.close(self._fd)
-                self._fd = None
-                self._fd = open_state_file(self.path, _FLAGS | os.O_APPEND)
-                self._inode, self._offset = os.fstat(self._fd).st_ino, 0
-            if self._offset == 0 and os.fstat(self._fd).st_size > MAX_BYTES:  # about to be read whole
-                raise OSError(0, _("it is larger than 16 MiB, so it was not read"))
-            self._read_new(now)
-            if nonce is None:
-                return False
-            if nonce in self._others:
-                return True
-            # This run's own nonces are the Verifier's memory's: kept there only, not twice.
-            os.write(self._fd, f"{now:.0f} {self._pid} {nonce}\n".encode("utf-8", "replace"))
-            self._offset = os.fstat(self._fd).st_size
+            fd = open_state_file(self.path, _FLAGS | os.O_APPEND)
+            try:
+                size = os.fstat(fd).st_size
+                if size == 0:
+                    generation = secrets.token_hex(8).encode()
+                    size = os.write(fd, HEADER + generation + b"\n")
+                else:
+                    generation = _generation(pread(fd, len(HEADER) + 64, 0))
+                if generation != self._generation or size < self._offset:  # new, or replaced by a pruning
+                    self._generation, self._offset = generation, 0
+                if self._offset == 0 and size > MAX_BYTES:  # about to be read whole
+                    raise OSError(0, _("it is larger than 16 MiB, so it was not read"))
+                self._read_new(fd, size, now)
+                if nonce is None:
+                    return False
+                if nonce in self._others:
+                    return True
+                # This run's own nonces are the Verifier's memory's: kept there only, not twice.
+                self._offset = size + os.write(fd, f"{now:.0f} {self._pid} {nonce}\n".encode("utf-8", "replace"))
+            finally:
+                os.close(fd)
             if self._offset > max(PRUNE_AT, 2 * self._pruned_size):
                 self._prune(now)
         finally:
@@ -137,30 +145,35 @@ class SeenNonces:
             if seen:
                 yield line, when, seen_pid, seen
 
-    def _read_new(self, now: float) -> None:
+    def _read_new(self, fd: int, size: int, now: float) -> None:
         """Take in the lines other processes appended since this one last looked."""
-        size = os.fstat(self._fd).st_size - self._offset
-        data = os.pread(self._fd, size, self._offset) if size > 0 else b""
+        data = pread(fd, size - self._offset, self._offset) if size > self._offset else b""
         self._offset += len(data)
         for _line, when, seen_pid, seen in self._lines(data):
             if seen_pid != self._pid and now - when <= self.keep:
                 self._others.add(seen, now)
 
     def _prune(self, now: float) -> None:
-        """Rewrite the file with the lines still within `keep` (under the lock)."""
+        """Rewrite the file with the lines still within `keep`, under a new generation (under the lock)."""
         # Line by line: a long batch's file holds every nonce of the last 600 s, and
         # reading it whole (bytes, text, the kept copy) raised a batch's peak memory.
         temporary = self.path.with_name(self.path.name + ".new")
+        generation = secrets.token_hex(8).encode()
         out = open_state_file(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-        with open(os.dup(self._fd), "rb") as current, open(out, "wb") as kept:
-            current.seek(0)
+        with open(out, "wb") as kept, open(open_state_file(self.path, os.O_RDONLY), "rb") as current:
+            kept.write(HEADER + generation + b"\n")
             for raw in current:
                 for line, when, _pid, _n in self._lines(raw):
                     if now - when <= self.keep:
                         kept.write((line + "\n").encode("utf-8", "replace"))
-        os.replace(temporary, self.path)
-        os.close(self._fd)
-        self._fd = open_state_file(self.path, _FLAGS | os.O_APPEND)
-        status = os.fstat(self._fd)
-        self._inode, self._offset = status.st_ino, status.st_size
-        self._pruned_size = status.st_size
+            kept_size = kept.tell()
+        os.replace(temporary, self.path)  # neither file is open now, in this run or any other
+        self._generation, self._offset = generation, kept_size
+        self._pruned_size = kept_size
+
+
+def _generation(start: bytes) -> bytes | None:
+    """The generation named by the file's first line; None for a file written before there were any."""
+    if not start.startswith(HEADER):
+        return None
+    return start[len(HEADER):].partition(b"\n")[0]

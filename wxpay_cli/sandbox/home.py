@@ -22,6 +22,8 @@ from pathlib import Path
 from wxpay_cli.i18n import _
 from wxpay_cli.sandbox.keys import SandboxKeys
 
+BINARY = getattr(os, "O_BINARY", 0)  # Windows translates line ends in files opened without it
+
 
 class HomeError(Exception):
     """The state folder cannot be used; the message says why."""
@@ -88,13 +90,13 @@ class SandboxHome:
             return
         data = json.dumps({**snapshot, "port": port, "mode": mode}, ensure_ascii=False).encode()
         temporary = self.state_file.with_suffix(".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | BINARY, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(temporary, self.state_file)
 
     def write_config(self, text: str) -> None:
-        fd = os.open(self.config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(self.config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | BINARY, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
 

@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+BINARY = getattr(os, "O_BINARY", 0)  # Windows translates line ends in files opened without it
+
 DEMO_MCHID = "1900000001"
 
 
@@ -162,6 +164,6 @@ class SandboxKeys:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | BINARY, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)

@@ -25,14 +25,32 @@ def interactive() -> bool:
     return sys.stdin.isatty() and sys.stderr.isatty()
 
 
+MAX_TYPED_AHEAD = 4096  # keys dropped at most from a Windows console (never a loop without end)
+
+
 def flush_typeahead() -> None:
-    """Discard terminal input typed before now (nothing to do when stdin is not a terminal)."""
+    """Discard terminal input typed before now (nothing to do when stdin is not a terminal).
+    POSIX: `termios.tcflush`. Windows: the console's pending keys, read and dropped (`msvcrt`)."""
     try:
         import termios
-
+    except ImportError:
+        _flush_console()
+        return
+    try:
         termios.tcflush(sys.stdin.fileno(), termios.TCIFLUSH)
-    except (ImportError, OSError, ValueError, AttributeError, io.UnsupportedOperation):
-        pass  # not a terminal, or no termios (Windows): there is no type-ahead to drop
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass  # not a terminal: there is no type-ahead to drop
+
+
+def _flush_console() -> None:
+    try:
+        import msvcrt
+    except ImportError:
+        return  # neither: nothing wxpay can drop
+    for _key in range(MAX_TYPED_AHEAD):
+        if not msvcrt.kbhit():
+            break
+        msvcrt.getwch()
 
 
 # What a person may type, once full-width folded (ｙ is y), trimmed and in any case.

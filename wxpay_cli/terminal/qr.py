@@ -43,6 +43,7 @@ def save_png(link: str, path: Path) -> None:
     # Never through a symlink, never into a FIFO or a device (checked again here: the
     # command's check ran before the link was fetched).
     flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    flags |= getattr(os, "O_BINARY", 0)  # Windows: else every 0x0A byte of the PNG gains a 0x0D
     descriptor = os.open(path, flags, 0o644)
     with os.fdopen(descriptor, "wb") as handle:
         if not stat.S_ISREG(os.fstat(descriptor).st_mode):
