@@ -39,7 +39,7 @@ MUTATIONS = [
      '            view = view[len(view):]',
      'a short write taken as whole'),
     ('wxpay_cli/local/audit.py',
-     'if size and os.pread(fd, 1, size - 1) != b"\\n":',
+     'if size and pread(fd, 1, size - 1) != b"\\n":',
      'if False:',
      'a torn tail glued to the next line'),
     ('wxpay_cli/local/audit.py',

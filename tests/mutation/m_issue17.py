@@ -99,8 +99,8 @@ MUTATIONS = [
      '        pass',
      "a slice's newest time not kept (a nonce forgotten up to 75 s early)"),
     ('wxpay_cli/local/locks.py',
-     'fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)',
-     'fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)',
+     'module.flock(fd, module.LOCK_EX | module.LOCK_NB)',
+     'module.flock(fd, module.LOCK_SH | module.LOCK_NB)',
      'two runs in (and pruning) the shared nonce file under a shared lock'),
     # -- text from outside
     ('wxpay_cli/wire/client.py',
