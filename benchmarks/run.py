@@ -120,10 +120,15 @@ def measure(cmd: list[str], env: dict, stdin_path: Path | None = None) -> tuple[
     return float(seconds), float(cpu), int(kib) / 1024
 
 
-def start_sandbox(env: dict) -> tuple[subprocess.Popen, Path]:
-    proc = subprocess.Popen([wxpay_exe(), "sandbox", "serve", "--quiet"], env=env, stdout=subprocess.DEVNULL,
+def start_sandbox(env: dict, pupils: Path) -> tuple[subprocess.Popen, Path]:
+    proc = subprocess.Popen([wxpay_exe(), "sandbox", "serve", "--quiet", "--pupils", str(pupils)], env=env,
+                            stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
-    ready = proc.stderr.readline()
+    ready = ""
+    for _ in range(5):  # "N pupils loaded from …" may come first
+        ready = proc.stderr.readline()
+        if "profile written to" in ready or not ready:
+            break
     if "profile written to" not in ready:
         proc.kill()
         sys.exit(f"the sandbox did not start: {ready}")
@@ -143,10 +148,21 @@ def start_free_server(work: Path) -> tuple[subprocess.Popen, Path]:
 
 
 def write_rows(path: Path, count: int) -> Path:
+    """A roster of `count` different pupils (a pupil listed twice in a link batch is DUPLICATE_ROW)."""
     with path.open("w") as handle:
         handle.write("out_user_id,organization_id\n")
         for i in range(count):
-            handle.write(("demo" if i % 2 else "demo-2") + ",demo-org\n")
+            handle.write(f"b{i:06d},demo-org\n")
+    return path
+
+
+def write_pupils(path: Path, count: int) -> Path:
+    """The sandbox's pupils: the demo pupil the single calls use, and the batch roster's."""
+    with path.open("w") as handle:
+        handle.write("out_user_id,organization_id,name,class,contract_state\n")
+        handle.write("demo,demo-org,张小明,三年级二班,CONTRACTED\n")
+        for i in range(count):
+            handle.write(f"b{i:06d},demo-org,学生{i},三年级二班,CONTRACTED\n")
     return path
 
 
@@ -167,7 +183,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="wxpay-bench-"))
     env = {**os.environ, "XDG_STATE_HOME": str(work / "state"), "HOME": str(work),
            "NODE_PATH": str(NODE_DIR / "node_modules")}
-    sandbox, config = start_sandbox(env)
+    work.joinpath("state").mkdir()
+    sandbox, config = start_sandbox(env, write_pupils(work / "pupils.csv", batch_rows))
     free, free_config = start_free_server(work)
     env["WXPAY_CONFIG"] = str(config)
     free_env = {**env, "WXPAY_CONFIG": str(free_config)}
