@@ -217,3 +217,26 @@ def test_an_attempt_file_that_cannot_be_read_is_still_named_as_left_open(hostile
     (folder / "0123456789abcdef0123456789abcdef01234567.json").write_bytes(b"\x00half a record")
     result = run("contract", "terminate", "--user", "demo-2", "--org", "demo-org", "--yes", expect=0)
     assert "no outcome" in result.stderr, result.stderr
+
+
+def test_another_run_looking_for_left_open_attempts_does_not_make_the_pupil_busy(tmp_path):
+    """Every termination run looks through the open attempts, holding each file's lock for a
+    moment; a run claiming that pupil at the same moment must wait that moment out, not
+    refuse the pupil as busy (PUPIL_BUSY) when nobody is at work on them."""
+    import threading
+
+    from wxpay_cli.local import locks
+
+    attempts = OpenAttempts(tmp_path)
+    pupil = Pupil("1900000109", "demo-org", "oUser1")
+    first = attempts.claim(pupil)
+    first.begin({"time": "2026-12-05T10:00:00+08:00", "out_user_id": "demo"})
+    first.release()  # a crashed run's attempt: left open, nobody holds it
+    path = tmp_path / pupil.file_name()
+    scanning = os.open(path, os.O_RDWR)
+    assert locks.try_hold(scanning)  # another run's scan, reading the file under its lock
+    threading.Timer(0.05, lambda: (locks.release(scanning), os.close(scanning))).start()
+    claim = attempts.claim(pupil)
+    assert claim is not None, "a moment's hold by a scan made the pupil busy"
+    assert claim.left_open["out_user_id"] == "demo"
+    claim.release()
