@@ -146,8 +146,8 @@ def test_a_failed_output_is_said_before_a_fault_that_stopped_the_batch(hostile, 
     output failure's message names it, exit 74), not only the configuration error."""
     roster = tmp_path / "roster.csv"
     roster.write_text(f"out_user_id,organization_id\n{pupils[0]},demo-org\n{pupils[1]},demo-org\n")
-    sandbox.inject("delay", seconds=1.0, path_contains="terminate-contract")
-    sandbox.inject("delay", seconds=0.3, path_contains=f"out-user-id/{pupils[1]}")  # its lookup, slowly
+    sandbox.inject("delay", seconds=1.2, path_contains="terminate-contract")
+    sandbox.inject("delay", seconds=0.6, path_contains=f"out-user-id/{pupils[1]}")  # its lookup, once row 1 sent
     sandbox.inject("status", status=401, code="SIGN_ERROR", path_contains=f"out-user-id/{pupils[1]}")  # then
     fd = closed_pipe()
     try:
