@@ -184,7 +184,7 @@ def test_on_a_terminal_the_question_counts_only_the_numbers_confirmed(sandbox, c
 @pytest.mark.parametrize("value", [
     12345.5,  # a decimal
     4403052015010112,  # 16 digits: Excel keeps 15 of them
-    4.40305201501012e17,  # what Excel keeps of 440305201501011234 (shown as 4.40305E+17)
+    4.40305201501011e17,  # what Excel keeps of 440305201501011234 (shown as 4.40305E+17)
 ], ids=["decimal", "16-digits", "scientific"])
 def test_numbers_that_cannot_be_ids_are_refused_with_the_hint_even_when_the_name_matches(
         sandbox, configure, run, tmp_path, value):

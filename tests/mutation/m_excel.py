@@ -3,11 +3,15 @@ sheet, rows named as Excel numbers them; text cells out, -o FILE replaced whole.
 
 TESTS = [
     'tests/test_batch_input.py', 'tests/test_batch_output.py', 'tests/test_batch_termination.py',
-    'tests/test_audit.py', 'tests/test_numeric_ids.py',
+    'tests/test_audit.py', 'tests/test_numeric_ids.py', 'tests/test_excel_rosters.py',
 ]
 
 MUTATIONS = [
     # (path, original, replacement, why)
+    ('wxpay_cli/flows/batch.py',
+     '                return line(row.columns, error=error_object(exc, row.where))',
+     '                return line(row.columns, error=error_object(exc))',
+     'a row WeChat refused (or whose name differs) not named by its row in Excel'),
     ('wxpay_cli/flows/batch_input.py',
      '                if fold(self.name_of(row) or ""):',
      '                if True:',

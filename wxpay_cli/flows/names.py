@@ -127,8 +127,7 @@ def confirm_number(row, given: str | None, wechat_name: object = None, *, found:
     key = row.numeric[0]
     problem = _("{key} {value} is a number, not text, and {reason}: a number loses its leading 0s, so it may "
                 "name another pupil").format(key=key, value=for_terminal(row.values.get(key, "")), reason=reason)
-    message = _("{where}: {problem}").format(where=row.where, problem=_joined(problem, _(RETYPE_AS_TEXT)))
-    return OperationRefused(message, code=INVALID_ROW)
+    return OperationRefused(_joined(problem, _(RETYPE_AS_TEXT)), code=INVALID_ROW)  # the row is named by batch
 
 
 class RosterNames:
