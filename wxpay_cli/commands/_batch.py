@@ -104,4 +104,8 @@ def run_batch(app: App, stream, work: Callable[[object, object], Awaitable[dict]
                     raise
                 summary.output_failed = summary.output_failed or exc
     close_writer(writer, summary)
+    if app.output_path is not None and summary.output_failed is None:
+        from wxpay_cli.sanitise import for_terminal
+
+        summary.written_to = for_terminal(str(app.output_path))
     batch.finish(summary)

@@ -145,6 +145,7 @@ class Summary:
     fatal: tuple[int, WxpayError] | None = None  # the first row (in input order) that stopped the run
     fatal_where: str | None = None  # that row as the operator finds it (Row.where)
     output_failed: OSError | None = None  # writing a line failed: the rest were worked on, not written
+    written_to: str | None = None  # the file (-o FILE) that holds the lines, said after the summary
 
     def stop_at(self, number: int, exc: WxpayError, where: str | None = None) -> None:
         if self.fatal is None or number < self.fatal[0]:
@@ -349,6 +350,8 @@ def finish(summary: Summary) -> None:
     output.info(summary.line())
     if summary.output_failed is not None:
         raise summary.output_failed
+    if summary.written_to is not None:
+        output.info(_("results written to {path}").format(path=summary.written_to))
     if summary.fatal:
         number, exc = summary.fatal
         if not isinstance(exc, InputError):  # an input error names its row itself

@@ -126,7 +126,7 @@ def confirm_number(row, given: str | None, wechat_name: object = None, *, found:
             wechat=for_terminal(str(wechat_name).strip()), given=for_terminal(given))
     key = row.numeric[0]
     problem = _("{key} {value} is a number, not text, and {reason}: a number loses its leading 0s, so it may "
-                "name another pupil").format(key=key, value=for_terminal(row.values.get(key, "")), reason=reason)
+                "not be the id that was typed").format(key=key, value=for_terminal(row.values.get(key, "")), reason=reason)
     return OperationRefused(_joined(problem, _(RETYPE_AS_TEXT)), code=INVALID_ROW)  # the row is named by batch
 
 
