@@ -251,6 +251,20 @@ def test_output_file_holds_what_stdout_would(sandbox, configure, run, pupils, tm
     assert [p.name for p in folder.iterdir()] == [name]  # no temporary file left
 
 
+def test_the_summary_says_where_the_lines_went(sandbox, configure, run, pupils, tmp_path):
+    """With -o nothing is on stdout: the operator is told which file holds the lines, also when
+    some rows failed."""
+    configure(sandbox)
+    path = tmp_path / "结果.xlsx"
+    result = run("--lang", "zh", "repayment-url", "--batch", "-", "-o", str(path),
+                 input=csv_rows(["p00", "missing"]), expect=1)
+    said = result.stderr.splitlines()
+    assert said[-2] == f"结果已写入 {path}", result.stderr  # after the summary, before the error
+    assert said[-3].startswith("批量：1 行成功，1 行失败") and said[-1].startswith("错误：")
+    quiet = run("user", "show", "--batch", "-", input=csv_rows(["p00"]), expect=0)
+    assert "written" not in quiet.stderr  # on stdout: nothing to say
+
+
 def test_the_output_files_name_chooses_its_format_unless_told(sandbox, configure, run, pupils, tmp_path):
     configure(sandbox)
     run("user", "show", "--batch", "-", "-o", str(tmp_path / "结果.xlsx"), input=csv_rows(["p00"]), expect=0)

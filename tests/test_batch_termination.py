@@ -113,7 +113,7 @@ def test_the_later_row_of_a_pupil_listed_twice_is_the_duplicate_whatever_answers
         if number == later:
             earlier = roster.index("p01") + 2  # as Excel numbers it: the header is row 1
             assert line["error"]["code"] == "DUPLICATE_ROW", line
-            assert line["error"]["message"].startswith(f"row {earlier} already"), line
+            assert line["error"]["message"].startswith(f"row {later + 2}: row {earlier} already"), line
         else:
             assert line.get("contract_state") == "TERMINATED", line
     assert sorted(r.path.split("/")[-2] for r in terminations(sandbox)) == sorted(
@@ -340,7 +340,7 @@ def test_a_roster_workbook_is_terminated_row_by_row_and_named_as_excel_numbers_i
                     expect=1).stdout)
     assert [r.get("contract_state") for r in dry[:2]] == ["CONTRACTED"] * 2
     assert dry[2]["error"]["code"] == "INVALID_ROW" and dry[2]["error"]["message"].startswith("row 6:")
-    assert dry[3]["error"]["code"] == "DUPLICATE_ROW" and dry[3]["error"]["message"].startswith("row 3 already")
+    assert dry[3]["error"]["code"] == "DUPLICATE_ROW" and dry[3]["error"]["message"].startswith("row 7: row 3 already")
     assert not [r for r in sandbox.received if r.method == "POST"]
     result = tmp_path / "结果.xlsx"
     run("contract", "terminate", "--batch", str(roster), "--yes", "-o", str(result), expect=1)

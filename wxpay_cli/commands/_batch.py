@@ -11,14 +11,21 @@ from wxpay_cli.i18n import N_, _
 from wxpay_cli.terminal import output
 
 
-def open_input(app: App, stream, operation: Operation, *, encoding: str | None = None):
-    """The checked input (its header read now, before anything is sent)."""
+def open_input(app: App, stream, operation: Operation, *, encoding: str | None = None, names=None):
+    """The checked input (its header read now, before anything is sent). `names`
+    (flows.names.RosterNames): the batch compares each row's name with WeChat's; its column
+    is checked against the header, and a row whose id was typed as a number and that has a
+    name is confirmed by it (Row.by_name)."""
     from wxpay_cli.flows.batch_input import BatchInput
 
     app.credentials()  # a configuration problem stops here, before any input is read
-    return BatchInput(stream, required=operation.required, one_of=operation.one_of, drop=operation.results,
-                      encoding=encoding, sheet=app.batch_sheet, accept_numeric_ids=app.accept_numeric_ids,
-                      announce=output.info, warn=output.warn)
+    source = BatchInput(stream, required=operation.required, one_of=operation.one_of, drop=operation.results,
+                        encoding=encoding, sheet=app.batch_sheet, accept_numeric_ids=app.accept_numeric_ids,
+                        announce=output.info, warn=output.warn)
+    if names is not None:
+        names.check(source.header)
+        source.name_of = names.of
+    return source
 
 
 # What a batch table (--format table) shows of each operation's results: what a person
@@ -97,4 +104,8 @@ def run_batch(app: App, stream, work: Callable[[object, object], Awaitable[dict]
                     raise
                 summary.output_failed = summary.output_failed or exc
     close_writer(writer, summary)
+    if app.output_path is not None and summary.output_failed is None:
+        from wxpay_cli.sanitise import for_terminal
+
+        summary.written_to = for_terminal(str(app.output_path))
     batch.finish(summary)

@@ -205,8 +205,10 @@ def batch_options(command):
     command = click.option("--accept-numeric-ids", "accept_numeric_ids", is_flag=True, expose_value=False,
                            callback=_on_app,
                            help="With --batch FILE.xlsx: take ids typed as numbers (whole, at most 15 digits) as "
-                                "they are. Without it such a row is refused: a number has lost any leading 0, "
-                                "and 0012345 saved as 12345 names another pupil.")(command)
+                                "they are. A number has lost any leading 0 (0012345 saved as 12345 names another "
+                                "pupil): without this option its row goes ahead only when the roster's name is "
+                                "WeChat's name for that pupil (links and terminations, with a name column), "
+                                "and is refused otherwise; --ignore-name-mismatch never lets it through.")(command)
     command = click.option("--sheet", "batch_sheet", metavar="NAME", expose_value=False, callback=_on_app,
                            help="With --batch FILE.xlsx: read the sheet NAME (default: the first).")(command)
     command = click.option("--rate", type=FloatRange(min=0.1), metavar="R", callback=finite_rate,
@@ -243,7 +245,10 @@ def name_options(*, batch: bool, costs_a_query: bool = False):
             "--ignore-name-mismatch", "ignore_names", is_flag=True,
             help="Go on when a name differs from WeChat's or cannot be compared (NAME_MISMATCH, "
                  "NAME_UNAVAILABLE); where the pupil is looked up anyway, the difference is still said."
-                 + (" In batches no user query is made for the name." if costs_a_query else ""))(command)
+                 + (" In batches no user query is made for the name." if costs_a_query else "")
+                 + (" An id a workbook holds as a number still needs its name confirmed (or "
+                    "--accept-numeric-ids): it may have lost a leading 0 and name another pupil." if batch
+                    else ""))(command)
         if batch:
             command = click.option(
                 "--name-column", metavar="COLUMN",

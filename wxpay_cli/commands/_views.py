@@ -172,9 +172,7 @@ def termination_table(rows: list, records: list[dict], found: dict, roster_names
         error = record.get("error")
         if error:
             happens = _("nothing: {code}").format(code=error.get("code"))
-            message = error.get("message") or ""
-            reasons.append(message if error.get("code") == "INVALID_ROW"
-                           else _("{where}: {message}").format(where=row.where, message=message))
+            reasons.append(error.get("message") or "")  # it names its row (flows/batch.error_object)
         elif record.get("outcome") == ALREADY_TERMINATED:
             happens = _("nothing: already terminated")
         elif record.get("outcome") == WOULD_TERMINATE:

@@ -123,9 +123,8 @@ def run_termination_batch(app: App, stream, *, yes: bool, dry_run: bool, concurr
     from wxpay_cli.flows.names import RosterNames
 
     audit = app.audit()
-    source = open_input(app, stream, CONTRACT_TERMINATE, encoding=encoding)
     names = RosterNames(name_column, CONTRACT_TERMINATE.keys)
-    names.check(source.header)
+    source = open_input(app, stream, CONTRACT_TERMINATE, encoding=encoding, names=names)
     rows = list(source)  # the whole input, so the plan is complete before anything is sent
     plan = termination_batch.plan(rows)
     asking = not dry_run and not yes and prompt.interactive()

@@ -123,9 +123,8 @@ def run_link_batch(app: App, stream, *, allowed_hosts: tuple[str, ...], name_col
     from wxpay_cli.flows.batch_lines import REPAYMENT_URL
     from wxpay_cli.flows.names import RosterNames
 
-    source = open_input(app, stream, REPAYMENT_URL, encoding=encoding)
     names = RosterNames(name_column, REPAYMENT_URL.keys)
-    names.check(source.header)
+    source = open_input(app, stream, REPAYMENT_URL, encoding=encoding, names=names)
     fetcher = app.link_fetcher(allowed=allowed_hosts)  # nobody to ask: an unexpected host is the row's error
     claims = batch.Claims()  # the first row naming a pupil gets the link, whatever the scheduling
     where: dict[int, str] = {}  # row number -> the row as the operator finds it (Row.where)
@@ -137,8 +136,10 @@ def run_link_batch(app: App, stream, *, allowed_hosts: tuple[str, ...], name_col
             earlier = await claims.claim(row.number, pupil)
             if earlier is not None:
                 raise fetcher.refuse_duplicate(where[earlier], **row.values)
-            name = None if ignore_names else names.of(row)
-            if name is not None:  # a read-only user query, only for a row with a name
+            if row.by_name:  # an id typed as a number: only its name, confirmed by WeChat, lets it through
+                await steps.run_async(client, fetcher.confirm_number(row, names.of(row)))
+            elif (name := None if ignore_names else names.of(row)) is not None:
+                # a read-only user query, only for a row with a name
                 await steps.run_async(client, fetcher.check_name(name, **row.values))
             return (await steps.run_async(client, fetcher.fetch(**row.values))).data
         finally:

@@ -8,7 +8,8 @@ row before it are done, carrying the row's input columns. At most
 A line is made as batch_lines.py says: the row's input columns, then the
 operation's results under fixed names (WeChat's undeclared fields apart, under
 `wechat_extra`). A row's own failure (WeChat refused it, the network failed, it
-lacks a key) becomes an `"error"` object on its line. A fault that makes every row suspect
+lacks a key) becomes an `"error"` object on its line, its message starting with the
+row as Excel numbers it (`row 7: ...`). A fault that makes every row suspect
 (configuration, credentials WeChat refuses, the audit log, a response that
 fails verification) stops the run at once: no new row starts, rows already
 sent are finished and written, and the error names the first such row. Input
@@ -125,8 +126,11 @@ class NotStarted(WxpayError):
             where=where or _("row {number}").format(number=number)))
 
 
-def error_object(exc: WxpayError) -> dict:
-    return {"code": exc.code, "message": exc.message, "http_status": exc.http_status, "request_id": exc.request_id}
+def error_object(exc: WxpayError, where: str | None = None) -> dict:
+    """A line's `error`; `where` (Row.where) starts its message, so every failed line names its row as
+    Excel numbers it (an output drops blank rows: its own row numbers are not the roster's)."""
+    message = exc.message if where is None else _("{where}: {problem}").format(where=where, problem=exc.message)
+    return {"code": exc.code, "message": message, "http_status": exc.http_status, "request_id": exc.request_id}
 
 
 @dataclass
@@ -141,6 +145,7 @@ class Summary:
     fatal: tuple[int, WxpayError] | None = None  # the first row (in input order) that stopped the run
     fatal_where: str | None = None  # that row as the operator finds it (Row.where)
     output_failed: OSError | None = None  # writing a line failed: the rest were worked on, not written
+    written_to: str | None = None  # the file (-o FILE) that holds the lines, said after the summary
 
     def stop_at(self, number: int, exc: WxpayError, where: str | None = None) -> None:
         if self.fatal is None or number < self.fatal[0]:
@@ -283,7 +288,7 @@ async def _work_through(rows: Iterable[Row], work, client, concurrency: int, wri
                 if fatal is not None:
                     summary.stop_at(row.number, fatal, row.where)
                     halt()
-                return line(row.columns, error=error_object(exc))
+                return line(row.columns, error=error_object(exc, row.where))
 
     async def start_rows() -> None:
         last = 0
@@ -345,6 +350,8 @@ def finish(summary: Summary) -> None:
     output.info(summary.line())
     if summary.output_failed is not None:
         raise summary.output_failed
+    if summary.written_to is not None:
+        output.info(_("results written to {path}").format(path=summary.written_to))
     if summary.fatal:
         number, exc = summary.fatal
         if not isinstance(exc, InputError):  # an input error names its row itself

@@ -6,10 +6,13 @@ What the input is, is told by its content, never by its name:
   to at most MAX_UNPACKED), its first visible sheet or `sheet`; the header is the
   first non-empty row. Text cells are read exactly. A number in an id column may
   have lost its leading 0s (0012345 typed into a General cell is 12345, another
-  pupil): the row records which keys came from numbers (`Row.numeric`) and is
-  INVALID_ROW unless `accept_numeric_ids`. A fraction, a negative number, more
-  than 15 digits (what Excel keeps) or a date are never ids. Other cells are
-  carried as Excel shows them. openpyxl is imported only here, only then;
+  pupil): the row records which keys came from numbers (`Row.numeric`). It goes
+  ahead with `accept_numeric_ids`; else, when the batch compares names (`name_of`)
+  and the row has one, only once WeChat's name for that pupil is the row's
+  (`Row.by_name`: flows/names.confirm_number); else it is INVALID_ROW. A
+  fraction, a negative number, more than 15 digits (what Excel keeps) or a date
+  are never ids. Other cells are carried as Excel shows them. openpyxl is
+  imported only here, only then;
 - text with a UTF-16 BOM (Excel's "Unicode text", tab-separated): read whole;
 - any other text, read line by line, so a pipe is worked on as it comes: UTF-8
   (with or without a BOM), else GB18030 (a superset of GBK) when the text is not
@@ -77,9 +80,11 @@ class Row:
     line: int | None = None  # where the row starts: its sheet row, its CSV file line, its JSON line
     in_json: bool = False  # from JSON lines: `line` is a line, not a row
     # The keys whose value came from a workbook's number cell (digits that may have lost leading 0s).
-    # Without accept_numeric_ids such a row is INVALID_ROW; a check that accepts them another way
-    # (the roster's name matching WeChat's) reads this.
     numeric: tuple[str, ...] = ()
+    # True when those numbers go ahead only if WeChat's name for the pupil they name is the row's own
+    # name (BatchInput.name_of; flows/names.confirm_number); otherwise the row is INVALID_ROW. Never
+    # set with accept_numeric_ids.
+    by_name: bool = False
 
     def __post_init__(self) -> None:
         if not self.columns:
@@ -145,6 +150,9 @@ class BatchInput:
         self.drop = set(drop) - set(self.keys)  # the operation's own keys say whom to ask: never dropped
         self.encoding = check_encoding(encoding) if encoding else None
         self.accept_numeric_ids = accept_numeric_ids
+        # The row's name when the batch compares names (flows/names.RosterNames.of), set once the
+        # header is checked: a row with ids typed as numbers and a name goes on to be confirmed by it.
+        self.name_of: Callable[[Row], str | None] | None = None
         self._announce = announce
         self._stream = stream
         self.line = 0  # the last file line read
@@ -520,6 +528,13 @@ class BatchInput:
                 return made(short, _("{key} cannot be an id: {problem}").format(key=key, problem=problem),
                             {**columns, **short}, tuple(numeric))
         if numeric and not self.accept_numeric_ids:
+            row = made(values, None, columns, tuple(numeric))
+            if self.name_of is not None:
+                from wxpay_cli.flows.names import fold
+
+                if fold(self.name_of(row) or ""):
+                    row.by_name = True  # WeChat's name for the pupil decides (flows/names.confirm_number)
+                    return row
             key = numeric[0]
             return made(values, _joined(
                 _("{key} {value} is a number, not text: a number loses its leading 0s (0012345 becomes 12345, "
@@ -642,9 +657,11 @@ def _sheet_id(key: str, value: SheetValue) -> tuple[str | None, str | None]:
     number = value.value
     shown = for_terminal(value.text)
     if isinstance(number, float) and not number.is_integer():
-        return value.text, _("{key} {value} is a number with a fraction, not an id").format(key=key, value=shown)
+        return value.text, _joined(_("{key} {value} is a number with a fraction, not an id").format(
+            key=key, value=shown), _(RETYPE_AS_TEXT))
     if number < 0:
-        return value.text, _("{key} {value} is a negative number, not an id").format(key=key, value=shown)
+        return value.text, _joined(_("{key} {value} is a negative number, not an id").format(key=key, value=shown),
+                                   _(RETYPE_AS_TEXT))
     if len(str(int(number))) > EXCEL_DIGITS:
         return value.text, _joined(_("{key} {value} is a number of more than 15 digits: Excel keeps only 15, the "
                                      "rest are lost").format(key=key, value=shown), _(RETYPE_AS_TEXT))

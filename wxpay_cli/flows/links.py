@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from wxpay_cli.errors import (
+    ApiError,
     AuditLogError,
     Cancelled,
     OperationRefused,
@@ -80,6 +81,29 @@ class LinkFetcher:
                 refusal = names.refusal(difference, nothing=_("no link was fetched"))
                 refusal.request_id = answer.request_id
                 raise refusal
+        return answer.data
+
+    def confirm_number(self, row, name: str | None) -> Steps[dict]:
+        """Before the link is fetched for a batch row whose id came from a number cell (Row.by_name):
+        WeChat's record of the pupil it names (read-only), whose name must be the row's `name`;
+        otherwise the row's INVALID_ROW (recorded when WeChat answered; never let through by
+        --ignore-name-mismatch). Returns WeChat's record."""
+        from wxpay_cli.flows import names
+
+        organization_id, out_user_id = row.values["organization_id"], row.values["out_user_id"]
+        try:
+            answer = yield api.get_user(organization_id=organization_id, out_user_id=out_user_id)
+        except ApiError as exc:
+            if exc.http_status != 404:
+                raise
+            refusal = names.confirm_number(row, name, found=False)
+            refusal.request_id = exc.request_id
+            raise refusal from None
+        refusal = names.confirm_number(row, name, answer.data.get("user_name"))
+        if refusal is not None:
+            self._record(out_user_id, organization_id, "refused", None, answer.request_id, refusal.code)
+            refusal.request_id = answer.request_id
+            raise refusal
         return answer.data
 
     def refuse_duplicate(self, earlier: str, *, out_user_id: str, organization_id: str) -> OperationRefused:

@@ -17,6 +17,14 @@ column, or the column `--name-column` names), it is compared with WeChat's
 Either stops that pupil unless the operator passes --ignore-name-mismatch.
 A roster's name column may not be `user_name`: that is WeChat's result column
 in the output lines (flows/batch_lines.py).
+
+An id a workbook holds as a number (12346 may be 0012346 that lost its 0s, and
+then another pupil's id) goes ahead only when the row's name is WeChat's name
+for the pupil it names (`confirm_number`), or with --accept-numeric-ids. A name
+that differs or cannot be compared, or a pupil WeChat does not have, makes the
+row INVALID_ROW (not NAME_MISMATCH: what is wrong is the cell, and the fix is in
+Excel, retyping the ids as Text; --ignore-name-mismatch does not let it through,
+since the name is the only proof the number is the id).
 """
 
 from __future__ import annotations
@@ -91,6 +99,35 @@ def refusal(difference: Difference, *, nothing: str) -> OperationRefused:
                             code=difference.code,
                             hint=_("correct the id or the name; if the name is known to differ, pass "
                                    "--ignore-name-mismatch"))
+
+
+INVALID_ROW = "INVALID_ROW"
+
+
+def confirm_number(row, given: str | None, wechat_name: object = None, *, found: bool = True,
+                   looked_up: bool = True) -> OperationRefused | None:
+    """None when WeChat's name for the pupil a row's number names (`wechat_name`) is the row's own
+    (`given`); else the row's INVALID_ROW, saying what to do in Excel. `found`: WeChat has such a
+    pupil; `looked_up`: the pupil was looked up (one given only by user_id is not)."""
+    from wxpay_cli.flows.batch_input import RETYPE_AS_TEXT, _joined
+
+    given = (given or "").strip()
+    if not looked_up:
+        reason = _("a pupil given by user_id is not looked up, so no name can confirm it")
+    elif not found:
+        reason = _("WeChat has no pupil it names (the roster's name: {given})").format(given=for_terminal(given))
+    elif compare(given, wechat_name) is None:
+        return None
+    elif readable(wechat_name) is None:
+        reason = _("WeChat gives no readable name for the pupil it names, to compare with the roster's {given}"
+                   ).format(given=for_terminal(given))
+    else:
+        reason = _("the pupil it names in WeChat is {wechat}, not the roster's {given}").format(
+            wechat=for_terminal(str(wechat_name).strip()), given=for_terminal(given))
+    key = row.numeric[0]
+    problem = _("{key} {value} is a number, not text, and {reason}: a number loses its leading 0s, so it may "
+                "not be the id that was typed").format(key=key, value=for_terminal(row.values.get(key, "")), reason=reason)
+    return OperationRefused(_joined(problem, _(RETYPE_AS_TEXT)), code=INVALID_ROW)  # the row is named by batch
 
 
 class RosterNames:

@@ -11,10 +11,12 @@ roster, shows the plan, asks and renders:
   terminated, by name; the run then works on exactly what was shown (nothing is
   looked up again but right before each POST), so a row shown as not to be
   terminated is never terminated;
-- a row is decided in one order, in every mode: the pupil found, a pupil an
-  earlier row names (DUPLICATE_ROW), the roster's name against WeChat's
-  (flows/names.py), a contract already TERMINATED (a success: nothing left to
-  do), a contract not CONTRACTED;
+- a row is decided in one order, in every mode: the pupil found, an id typed
+  as a number confirmed by the row's name (flows/names.confirm_number: else
+  INVALID_ROW, whatever --ignore-name-mismatch), a pupil an earlier row names
+  (DUPLICATE_ROW), the roster's name against WeChat's (flows/names.py), a
+  contract already TERMINATED (a success: nothing left to do), a contract not
+  CONTRACTED;
 - a row's audit lines are on disk before its output line; a row that
   terminated keeps its result (with a note) when the audit log then fails, any
   other audit failure stops the run.
@@ -25,8 +27,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from wxpay_cli.errors import AuditLogError, Cancelled, OperationRefused, WxpayError
+from wxpay_cli.errors import ApiError, AuditLogError, Cancelled, OperationRefused, WxpayError
 from wxpay_cli.flows import batch, steps
+from wxpay_cli.flows.names import confirm_number
 from wxpay_cli.flows.termination import (
     WOULD_TERMINATE,
     Target,
@@ -192,7 +195,18 @@ class RowWork:
         termination = Termination(client, self.profile, self.audit, warn=None if self.preview else self.warn,
                                   recording=not self.preview)
         self._where[row.number] = row.where  # rows start in input order: an earlier row is already here
-        target = await self._target(client, termination, row)
+        try:
+            target = await self._target(client, termination, row)
+        except ApiError as exc:
+            if not (row.by_name and exc.http_status == 404):
+                raise
+            refusal = confirm_number(row, self.names.of(row), found=False)  # the number names nobody
+            refusal.request_id = exc.request_id
+            raise refusal from None
+        if row.by_name:  # an id typed as a number: only WeChat's name for that pupil lets it through
+            refusal = confirm_number(row, self.names.of(row), target.user_name, looked_up=target.looked_up)
+            if refusal is not None:
+                raise termination.refuse(target, refusal.message, code=refusal.code)
         earlier = await self.claims.claim(row.number, (target.organization_id, target.user_id))
         if earlier is not None:
             raise termination.refuse(target, _("{earlier} already names this pupil (user_id {user_id}); "
