@@ -129,3 +129,142 @@ def test_sandbox_flag_can_download_certificates(run, tmp_path, quick_keys, sandb
     [cert] = result.json["certificates"]
     assert cert["serial_no"] == sandbox_keys.platform_serial
     assert (tmp_path / "c" / f"wechatpay_{sandbox_keys.platform_serial}.pem").is_file()
+
+
+# -- the life of a case: re-signing, and a termination never answered ----------------
+
+@pytest.fixture
+def sandbox_clock(sandbox):
+    """The sandbox's clock, stopped now; `advance(seconds)` moves it on (no test sleeps)."""
+    import time
+
+    moment = [float(int(time.time()))]
+    sandbox.state.clock = lambda: moment[0]
+
+    def advance(seconds: float) -> None:
+        moment[0] += seconds
+
+    return advance
+
+
+def shown(run, user: str, org: str = "demo-org") -> dict:
+    return run("user", "show", "--user", user, "--org", org, "--json", expect=0).json
+
+
+def test_a_terminated_pupil_signs_again_under_a_new_contract_after_resign_after(sandbox, sandbox_clock, configure,
+                                                                              run):
+    from common import terminations
+
+    configure(sandbox)
+    sandbox.state.resign_after = 60
+    old = shown(run, "demo")["contract_id"]
+    run("contract", "terminate", "--user", "demo", "--org", "demo-org", "--yes", "--json", expect=0)
+    sandbox_clock(59)
+    assert shown(run, "demo")["contract_state"] == "TERMINATED"  # not yet
+    sandbox_clock(1)
+    now = shown(run, "demo")
+    assert now["contract_state"] == "CONTRACTED" and now["contract_id"] not in (old, "")
+    # Both contracts answer the contract query: the old one stays terminated.
+    before = run("contract", "show", old, "--json", expect=0).json
+    assert before["contract_state"] == "TERMINATED" and before["contract_terminated_time"]
+    after = run("contract", "show", now["contract_id"], "--json", expect=0).json
+    assert after["contract_state"] == "CONTRACTED" and "contract_terminated_time" not in after
+    assert after["user_id"] == before["user_id"]  # the same pupil, signed again
+    assert after["contract_signed_time"] > before["contract_terminated_time"]
+    # The new contract can be terminated in turn, and the next one is new again.
+    run("contract", "terminate", "--user", "demo", "--org", "demo-org", "--yes", "--json", expect=0)
+    sandbox_clock(60)
+    third = shown(run, "demo")["contract_id"]
+    assert third not in (old, now["contract_id"])
+    assert len(terminations(sandbox)) == 2
+
+
+def test_without_resign_after_or_for_a_roster_termination_nobody_signs_again(sandbox, configure, run):
+    configure(sandbox)
+    run("contract", "terminate", "--user", "demo", "--org", "demo-org", "--yes", "--json", expect=0)
+    sandbox.state.users[("demo-org", "demo")].terminated_at -= 30 * 86400  # a month ago (the clock cannot move so far)
+    assert shown(run, "demo")["contract_state"] == "TERMINATED"  # the default: never
+    sandbox.state.resign_after = 1
+    assert shown(run, "demo-terminated")["contract_state"] == "TERMINATED"  # terminated in the roster, not by a request
+    assert shown(run, "demo")["contract_state"] == "CONTRACTED"
+
+
+def marked_roster(sandbox, tmp_path) -> None:
+    roster = tmp_path / "pupils.csv"
+    roster.write_text("out_user_id,organization_id,name,class,contract_state,termination\n"
+                      "m1,school-9,赵一,一年级一班,,unanswered\nn1,school-9,钱二,一年级一班,,\n", encoding="utf-8")
+    assert load_csv(sandbox, roster) == 2
+
+
+def test_an_unanswered_termination_ends_unknown_and_takes_effect_later(sandbox, sandbox_clock, configure, run,
+                                                                       tmp_path):
+    from common import outcomes, terminations
+
+    marked_roster(sandbox, tmp_path)
+    configure(sandbox)
+    result = run("contract", "terminate", "--user", "m1", "--org", "school-9", "--yes", expect=4)
+    assert "still CONTRACTED when re-queried" in result.stderr and "Traceback" not in result.stderr
+    [post] = terminations(sandbox)
+    assert post.signature_ok and post.status == 0  # received, verified, never answered
+    assert [r.method for r in sandbox.received] == ["GET", "GET", "POST", "GET"]
+    assert outcomes() == ["attempted", "unknown"]
+    sandbox_clock(2)
+    assert shown(run, "m1", "school-9")["contract_state"] == "CONTRACTED"
+    sandbox_clock(1)  # the default delay: 3 s
+    later = shown(run, "m1", "school-9")
+    assert later["contract_state"] == "TERMINATED"
+    assert run("contract", "show", later["contract_id"], "--json", expect=0).json["contract_terminated_time"]
+    # The next run settles the open attempt with what WeChat now says, and sends nothing.
+    again = run("contract", "terminate", "--user", "m1", "--org", "school-9", "--yes", "--json", expect=0)
+    assert again.json["outcome"] == "ALREADY_TERMINATED" and "did happen" in again.stderr
+    assert len(terminations(sandbox)) == 1
+    # A pupil without the mark is answered as usual.
+    run("contract", "terminate", "--user", "n1", "--org", "school-9", "--yes", expect=0)
+
+
+def test_an_unanswered_termination_with_no_delay_is_confirmed_by_the_requery(sandbox, configure, run, tmp_path):
+    from common import outcomes
+
+    marked_roster(sandbox, tmp_path)
+    sandbox.state.unanswered_delay = 0
+    configure(sandbox)
+    result = run("contract", "terminate", "--user", "m1", "--org", "school-9", "--yes", "--json", expect=0)
+    assert result.json["outcome"] == "TERMINATED" and "confirmed by re-query" in result.json["note"]
+    assert outcomes() == ["attempted", "succeeded"]
+
+
+def test_the_demo_roster_has_a_pupil_whose_termination_is_never_answered(sandbox, configure, run):
+    from common import terminations
+
+    configure(sandbox)
+    run("contract", "terminate", "--user", "demo-unanswered", "--org", "demo-org", "--yes", expect=4)
+    assert [r.status for r in terminations(sandbox)] == [0]
+
+
+@pytest.mark.parametrize("value", ["never", "no-answer", "1"])
+def test_an_unknown_termination_mark_is_refused_naming_its_line(sandbox, tmp_path, value):
+    roster = tmp_path / "pupils.csv"
+    roster.write_text("out_user_id,organization_id,termination\nok,school-9,\n"
+                      f"bad,school-9,{value}\n", encoding="utf-8")
+    with pytest.raises(RosterError, match=r"pupils\.csv, line 3: termination must be empty or unanswered"):
+        load_csv(sandbox, roster)
+
+
+@pytest.mark.parametrize("args", [
+    ("--resign-after", "0"), ("--resign-after", "-1"), ("--resign-after", "nan"), ("--resign-after", "inf"),
+    ("--resign-after", "2592001"), ("--resign-after", "soon"),
+    ("--unanswered-delay", "-1"), ("--unanswered-delay", "61"), ("--unanswered-delay", "nan"),
+])
+def test_bad_rehearsal_option_values_exit_2(run, args):
+    from common import no_traceback
+
+    result = run("sandbox", "serve", *args, expect=2)
+    no_traceback(result)
+    assert f"Invalid value for '{args[0]}'" in result.stderr and result.stdout == ""
+
+
+def test_a_bad_termination_mark_stops_serve_naming_its_line(run, tmp_path, quick_keys):
+    roster = tmp_path / "pupils.csv"
+    roster.write_text("out_user_id,organization_id,termination\nbad,school-9,later\n", encoding="utf-8")
+    result = run("sandbox", "serve", "--quiet", "--pupils", str(roster), expect=2)
+    assert "line 2" in result.stderr and "unanswered" in result.stderr and result.stdout == ""

@@ -190,3 +190,33 @@ def test_zero_serials_keeps_its_keys_in_a_state_folder_and_refuses_kept_keys_wit
                              capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and refused.stdout == ""
     assert "--zero-serials" in refused.stderr and str(old) in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_a_case_rehearsed_across_a_restart(state_dir, tmp_path, serve, run):
+    """--resign-after and an unanswered termination, served, and kept by --state over a restart."""
+    import json
+
+    pupils = tmp_path / "pupils.csv"
+    pupils.write_text("out_user_id,organization_id,name,class,contract_state,termination\n"
+                      "m1,school-x,赵一,一年级一班,,unanswered\nn1,school-x,钱二,一年级一班,,\n", encoding="utf-8")
+    served = serve("--state", str(state_dir), "--pupils", str(pupils), "--resign-after", "1",
+                   "--unanswered-delay", "60")
+    env = {"WXPAY_CONFIG": str(served.config)}
+    old = run("user", "show", "--user", "n1", "--org", "school-x", "--json", env=env, expect=0).json["contract_id"]
+    run("contract", "terminate", "--user", "n1", "--org", "school-x", "--yes", env=env, expect=0)
+    terminated = time.monotonic()
+    lost = run("contract", "terminate", "--user", "m1", "--org", "school-x", "--yes", env=env, expect=4)
+    assert "still CONTRACTED when re-queried" in lost.stderr
+    log = AuditLog(state_dir / "audit.jsonl")
+    assert [(r["out_user_id"], r["outcome"]) for r in log.records() if r["operation"] == "terminate"] == [
+        ("n1", "attempted"), ("n1", "succeeded"), ("m1", "attempted"), ("m1", "unknown")]
+    assert served.stop() == 0
+    kept = {u["out_user_id"]: u for u in json.loads((state_dir / "state.json").read_text())["users"]}
+    assert kept["m1"]["termination_due"] and kept["n1"]["terminated_at"]
+
+    serve("--state", str(state_dir), "--resign-after", "1")
+    time.sleep(max(0.0, 1.1 - (time.monotonic() - terminated)))
+    again = run("user", "show", "--user", "n1", "--org", "school-x", "--json", env=env, expect=0).json
+    assert again["contract_state"] == "CONTRACTED" and again["contract_id"] != old
+    assert run("user", "show", "--user", "m1", "--org", "school-x", "--json", env=env,
+               expect=0).json["contract_state"] == "CONTRACTED"  # 60 s are not over: still pending

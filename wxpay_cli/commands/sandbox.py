@@ -5,9 +5,20 @@ from __future__ import annotations
 import click
 
 from wxpay_cli import collector
-from wxpay_cli.commands._click import Group, IntRange
+from wxpay_cli.commands._click import FloatRange, Group, IntRange
 from wxpay_cli.i18n import _
 from wxpay_cli.terminal import output, signals
+
+
+RESIGN_AFTER_MAX = 30 * 86400  # seconds: a month
+
+
+def finite_seconds(ctx: click.Context, param: click.Parameter, value):
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(_("must be a finite number of seconds"))
+    return value
 
 
 @click.group("sandbox", cls=Group)
@@ -23,22 +34,38 @@ def sandbox_group() -> None:
 @click.option("--state", "state_dir", metavar="DIR", type=click.Path(file_okay=False),
               help="Keep keys, pupils and contract states in DIR across restarts.")
 @click.option("--pupils", "pupils_file", metavar="FILE", type=click.Path(dir_okay=False),
-              help="Pupils from a CSV file (out_user_id,organization_id,name,class,contract_state) "
-                   "instead of the demo roster.")
+              help="Pupils from a CSV file (out_user_id,organization_id,name,class,contract_state, and optionally "
+                   "termination: empty, or `unanswered` for a pupil whose termination is received but never "
+                   "answered) instead of the demo roster.")
+@click.option("--resign-after", type=FloatRange(0, RESIGN_AFTER_MAX, min_open=True), metavar="SECONDS",
+              callback=finite_seconds,
+              help="A pupil whose contract a termination request ended signs again (CONTRACTED, under a new "
+                   "contract_id) this many seconds later (up to 30 days). Default: never. Pupils terminated in "
+                   "the roster never sign again.")
+@click.option("--unanswered-delay", type=FloatRange(0, 60), default=3.0, show_default=True, metavar="SECONDS",
+              callback=finite_seconds,
+              help="Seconds after an unanswered termination (see --pupils) until it takes effect: until then "
+                   "queries still say CONTRACTED.")
 @click.option("--zero-serials", is_flag=True,
               help="Make keys whose certificate serials start with 0 (0A1B…, as about one WeChat certificate "
                    "in sixteen does), to rehearse that case.")
 @click.option("--quiet", is_flag=True, help="Do not log each request on stderr.")
-def serve(port: int, mode: str, state_dir: str | None, pupils_file: str | None, zero_serials: bool,
-          quiet: bool) -> None:
+def serve(port: int, mode: str, state_dir: str | None, pupils_file: str | None, resign_after: float | None,
+          unanswered_delay: float, zero_serials: bool, quiet: bool) -> None:
     """Serve the sandbox on 127.0.0.1 until Ctrl-C, SIGTERM or SIGHUP.
 
     Prints a ready profile (TOML) on stdout and writes it, with its keys, a
     throwaway APIv3 key and its own audit log, to a temporary folder (removed
     when the sandbox stops), so `WXPAY_CONFIG=<folder>/config.toml wxpay ...`
     works at once. With --state DIR, everything is kept in DIR instead.
-    Demo pupils: demo, demo-2, demo-terminated and 20230001-20230300 in
-    demo-org; 20240101-20240160 in 1234567.
+    Demo pupils: demo, demo-2, demo-terminated, demo-unanswered (its
+    termination is never answered) and 20230001-20230300 in demo-org;
+    20240101-20240160 in 1234567.
+
+    To rehearse a case's whole life: a termination of demo-unanswered ends
+    `unknown` (the connection is closed without an answer; it takes effect
+    --unanswered-delay seconds later), and with --resign-after a terminated
+    pupil signs again, so `wxpay cases --refresh` has something to find.
     """
     import signal
     from pathlib import Path
@@ -72,6 +99,8 @@ def serve(port: int, mode: str, state_dir: str | None, pupils_file: str | None, 
         except OSError as exc:
             raise click.UsageError(_("cannot listen on 127.0.0.1:{port}: {reason}").format(
                 port=port, reason=exc.strerror)) from None
+        sandbox.state.resign_after = resign_after
+        sandbox.state.unanswered_delay = unanswered_delay
         if saved:
             try:
                 sandbox.state.restore(saved)

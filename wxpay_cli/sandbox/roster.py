@@ -2,13 +2,18 @@
 
 The demo roster is large enough to rehearse a batch: `demo-org` (演示实验小学)
 holds the README's `demo`, `demo-2` and `demo-terminated` plus 300 pupils
-`20230001`…`20230300` of mixed contract states; a second organization
-`1234567` (南山中兴小学部) holds 60 pupils `20240101`…`20240160`. The roster is
-the same at every start (a fixed seed), so a script can name its pupils.
+`20230001`…`20230300` of mixed contract states, and `demo-unanswered`
+(赵小雨, CONTRACTED), whose termination the sandbox receives but never answers
+(it takes effect a few seconds later: the outcome is `unknown` until queried
+again); a second organization `1234567` (南山中兴小学部) holds 60 pupils
+`20240101`…`20240160`. The roster is the same at every start (a fixed seed),
+so a script can name its pupils.
 
 `load_csv` reads `out_user_id,organization_id,name,class,contract_state`
-(UTF-8, with or without a BOM; `name`, `class` and `contract_state` may be
-empty).
+and an optional `termination` column (UTF-8, with or without a BOM; `name`,
+`class` and `contract_state` may be empty). `termination` is empty (answered
+as usual) or `unanswered` (like `demo-unanswered`); any other value refuses
+the file, naming its line.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ if TYPE_CHECKING:
 
 DEMO_ORGANIZATIONS = {"demo-org": "演示实验小学", "1234567": "南山中兴小学部"}
 CONTRACT_STATES = ("NOT_CONTRACTED", "CONTRACTED", "TERMINATED")
-CSV_COLUMNS = ("out_user_id", "organization_id", "name", "class", "contract_state")
+CSV_COLUMNS = ("out_user_id", "organization_id", "name", "class", "contract_state")  # and `termination`, optional
+TERMINATION_MARKS = ("", "unanswered")  # the `termination` column: answered as usual, or never answered
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
 _GIVEN = "子涵梓萱一诺浩然欣怡宇轩思彤俊杰雨桐梓轩可馨皓轩语嫣博文诗琪明轩若曦嘉怡天佑佳琪晨曦家豪心怡"
@@ -89,6 +95,9 @@ def _demo_roster() -> tuple[tuple[str, str, dict], ...]:
                 "contract_terminated_time": _terminated_time(rng) if state == "TERMINATED" else None,
                 "encrypt_name": rng.random() < 0.5,
             }))
+    # Last, and drawing nothing from rng: every other pupil keeps the ids it had before this one came.
+    rows.append(("demo-org", "demo-unanswered", {"user_name": "赵小雨", "class_name": "二年级一班",
+                                                 "termination_unanswered": True}))
     signed = _days_ago(rng, 201, 400)  # one signing day for the whole roster, before any termination
     return tuple((org, out, {**ids(0), "contract_signed_time": signed, **fields}) for org, out, fields in rows)
 
@@ -120,6 +129,10 @@ def load_csv(sandbox: Sandbox, path: Path) -> int:
         if state not in CONTRACT_STATES:
             raise RosterError(_("{path}, line {line}: contract_state must be one of {states}").format(
                 path=path, line=line, states=", ".join(CONTRACT_STATES)))
+        mark = (row.get("termination") or "").lower()
+        if mark not in TERMINATION_MARKS:
+            raise RosterError(_("{path}, line {line}: termination must be empty or unanswered (found: {value})").format(
+                path=path, line=line, value=row["termination"][:40]))
         organization_id = row["organization_id"]
         if organization_id not in sandbox.state.organizations:
             sandbox.seed_organization(organization_id, organization_id)
@@ -129,6 +142,7 @@ def load_csv(sandbox: Sandbox, path: Path) -> int:
             class_name=row.get("class") or "",
             contract_state=state,
             contract_terminated_time=_terminated_time(rng) if state == "TERMINATED" else None,
+            termination_unanswered=mark == "unanswered",
         )
         count += 1
     return count

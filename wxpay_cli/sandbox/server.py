@@ -10,6 +10,15 @@ Tests drive it through `Sandbox`: `received` lists what reached it (the last
 `HISTORY` requests), `seed_user` adds pupils, `inject` makes the next answers
 fail in chosen ways. It may serve for days (`sandbox serve`): nothing it keeps
 grows with the number of requests served (see `SandboxState`).
+
+A case's whole life can be rehearsed on it (`SandboxState.settle`): with
+`resign_after` set, a pupil whose contract a request terminated signs again,
+under a new contract_id, that many seconds later; a pupil marked
+`termination_unanswered` has its termination received, checked and recorded,
+then the connection is closed without an answer, and the termination takes
+effect `unanswered_delay` seconds later (the client cannot tell whether it
+happened). Both are decided when the pupil is next looked at, on the sandbox's
+own clock, so a test moves `clock` instead of sleeping.
 """
 
 from __future__ import annotations
@@ -37,6 +46,11 @@ def now_rfc3339() -> str:
     return datetime.now(CHINA).replace(microsecond=0).isoformat()
 
 
+def rfc3339(moment: float) -> str:
+    """A unix time (the sandbox's clock) as WeChat writes times: RFC 3339, China time, whole seconds."""
+    return datetime.fromtimestamp(int(moment), CHINA).isoformat()
+
+
 @dataclass
 class SandboxUser:
     """A pupil (or staff member) as the user query returns them."""
@@ -56,9 +70,16 @@ class SandboxUser:
     use_id_typo: bool = False  # answer with the mis-documented `use_id`
     contract_signed_time: str = field(default_factory=now_rfc3339)
     contract_terminated_time: str | None = None
+    # The life of a case (see SandboxState.settle):
+    termination_unanswered: bool = False  # a termination POST is received, then never answered
+    termination_due: float | None = None  # an unanswered termination takes effect then (the sandbox's clock)
+    terminated_at: float | None = None  # when a request's termination took effect; None: not by a request
+    past_contracts: list[dict] = field(default_factory=list)  # earlier contracts, all TERMINATED, the oldest first
 
 
 HISTORY = 1000  # requests `received` keeps, the latest
+PAST_CONTRACTS = 16  # earlier contracts a pupil keeps (re-signed after each termination), the latest
+UNANSWERED_DELAY = 3.0  # seconds after an unanswered termination POST until it takes effect
 MAX_REQUEST_BYTES = 1 << 20  # 1 MiB, however the body is framed: wxpay's requests are a few hundred bytes
 LINK_HOST = SANDBOX_LINK_HOST  # the host of the sandbox's repayment links (a loopback profile allows it)
 
@@ -73,7 +94,7 @@ class Received:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
-    status: int = 0
+    status: int = 0  # 0: no answer was sent (an unanswered termination)
     signature_ok: bool = False
     sign_error: str | None = None
 
@@ -135,6 +156,8 @@ class SandboxState:
         self.clock_offset = 0.0  # seconds added to the sandbox's own clock (clock-skew tests)
         self.on_change = None  # called (under the lock) after a contract state changes: `--state` saves
         self.clock = time.time  # replaceable: tests pin the server's clock to the second
+        self.resign_after: float | None = None  # seconds until a pupil terminated by a request signs again
+        self.unanswered_delay = UNANSWERED_DELAY  # seconds until an unanswered termination takes effect
 
     def now(self) -> float:
         """The sandbox's own clock: `clock()` moved by `clock_offset`."""
@@ -180,6 +203,10 @@ class SandboxState:
         try:
             organizations = {str(k): str(v) for k, v in data["organizations"].items()}
             users = [SandboxUser(**fields) for fields in data["users"]]
+            for user in users:
+                if not isinstance(user.past_contracts, list) or not all(
+                        isinstance(c, dict) and set(c) == set(CONTRACT_FIELDS) for c in user.past_contracts):
+                    raise TypeError(f"past_contracts of {user.out_user_id}")
         except (KeyError, TypeError, AttributeError) as exc:
             from wxpay_cli.i18n import _
 
@@ -208,13 +235,86 @@ class SandboxState:
         with self.lock:
             self.organizations[organization_id] = organization_name
 
-    def find_user_id(self, organization_id: str, user_id: str) -> SandboxUser | None:
-        return next(
-            (u for u in self.users.values() if u.organization_id == organization_id and u.user_id == user_id), None
-        )
+    def find_user(self, organization_id: str, out_user_id: str) -> SandboxUser | None:
+        with self.lock:
+            user = self.users.get((organization_id, out_user_id))
+            return self.settle(user) if user is not None else None
 
-    def find_contract(self, contract_id: str) -> SandboxUser | None:
-        return next((u for u in self.users.values() if u.contract_id == contract_id), None)
+    def find_user_id(self, organization_id: str, user_id: str) -> SandboxUser | None:
+        with self.lock:
+            user = next(
+                (u for u in self.users.values() if u.organization_id == organization_id and u.user_id == user_id), None
+            )
+            return self.settle(user) if user is not None else None
+
+    def find_contract(self, contract_id: str) -> tuple[SandboxUser, dict] | None:
+        """The pupil holding `contract_id` and that contract (`contract_view`): their current one, or
+        one they had before signing again (TERMINATED); None when no pupil has had it."""
+        with self.lock:
+            for user in self.users.values():
+                if user.contract_id == contract_id or any(c["contract_id"] == contract_id for c in user.past_contracts):
+                    self.settle(user)  # it may have been re-signed since: the contract is then a past one
+                    if user.contract_id == contract_id:
+                        return user, contract_view(user)
+                    return user, next(c for c in user.past_contracts if c["contract_id"] == contract_id)
+            return None
+
+    # -- the life of a case -----------------------------------------------------
+
+    def terminate(self, user: SandboxUser, moment: float) -> None:
+        """The user's contract is terminated by a request, at `moment` (the sandbox's clock)."""
+        with self.lock:
+            user.contract_state = "TERMINATED"
+            user.contract_terminated_time = rfc3339(moment)
+            user.terminated_at = moment
+            user.termination_due = None
+            self.changed()
+
+    def receive_unanswered(self, user: SandboxUser) -> None:
+        """A termination of a pupil marked unanswered came in: it takes effect `unanswered_delay`
+        seconds from now (the first such request sets the time; later ones do not move it)."""
+        with self.lock:
+            if user.termination_due is None:
+                user.termination_due = self.now() + self.unanswered_delay
+                self.changed()
+
+    def settle(self, user: SandboxUser) -> SandboxUser:
+        """What time has done to the pupil since they were last looked at: a pending unanswered
+        termination takes effect once due, and with `resign_after` set a contract a request
+        terminated is followed by a new one (a fresh contract_id, CONTRACTED) that many seconds
+        later. A pupil terminated in the roster (no `terminated_at`) never signs again."""
+        with self.lock:
+            now = self.now()
+            changed = False
+            if user.termination_due is not None and now >= user.termination_due:
+                due, user.termination_due = user.termination_due, None
+                user.contract_state = "TERMINATED"
+                user.contract_terminated_time = rfc3339(due)
+                user.terminated_at = due
+                changed = True
+            if (self.resign_after is not None and user.contract_state == "TERMINATED"
+                    and user.terminated_at is not None and now >= user.terminated_at + self.resign_after):
+                signed = user.terminated_at + self.resign_after
+                user.past_contracts = [*user.past_contracts, contract_view(user)][-PAST_CONTRACTS:]
+                user.contract_id = self.new_contract_id()
+                user.contract_state = "CONTRACTED"
+                user.contract_signed_time = rfc3339(signed)
+                user.contract_terminated_time = None
+                user.terminated_at = None
+                changed = True
+            if changed:
+                self.changed()
+            return user
+
+    def new_contract_id(self) -> str:
+        """A contract_id no pupil has or had here."""
+        with self.lock:
+            used = {u.contract_id for u in self.users.values()}
+            used.update(c["contract_id"] for u in self.users.values() for c in u.past_contracts)
+            while True:
+                contract_id = f"ct_{uuid.uuid4().hex[:24]}"
+                if contract_id not in used:
+                    return contract_id
 
     def inject(self, fault: Fault) -> None:
         with self.lock:
@@ -232,6 +332,20 @@ class SandboxState:
                         self.faults.remove(fault)
                     return fault
         return None
+
+
+CONTRACT_FIELDS = ("contract_id", "contract_state", "contract_signed_time", "contract_terminated_time")
+
+
+def contract_view(user: SandboxUser) -> dict:
+    """The user's current contract, as `past_contracts` keeps one."""
+    return {"contract_id": user.contract_id, "contract_state": user.contract_state,
+            "contract_signed_time": user.contract_signed_time,
+            "contract_terminated_time": user.contract_terminated_time}
+
+
+class Unanswered(Exception):
+    """Raised inside a route: send no answer at all, and close the connection."""
 
 
 class ApiFailure(Exception):
@@ -321,6 +435,15 @@ class Handler(BaseHTTPRequestHandler):
             if fault and fault.kind == "status":
                 raise ApiFailure(fault.status, fault.code, fault.message)
             status, payload = self._route(record, split.path)
+        except Unanswered:
+            # Received, checked and recorded (status 0): the client waits for an answer that never comes.
+            self.close_connection = True
+            if self.server.log:
+                from wxpay_cli.i18n import _
+
+                self.server.log(_("{method} {path} -> no answer, connection closed (a termination marked "
+                                  "unanswered)").format(method=self.command, path=self.path))
+            return
         except ApiFailure as failure:
             status = failure.status
             payload = {"code": failure.code, "message": failure.message}
@@ -428,7 +551,7 @@ class Handler(BaseHTTPRequestHandler):
         return data
 
     def _user(self, organization_id: str, out_user_id: str) -> SandboxUser:
-        user = self.server.state.users.get((organization_id, out_user_id))
+        user = self.server.state.find_user(organization_id, out_user_id)
         if user is None:
             raise ApiFailure(404, "RESOURCE_NOT_EXISTS", "用户不存在", {"organization_id": organization_id, "out_user_id": out_user_id})
         return user
@@ -479,28 +602,30 @@ class Handler(BaseHTTPRequestHandler):
                 raise ApiFailure(404, "RESOURCE_NOT_EXISTS", "用户不存在", {"user_id": user_id})
             if user.contract_state != "CONTRACTED":
                 raise ApiFailure(400, "INVALID_REQUEST", "用户未签约或已解约", {"contract_state": user.contract_state})
-            user.contract_state = "TERMINATED"
-            user.contract_terminated_time = now_rfc3339()
-            state.changed()
+            if user.termination_unanswered:
+                state.receive_unanswered(user)
+                raise Unanswered
+            state.terminate(user, state.now())
         return 204, None
 
     def route_contract_query(self, record: Received, contract_id: str):
-        user = self.server.state.find_contract(contract_id)
-        if user is None:
+        found = self.server.state.find_contract(contract_id)
+        if found is None:
             raise ApiFailure(404, "RESOURCE_NOT_EXISTS", "签约记录不存在", {"contract_id": contract_id})
+        user, contract = found
         answer = {
-            "contract_id": user.contract_id,
+            "contract_id": contract["contract_id"],
             "mchid": self.server.state.keys.mchid,
             "organization_id": user.organization_id,
             "user_id": user.user_id,
             "openid": user.openid,
-            "contract_state": user.contract_state,
-            "contract_signed_time": user.contract_signed_time,
+            "contract_state": contract["contract_state"],
+            "contract_signed_time": contract["contract_signed_time"],
             "contract_mode": "LIMIT_NONE",
             "contract_bank_card_from": "USER_SELECT_FREE",
         }
-        if user.contract_terminated_time:
-            answer["contract_terminated_time"] = user.contract_terminated_time
+        if contract["contract_terminated_time"]:
+            answer["contract_terminated_time"] = contract["contract_terminated_time"]
         return 200, answer
 
     def route_organization_query(self, record: Received):
