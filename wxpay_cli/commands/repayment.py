@@ -79,7 +79,7 @@ def repayment_url(app: App, out_user_id: str | None, organization_id: str | None
                           "the pupil is named by id").format(reason=unknown_because))
     if with_message and wants_school(app.profile().message_template):
         school = find_school(app.client(), organization_id=organization_id)  # read-only, before the link
-    data = fetch_link(app.client(), fetcher, out_user_id=out_user_id, organization_id=organization_id)
+    data = fetch_link(app.client(), fetcher, out_user_id=out_user_id, organization_id=organization_id, pupil=user)
     view = repayment_view(app.profile(), data, out_user_id, organization_id, user)
     text = None
     if with_message:
@@ -138,9 +138,10 @@ def run_link_batch(app: App, stream, *, allowed_hosts: tuple[str, ...], name_col
             if earlier is not None:
                 raise fetcher.refuse_duplicate(where[earlier], **row.values)
             name = None if ignore_names else names.of(row)
+            found = None
             if name is not None:  # a read-only user query, only for a row with a name
-                await steps.run_async(client, fetcher.check_name(name, **row.values))
-            return (await steps.run_async(client, fetcher.fetch(**row.values))).data
+                found = await steps.run_async(client, fetcher.check_name(name, **row.values))
+            return (await steps.run_async(client, fetcher.fetch(**row.values, pupil=found))).data
         finally:
             await fetcher.commit()  # the row's audit line is on disk before its output line
 
