@@ -264,6 +264,7 @@ def refresh_cases(app: App, chosen: list, *, concurrency: int, rate: float | Non
 @cases_group.command("forwarded")
 @user_option(required=True)
 @org_option(required=True)
+@output_options
 @click.pass_obj
 def forwarded(app: App, out_user_id: str, organization_id: str) -> None:
     """Record that a pupil's repayment link was forwarded to the family.

@@ -114,7 +114,8 @@ class Fold:
         case = self.cases.get(key)
         if case is None:
             case = self.cases[key] = {"mchid": mchid, "org": org, "out": out, "uid": uid, "stage": None}
-        case["last"] = number
+        if operation != OBSERVE:  # an observation is activity only when it changes the stage (below)
+            case["last"] = number
         if uid is not None:
             case["uid"] = uid
         for field_, name in (("name", "user_name"), ("class", "class_name")):
@@ -155,6 +156,8 @@ class Fold:
                 self._move(case, FORWARDED, record, expire=case.get("expire"))
         elif operation == OBSERVE and outcome == OBSERVED:
             self._observed(case, record, _text(record.get("contract_state")), contract)
+            if case["stage"] != stage:
+                case["last"] = number
 
     def _observed(self, case: dict, record: dict, state: str | None, contract: str | None) -> None:
         stage = case["stage"]

@@ -27,6 +27,7 @@ from wxpay_cli.local.files import open_state_file, pread
 VERSION = 1
 MAX_INDEX = 256 << 20  # bytes: an index larger than this is not one wxpay wrote
 FINGERPRINT = 64  # bytes before the offset kept to notice a log rewritten in place
+HEAD = 4096  # bytes at the log's start whose digest is kept, for the same reason
 MAX_DAMAGED = 20  # damaged line numbers kept (the count goes on)
 
 
@@ -115,18 +116,24 @@ def save(log: Path, kind: str, identity: tuple[int, int], saved: Saved) -> bool:
 
 
 def _before(log: Path, offset: int) -> str | None:
-    """The bytes of the log just before `offset`, as hex ('' at 0); None when they cannot be read."""
+    """What the index remembers of the log's first `offset` bytes: a digest of their start and
+    the bytes just before `offset` ('' at 0); None when they cannot be read."""
     if offset == 0:
         return ""
+    import hashlib
+
     start = max(0, offset - FINGERPRINT)
+    head = min(offset, HEAD)
     try:
         fd = open_state_file(log, os.O_RDONLY)
     except OSError:
         return None
     try:
-        data = pread(fd, offset - start, start)
+        data, first = pread(fd, offset - start, start), pread(fd, head, 0)
     except OSError:
         return None
     finally:
         os.close(fd)
-    return data.hex() if len(data) == offset - start else None
+    if len(data) != offset - start or len(first) != head:
+        return None
+    return hashlib.sha256(first).hexdigest()[:32] + ":" + data.hex()
