@@ -57,6 +57,7 @@ CLOSED = frozenset({RESIGNED})
 # Operations of the audit log: a link, a termination, the operator's word that a link was
 # forwarded, a read-only observation (`--refresh`).
 LINK, TERMINATE, FORWARD, OBSERVE = "repayment_url", "terminate", "forward", "observe"
+OPERATIONS = frozenset({LINK, TERMINATE, FORWARD, OBSERVE})
 CONFIRMED, OBSERVED = "confirmed", "observed"  # their outcomes
 
 # Refusals that say something about the pupil (wxpay's own; WeChat's are its 4xx answers).
@@ -96,13 +97,22 @@ class Fold:
 
     def add(self, record: dict, number: int) -> None:
         """Fold one record (its line `number` orders the cases by their newest activity)."""
-        operation = record.get("operation")
-        if operation not in (LINK, TERMINATE, FORWARD, OBSERVE):
+        # The hot loop of a first reading (a million lines): the checks of _text, written inline.
+        get = record.get
+        operation = get("operation")
+        if operation not in OPERATIONS:
             return
-        mchid, org = _text(record.get("mchid")) or "", _text(record.get("organization_id"))
-        out, uid = _text(record.get("out_user_id")), _text(record.get("user_id"))
-        if org is None or (out is None and uid is None):
+        org, out, uid, mchid = get("organization_id"), get("out_user_id"), get("user_id"), get("mchid")
+        if org.__class__ is not str or not org:
             return
+        if out.__class__ is not str or not out:
+            out = None
+        if uid.__class__ is not str or not uid:
+            uid = None
+            if out is None:
+                return
+        if mchid.__class__ is not str:
+            mchid = ""
         if out is not None:
             if uid is not None:
                 self.user_ids[f"{mchid}\n{org}\n{uid}"] = out
@@ -118,10 +128,11 @@ class Fold:
             case["last"] = number
         if uid is not None:
             case["uid"] = uid
-        for field_, name in (("name", "user_name"), ("class", "class_name")):
-            value = _text(record.get(name))
-            if value is not None:
-                case[field_] = value
+        name, group = get("user_name"), get("class_name")
+        if name.__class__ is str and name:
+            case["name"] = name
+        if group.__class__ is str and group:
+            case["class"] = group
         outcome = record.get("outcome")
         contract = _text(record.get("contract_id"))
         if operation == TERMINATE and contract is not None:
