@@ -261,6 +261,32 @@ def test_any_answer_to_a_batch_termination_is_requeried_never_resent(sandbox, co
     assert outcomes() == ["attempted", "unknown"]
 
 
+@pytest.mark.parametrize("form", ["json", "csv", "table"])
+def test_a_batch_row_whose_outcome_is_not_known_says_to_check_first(sandbox, configure, run, form, retry_sleeps):
+    """Single mode's error says what to do before anything else (its hint); a batch row's line is all
+    the operator gets for that pupil, so it must say it too, in every output format."""
+    configure(sandbox)
+    sandbox.inject("status", status=500, retry_after="0", path_contains="terminate-contract")
+    result = run("contract", "terminate", "--batch", "-", "--yes", "--format", form, input=csv_rows(["demo"]),
+                 env={"COLUMNS": "400"}, expect=1)
+    advice = "check with `wxpay user show --user demo --org demo-org` before running it again"
+    if form == "json":
+        [line] = lines(result.stdout)
+        assert sorted(line["error"]) == ["code", "http_status", "message", "request_id"], line
+        assert line["error"]["code"] == "SYSTEM_ERROR" and advice in line["error"]["message"], line
+    else:
+        assert advice in " ".join(result.stdout.split()), result.stdout
+    assert outcomes() == ["attempted", "unknown"]
+
+
+def test_a_batch_row_refused_before_sending_gets_no_advice_to_check(sandbox, configure, run):
+    sandbox.seed_user("demo-org", "never-signed", contract_state="NOT_CONTRACTED")
+    configure(sandbox)
+    result = run("contract", "terminate", "--batch", "-", "--yes", input=csv_rows(["never-signed"]), expect=1)
+    [line] = lines(result.stdout)
+    assert line["error"]["code"] == "NOT_CONTRACTED" and "wxpay user show" not in line["error"]["message"], line
+
+
 def test_a_batch_termination_whose_answer_is_lost_is_settled_by_requery(sandbox, configure, run, retry_sleeps):
     """The POST reached WeChat, its answer did not come in time: re-query, never resend."""
     configure(sandbox, timeout=0.5)

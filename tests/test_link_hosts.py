@@ -101,6 +101,11 @@ def test_no_to_an_unusual_host_is_the_operators_cancellation(default_hosts, host
     result = run("--lang", "zh", *FETCH, "--format", "table", input="否\n", env={"COLUMNS": "200"}, expect=1)
     assert "已取消" in result.stderr and "错误" not in result.stderr, result.stderr
     assert EVIL not in result.stdout
+    from wxpay_cli.local.audit import AuditLog
+
+    [record] = AuditLog().records()
+    assert (record["outcome"], record["error"]) == ("failed", "LINK_HOST")
+    assert (record["request_id"] or "").startswith("08HOSTILE"), record  # the answer's Request-ID, to report it by
 
 
 def test_a_batch_row_with_an_unusual_host_is_that_rows_error(default_hosts, hostile, run, tmp_path):

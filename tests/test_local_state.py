@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def test_a_replay_memory_that_is_a_fifo_is_not_used(state, sandbox, run):
 
 def test_a_replay_memory_that_is_a_folder_is_not_used(state, sandbox, run):
     state.mkdir()
-    unusable(run, sandbox, str(state))
+    unusable(run, sandbox, str(state), "it is a folder")
 
 
 def test_a_replay_memory_over_16_mib_is_refused_not_read(state, sandbox, run):
@@ -172,3 +173,49 @@ def test_a_long_fast_batch_never_makes_its_own_replay_memory_unusable(tmp_path, 
     assert memory.problem is None
     fresh = nonces.SeenNonces(path, keep=600)  # another run opening it reads it whole: over the cap, refused
     assert not fresh.seen("x" * 32, 1300.0) and fresh.problem and "16 MiB" in fresh.problem
+
+
+def test_a_lock_held_briefly_elsewhere_is_waited_for(state, sandbox, run):
+    """Another run appending its nonce holds the lock for a moment: this run waits for it (up to
+    its deadline) instead of switching the shared memory off at once."""
+    lock = os.open(state.with_name(state.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    letting_go = threading.Timer(0.3, os.close, (lock,))
+    letting_go.start()
+    try:
+        result = run(*LINK, expect=0)
+    finally:
+        letting_go.join()
+    assert not replay_warnings(result.stderr), result.stderr
+    run(*TERMINATE, "--yes", expect=0)  # the memory is usable: a termination goes ahead
+
+
+def test_the_replay_memory_is_read_under_its_lock(state, sandbox, hostile, run):
+    """Another run has the lock and is adding the nonce of the answer it just accepted; a proxy
+    replays that answer into this run meanwhile. This run reads the memory once the lock is its
+    own, so it sees that nonce and refuses the replay; read before taking the lock, it would not."""
+    run(*LINK, "--json", expect=0)  # the answer the proxy keeps
+    header, accepted = state.read_bytes().splitlines(keepends=True)
+    state.write_bytes(header)  # as it was before that run added its nonce
+    lock = os.open(state.with_name(state.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    asked = len(sandbox.received)
+
+    def other_run_adds_its_nonce():
+        deadline = time.monotonic() + 10
+        while len(sandbox.received) == asked and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # this run has the replayed answer and is checking its nonce
+        with open(state, "ab") as memory:
+            memory.write(accepted)
+        os.close(lock)
+
+    other = threading.Thread(target=other_run_adds_its_nonce)
+    hostile.replay("/v3/offlineface/repayment-url")
+    other.start()
+    try:
+        result = run("repayment-url", "--user", "demo-2", "--org", "demo-org", "--json")
+    finally:
+        other.join()
+    assert result.exit_code == 5 and "replay" in result.stderr, result.stdout + result.stderr
+    assert "repayment_url" not in result.stdout

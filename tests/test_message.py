@@ -262,3 +262,30 @@ def test_message_in_the_operators_language(sandbox, configure, run, fake_tools, 
     # JSON is the same in every language: the message there is the English default
     data = run("--lang", "zh", *LINK, "--message", "--json").json
     assert data["message"].startswith("Hello, this is 演示实验小学.\nHere is the link to repay the advance")
+
+
+@pytest.mark.parametrize("lang, purpose", [("en", "made for 李四:"), ("zh", "李四的垫资还款链接")])
+def test_a_pupil_without_a_class_is_named_without_an_empty_class(sandbox, configure, run, lang, purpose):
+    """WeChat knows the pupil's name but no class: the message names them, with no empty brackets."""
+    configure(sandbox)
+    sandbox.seed_user("demo-org", "no-class", user_name="李四", class_name="", encrypt_name=False)
+    result = run("--lang", lang, "repayment-url", "--user", "no-class", "--org", "demo-org", "--message",
+                 "--format", "table", env={"COLUMNS": "200"}, expect=0)
+    message = result.stdout
+    assert purpose in message, message
+    assert "()" not in message and "（）" not in message, message
+
+
+def test_a_literal_host_in_braces_is_text_and_the_host_is_still_said(sandbox, configure, run):
+    """`{{host}}` is the text {host}, not the placeholder: the message still gets its "opens:" line."""
+    configure(sandbox, message_template="{name}: {url} {{host}}")
+    message = run(*LINK, "--message", "--json", expect=0).json["message"]
+    first, last = message.splitlines()
+    assert first.endswith(" {host}"), message
+    assert last == "opens: wxpay-sandbox.invalid", message
+
+
+def test_the_host_placeholder_is_filled_and_not_said_twice(sandbox, configure, run):
+    configure(sandbox, message_template="{name}: {url} ({host})")
+    message = run(*LINK, "--message", "--json", expect=0).json["message"]
+    assert message.endswith(" (wxpay-sandbox.invalid)") and len(message.splitlines()) == 1, message

@@ -5,6 +5,8 @@ the POST (a second machine may have terminated them); an attempt whose outcome n
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
 import signal
@@ -12,9 +14,11 @@ import subprocess
 import sys
 import time
 
+import pytest
 from common import TERMINATE, terminations
 from hostile import USER_PATH
 
+from wxpay_cli.flows.termination import PUPIL_BUSY
 from wxpay_cli.local.attempts import OpenAttempts, Pupil, default_folder
 from wxpay_cli.local.audit import AuditLog
 
@@ -217,3 +221,179 @@ def test_an_attempt_file_that_cannot_be_read_is_still_named_as_left_open(hostile
     (folder / "0123456789abcdef0123456789abcdef01234567.json").write_bytes(b"\x00half a record")
     result = run("contract", "terminate", "--user", "demo-2", "--org", "demo-org", "--yes", expect=0)
     assert "no outcome" in result.stderr, result.stderr
+
+
+def test_another_run_looking_for_left_open_attempts_does_not_make_the_pupil_busy(tmp_path):
+    """Every termination run looks through the open attempts, holding each file's lock for a
+    moment; a run claiming that pupil at the same moment must wait that moment out, not
+    refuse the pupil as busy (PUPIL_BUSY) when nobody is at work on them."""
+    import threading
+
+    from wxpay_cli.local import locks
+
+    attempts = OpenAttempts(tmp_path)
+    pupil = Pupil("1900000109", "demo-org", "oUser1")
+    first = attempts.claim(pupil)
+    first.begin({"time": "2026-12-05T10:00:00+08:00", "out_user_id": "demo"})
+    first.release()  # a crashed run's attempt: left open, nobody holds it
+    path = tmp_path / pupil.file_name()
+    scanning = os.open(path, os.O_RDWR)
+    assert locks.try_hold(scanning)  # another run's scan, reading the file under its lock
+    threading.Timer(0.05, lambda: (locks.release(scanning), os.close(scanning))).start()
+    claim = attempts.claim(pupil)
+    assert claim is not None, "a moment's hold by a scan made the pupil busy"
+    assert claim.left_open["out_user_id"] == "demo"
+    claim.release()
+
+# -- faults a server cannot make: the attempt file's disk, the lock, the folder ---------------
+
+
+def in_claims_folder(fd: int) -> bool:
+    try:
+        return "open-terminations" in os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return False
+
+
+needs_proc_fd = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="finds the files by /proc/self/fd")
+
+
+@needs_proc_fd
+def test_an_attempt_that_cannot_be_made_durable_sends_nothing_and_writes_no_attempted_line(
+        hostile, sandbox, run, monkeypatch):
+    """The attempt file is on disk (fsynced) before the audit log's `attempted` line and the POST:
+    a disk whose fsync fails there stops it all, or a crash could leave a POST nobody names."""
+    real = os.fsync
+
+    def fsync(fd):
+        if in_claims_folder(fd):
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    result = run(*TERMINATE, "--yes", expect=3)
+    assert "cannot record the attempt" in result.stderr and os.strerror(errno.EIO) in result.stderr, result.stderr
+    assert terminations(sandbox) == []
+    assert "attempted" not in outcomes(out_user_id="demo")
+
+
+@needs_proc_fd
+def test_a_lock_that_fails_is_said_as_such_not_as_another_run_at_work(hostile, sandbox, run, monkeypatch):
+    """A file system without locks (ENOLCK) is not "another wxpay run is terminating": the
+    operator would wait for a run that does not exist."""
+    real = fcntl.flock
+
+    def flock(fd, operation):
+        if in_claims_folder(fd) and operation & fcntl.LOCK_EX:
+            raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+        return real(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    result = run(*TERMINATE, "--yes", "--json", expect=3)
+    assert result.error["code"] != PUPIL_BUSY and "another wxpay run" not in result.error["message"], result.error
+    assert os.strerror(errno.ENOLCK) in result.error["message"], result.error
+    assert terminations(sandbox) == []
+
+
+def test_a_claims_folder_that_cannot_be_made_is_a_local_state_error(hostile, sandbox, run):
+    folder = default_folder()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.write_text("")  # a file where the folder belongs
+    result = run(*TERMINATE, "--yes", "--json", expect=3)
+    assert result.error["code"] == "AUDIT_LOG_ERROR", result.error
+    assert str(folder) in result.error["message"] and "claim the pupil" in result.error["message"], result.error
+    assert terminations(sandbox) == []
+
+
+def test_a_claim_released_and_removed_between_open_and_lock_is_taken_on_the_new_file(sandbox, monkeypatch):
+    """Run B holds the claim; run A opens the file; B finishes (releases, removes the file); A then
+    locks the removed file. A must open the pupil's file again: otherwise A and a third run C, which
+    creates a new file, would both hold the pupil."""
+    from wxpay_cli.local import attempts
+
+    pupil = Pupil(sandbox.keys.mchid, "demo-org", "wxu_between")
+    folder = OpenAttempts(default_folder())
+    b = folder.claim(pupil)
+    real = attempts.locks.try_hold
+    calls = []
+
+    def try_hold(fd):
+        calls.append(fd)
+        if len(calls) == 1:
+            b.release()  # B's outcome is known: its file goes, after A opened it
+        return real(fd)
+
+    monkeypatch.setattr(attempts.locks, "try_hold", try_hold)
+    a = folder.claim(pupil)
+    monkeypatch.setattr(attempts.locks, "try_hold", real)
+    assert a is not None
+    try:
+        assert folder.claim(pupil) is None  # C sees A's claim
+    finally:
+        a.release()
+
+
+def test_attempts_left_open_are_named_oldest_first(hostile, sandbox, run):
+    folder = OpenAttempts(default_folder())
+    pupils = [Pupil(sandbox.keys.mchid, "demo-org", f"wxu_left_{index}") for index in range(3)]
+    # the oldest gets the file name that sorts last, so neither name order nor its reverse is time order
+    by_name = sorted(pupils, key=Pupil.file_name, reverse=True)
+    times = ["2026-12-05T08:00:00+08:00", "2026-12-05T09:00:00+08:00", "2026-12-04T10:00:00+08:00"]
+    for pupil, begun in zip(by_name, times, strict=True):
+        claim = folder.claim(pupil)
+        claim.begin({"time": begun, "organization_id": "demo-org", "out_user_id": pupil.user_id,
+                     "user_id": pupil.user_id, "mchid": sandbox.keys.mchid})
+        claim.release()
+    result = run("contract", "terminate", "--user", "demo-2", "--org", "demo-org", "--yes", expect=0)
+    named = [line.split("user_id ")[1].split(")")[0] for line in result.stderr.splitlines() if "no outcome" in line]
+    expected = [pupil.user_id for begun, pupil in sorted(zip(times, by_name, strict=True))]
+    assert named == expected, result.stderr
+
+
+def test_ctrl_c_while_the_attempted_line_is_written_leaves_nothing_open(hostile, sandbox, run, monkeypatch):
+    """Ctrl-C during the `attempted` line: nothing was sent, so the next run has nothing to check."""
+    real = AuditLog.append
+
+    def append(self, **fields):
+        real(self, **fields)
+        if fields.get("outcome") == "attempted":
+            raise KeyboardInterrupt  # the line is on disk, the POST not sent
+
+    monkeypatch.setattr(AuditLog, "append", append)
+    result = run(*TERMINATE, "--yes")
+    assert result.exit_code == 130 and "nothing was sent" in result.stderr, result.stderr
+    monkeypatch.setattr(AuditLog, "append", real)
+    assert terminations(sandbox) == []
+    assert OpenAttempts(default_folder()).left_open() == []
+    later = run("contract", "terminate", "--user", "demo-2", "--org", "demo-org", "--yes", expect=0)
+    assert "no outcome" not in later.stderr and "earlier run" not in later.stderr, later.stderr
+
+
+def test_an_outcome_confirmed_by_the_requery_leaves_nothing_open(hostile, sandbox, run):
+    sandbox.inject("bad_signature", path_contains="terminate-contract")  # terminated, its answer unverifiable
+    result = run(*TERMINATE, "--yes", "--json", expect=0)
+    assert "confirmed by re-query" in result.json["note"]
+    assert OpenAttempts(default_folder()).left_open() == []
+    later = run("contract", "terminate", "--user", "demo-2", "--org", "demo-org", "--yes", expect=0)
+    assert "no outcome" not in later.stderr, later.stderr
+
+
+def test_a_batch_settles_an_attempt_left_open_as_single_mode_does(hostile, sandbox, run):
+    leave_open(sandbox)
+    result = run("contract", "terminate", "--batch", "-", "--yes", input="out_user_id,organization_id\ndemo,demo-org\n",
+                 expect=0)
+    assert "earlier run" in result.stderr and "CONTRACTED" in result.stderr, result.stderr
+    assert outcomes(out_user_id="demo") == ["checked", "attempted", "succeeded"]
+    assert len(terminations(sandbox)) == 1
+    assert OpenAttempts(default_folder()).left_open() == []
+
+
+def test_a_batch_records_an_attempt_left_open_that_did_happen_as_succeeded(hostile, sandbox, run):
+    leave_open(sandbox)
+    sandbox.state.users[("demo-org", "demo")].contract_state = "TERMINATED"  # that POST did land
+    result = run("contract", "terminate", "--batch", "-", "--yes", input="out_user_id,organization_id\ndemo,demo-org\n",
+                 expect=0)
+    assert "did happen" in result.stderr, result.stderr
+    assert outcomes(out_user_id="demo")[0] == "succeeded"
+    assert terminations(sandbox) == []
+    assert OpenAttempts(default_folder()).left_open() == []

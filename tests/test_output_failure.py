@@ -120,3 +120,41 @@ def test_every_way_stdout_fails_is_an_output_failure_not_a_bug(name):
 
     assert _output_failed(OSError(getattr(errno, name), "x"))
     assert not _output_failed(OSError(errno.ENOENT, "x"))  # a missing file is not the output failing
+
+
+def test_a_batch_row_whose_outcome_is_not_known_is_named_so_when_the_output_fails(hostile, sandbox, pupils,
+                                                                                  tmp_path):
+    """The POST got no usable answer and the re-query still says CONTRACTED: stderr must name that
+    pupil under "outcome not known", never as terminated, when its line cannot be written."""
+    roster = tmp_path / "roster.csv"
+    roster.write_text(f"out_user_id,organization_id\n{pupils[0]},demo-org\n")
+    sandbox.inject("status", status=500, retry_after="0", path_contains="terminate-contract")
+    fd = closed_pipe()
+    try:
+        done = wxpay("contract", "terminate", "--batch", str(roster), "--yes", stdout=fd)
+    finally:
+        os.close(fd)
+    assert done.returncode == 74, done.stderr
+    assert "outcome not known: P00 (p00)" in done.stderr, done.stderr
+    assert "terminated: P00" not in done.stderr, done.stderr
+    assert outcomes() == ["attempted", "unknown"]
+
+
+def test_a_failed_output_is_said_before_a_fault_that_stopped_the_batch(hostile, sandbox, pupils, tmp_path):
+    """Row 1's POST is in flight when row 2 meets a fault that stops the run (credentials refused);
+    then row 1's line cannot be written. The operator must learn that row 1 was terminated (the
+    output failure's message names it, exit 74), not only the configuration error."""
+    roster = tmp_path / "roster.csv"
+    roster.write_text(f"out_user_id,organization_id\n{pupils[0]},demo-org\n{pupils[1]},demo-org\n")
+    sandbox.inject("delay", seconds=1.2, path_contains="terminate-contract")
+    sandbox.inject("delay", seconds=0.6, path_contains=f"out-user-id/{pupils[1]}")  # its lookup, once row 1 sent
+    sandbox.inject("status", status=401, code="SIGN_ERROR", path_contains=f"out-user-id/{pupils[1]}")  # then
+    fd = closed_pipe()
+    try:
+        done = wxpay("contract", "terminate", "--batch", str(roster), "--yes", "--concurrency", "2", stdout=fd)
+    finally:
+        os.close(fd)
+    assert len(terminations(sandbox)) == 1 and outcomes().count("succeeded") == 1, done.stderr
+    assert "the rest of the input was not read" in done.stderr, done.stderr  # the fault stopped the run
+    assert done.returncode == 74, done.stderr
+    assert "terminated: P00 (p00)" in done.stderr, done.stderr

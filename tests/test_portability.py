@@ -431,3 +431,38 @@ def test_audit_lines_are_appended_under_the_lock_where_appends_are_not_atomic(mo
     finally:
         os.close(other_run)
     assert [r["outcome"] for r in log.records()] == ["succeeded", "attempted"]
+
+
+@pytest.mark.parametrize(("langid", "expected"), [(0x0804, "zh"), (0x0404, "zh"), (0x1004, "zh"),
+                                                  (0x0409, "en"), (0x0411, "en")])
+def test_a_chinese_windows_speaks_chinese_without_any_variable(monkeypatch, langid, expected):
+    """Windows sets no LANG: with no variable at all, the display language the user chose in
+    Windows decides (GetUserDefaultUILanguage: primary language 0x04 is Chinese)."""
+    import ctypes
+    import types
+
+    from wxpay_cli import i18n
+
+    kernel32 = types.SimpleNamespace(GetUserDefaultUILanguage=lambda: langid)
+    monkeypatch.setattr(ctypes, "windll", types.SimpleNamespace(kernel32=kernel32), raising=False)
+    monkeypatch.setattr(i18n, "ON_WINDOWS", True)
+    assert i18n.choose_language(None, {}) == expected
+    assert i18n.choose_language(None, {"WXPAY_LANG": "en"}) == "en"  # a variable still wins
+    assert i18n.choose_language(None, {"LANG": "zh_CN.UTF-8"}) == "zh"
+
+
+def test_windows_display_language_is_not_asked_elsewhere_or_when_it_fails(monkeypatch):
+    import ctypes
+    import types
+
+    from wxpay_cli import i18n
+
+    def broken():
+        raise OSError("no such function")
+
+    monkeypatch.setattr(ctypes, "windll", types.SimpleNamespace(kernel32=types.SimpleNamespace(
+        GetUserDefaultUILanguage=lambda: 0x0804)), raising=False)
+    assert i18n.choose_language(None, {}) == ("zh" if os.name == "nt" else "en")  # Linux: never asked
+    monkeypatch.setattr(i18n, "ON_WINDOWS", True)
+    ctypes.windll.kernel32.GetUserDefaultUILanguage = broken
+    assert i18n.choose_language(None, {}) == "en"

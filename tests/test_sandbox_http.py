@@ -48,10 +48,11 @@ def test_a_chunked_post_is_verified_against_its_body_and_the_connection_goes_on(
     assert get.signature_ok and get.status == 200
 
 
-def test_chunk_extensions_and_trailers_are_read_past(sandbox, signer):
+@pytest.mark.parametrize("trailers", [1, 32])
+def test_chunk_extensions_and_trailers_are_read_past(sandbox, signer, trailers):
     head = request_head(signer, "POST", PATH, BODY, "Transfer-Encoding: chunked")
     chunked = b"5;name=value\r\n" + BODY[:5] + b"\r\n" + hex_size(BODY[5:]) + b"\r\n" + BODY[5:] + b"\r\n"
-    answers = exchange(sandbox, head + chunked + b"0\r\nX-Trailer: 1\r\n\r\n"
+    answers = exchange(sandbox, head + chunked + b"0\r\n" + b"X-Trailer: 1\r\n" * trailers + b"\r\n"
                        + request_head(signer, "GET", USER, b"", "Connection: close"))
     assert [status for status, _ in answers] == [200, 200]
     assert sandbox.received[0].body == BODY and sandbox.received[0].signature_ok
@@ -73,6 +74,10 @@ def test_chunked_with_a_content_length_too_is_read_chunked_and_the_connection_cl
     ("Transfer-Encoding: chunked", b"3\r\nabcXY0\r\n\r\n", 400),  # no CRLF after the data
     ("Transfer-Encoding: chunked", b"3\r\nabc\r\n0\r\nnot a trailer\r\n\r\n", 400),
     ("Transfer-Encoding: chunked", b"3" * 80 + b"\r\n", 400),  # a size line no chunk needs
+    ("Transfer-Encoding: chunked", f"{len(BODY):x}\r\n".encode() + BODY + b"\r\n0\r\n" + b"X-Trailer: 1\r\n" * 33
+     + b"\r\n", 400),  # more trailer fields than it reads past (32), around a body that is the signed one
+    ("Transfer-Encoding: chunked", f"{len(BODY):x};".encode() + b"x" * 1100 + b"\r\n" + BODY + b"\r\n0\r\n\r\n",
+     400),  # a chunk-size line over 1 KiB (its extension), around the signed body
     ("Transfer-Encoding: chunked", f"{MAX_REQUEST_BYTES + 1:x}\r\n".encode(), 413),  # past the cap, never read
     ("Transfer-Encoding: chunked", f"{MAX_REQUEST_BYTES // 2 + 1:x}\r\n".encode() + b"a" * (MAX_REQUEST_BYTES // 2 + 1)
      + f"\r\n{MAX_REQUEST_BYTES // 2:x}\r\n".encode(), 413),  # past the cap in its second chunk

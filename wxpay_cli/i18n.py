@@ -4,7 +4,8 @@ English is the source language; Simplified Chinese comes from the gettext
 catalog in `wxpay_cli/locale/` (stdlib `gettext`, loaded only when Chinese is
 chosen, so English start-up pays nothing). The language: `--lang`, else
 `WXPAY_LANG`, else the first of LC_ALL / LC_MESSAGES / LANG that is set; `zh…`
-means Chinese, anything else English.
+means Chinese, anything else English. Windows sets none of those: there, with no
+variable set, the display language chosen in Windows decides.
 
 JSON keys and values never change with the language. A translated sentence
 remembers its English source (`english`), so a message that reaches JSON
@@ -20,6 +21,7 @@ import os
 
 DOMAIN = "wxpay"
 LANGUAGES = ("en", "zh")
+ON_WINDOWS = os.name == "nt"
 
 _catalog = None  # gettext.GNUTranslations while Chinese is on, else None
 _language = "en"
@@ -112,7 +114,8 @@ def in_chinese(message: str) -> str:
 
 
 def choose_language(flag: str | None = None, environ=None) -> str:
-    """`--lang`, else WXPAY_LANG, else LC_ALL / LC_MESSAGES / LANG (the first set)."""
+    """`--lang`, else WXPAY_LANG, else LC_ALL / LC_MESSAGES / LANG (the first set), else
+    (Windows only) the display language."""
     environ = os.environ if environ is None else environ
     if flag:
         return "zh" if flag.lower().startswith("zh") else "en"
@@ -120,7 +123,21 @@ def choose_language(flag: str | None = None, environ=None) -> str:
         value = environ.get(name)
         if value:
             return "zh" if value.lower().startswith("zh") else "en"
-    return "en"
+    return windows_display_language() or "en"
+
+
+def windows_display_language() -> str | None:
+    """On Windows, "zh" when the user's display language is Chinese (a LANGID whose
+    primary language is 0x04), "en" for any other; None elsewhere or if Windows will not say."""
+    if not ON_WINDOWS:
+        return None
+    try:
+        import ctypes
+
+        langid = int(ctypes.windll.kernel32.GetUserDefaultUILanguage())
+    except Exception:  # no windll (not Windows after all), or the call failed: the default
+        return None
+    return "zh" if langid & 0x3FF == 0x04 else "en"
 
 
 def lang_flag(args: list[str]) -> str | None:

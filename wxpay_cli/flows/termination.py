@@ -239,6 +239,7 @@ class Termination:
         self.recording = recording
         self.warn = warn or (lambda _message: None)
         self.claim: Claim | None = None  # this run's claim on the pupil (see claimed)
+        self.outcome: str | None = None  # the last outcome recorded for this run's POST ("unknown": check first)
 
     def find(self, *, organization_id: str, out_user_id: str | None, user_id: str | None) -> Steps[Target]:
         """find_target, with a refusal recorded when WeChat's answer does not name the pupil."""
@@ -311,6 +312,7 @@ class Termination:
             return
         if sent_now:
             SENT.note(target, outcome)  # known even if its line cannot be written
+            self.outcome = outcome
         self.audit.append(
             sync_now=outcome == "attempted",
             operator=self.profile.operator, profile=self.profile.name, mchid=self.profile.mchid, operation="terminate",

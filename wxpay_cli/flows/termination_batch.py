@@ -215,7 +215,14 @@ class RowWork:
             done = termination.already_terminated(target)
             if done is not None:
                 return done
-            return await steps.run_async(client, termination.batch_row(target, dry_run=False))
+            try:
+                return await steps.run_async(client, termination.batch_row(target, dry_run=False))
+            except WxpayError as exc:
+                if termination.outcome == "unknown" and exc.hint:
+                    # Single mode says what to do first as the error's hint; a row's line is all a batch
+                    # has for that pupil, so the advice goes into its message (JSON keeps its keys).
+                    raise exc.wrapped(_("{error}; {advice}").format(error=exc.message, advice=exc.hint)) from exc
+                raise
 
     async def _commit_audit(self, failure: WxpayError | None, result: dict | None = None) -> None:
         """A row's audit lines are on disk before its output line. If they cannot be: a row that

@@ -31,6 +31,9 @@ from wxpay_cli.local.files import open_state_file, pread, pwrite
 
 MAX_RECORD = 4096  # bytes: an attempt's file holds one small JSON object
 MAX_LISTED = 1000  # files looked at by `left_open`: a folder of more is not this tool's
+# seconds a claim waits for the pupil's lock: long enough for another run's `left_open` to
+# read the file under it, short enough not to hold up a batch when another run is at work
+CLAIM_WAIT = 0.1
 
 
 @dataclass(frozen=True)
@@ -108,13 +111,16 @@ class OpenAttempts:
         self.folder = folder
 
     def claim(self, pupil: Pupil) -> Claim | None:
-        """This run's claim on `pupil`, or None while another run holds it."""
+        """This run's claim on `pupil`, or None while another run holds it (a moment's
+        hold, another run's `left_open` reading the file, is waited out)."""
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = self.folder / pupil.file_name()
         while True:
             fd = open_state_file(path, os.O_RDWR | os.O_CREAT)
             try:
-                if not locks.try_hold(fd):
+                try:
+                    locks.hold(fd, CLAIM_WAIT)
+                except locks.LockBusy:  # another run is at work on the pupil
                     os.close(fd)
                     return None
                 try:  # released and removed by its holder between our open and our lock: open again
