@@ -155,6 +155,8 @@ def test_forwarding_does_not_undo_a_termination_and_a_new_link_reopens_a_closed_
 def test_newest_activity_first_and_observations_that_change_nothing_do_not_reorder():
     listed = fold(link(0, "A"), link(1, "B"), seen(2, "CONTRACTED", "ct", pupil="A"))
     assert [case.out_user_id for case in listed] == ["B", "A"]
+    changed = fold(link(0, "A"), end(1, "succeeded", "A"), link(2, "B"), seen(3, "CONTRACTED", "ct_new", "A"))
+    assert [(case.out_user_id, case.stage) for case in changed] == [("A", "resigned"), ("B", "link_fetched")]
 
 
 def test_a_pupil_known_only_by_user_id_is_keyed_by_it_unless_an_earlier_record_names_them():
@@ -469,3 +471,23 @@ def test_a_refresh_answer_about_another_pupil_is_not_used(hostile, sandbox, run)
     result = run("cases", "--refresh", "--concurrency", "1", "--json", expect=5)
     assert "demo" in result.stderr
     assert [line for line in audit_lines() if line["operation"] == "observe"] == []
+
+
+def test_handover_records_the_forwarding_it_asks_about(sandbox, configure, run, terminal):
+    configure(sandbox)
+    run("handover", "--user", "demo", "--org", "demo-org", input="y\ny\ny\n", env={"COLUMNS": "200"}, expect=0)
+    steps = [(line["operation"], line["outcome"]) for line in audit_lines()]
+    assert steps[:2] == [("repayment_url", "fetched"), ("forward", "confirmed")]
+    assert steps[-1] == ("terminate", "succeeded")
+    forward = audit_lines()[1]
+    assert (forward["user_name"], forward["class_name"]) == ("张小明", "三年级二班")
+    assert forward["expire_at"] == audit_lines()[0]["expire_at"] is not None
+    (case,) = run("cases", "--json", expect=0).lines
+    assert (case["stage"], case["user_name"]) == ("terminated", "张小明")
+
+
+def test_handover_answered_no_at_the_forwarding_records_no_forwarding(sandbox, configure, run, terminal):
+    configure(sandbox)
+    run("handover", "--user", "demo", "--org", "demo-org", input="y\nn\n", expect=1)
+    assert [line["operation"] for line in audit_lines()] == ["repayment_url"]
+    assert [line["stage"] for line in run("cases", "--json", expect=0).lines] == ["link_fetched"]
