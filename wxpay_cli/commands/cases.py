@@ -177,12 +177,15 @@ def cases_view(chosen: list, records: list[dict]) -> View:
 
     rows = []
     for case, record in zip(chosen, records, strict=True):
+        # Who, in one cell: the name and class (when known), then the id, so 80 columns leave room
+        # for the stage and the next step; a cell wraps, nothing is cut.
         pupil = case.out_user_id or _("user_id {user_id}").format(user_id=case.user_id)
-        rows.append((for_terminal(case.user_name or ""), for_terminal(case.class_name or ""), for_terminal(pupil),
-                     for_terminal(case.organization_id), _(STAGE_WORDS[case.stage]), when(case.since),
-                     for_terminal(case.operator or ""), record["next_step"]))
-    headings = (_("Name"), _("Class"), _("Pupil"), _("Org"), _("Stage"),
-                f"{_('Since')} {offset}" if offset else _("Since"), _("Operator"), _("Next step"))
+        known = " ".join(for_terminal(value) for value in (case.user_name, case.class_name) if value)
+        rows.append((" ".join(filter(None, (known, for_terminal(pupil)))), for_terminal(case.organization_id),
+                     _(STAGE_WORDS[case.stage]), when(case.since), for_terminal(case.operator or ""),
+                     record["next_step"]))
+    headings = (_("Pupil"), _("Org"), _("Stage"), f"{_('Since')} {offset}" if offset else _("Since"),
+                _("Operator"), _("Next step"))
     return View(data=records, rows=rows, columns=headings, json_lines=True, wrap=True,
                 title=ngettext("{count} case (newest activity first)", "{count} cases (newest activity first)",
                                len(chosen)).format(count=len(chosen)))
@@ -293,7 +296,9 @@ def forwarded(app: App, out_user_id: str, organization_id: str) -> None:
              "student_info": {"class_name": case.class_name}} if case is not None else None
     record = cases.record_forwarded(log, profile, organization_id=organization_id, out_user_id=out_user_id,
                                     pupil=pupil, expire_at=case.expire_at if case is not None else None)
+    from wxpay_cli.terminal import times
+
     app.render(View(data=record, rows=[(_("Pupil"), for_terminal(out_user_id)),
                                        (_("Organization"), for_terminal(organization_id)),
-                                       (_("Recorded"), for_terminal(record["time"]))],
+                                       (_("Recorded"), times.local(record["time"]))],
                     title=_("Forwarding recorded")))
