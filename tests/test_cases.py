@@ -491,3 +491,16 @@ def test_handover_answered_no_at_the_forwarding_records_no_forwarding(sandbox, c
     run("handover", "--user", "demo", "--org", "demo-org", input="y\nn\n", expect=1)
     assert [line["operation"] for line in audit_lines()] == ["repayment_url"]
     assert [line["stage"] for line in run("cases", "--json", expect=0).lines] == ["link_fetched"]
+
+
+def test_a_log_put_in_place_of_another_is_read_whole_even_when_its_start_and_end_match(tmp_path):
+    """Another file (a new inode: rotated, restored from a copy) is never read through the old
+    file's index, even when the bytes the index remembers are the same in it."""
+    log = AuditLog(tmp_path / "audit.jsonl")
+    pupils = [f"P{n:02d}" for n in range(20)]
+    write(log.path, [link(n, pupil) for n, pupil in enumerate(pupils)])
+    stages(log)
+    copy = tmp_path / "copy.jsonl"
+    copy.write_text(log.path.read_text(encoding="utf-8").replace('"P15"', '"Q15"'), encoding="utf-8")
+    os.replace(copy, log.path)
+    assert "Q15" in stages(log) and "P15" not in stages(log)
