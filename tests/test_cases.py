@@ -7,7 +7,7 @@ import csv
 import io
 import json
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from common import audit_lines, terminations
@@ -17,12 +17,12 @@ from wxpay_cli.local import case_index
 from wxpay_cli.local.audit import AuditLog
 
 MCHID = "1900000001"
-NOW = datetime(2026, 11, 26, 6, 10, tzinfo=timezone.utc)  # the made-up records' links expire at 06:30 and after
-LATE = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)  # every one of them has expired
+NOW = datetime(2026, 11, 26, 6, 10, tzinfo=UTC)  # the made-up records' links expire at 06:30 and after
+LATE = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)  # every one of them has expired
 
 
 def at(minute: int) -> str:
-    return (datetime(2026, 11, 26, 6, 0, tzinfo=timezone.utc) + timedelta(minutes=minute)).isoformat()
+    return (datetime(2026, 11, 26, 6, 0, tzinfo=UTC) + timedelta(minutes=minute)).isoformat()
 
 
 def rec(minute: int, operation: str, outcome: str, pupil: str = "20240001", **fields) -> dict:
@@ -286,7 +286,7 @@ def test_cases_work_when_the_index_cannot_be_written(tmp_path):
 def logged(sandbox, configure):
     """A profile, and a log of four pupils of its merchant (and one of another)."""
     mchid = configure(sandbox)["mchid"]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
 
     def when(minutes_ago: int) -> str:
         return (now - timedelta(minutes=minutes_ago)).isoformat(timespec="seconds")
@@ -331,7 +331,7 @@ def test_filters(logged, run):
     assert pupils("--stage", "Link Expired") == ["A"]
     assert pupils("--stage", "已重新签约") == ["E"]
     assert pupils("--user", "C") == ["C"]
-    since = (datetime.now(timezone.utc) - timedelta(minutes=95)).isoformat(timespec="seconds")
+    since = (datetime.now(UTC) - timedelta(minutes=95)).isoformat(timespec="seconds")
     assert pupils("--since", since) == ["E", "D", "C"]
     assert pupils("--open", "--stage", "resigned") == []
 
