@@ -1,6 +1,6 @@
 """wxpay benchmark: start-up, one call as a whole process next to two peers, batch
-throughput against the sandbox and against a near-free server, CPU per row, and
-batch memory, side by side in one run.
+throughput against the sandbox and against a near-free server, CPU per row, batch
+memory, and `wxpay cases` over a large audit log, side by side in one run.
 
     python benchmarks/run.py            # the full run (about 10 minutes)
     python benchmarks/run.py --quick    # fewer repeats and rows, for a smoke test
@@ -12,7 +12,8 @@ wxpay (this checkout, as a regular install) and the PyPI `wechatpayv3` SDK are
 installed side by side into benchmarks/.venv; when node and npm are on PATH the
 npm `wechatpay-axios-plugin` goes into benchmarks/.node. Nothing is added to
 your environment or to the project. Commands take turns and every figure is a
-median of repeats in this run. Targets (issue 11) are printed next to each figure.
+median of repeats in this run. Targets (issue 11; `wxpay cases`: issue 19) are
+printed next to each figure.
 """
 
 from __future__ import annotations
@@ -166,6 +167,60 @@ def write_pupils(path: Path, count: int) -> Path:
     return path
 
 
+def write_audit_log(path: Path, records: int, pupils: int, mchid: str) -> Path:
+    """An audit log of `records` lines as wxpay writes them, about `pupils` pupils taking turns:
+    each pupil's case in ten steps (link, forwarding, a dry run, the attempt, the termination,
+    then five observations by --refresh), names and classes filled in. Made from templates, so
+    a million lines take seconds."""
+    from datetime import datetime, timedelta, timezone
+
+    fields = ("time", "operator", "host", "profile", "mchid", "operation", "organization_id", "out_user_id",
+              "user_id", "contract_id", "outcome", "http_status", "request_id", "error", "expire_at", "user_name",
+              "class_name", "contract_state")
+    steps = [("repayment_url", "fetched", 200, None), ("forward", "confirmed", None, None),
+             ("terminate", "dry_run", None, None), ("terminate", "attempted", None, None),
+             ("terminate", "succeeded", 204, None)] + [("observe", "observed", 200, "TERMINATED")] * 5
+    templates = []
+    for operation, outcome, status, state in steps:
+        record = dict.fromkeys(fields)
+        record.update(time="@T", operator="张三", host="ops-laptop-01", profile="school-a", mchid=mchid,
+                      operation=operation, organization_id="1234567", out_user_id="@P", user_id="wxu_@P",
+                      contract_id="ct_@P", outcome=outcome, http_status=status, request_id="08A1B2C3D4E5F6@R",
+                      user_name="王小明", class_name="三年级二班", contract_state=state,
+                      expire_at="@X" if outcome == "fetched" else None)
+        text = json.dumps(record, ensure_ascii=False).replace("{", "{{").replace("}", "}}")
+        for mark, slot in (("@T", "{t}"), ("@P", "{p}"), ("@R", "{r}"), ("@X", "{x}")):
+            text = text.replace(mark, slot)
+        templates.append(text + "\n")
+    start = datetime(2026, 1, 5, 8, 0, tzinfo=timezone(timedelta(hours=8)))
+    with path.open("w", encoding="utf-8") as handle:
+        chunk = []
+        for n in range(records):
+            moment = start + timedelta(seconds=n * 3)
+            chunk.append(templates[(n // pupils) % len(templates)].format(
+                t=moment.isoformat(), p=f"2024{n % pupils:06d}", r=f"{n:012d}",
+                x=(moment + timedelta(minutes=30)).isoformat()))
+            if len(chunk) == 10_000:
+                handle.write("".join(chunk))
+                chunk = []
+        handle.write("".join(chunk))
+    return path
+
+
+def cases_config(work: Path, config: Path, log: Path) -> Path:
+    """A copy of the sandbox's profile whose audit log is `log`."""
+    import tomllib
+
+    document = tomllib.loads(config.read_text())
+    profile = document["profiles"]["sandbox"]
+    lines = ['default_profile = "sandbox"', "[profiles.sandbox]"]
+    lines += [f"{key} = {json.dumps(value)}" for key, value in profile.items() if key != "audit_log"]
+    lines.append(f"audit_log = {json.dumps(str(log))}")
+    path = work / f"cases-{log.stem}.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats and rows")
@@ -176,6 +231,8 @@ def main() -> None:
     batch_rows = 200 if args.quick else 1000
     free_rows = 500 if args.quick else 2000
     memory_rows = (2_000, 10_000) if args.quick else (1_000, 100_000)
+    cases_records = (20_000, 200_000) if args.quick else (100_000, 1_000_000)
+    cases_pupils = 2_000 if args.quick else 10_000
 
     have_peer = prepare_venv()
     have_node = prepare_node()
@@ -228,12 +285,24 @@ def main() -> None:
             seconds, _, mib = measure([wxpay, "user", "show", "--batch", "-", "--concurrency", "32"], free_env, path)
             figures[f"peak_rss_mib_{count}"] = mib
             figures[f"mem_batch_{count}_rows_per_s"] = count / seconds
+
+        # `wxpay cases` over a large audit log: cold (no index beside the log yet: the whole log is
+        # read) and warm (the index is current: nothing new to read); peak memory for both sizes.
+        for count in cases_records:
+            log = write_audit_log(work / f"audit{count}.jsonl", count, cases_pupils, profile_mchid(config))
+            cases_env = {**env, "WXPAY_CONFIG": str(cases_config(work, config, log))}
+            seconds, _, mib = measure([wxpay, "cases", "--json"], cases_env)
+            figures[f"cases_{count}_cold_s"] = seconds
+            figures[f"cases_peak_rss_mib_{count}"] = mib
+            warm = [measure([wxpay, "cases", "--json"], cases_env)[0] for _ in range(3)]
+            figures[f"cases_{count}_warm_s"] = statistics.median(warm)
+            log.unlink()
     finally:
         for server in (sandbox, free):
             server.terminate()
             server.wait(timeout=10)
         shutil.rmtree(work, ignore_errors=True)
-    report(figures, batch_rows, free_rows, memory_rows)
+    report(figures, batch_rows, free_rows, memory_rows, cases_records)
     if args.json:
         print(json.dumps(figures))
 
@@ -250,7 +319,14 @@ class Figures(dict):
             self[name] = value
 
 
-def report(f: dict[str, float], batch_rows: int, free_rows: int, memory_rows: tuple[int, int]) -> None:
+def profile_mchid(config: Path) -> str:
+    import tomllib
+
+    return tomllib.loads(config.read_text())["profiles"]["sandbox"]["mchid"]
+
+
+def report(f: dict[str, float], batch_rows: int, free_rows: int, memory_rows: tuple[int, int],
+           cases_records: tuple[int, int] = (100_000, 1_000_000)) -> None:
     """The run's figures as a table, each target with `met` or `MISSED`, then how many were met."""
     import platform
 
@@ -296,6 +372,23 @@ def report(f: dict[str, float], batch_rows: int, free_rows: int, memory_rows: tu
     # time, not rows: the replay check holds each answer's nonce for 600 s, 16-32 bytes.)
     lines.append((f"peak memory, user show --batch of {memory_rows[1]:,} rows", f"{large:.1f} MiB",
                   f"flat: {growth * 100:+.0f} % (<= +10 %)", growth <= 0.10))
+    # `wxpay cases` (issue 19): under 5 s for the large log with its index current; the first run,
+    # which reads the whole log and writes the index, is reported beside it. Memory grows with the
+    # pupils, not the records: ten times the records (the same pupils) may not cost a quarter more.
+    few, many = cases_records
+    if f"cases_{many}_warm_s" in f:
+        warm, cold = f[f"cases_{many}_warm_s"], f[f"cases_{many}_cold_s"]
+        lines.append((f"wxpay cases, audit log of {many:,} records, index current", f"{warm:.2f} s", "< 5 s",
+                      warm < 5))
+        lines.append(("wxpay cases, the same log, first run (no index yet)", f"{cold:.2f} s", "", None))
+        small_c, large_c = f[f"cases_peak_rss_mib_{few}"], f[f"cases_peak_rss_mib_{many}"]
+        growth_c = large_c / small_c - 1
+        lines.append((f"peak memory, wxpay cases, {few:,} records", f"{small_c:.1f} MiB", "", None))
+        lines.append((f"peak memory, wxpay cases, {many:,} records", f"{large_c:.1f} MiB",
+                      f"by pupils: {growth_c * 100:+.0f} % (<= +25 %)", growth_c <= 0.25))
+    else:
+        lines.append((f"wxpay cases, audit log of {many:,} records", "-", "< 5 s: not measured", False))
+        lines.append(("peak memory, wxpay cases", "-", "by pupils: not measured", False))
     width = max(len(name) for name, *_ in lines)
     print(f"{time.strftime('%Y-%m-%d %H:%M %Z')} on {platform.node()}: {os.cpu_count()} CPUs, "
           f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, load average "

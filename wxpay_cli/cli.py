@@ -33,6 +33,7 @@ COMMANDS = {
     "contract": "wxpay_cli.commands.contract:contract_group",
     "handover": "wxpay_cli.commands.handover:handover",
     "audit": "wxpay_cli.commands.audit:audit",
+    "cases": "wxpay_cli.commands.cases:cases_group",
     "org": "wxpay_cli.commands.org:org_group",
     "request": "wxpay_cli.commands.request:request",
     "config": "wxpay_cli.commands.config:config_group",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
@@ -25,7 +26,7 @@ FORMAT_BY_SUFFIX = {".xlsx": "xlsx", ".csv": "csv", ".jsonl": "json", ".json": "
 
 def _set_format(ctx: click.Context, param: click.Parameter, value):
     if value in ("csv", "xlsx") and not any(p.name == "output_path" for p in ctx.command.params):
-        raise click.BadParameter(_("{format} is for batches (--batch) and wxpay audit; use table or json").format(
+        raise click.BadParameter(_("{format} is for batches (--batch), wxpay audit and wxpay cases; use table or json").format(
             format=value), ctx=ctx, param=param)
     if value:
         chosen = "json" if param.name == "as_json" else value
@@ -49,7 +50,8 @@ def output_options(command):
     command = click.option(
         "--format", "fmt", type=click.Choice((*FORMATS, "csv", "xlsx")), expose_value=False, is_eager=True,
         callback=_set_format,
-        help="Output format (default: table on a terminal, JSON in a pipe; csv and xlsx with --batch, and for wxpay audit).",
+        help="Output format (default: table on a terminal, JSON in a pipe; csv and xlsx with --batch, and for wxpay "
+             "audit and wxpay cases).",
     )(command)
     return command
 
@@ -288,3 +290,52 @@ def single_or_batch(batch_input, required: dict[str, object], extras: dict[str, 
     missing = [flag for flag, value in required.items() if not value]
     if missing:
         raise click.UsageError(_("missing option '{option}' (or give --batch FILE)").format(option=missing[0]))
+
+
+# -- filters (wxpay audit, wxpay cases) ---------------------------------------------
+
+
+def parse_moment(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    """A date or time, local when it has no offset; for --until a bare date means the end of that day."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(_("use a date or time like 2026-11-26 or 2026-11-26T08:00")) from None
+    moment = moment if moment.tzinfo else moment.astimezone()
+    if param.name == "until" and len(value.strip()) == 10:
+        moment += timedelta(days=1, microseconds=-1)
+    return moment
+
+
+def _folded(text: str) -> str:
+    """How a typed word is compared: full-width folded, any case, `-` or a space for `_`."""
+    import unicodedata
+
+    return "_".join(unicodedata.normalize("NFKC", text).casefold().replace("-", " ").replace("_", " ").split())
+
+
+def one_of(choices: dict[str, str]):
+    """A callback taking a recorded value (`refused`) or the word a table shows for it, in
+    either language (`被拒绝`), in any case; it gives the recorded value. Any other word is a
+    usage error listing the valid ones."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from wxpay_cli.i18n import in_chinese
+
+        typed = _folded(value)
+        for recorded, word in choices.items():
+            if typed in {_folded(recorded), _folded(word), _folded(in_chinese(word))}:
+                return recorded
+        from wxpay_cli.sanitise import for_terminal
+
+        valid = _(", ").join(f"`{recorded}`" if _(word) == recorded
+                             else _("{value} ({word})").format(value=f"`{recorded}`", word=_(word))
+                             for recorded, word in choices.items())
+        raise click.BadParameter(_("'{value}' is not one of: {valid}").format(value=for_terminal(value.strip()),
+                                                                             valid=valid))
+
+    return callback

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from collections import deque
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import click
 
 from wxpay_cli.app import App
 from wxpay_cli.commands._click import Command, IntRange
-from wxpay_cli.commands._options import non_blank, output_file, output_file_option, output_options
+from wxpay_cli.commands._options import (
+    non_blank,
+    one_of,
+    output_file,
+    output_file_option,
+    output_options,
+    parse_moment,
+)
 from wxpay_cli.i18n import N_, _
 from wxpay_cli.terminal import output
 from wxpay_cli.terminal.output import Column, View
@@ -32,63 +39,20 @@ COLUMNS = [
     ("error", N_("Error"), 16, 20),
     ("contract_id", N_("Contract"), 14, 10),
 ]
-OPERATIONS = {"repayment_url": N_("link"), "terminate": N_("terminate")}
+OPERATIONS = {"repayment_url": N_("link"), "terminate": N_("terminate"),
+              # the operator's word that a link was forwarded; a read-only check (`wxpay cases --refresh`)
+              "forward": N_("forward"), "observe": N_("observe")}
 # The outcome in words on a terminal (the filter and JSON keep the recorded value).
 OUTCOMES = {"fetched": N_("fetched"), "failed": N_("failed"), "succeeded": N_("succeeded"),
             "refused": N_("refused"), "unknown": N_("unknown"), "attempted": N_("attempted"),
             "dry_run": N_("dry run"), "not_sent": N_("not sent"), "declined": N_("declined"),
-            "checked": N_("checked"), "already_terminated": N_("already terminated")}
+            "checked": N_("checked"), "already_terminated": N_("already terminated"),
+            "confirmed": N_("confirmed"), "observed": N_("observed")}
 
 
 # The sentences wxpay writes into a record's `error` beside a code (flows/termination.py).
 RECORDED_PHRASES = {"confirmed by a later query": N_("confirmed by a later query"),
                     "confirmed by re-query after": N_("confirmed by re-query after")}
-
-
-def parse_moment(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
-    """A date or time, local when it has no offset; for --until a bare date means the end of that day."""
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise click.BadParameter(_("use a date or time like 2026-11-26 or 2026-11-26T08:00")) from None
-    moment = moment if moment.tzinfo else moment.astimezone()
-    if param.name == "until" and len(value.strip()) == 10:
-        moment += timedelta(days=1, microseconds=-1)
-    return moment
-
-
-def _folded(text: str) -> str:
-    """How a typed word is compared: full-width folded, any case, `-` or a space for `_`."""
-    import unicodedata
-
-    return "_".join(unicodedata.normalize("NFKC", text).casefold().replace("-", " ").replace("_", " ").split())
-
-
-def one_of(choices: dict[str, str]):
-    """A callback taking a recorded value (`refused`) or the word a table shows for it, in
-    either language (`被拒绝`), in any case; it gives the recorded value. Any other word is a
-    usage error listing the valid ones."""
-
-    def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-        if value is None:
-            return None
-        from wxpay_cli.i18n import in_chinese
-
-        typed = _folded(value)
-        for recorded, word in choices.items():
-            if typed in {_folded(recorded), _folded(word), _folded(in_chinese(word))}:
-                return recorded
-        from wxpay_cli.sanitise import for_terminal
-
-        valid = _(", ").join(f"`{recorded}`" if _(word) == recorded
-                             else _("{value} ({word})").format(value=f"`{recorded}`", word=_(word))
-                             for recorded, word in choices.items())
-        raise click.BadParameter(_("'{value}' is not one of: {valid}").format(value=for_terminal(value.strip()),
-                                                                             valid=valid))
-
-    return callback
 
 
 @click.command("audit", cls=Command)

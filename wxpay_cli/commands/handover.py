@@ -13,7 +13,7 @@ from wxpay_cli.commands._options import (
     org_option,
     user_option,
 )
-from wxpay_cli.errors import Cancelled, OperationRefused
+from wxpay_cli.errors import AuditLogError, Cancelled, OperationRefused
 from wxpay_cli.i18n import _
 from wxpay_cli.sanitise import for_terminal
 from wxpay_cli.terminal import output, prompt
@@ -40,6 +40,7 @@ def handover(app: App, out_user_id: str, organization_id: str, copy: bool, allow
     Needs a terminal: scripts use `repayment-url` and `contract terminate --yes`.
     """
     from wxpay_cli.commands._views import repayment_view, target_view, terminated_view, user_view
+    from wxpay_cli.flows.cases import record_forwarded
     from wxpay_cli.flows.links import fetch_link, find_school
     from wxpay_cli.flows.termination import (
         Consent,
@@ -69,7 +70,7 @@ def handover(app: App, out_user_id: str, organization_id: str, copy: bool, allow
     if not prompt.confirm(_("Fetch the repayment link now?"), default=True):
         raise Cancelled(_("cancelled before the link was fetched: nothing was terminated"), code="ABANDONED")
     link = fetch_link(app.client(), app.link_fetcher(allowed=allowed_hosts, confirm_host=link_host_question(app)),
-                      out_user_id=out_user_id, organization_id=organization_id)
+                      out_user_id=out_user_id, organization_id=organization_id, pupil=user)
     view = repayment_view(app.profile(), link, out_user_id, organization_id, user)
     try:
         view.blocks.append(terminal_text(link["repayment_url"]))
@@ -86,6 +87,11 @@ def handover(app: App, out_user_id: str, organization_id: str, copy: bool, allow
 
     if not prompt.confirm(_("Have you reached the family and forwarded the link?"), default=False):
         raise Cancelled(_("cancelled: the link was fetched, nothing was terminated"), code="ABANDONED")
+    try:  # for `wxpay cases`: the termination below refuses on its own if the log cannot take lines
+        record_forwarded(app.audit(), app.profile(), organization_id=organization_id, out_user_id=out_user_id,
+                         pupil=user, expire_at=link.get("expire_at"))
+    except AuditLogError as exc:
+        output.warn(_("{message}; the forwarding was not recorded").format(message=exc.message))
     output.info("")
     # The pupil is looked up again: the call with the family may have taken a while,
     # and the termination must be decided on the state as it is now.

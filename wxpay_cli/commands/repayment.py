@@ -79,7 +79,7 @@ def repayment_url(app: App, out_user_id: str | None, organization_id: str | None
                           "the pupil is named by id").format(reason=unknown_because))
     if with_message and wants_school(app.profile().message_template):
         school = find_school(app.client(), organization_id=organization_id)  # read-only, before the link
-    data = fetch_link(app.client(), fetcher, out_user_id=out_user_id, organization_id=organization_id)
+    data = fetch_link(app.client(), fetcher, out_user_id=out_user_id, organization_id=organization_id, pupil=user)
     view = repayment_view(app.profile(), data, out_user_id, organization_id, user)
     text = None
     if with_message:
@@ -136,12 +136,13 @@ def run_link_batch(app: App, stream, *, allowed_hosts: tuple[str, ...], name_col
             earlier = await claims.claim(row.number, pupil)
             if earlier is not None:
                 raise fetcher.refuse_duplicate(where[earlier], **row.values)
+            found = None
             if row.by_name:  # an id typed as a number: only its name, confirmed by WeChat, lets it through
-                await steps.run_async(client, fetcher.confirm_number(row, names.of(row)))
+                found = await steps.run_async(client, fetcher.confirm_number(row, names.of(row)))
             elif (name := None if ignore_names else names.of(row)) is not None:
                 # a read-only user query, only for a row with a name
-                await steps.run_async(client, fetcher.check_name(name, **row.values))
-            return (await steps.run_async(client, fetcher.fetch(**row.values))).data
+                found = await steps.run_async(client, fetcher.check_name(name, **row.values))
+            return (await steps.run_async(client, fetcher.fetch(**row.values, pupil=found))).data
         finally:
             await fetcher.commit()  # the row's audit line is on disk before its output line
 

@@ -348,6 +348,11 @@ def finish(summary: Summary) -> None:
     """Print the summary; raise the fault that stopped the run, naming its row (a failed
     output first: cli.py says then which pupils were terminated)."""
     output.info(summary.line())
+    settle(summary)
+
+
+def settle(summary: Summary) -> None:
+    """Raise what the run's end means (see `finish`), the summary already said."""
     if summary.output_failed is not None:
         raise summary.output_failed
     if summary.written_to is not None:

@@ -52,15 +52,21 @@ class LinkFetcher:
         self.allowed = tuple(host.lower().rstrip(".") for host in allowed)
         self.confirm_host = confirm_host
 
-    def fetch(self, *, out_user_id: str, organization_id: str) -> Steps[api.Answer]:
-        """The verified link for one pupil."""
+    def fetch(self, *, out_user_id: str, organization_id: str, pupil: dict | None = None) -> Steps[api.Answer]:
+        """The verified link for one pupil (`pupil`: WeChat's record of them, when the caller
+        looked them up: their name and class go into the audit line, for `wxpay cases`)."""
+        from wxpay_cli.terminal.message import pupil_facts
+
+        name, group = pupil_facts(pupil)
+        known = {"user_name": name, "class_name": group}
         try:
             answer = yield api.repayment_url(out_user_id=out_user_id, organization_id=organization_id)
             self._check_host(answer)
         except WxpayError as exc:
-            self._record(out_user_id, organization_id, "failed", exc.http_status, exc.request_id, exc.code)
+            self._record(out_user_id, organization_id, "failed", exc.http_status, exc.request_id, exc.code, **known)
             raise
-        self._record(out_user_id, organization_id, "fetched", answer.http_status, answer.request_id, None)
+        self._record(out_user_id, organization_id, "fetched", answer.http_status, answer.request_id, None,
+                     expire_at=answer.data.get("expire_at"), **known)
         return answer
 
     def check_name(self, name: str, *, out_user_id: str, organization_id: str,
@@ -144,12 +150,12 @@ class LinkFetcher:
         except AuditLogError as exc:
             self._failed(exc)
 
-    def _record(self, out_user_id, organization_id, outcome, http_status, request_id, error) -> None:
+    def _record(self, out_user_id, organization_id, outcome, http_status, request_id, error, **known) -> None:
         try:
             self.audit.append(
                 operator=self.profile.operator, profile=self.profile.name, mchid=self.profile.mchid, operation="repayment_url",
                 organization_id=organization_id, out_user_id=out_user_id, outcome=outcome,
-                http_status=http_status, request_id=request_id, error=error,
+                http_status=http_status, request_id=request_id, error=error, **known,
             )
         except AuditLogError as exc:
             self._failed(exc)
@@ -160,11 +166,13 @@ class LinkFetcher:
             self._on_audit_failure(exc)
 
 
-def fetch_link(client, fetcher: LinkFetcher, *, out_user_id: str, organization_id: str) -> dict:
-    """One pupil's verified link (recorded in the audit log)."""
+def fetch_link(client, fetcher: LinkFetcher, *, out_user_id: str, organization_id: str,
+               pupil: dict | None = None) -> dict:
+    """One pupil's verified link (recorded in the audit log, with `pupil`'s name and class when given)."""
     from wxpay_cli.flows import steps
 
-    return steps.run(client, fetcher.fetch(out_user_id=out_user_id, organization_id=organization_id)).data
+    return steps.run(client, fetcher.fetch(out_user_id=out_user_id, organization_id=organization_id,
+                                           pupil=pupil)).data
 
 
 def find_pupil(client, *, out_user_id: str, organization_id: str) -> tuple[dict | None, str | None]:

@@ -318,7 +318,7 @@ class Termination:
             operator=self.profile.operator, profile=self.profile.name, mchid=self.profile.mchid, operation="terminate",
             organization_id=target.organization_id, out_user_id=target.out_user_id, user_id=target.user_id,
             contract_id=target.contract_id, outcome=outcome, http_status=http_status, request_id=request_id,
-            error=error,
+            error=error, user_name=_plain(target.user_name), class_name=target.class_name,
         )
 
     def refuse(self, target: Target, message: str, *, code: str, hint: str | None = None) -> OperationRefused:
@@ -587,6 +587,11 @@ class Termination:
             message += _("; the contract was still {state} when re-queried, but WeChat may yet process "
                          "the request").format(state=for_terminal(state))
         raise exc.wrapped(message, hint=self._check_advice(target)) from exc
+
+
+def _plain(name: str | None) -> str | None:
+    """A name for the audit log: None when it is still encrypted (not decrypted: not known)."""
+    return None if name is None or api.looks_encrypted(name) else name
 
 
 def _now() -> str:

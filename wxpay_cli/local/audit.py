@@ -5,8 +5,10 @@ The profile's `audit_log`, else `$XDG_STATE_HOME/wxpay/audit.jsonl` (default
 mode 700, file mode 600, opened only as a regular file and never through a symlink
 (local.files); each line is fsynced (in a batch, in groups: see
 `AuditLog`) before what it records is shown or sent. A record holds
-only the fields in `FIELDS`: never a key, a signature or a link. Every record
-says who: `operator` (the profile's, else the login name) and `host`.
+only the fields in `FIELDS`: never a key, a signature or a link (a pupil's name
+and class, when wxpay knew them: the log is the operator's private file). Every
+record says who: `operator` (the profile's, else the login name) and `host`.
+`scan` reads it from a byte offset on, for the index of cases (local/case_index.py).
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from wxpay_cli.local.files import open_state_file, pread, reason
 FIELDS = (
     "time", "operator", "host", "profile", "mchid", "operation", "organization_id", "out_user_id", "user_id",
     "contract_id", "outcome", "http_status", "request_id", "error",
+    # What a case needs (flows/cases.py): a link's expiry, the pupil's name and class when wxpay
+    # already knew them, the contract state an observation saw. Older records lack them.
+    "expire_at", "user_name", "class_name", "contract_state",
 )
 MAX_WHO_LENGTH = 64
 LOCK_WAIT = 2.0  # seconds another run's append is waited for, where appends take the lock (Windows)
@@ -218,3 +223,78 @@ class AuditLog:
                     yield record
                 else:
                     self.unreadable.append(number)
+
+
+READ_BLOCK = 1 << 22  # bytes `scan` reads at a time
+
+
+class Scan:
+    """`AuditLog.scan`'s reading of the log from a byte offset: `records()` yields (line number,
+    record or None for a damaged line) for every whole line (ending in a newline); afterwards
+    `offset` and `line` are where those lines end, and `tail` is what follows the last newline
+    (a line cut short, or still being written), with `tail_line` its number. `identity` is the
+    file's (device, inode); `size` its length when opened."""
+
+    def __init__(self, handle, offset: int, line: int, identity: tuple[int, int], size: int):
+        self._handle = handle
+        self.offset = offset
+        self.line = line
+        self.identity = identity
+        self.size = size
+        self.tail = b""
+        self.tail_line = line + 1
+
+    def records(self) -> Iterator[tuple[int, dict | None]]:
+        loads = json.loads
+        handle = self._handle
+        handle.seek(self.offset)
+        rest = b""
+        number = self.line
+        with handle:
+            while True:
+                block = handle.read(READ_BLOCK)
+                if not block:
+                    break
+                if rest:
+                    block = rest + block
+                cut = block.rfind(b"\n") + 1
+                rest = block[cut:]
+                if not cut:
+                    continue
+                lines = block[:cut].split(b"\n")
+                lines.pop()  # what follows the last newline: nothing
+                for raw in lines:
+                    number += 1
+                    if not raw.strip():
+                        continue
+                    try:
+                        record = loads(raw)
+                    except (UnicodeDecodeError, ValueError, RecursionError):
+                        record = None
+                    yield number, (record if isinstance(record, dict) else None)
+                self.offset += cut
+                self.line = number
+        self.tail = rest
+        self.tail_line = number + 1
+
+    def tail_record(self) -> dict | None:
+        """The unterminated last line as a record (None: damaged, or nothing there)."""
+        try:
+            record = json.loads(self.tail)
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            return None
+        return record if isinstance(record, dict) else None
+
+
+def scan(path: Path, offset: int = 0, line: int = 0) -> Scan | None:
+    """The log at `path` to read from byte `offset` (`line` lines precede it), or None when there
+    is no log yet. AuditLogError when it cannot be read (a symlink, a FIFO, no permission)."""
+    try:
+        fd = open_state_file(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise AuditLogError(_("cannot read the audit log {path}: {reason}").format(
+            path=path, reason=reason(exc))) from None
+    status = os.fstat(fd)
+    return Scan(os.fdopen(fd, "rb"), offset, line, (status.st_dev, status.st_ino), status.st_size)
