@@ -39,7 +39,10 @@ FIELDS = ("organization_id", "out_user_id", "user_id", "user_name", "class_name"
 WHEN_KNOWN = ("expire_at", "contract_id", "reason")
 
 
-@click.group("cases", cls=Group, invoke_without_command=True)
+@click.group("cases", cls=Group, invoke_without_command=True,
+             # Named here so every click in range prints the same usage line (8.4 wrote
+             # "COMMAND", 8.5 "[COMMAND]" for a group that runs without one).
+             subcommand_metavar="[COMMAND] [ARGS]...")
 @click.option("--org", "organization_id", metavar="ORGANIZATION_ID", callback=non_blank,
               help="Only this organization's cases.")
 @click.option("--user", "pupil", metavar="PUPIL", callback=non_blank,
