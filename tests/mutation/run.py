@@ -58,7 +58,7 @@ def run_one(job) -> str:
         (copy / path).write_text(source.replace(original, replacement), encoding="utf-8")
         env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"}
         try:
-            result = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
+            result = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-n", "0", "-p", "no:cacheprovider", *tests],
                                     cwd=copy, env=env, capture_output=True, text=True, timeout=600)
         except subprocess.TimeoutExpired:
             return "killed"  # the tests hung: they noticed
