@@ -359,7 +359,12 @@ def test_csv_and_workbook_take_every_field_in_the_same_order(logged, run, tmp_pa
     result = run("--lang", "zh", "cases", "--format", "csv", expect=0)
     rows = list(csv.DictReader(io.StringIO(result.stdout.lstrip("\ufeff"), newline="")))
     assert list(rows[0]) == list(FIELDS)
-    assert rows[0]["stage"] == "resigned" and rows[0]["next_step"] == "none: the case is closed"
+    # As in batch output: the stage is a stable code (like error_code), the next step a sentence
+    # for the operator (like error_message), in the operator's language.
+    assert rows[0]["stage"] == "resigned" and rows[0]["next_step"] == "无：已结案"
+    english = run("--lang", "en", "cases", "--format", "csv", expect=0).stdout
+    assert list(csv.DictReader(io.StringIO(english.lstrip("\ufeff"), newline="")))[0]["next_step"] == \
+        "none: the case is closed"
     path = tmp_path / "跟进.xlsx"
     assert run("cases", "--open", "-o", str(path), expect=0).stdout == ""
     header, *cells = read_workbook(path)

@@ -121,9 +121,11 @@ def _list(app: App, log, mchid: str, wanted: dict, reading=None) -> None:
 
         writer = output.records_writer(app.format, output_file(app), input_columns=lambda: list(FIELDS),
                                        title=_("cases"))
+        # JSON keeps the English; a sheet is for the operator, like a batch's error_message column.
+        sheet = app.format in ("csv", "xlsx")
         try:
             for record in records:
-                writer.write(english_data(record))
+                writer.write(record if sheet else english_data(record))
         except OSError:
             writer.abandon()
             raise
