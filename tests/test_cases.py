@@ -349,6 +349,9 @@ def test_the_chinese_table_names_each_stage_and_never_cuts_an_id_or_a_name(logge
         assert words in result.stdout, (words, result.stdout)
     assert "…" not in result.stdout
     assert all(len(line) <= 80 for line in result.stdout.splitlines())
+    # A command in the next step is folded only at its spaces, so it can be read (and typed) as is.
+    words = result.stdout.split()
+    assert "wxpay" in words and "--refresh" in words, result.stdout
 
 
 def test_csv_and_workbook_take_every_field_in_the_same_order(logged, run, tmp_path):
