@@ -137,6 +137,20 @@ def test_an_unknown_termination_checked_by_a_later_run_goes_back():
     assert only(end(2, "unknown"), seen(3, "CONTRACTED", "ct_old")).reason == "STILL_CONTRACTED"
 
 
+def test_a_termination_wechat_carries_out_after_a_refresh_found_it_still_contracted_is_terminated():
+    """WeChat may still act on a request whose answer was lost: a --refresh right after the
+    `unknown` sees CONTRACTED, a later one TERMINATED; the case must not stay "did not happen"."""
+    alone = [end(2, "unknown"), seen(3, "CONTRACTED", "ct_old")]
+    assert only(*alone).reason == "STILL_CONTRACTED"
+    for state in ("TERMINATED", "NOT_CONTRACTED"):
+        late = only(*alone, seen(9, state, "ct_old"))
+        assert (late.stage, late.reason) == ("terminated", None), state
+    assert only(*alone, seen(9, "CONTRACTED", "ct_old")).reason == "STILL_CONTRACTED"
+    after_link = [link(0), end(2, "unknown"), seen(3, "CONTRACTED", "ct_old")]
+    assert only(*after_link).stage == "link_fetched"
+    assert only(*after_link, seen(9, "TERMINATED", "ct_old")).stage == "terminated"
+
+
 def test_resigned_means_contracted_under_another_contract_than_the_one_terminated():
     terminated = [link(0), end(1, "succeeded", contract="ct_old")]
     assert only(*terminated, seen(5, "CONTRACTED", "ct_old")).stage == "terminated"

@@ -23,9 +23,10 @@ what the stage needs; it is pure (records in, cases out). Its rules:
   after `unknown`, TERMINATED or NOT_CONTRACTED means the termination
   happened (`terminated`, from the time of that attempt); CONTRACTED under the
   contract the termination was about means it did not happen, and the case
-  goes back to the stage it had before; CONTRACTED under another contract than
-  the one terminated is `resigned` (closed). A link fetched or forwarded whose
-  pupil WeChat reports TERMINATED is `terminated`.
+  goes back to the stage it had before (`refused`, STILL_CONTRACTED, when it had
+  none: TERMINATED or NOT_CONTRACTED later still means it happened); CONTRACTED
+  under another contract than the one terminated is `resigned` (closed). A link
+  fetched or forwarded whose pupil WeChat reports TERMINATED is `terminated`.
 
 `read` folds a log through the index beside it (local/case_index.py): only
 the lines added since the last run are read. `observe` is the read-only user
@@ -46,7 +47,7 @@ from wxpay_cli.local.audit import AuditLog
 from wxpay_cli.sanitise import for_terminal
 from wxpay_cli.wire import api
 
-KIND = "cases-1"  # the fold's name and version in the index: a change of rules rebuilds it
+KIND = "cases-2"  # the fold's name and version in the index: a change of rules rebuilds it
 
 # The stable values of a case's stage (JSON, filters), in the order a case lives them.
 LINK_FETCHED, LINK_EXPIRED, FORWARDED = "link_fetched", "link_expired", "forwarded"
@@ -173,7 +174,9 @@ class Fold:
     def _observed(self, case: dict, record: dict, state: str | None, contract: str | None) -> None:
         stage = case["stage"]
         ended = case.get("contract")
-        if stage == UNKNOWN:
+        # An `unknown` termination found still CONTRACTED (nothing before it) that WeChat carried
+        # out later after all: it happened at that attempt, like an `unknown` one found ended.
+        if stage == UNKNOWN or (stage == REFUSED and case.get("reason") == STILL_CONTRACTED and state in ENDED):
             if state in ENDED:
                 case["stage"], case["reason"] = TERMINATED, None
                 case.pop("before", None)
