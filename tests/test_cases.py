@@ -254,6 +254,41 @@ def test_the_index_is_rebuilt_when_it_cannot_be_trusted(tmp_path, change):
     assert stages(log) == expected
 
 
+@pytest.mark.parametrize("state", [
+    {"cases": [], "user_ids": {}},
+    {"cases": {"k": {"mchid": MCHID, "org": "1234567", "out": "Z", "uid": None}}, "user_ids": {}},
+    {"cases": {"k": {"mchid": MCHID, "org": "1234567", "out": "Z", "uid": None, "stage": "closed"}},
+     "user_ids": {}},
+    {"cases": {"k": {"mchid": MCHID, "org": "1234567", "out": "Z", "uid": None, "stage": "unknown",
+                     "before": {"stage": 7}}}, "user_ids": {}},
+    {"cases": {}, "user_ids": {"x": ["A"]}},
+])
+def test_an_index_that_matches_the_log_but_not_what_wxpay_writes_is_set_aside(tmp_path, state):
+    """An index edited by hand or damaged inside its JSON (its fingerprint of the log intact) must
+    not stop `wxpay cases` for good: it is read as no index, and the log read whole."""
+    log = AuditLog(tmp_path / "audit.jsonl")
+    write(log.path, [end(1, "unknown", "A"), seen(2, "CONTRACTED", "ct_old", "A")])
+    assert stages(log) == {"A": "refused"}
+    index = case_index.index_path(log.path)
+    data = json.loads(index.read_text())
+    index.write_text(json.dumps(dict(data, state=state)))
+    assert stages(log) == {"A": "refused"}
+    assert json.loads(index.read_text())["state"] != state  # written anew
+
+
+def test_times_a_log_cannot_hold_are_shown_as_they_came_not_a_crash(sandbox, configure, run, monkeypatch):
+    """A hand-edited log whose times are at the calendar's ends (year 9999 west of UTC): shown as
+    written by `wxpay cases`, listed by `wxpay audit`, never an internal error."""
+    mchid = configure(sandbox)["mchid"]
+    write(AuditLog().path, [link(0, "A", mchid=mchid, time="9999-12-31T23:59:59-01:00",
+                                 expire_at="0001-01-01T00:00:00+01:00")])
+    monkeypatch.setattr("wxpay_cli.terminal.output.stdout_is_terminal", lambda: True)
+    shown = run("cases", expect=0).stdout
+    assert "9999-12-31" in shown and "link fetched" in shown
+    assert run("cases", "--since", "2026-01-01", expect=0).exit_code == 0
+    assert "fetched" in run("audit", expect=0).stdout
+
+
 def test_a_damaged_line_is_named_and_skipped_also_when_read_through_the_index(sandbox, configure, run):
     table = configure(sandbox)
     log = AuditLog()

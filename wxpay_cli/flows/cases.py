@@ -216,6 +216,39 @@ class Fold:
         case.pop("before", None)
 
 
+_TEXTS = ("since", "operator", "expire", "reason", "contract")  # what a stage carries: text or None
+
+
+def _well_formed(state: dict) -> bool:
+    """Whether an index's `state` has the shape `Fold.state()` gives: one edited by hand or
+    damaged inside its JSON is set aside (the log is read whole), never folded on or listed."""
+    cases, user_ids = state.get("cases"), state.get("user_ids")
+    if not isinstance(cases, dict) or not isinstance(user_ids, dict):
+        return False
+    if not all(isinstance(value, str) for value in user_ids.values()):
+        return False
+
+    def text(value) -> bool:
+        return value is None or isinstance(value, str)
+
+    def stage_of(values: dict) -> bool:
+        return values.get("stage") in STAGES and all(text(values.get(name)) for name in _TEXTS)
+
+    for case in cases.values():
+        if not isinstance(case, dict) or not all(isinstance(case.get(name), str) for name in ("mchid", "org")):
+            return False
+        if not all(text(case.get(name)) for name in ("out", "uid", "name", "class", "linked", "known_contract")):
+            return False
+        if "stage" not in case or not isinstance(case.get("last", 0), int):
+            return False
+        if not (case["stage"] is None or stage_of(case)):
+            return False
+        before = case.get("before")
+        if before is not None and not (isinstance(before, dict) and stage_of(before)):
+            return False
+    return True
+
+
 def _before(case: dict) -> dict | None:
     if case["stage"] is None:
         return None
@@ -317,6 +350,8 @@ def read(log: AuditLog, *, use_index: bool = True) -> Reading:
     if scan is None:
         return Reading(Fold(), [], 0, log.path)
     saved = case_index.load(log.path, KIND, scan.identity, scan.size) if use_index else None
+    if saved is not None and not _well_formed(saved.state):
+        saved = None
     fresh = saved is None
     saved = saved or case_index.Saved()
     fold = Fold(saved.state)
