@@ -400,6 +400,27 @@ def test_the_chinese_table_names_each_stage_and_never_cuts_an_id_or_a_name(logge
     assert all(len(line) <= 80 for line in result.stdout.splitlines())
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_command_a_next_step_names_is_never_folded_mid_word_at_80_columns(sandbox, configure, run, monkeypatch,
+                                                                              lang):
+    """The rehearsal's pupils (a long id, a name and class): the table leaves the next step little
+    room, and `wxpay cases --refresh` must still read whole words, never `wxp` / `ay`."""
+    mchid = configure(sandbox)["mchid"]
+    now = datetime.now(UTC)
+    write(AuditLog().path, [
+        dict(end(0, "unknown", "demo-unanswered", user_name="赵小雨", class_name="二年级一班"),
+             mchid=mchid, time=now.isoformat(timespec="seconds")),
+        dict(end(0, "succeeded", "demo-2", user_name="李小红", class_name="五年级一班"),
+             mchid=mchid, time=now.isoformat(timespec="seconds")),
+        dict(rec(0, "repayment_url", "refused", "demo-3", error="NAME_MISMATCH"),
+             mchid=mchid, time=now.isoformat(timespec="seconds")),
+    ])
+    monkeypatch.setattr("wxpay_cli.terminal.output.stdout_is_terminal", lambda: True)
+    shown = run("--lang", lang, "cases", env={"COLUMNS": "80"}, expect=0).stdout
+    for word in ("wxpay", "cases", "--refresh", "赵小雨", "李小红", "NAME_MISMATCH"):
+        assert word in shown, (word, shown)
+
+
 def test_csv_and_workbook_take_every_field_in_the_same_order(logged, run, tmp_path):
     from batchrows import read_workbook
 
