@@ -163,6 +163,9 @@ def test_resigned_means_contracted_under_another_contract_than_the_one_terminate
 def test_forwarding_does_not_undo_a_termination_and_a_new_link_reopens_a_closed_case():
     assert only(link(0), end(1, "succeeded"), rec(2, "forward", "confirmed")).stage == "terminated"
     closed = [link(0), end(1, "succeeded"), seen(2, "CONTRACTED", "ct_new")]
+    # The old link's forwarding recorded late (`wxpay cases forwarded`) must not reopen the closed case
+    # with "terminate the contract" as its next step: that would be the family's new contract.
+    assert only(*closed, rec(3, "forward", "confirmed")).stage == "resigned"
     assert only(*closed, link(3)).stage == "link_fetched"
 
 
@@ -458,6 +461,15 @@ def test_forwarded_is_a_record_only_and_says_when_no_link_was_fetched(sandbox, c
     assert [line["out_user_id"] for line in run("cases", "--stage", "forwarded", "--json", expect=0).lines] == [
         "demo-2", "demo"]
     assert run("cases", "--open", "forwarded", "--user", "demo", "--org", "demo-org", expect=2).exit_code == 2
+
+
+def test_forwarded_for_a_case_already_closed_says_the_stage_stays(sandbox, configure, run):
+    mchid = configure(sandbox)["mchid"]
+    write(AuditLog().path, [dict(record, mchid=mchid) for record in (
+        link(0, "demo"), end(1, "succeeded", "demo"), seen(2, "CONTRACTED", "ct_new", "demo"))])
+    result = run("cases", "forwarded", "--user", "demo", "--org", "1234567", "--json", expect=0)
+    assert "the stage stays" in result.stderr
+    assert [line["stage"] for line in run("cases", "--json", expect=0).lines] == ["resigned"]
 
 
 def test_audit_shows_and_filters_the_new_record_kinds(sandbox, configure, run):

@@ -9,11 +9,12 @@ what the stage needs; it is pure (records in, cases out). Its rules:
 - The newest record that changes the pupil's state wins. A link fetched:
   `link_fetched` (`link_expired` once its `expire_at` has passed: `since`
   is then the expiry). The operator's confirmation that the link was
-  forwarded: `forwarded` (it does not undo a termination). A termination
-  that succeeded, or found the contract terminated already:
-  `terminated` (the family must sign again). One that ended `unknown`:
-  `unknown`. A refusal about the pupil (WeChat's 4xx, a name that is not
-  WeChat's, a contract not CONTRACTED, a link to an unexpected host):
+  forwarded: `forwarded` (it does not undo a termination, nor reopen a
+  closed case). A termination that succeeded, or found the contract
+  terminated already: `terminated` (the family must sign again). One that
+  ended `unknown`: `unknown`. A refusal about the pupil (WeChat's 4xx, a
+  name that is not WeChat's, a contract not CONTRACTED, a link to an
+  unexpected host):
   `refused`, with the reason.
 - Dry runs, declined questions, `attempted` and `not_sent` lines, and refusals
   that say nothing about the pupil (no consent, another run busy with the
@@ -163,7 +164,7 @@ class Fold:
                 error = _text(record.get("error")) or ""
                 if error.endswith(": CONTRACTED"):
                     self._back(case)
-        elif operation == FORWARD:
+        elif operation == FORWARD and stage != RESIGNED:  # a late word on an old link never reopens a case
             if outcome == CONFIRMED and stage not in (UNKNOWN, TERMINATED):
                 self._move(case, FORWARDED, record, expire=case.get("expire"))
         elif operation == OBSERVE and outcome == OBSERVED:
