@@ -193,6 +193,25 @@ def test_filters_take_the_words_the_table_shows_in_either_language(run, lang):
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
+def test_each_outcome_and_operation_shown_in_the_table_filters_only_its_own_records(run, lang):
+    """No two outcomes (or operations) share a word in either language: the word the table
+    shows for `observed` (a --refresh query) must find the observations, not the `checked` lines."""
+    from wxpay_cli.commands.audit import OPERATIONS, OUTCOMES
+    from wxpay_cli.i18n import in_chinese
+
+    write_log([record(n, outcome=outcome) for n, outcome in enumerate(OUTCOMES)]
+              + [record(20 + n, operation=operation) for n, operation in enumerate(OPERATIONS)])
+    for outcome, word in OUTCOMES.items():
+        shown = in_chinese(word) if lang == "zh" else word
+        found = json_records(run("--lang", lang, "audit", "--json", "--outcome", shown))
+        assert {r["outcome"] for r in found} == {outcome}, (shown, outcome)
+    for operation, word in OPERATIONS.items():
+        shown = in_chinese(word) if lang == "zh" else word
+        found = json_records(run("--lang", lang, "audit", "--json", "--operation", shown))
+        assert {r["operation"] for r in found} == {operation}, (shown, operation)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
 def test_an_unknown_filter_word_is_a_usage_error_listing_the_valid_ones(run, lang):
     write_log([record(1)])
     result = run("--lang", lang, "audit", "--outcome", "rejected", expect=2)

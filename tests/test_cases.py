@@ -137,6 +137,20 @@ def test_an_unknown_termination_checked_by_a_later_run_goes_back():
     assert only(end(2, "unknown"), seen(3, "CONTRACTED", "ct_old")).reason == "STILL_CONTRACTED"
 
 
+def test_a_termination_wechat_carries_out_after_a_refresh_found_it_still_contracted_is_terminated():
+    """WeChat may still act on a request whose answer was lost: a --refresh right after the
+    `unknown` sees CONTRACTED, a later one TERMINATED; the case must not stay "did not happen"."""
+    alone = [end(2, "unknown"), seen(3, "CONTRACTED", "ct_old")]
+    assert only(*alone).reason == "STILL_CONTRACTED"
+    for state in ("TERMINATED", "NOT_CONTRACTED"):
+        late = only(*alone, seen(9, state, "ct_old"))
+        assert (late.stage, late.reason) == ("terminated", None), state
+    assert only(*alone, seen(9, "CONTRACTED", "ct_old")).reason == "STILL_CONTRACTED"
+    after_link = [link(0), end(2, "unknown"), seen(3, "CONTRACTED", "ct_old")]
+    assert only(*after_link).stage == "link_fetched"
+    assert only(*after_link, seen(9, "TERMINATED", "ct_old")).stage == "terminated"
+
+
 def test_resigned_means_contracted_under_another_contract_than_the_one_terminated():
     terminated = [link(0), end(1, "succeeded", contract="ct_old")]
     assert only(*terminated, seen(5, "CONTRACTED", "ct_old")).stage == "terminated"
@@ -149,6 +163,9 @@ def test_resigned_means_contracted_under_another_contract_than_the_one_terminate
 def test_forwarding_does_not_undo_a_termination_and_a_new_link_reopens_a_closed_case():
     assert only(link(0), end(1, "succeeded"), rec(2, "forward", "confirmed")).stage == "terminated"
     closed = [link(0), end(1, "succeeded"), seen(2, "CONTRACTED", "ct_new")]
+    # The old link's forwarding recorded late (`wxpay cases forwarded`) must not reopen the closed case
+    # with "terminate the contract" as its next step: that would be the family's new contract.
+    assert only(*closed, rec(3, "forward", "confirmed")).stage == "resigned"
     assert only(*closed, link(3)).stage == "link_fetched"
 
 
@@ -238,6 +255,41 @@ def test_the_index_is_rebuilt_when_it_cannot_be_trusted(tmp_path, change):
         index.write_text(json.dumps(data))
         expected = {"A": "terminated", "B": "link_expired"}
     assert stages(log) == expected
+
+
+@pytest.mark.parametrize("state", [
+    {"cases": [], "user_ids": {}},
+    {"cases": {"k": {"mchid": MCHID, "org": "1234567", "out": "Z", "uid": None}}, "user_ids": {}},
+    {"cases": {"k": {"mchid": MCHID, "org": "1234567", "out": "Z", "uid": None, "stage": "closed"}},
+     "user_ids": {}},
+    {"cases": {"k": {"mchid": MCHID, "org": "1234567", "out": "Z", "uid": None, "stage": "unknown",
+                     "before": {"stage": 7}}}, "user_ids": {}},
+    {"cases": {}, "user_ids": {"x": ["A"]}},
+])
+def test_an_index_that_matches_the_log_but_not_what_wxpay_writes_is_set_aside(tmp_path, state):
+    """An index edited by hand or damaged inside its JSON (its fingerprint of the log intact) must
+    not stop `wxpay cases` for good: it is read as no index, and the log read whole."""
+    log = AuditLog(tmp_path / "audit.jsonl")
+    write(log.path, [end(1, "unknown", "A"), seen(2, "CONTRACTED", "ct_old", "A")])
+    assert stages(log) == {"A": "refused"}
+    index = case_index.index_path(log.path)
+    data = json.loads(index.read_text())
+    index.write_text(json.dumps(dict(data, state=state)))
+    assert stages(log) == {"A": "refused"}
+    assert json.loads(index.read_text())["state"] != state  # written anew
+
+
+def test_times_a_log_cannot_hold_are_shown_as_they_came_not_a_crash(sandbox, configure, run, monkeypatch):
+    """A hand-edited log whose times are at the calendar's ends (year 9999 west of UTC): shown as
+    written by `wxpay cases`, listed by `wxpay audit`, never an internal error."""
+    mchid = configure(sandbox)["mchid"]
+    write(AuditLog().path, [link(0, "A", mchid=mchid, time="9999-12-31T23:59:59-01:00",
+                                 expire_at="0001-01-01T00:00:00+01:00")])
+    monkeypatch.setattr("wxpay_cli.terminal.output.stdout_is_terminal", lambda: True)
+    shown = run("cases", expect=0).stdout
+    assert "9999-12-31" in shown and "link fetched" in shown
+    assert run("cases", "--since", "2026-01-01", expect=0).exit_code == 0
+    assert "fetched" in run("audit", expect=0).stdout
 
 
 def test_a_damaged_line_is_named_and_skipped_also_when_read_through_the_index(sandbox, configure, run):
@@ -354,6 +406,27 @@ def test_the_chinese_table_names_each_stage_and_never_cuts_an_id_or_a_name(logge
     assert "wxpay" in words and "--refresh" in words, result.stdout
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_command_a_next_step_names_is_never_folded_mid_word_at_80_columns(sandbox, configure, run, monkeypatch,
+                                                                              lang):
+    """The rehearsal's pupils (a long id, a name and class): the table leaves the next step little
+    room, and `wxpay cases --refresh` must still read whole words, never `wxp` / `ay`."""
+    mchid = configure(sandbox)["mchid"]
+    now = datetime.now(UTC)
+    write(AuditLog().path, [
+        dict(end(0, "unknown", "demo-unanswered", user_name="赵小雨", class_name="二年级一班"),
+             mchid=mchid, time=now.isoformat(timespec="seconds")),
+        dict(end(0, "succeeded", "demo-2", user_name="李小红", class_name="五年级一班"),
+             mchid=mchid, time=now.isoformat(timespec="seconds")),
+        dict(rec(0, "repayment_url", "refused", "demo-3", error="NAME_MISMATCH"),
+             mchid=mchid, time=now.isoformat(timespec="seconds")),
+    ])
+    monkeypatch.setattr("wxpay_cli.terminal.output.stdout_is_terminal", lambda: True)
+    shown = run("--lang", lang, "cases", env={"COLUMNS": "80"}, expect=0).stdout
+    for word in ("wxpay", "cases", "--refresh", "赵小雨", "李小红", "NAME_MISMATCH"):
+        assert word in shown, (word, shown)
+
+
 def test_csv_and_workbook_take_every_field_in_the_same_order(logged, run, tmp_path):
     from batchrows import read_workbook
 
@@ -396,6 +469,15 @@ def test_forwarded_is_a_record_only_and_says_when_no_link_was_fetched(sandbox, c
     assert [line["out_user_id"] for line in run("cases", "--stage", "forwarded", "--json", expect=0).lines] == [
         "demo-2", "demo"]
     assert run("cases", "--open", "forwarded", "--user", "demo", "--org", "demo-org", expect=2).exit_code == 2
+
+
+def test_forwarded_for_a_case_already_closed_says_the_stage_stays(sandbox, configure, run):
+    mchid = configure(sandbox)["mchid"]
+    write(AuditLog().path, [dict(record, mchid=mchid) for record in (
+        link(0, "demo"), end(1, "succeeded", "demo"), seen(2, "CONTRACTED", "ct_new", "demo"))])
+    result = run("cases", "forwarded", "--user", "demo", "--org", "1234567", "--json", expect=0)
+    assert "the stage stays" in result.stderr
+    assert [line["stage"] for line in run("cases", "--json", expect=0).lines] == ["resigned"]
 
 
 def test_audit_shows_and_filters_the_new_record_kinds(sandbox, configure, run):

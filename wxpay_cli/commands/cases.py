@@ -294,7 +294,7 @@ def forwarded(app: App, out_user_id: str, organization_id: str) -> None:
     if case is None or case.link_fetched_at is None:
         output.warn(_("the audit log has no link fetched for {pupil} (organization {org}) in this profile: "
                       "recorded anyway").format(pupil=for_terminal(out_user_id), org=for_terminal(organization_id)))
-    elif case.stage in ("unknown", "terminated"):
+    elif case.stage in ("unknown", "terminated", "resigned"):
         output.warn(_("{pupil} is at stage {stage}: the forwarding is recorded, the stage stays").format(
             pupil=for_terminal(out_user_id), stage=_(STAGE_WORDS[case.stage])))
     pupil = {"user_id": case.user_id, "user_name": case.user_name,

@@ -9,11 +9,12 @@ what the stage needs; it is pure (records in, cases out). Its rules:
 - The newest record that changes the pupil's state wins. A link fetched:
   `link_fetched` (`link_expired` once its `expire_at` has passed: `since`
   is then the expiry). The operator's confirmation that the link was
-  forwarded: `forwarded` (it does not undo a termination). A termination
-  that succeeded, or found the contract terminated already:
-  `terminated` (the family must sign again). One that ended `unknown`:
-  `unknown`. A refusal about the pupil (WeChat's 4xx, a name that is not
-  WeChat's, a contract not CONTRACTED, a link to an unexpected host):
+  forwarded: `forwarded` (it does not undo a termination, nor reopen a
+  closed case). A termination that succeeded, or found the contract
+  terminated already: `terminated` (the family must sign again). One that
+  ended `unknown`: `unknown`. A refusal about the pupil (WeChat's 4xx, a
+  name that is not WeChat's, a contract not CONTRACTED, a link to an
+  unexpected host):
   `refused`, with the reason.
 - Dry runs, declined questions, `attempted` and `not_sent` lines, and refusals
   that say nothing about the pupil (no consent, another run busy with the
@@ -23,9 +24,10 @@ what the stage needs; it is pure (records in, cases out). Its rules:
   after `unknown`, TERMINATED or NOT_CONTRACTED means the termination
   happened (`terminated`, from the time of that attempt); CONTRACTED under the
   contract the termination was about means it did not happen, and the case
-  goes back to the stage it had before; CONTRACTED under another contract than
-  the one terminated is `resigned` (closed). A link fetched or forwarded whose
-  pupil WeChat reports TERMINATED is `terminated`.
+  goes back to the stage it had before (`refused`, STILL_CONTRACTED, when it had
+  none: TERMINATED or NOT_CONTRACTED later still means it happened); CONTRACTED
+  under another contract than the one terminated is `resigned` (closed). A link
+  fetched or forwarded whose pupil WeChat reports TERMINATED is `terminated`.
 
 `read` folds a log through the index beside it (local/case_index.py): only
 the lines added since the last run are read. `observe` is the read-only user
@@ -46,7 +48,7 @@ from wxpay_cli.local.audit import AuditLog
 from wxpay_cli.sanitise import for_terminal
 from wxpay_cli.wire import api
 
-KIND = "cases-1"  # the fold's name and version in the index: a change of rules rebuilds it
+KIND = "cases-2"  # the fold's name and version in the index: a change of rules rebuilds it
 
 # The stable values of a case's stage (JSON, filters), in the order a case lives them.
 LINK_FETCHED, LINK_EXPIRED, FORWARDED = "link_fetched", "link_expired", "forwarded"
@@ -162,7 +164,7 @@ class Fold:
                 error = _text(record.get("error")) or ""
                 if error.endswith(": CONTRACTED"):
                     self._back(case)
-        elif operation == FORWARD:
+        elif operation == FORWARD and stage != RESIGNED:  # a late word on an old link never reopens a case
             if outcome == CONFIRMED and stage not in (UNKNOWN, TERMINATED):
                 self._move(case, FORWARDED, record, expire=case.get("expire"))
         elif operation == OBSERVE and outcome == OBSERVED:
@@ -173,7 +175,9 @@ class Fold:
     def _observed(self, case: dict, record: dict, state: str | None, contract: str | None) -> None:
         stage = case["stage"]
         ended = case.get("contract")
-        if stage == UNKNOWN:
+        # An `unknown` termination found still CONTRACTED (nothing before it) that WeChat carried
+        # out later after all: it happened at that attempt, like an `unknown` one found ended.
+        if stage == UNKNOWN or (stage == REFUSED and case.get("reason") == STILL_CONTRACTED and state in ENDED):
             if state in ENDED:
                 case["stage"], case["reason"] = TERMINATED, None
                 case.pop("before", None)
@@ -211,6 +215,39 @@ class Fold:
         case.update(stage=stage, since=_text(record.get("time")), operator=_text(record.get("operator")),
                     expire=expire, reason=reason, contract=contract)
         case.pop("before", None)
+
+
+_TEXTS = ("since", "operator", "expire", "reason", "contract")  # what a stage carries: text or None
+
+
+def _well_formed(state: dict) -> bool:
+    """Whether an index's `state` has the shape `Fold.state()` gives: one edited by hand or
+    damaged inside its JSON is set aside (the log is read whole), never folded on or listed."""
+    cases, user_ids = state.get("cases"), state.get("user_ids")
+    if not isinstance(cases, dict) or not isinstance(user_ids, dict):
+        return False
+    if not all(isinstance(value, str) for value in user_ids.values()):
+        return False
+
+    def text(value) -> bool:
+        return value is None or isinstance(value, str)
+
+    def stage_of(values: dict) -> bool:
+        return values.get("stage") in STAGES and all(text(values.get(name)) for name in _TEXTS)
+
+    for case in cases.values():
+        if not isinstance(case, dict) or not all(isinstance(case.get(name), str) for name in ("mchid", "org")):
+            return False
+        if not all(text(case.get(name)) for name in ("out", "uid", "name", "class", "linked", "known_contract")):
+            return False
+        if "stage" not in case or not isinstance(case.get("last", 0), int):
+            return False
+        if not (case["stage"] is None or stage_of(case)):
+            return False
+        before = case.get("before")
+        if before is not None and not (isinstance(before, dict) and stage_of(before)):
+            return False
+    return True
 
 
 def _before(case: dict) -> dict | None:
@@ -314,6 +351,8 @@ def read(log: AuditLog, *, use_index: bool = True) -> Reading:
     if scan is None:
         return Reading(Fold(), [], 0, log.path)
     saved = case_index.load(log.path, KIND, scan.identity, scan.size) if use_index else None
+    if saved is not None and not _well_formed(saved.state):
+        saved = None
     fresh = saved is None
     saved = saved or case_index.Saved()
     fold = Fold(saved.state)

@@ -10,13 +10,19 @@ as they came.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from wxpay_cli.i18n import N_
 
+# A time this close to the calendar's ends cannot be moved to every zone (year 0 or 10000):
+# a hand-edited log or a hostile answer may hold one, and it is then not taken for a time.
+_EARLIEST = datetime(1, 1, 3, tzinfo=UTC)
+_LATEST = datetime(9999, 12, 29, tzinfo=UTC)
+
 
 def parse(value: object) -> datetime | None:
-    """An ISO 8601 / RFC 3339 time with its offset, or None (a naive time is taken as local)."""
+    """An ISO 8601 / RFC 3339 time with its offset, or None (a naive time is taken as local;
+    a time within two days of the calendar's ends is None: no zone could show it)."""
     if isinstance(value, datetime):
         moment = value
     else:
@@ -24,7 +30,11 @@ def parse(value: object) -> datetime | None:
             moment = datetime.fromisoformat(str(value))
         except ValueError:
             return None
-    return moment if moment.tzinfo else moment.astimezone()
+    try:
+        moment = moment if moment.tzinfo else moment.astimezone()
+    except (OverflowError, ValueError):
+        return None
+    return moment if _EARLIEST <= moment <= _LATEST else None
 
 
 def offset(moment: datetime) -> str:
