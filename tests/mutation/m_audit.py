@@ -2,6 +2,7 @@
 
 TESTS = [
     'tests/test_audit.py', 'tests/test_audit_durability.py', 'tests/test_termination.py',
+    'tests/test_case_index_staleness.py',
 ]
 
 MUTATIONS = [
@@ -50,4 +51,25 @@ MUTATIONS = [
      'await asyncio.shield(self._syncing)',
      'return',
      'a batch commit that returns before the fsync'),
+    # The independent run of issue 19's modules (survivors, each killed by a test named for its behaviour).
+    ('wxpay_cli/local/audit.py',
+     '                self.offset += cut\n',
+     '                self.offset += cut - 1\n',
+     'the index ends one byte short: damaged lines after it get the wrong line number'),
+    ('wxpay_cli/local/audit.py',
+     '        self.tail_line = number + 1\n\n    def tail_record',
+     '        self.tail_line = number\n\n    def tail_record',
+     'a damaged last line without its newline named by the line before'),
+    ('wxpay_cli/local/audit.py',
+     '                if rest:\n                    block = rest + block',
+     '                if False:\n                    block = rest + block',
+     'a line that spans two reads is broken in two'),
+    ('wxpay_cli/local/audit.py',
+     '                    if not raw.strip():\n                        continue\n                    try:\n                        record = loads(raw)',
+     '                    try:\n                        record = loads(raw)',
+     'a blank line in the log counted as damaged'),
+    ('wxpay_cli/local/audit.py',
+     '        return record if isinstance(record, dict) else None\n\n\ndef scan',
+     '        return record\n\n\ndef scan',
+     'a last line that is JSON but not an object crashes the fold'),
 ]

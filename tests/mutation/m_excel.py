@@ -4,6 +4,7 @@ sheet, rows named as Excel numbers them; text cells out, -o FILE replaced whole.
 TESTS = [
     'tests/test_batch_input.py', 'tests/test_batch_output.py', 'tests/test_batch_termination.py',
     'tests/test_audit.py', 'tests/test_numeric_ids.py', 'tests/test_excel_rosters.py',
+    'tests/test_numeric_id_guard.py',
 ]
 
 MUTATIONS = [
@@ -140,4 +141,33 @@ MUTATIONS = [
      'output.stdout_is_terminal() and app.output_path is None',
      'output.stdout_is_terminal()',
      "an audit written to a file cut to the terminal's newest 50"),
+    # The independent run of issue 19's modules (survivors, each killed by a test named for its behaviour).
+    ('wxpay_cli/flows/batch_input.py',
+     '    if number < 0:\n',
+     '    if number <= 0:\n',
+     'an id typed as the number 0 called negative'),
+    ('wxpay_cli/flows/names.py',
+     '    if not looked_up:\n',
+     '    if False:\n',
+     'a number given as user_id said to have no readable name instead of not looked up'),
+    ('wxpay_cli/flows/names.py',
+     '    elif not found:\n',
+     '    elif False:\n',
+     'a number naming nobody said to have no readable name'),
+    ('wxpay_cli/flows/links.py',
+     '            if exc.http_status != 404:\n                raise\n            refusal = names.confirm_number(row, name, found=False)',
+     '            refusal = names.confirm_number(row, name, found=False)',
+     'WeChat refusing the lookup (403) of a number row taken for a bad cell (link batch)'),
+    ('wxpay_cli/flows/termination_batch.py',
+     '            if not (row.by_name and exc.http_status == 404):',
+     '            if not row.by_name:',
+     'WeChat refusing the lookup of a number row taken for a bad cell (termination batch)'),
+    ('wxpay_cli/flows/termination_batch.py',
+     'target.user_name, looked_up=target.looked_up)',
+     'target.user_name)',
+     'looked_up ignored: a user_id number row gets the wrong reason'),
+    ('wxpay_cli/flows/termination_batch.py',
+     '            refusal.request_id = exc.request_id\n            raise refusal from None\n        if row.by_name',
+     '            raise refusal from None\n        if row.by_name',
+     "a number naming nobody loses WeChat's Request-ID (termination batch)"),
 ]

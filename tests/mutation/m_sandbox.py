@@ -1,6 +1,7 @@
 """Mutations of the sandbox's own HTTP reading, replay memory and rehearsal keys (issue 17)."""
 
-TESTS = ["tests/test_sandbox_http.py", "tests/test_sandbox.py", "tests/test_sandbox_serve.py"]
+TESTS = ["tests/test_sandbox_http.py", "tests/test_sandbox.py", "tests/test_sandbox_serve.py",
+         "tests/test_sandbox_rehearsal.py", "tests/test_sandbox_case_clock.py"]
 
 MUTATIONS = [
     # (path, original, replacement, why)
@@ -53,4 +54,45 @@ MUTATIONS = [
      '    line = stream.readline(CHUNK_LINE + 1)',
      '    line = stream.readline()',
      'a chunk-size line of any length read'),
+    # The independent run of issue 19's modules (survivors, each killed by a test named for its behaviour).
+    ('wxpay_cli/sandbox/server.py',
+     '                user.contract_terminated_time = rfc3339(due)',
+     '                user.contract_terminated_time = rfc3339(now)',
+     'an unanswered termination dated when it is looked at, not when it took effect'),
+    ('wxpay_cli/sandbox/server.py',
+     '                user.terminated_at = due\n',
+     '                user.terminated_at = None\n',
+     'an unanswered termination that took effect never signs again'),
+    ('wxpay_cli/sandbox/server.py',
+     '                user.contract_signed_time = rfc3339(signed)',
+     '                user.contract_signed_time = rfc3339(now)',
+     'signing again dated when it is looked at'),
+    ('wxpay_cli/sandbox/server.py',
+     '            if user.termination_due is None:\n                user.termination_due',
+     '            if True:\n                user.termination_due',
+     'a second unanswered termination request moves its due time'),
+    ('wxpay_cli/sandbox/server.py',
+     '                    self.settle(user)  # it may',
+     '                    pass  # it may',
+     'the contract query does not see time pass (unanswered termination due)'),
+    ('wxpay_cli/sandbox/server.py',
+     '            return self.settle(user) if user is not None else None\n\n    def find_contract',
+     '            return user\n\n    def find_contract',
+     'a termination by user_id does not see the pupil signed again'),
+    ('wxpay_cli/sandbox/server.py',
+     'isinstance(c, dict) and set(c) == set(CONTRACT_FIELDS) for c in user.past_contracts)',
+     'isinstance(c, dict) for c in user.past_contracts)',
+     'a saved state whose past contracts lack fields accepted'),
+    ('wxpay_cli/sandbox/server.py',
+     '            if changed:\n                self.changed()',
+     '            if False:\n                self.changed()',
+     'what time did to a pupil (signed again) not saved for --state'),
+    ('wxpay_cli/commands/sandbox.py',
+     '        sandbox.state.unanswered_delay = unanswered_delay\n',
+     '',
+     '--unanswered-delay ignored'),
+    ('wxpay_cli/sandbox/roster.py',
+     '        mark = (row.get("termination") or "").lower()',
+     '        mark = row.get("termination") or ""',
+     'the termination column\'s "Unanswered" refused'),
 ]
