@@ -133,7 +133,8 @@ def test_audit_into_a_workbook_or_a_file_takes_every_record(run, tmp_path, monke
     write_log([record(n) for n in range(60)])
     monkeypatch.setattr("wxpay_cli.terminal.output.stdout_is_terminal", lambda: True)  # a person at a terminal
     path = tmp_path / "审计.xlsx"
-    assert run("audit", "-o", str(path), expect=0).stdout == ""
+    written = run("audit", "-o", str(path), expect=0)
+    assert written.stdout == "" and f"results written to {path}" in written.stderr  # as after a batch
     header, *rows = read_workbook(path)
     assert [value for value, _type in header] == list(FIELDS)
     assert len(rows) == 60  # a file gets every record, not the terminal's newest 50

@@ -442,7 +442,8 @@ def test_csv_and_workbook_take_every_field_in_the_same_order(logged, run, tmp_pa
     assert list(csv.DictReader(io.StringIO(english.lstrip("\ufeff"), newline="")))[0]["next_step"] == \
         "none: the case is closed"
     path = tmp_path / "跟进.xlsx"
-    assert run("cases", "--open", "-o", str(path), expect=0).stdout == ""
+    written = run("--lang", "zh", "cases", "--open", "-o", str(path), expect=0)
+    assert written.stdout == "" and f"结果已写入 {path}" in written.stderr  # as after a batch
     header, *cells = read_workbook(path)
     assert [value for value, _type in header] == list(FIELDS)
     assert [row[1][0] for row in cells] == ["D", "C", "B", "A"]

@@ -10,6 +10,7 @@ import click
 from wxpay_cli.app import App
 from wxpay_cli.commands._click import FloatRange, IntRange
 from wxpay_cli.i18n import _, os_words
+from wxpay_cli.terminal import output
 from wxpay_cli.terminal.output import FORMATS
 
 
@@ -112,6 +113,14 @@ def output_file(app: App):
     except OSError as exc:
         raise InputError(_("cannot write {path}: {reason}").format(
             path=app.output_path, reason=exc.strerror or type(exc).__name__)) from None
+
+
+def say_written(app: App) -> None:
+    """After rows went to -o FILE: say where, as a batch does (nothing on stdout)."""
+    if app.output_path is not None:
+        from wxpay_cli.sanitise import for_terminal
+
+        output.info(_("results written to {path}").format(path=for_terminal(str(app.output_path))))
 
 
 def output_file_option(command):

@@ -16,6 +16,7 @@ from wxpay_cli.commands._options import (
     output_file_option,
     output_options,
     parse_moment,
+    say_written,
 )
 from wxpay_cli.i18n import N_, _
 from wxpay_cli.terminal import output
@@ -127,6 +128,7 @@ def write_records(app: App, records: list[dict]) -> None:
         writer.abandon()
         raise
     writer.finish()
+    say_written(app)
 
 
 def matches(record: dict, out_user_id, organization_id, operation, outcome, since, until) -> bool:

@@ -17,6 +17,7 @@ from wxpay_cli.commands._options import (
     output_file_option,
     output_options,
     parse_moment,
+    say_written,
     user_option,
 )
 from wxpay_cli.i18n import N_, _, ngettext
@@ -130,6 +131,7 @@ def _list(app: App, log, mchid: str, wanted: dict, reading=None) -> None:
             writer.abandon()
             raise
         writer.finish()
+        say_written(app)
         return
     app.render(cases_view(chosen, records))
 

@@ -9,7 +9,6 @@ from wxpay_cli.commands._click import FloatRange, Group, IntRange
 from wxpay_cli.i18n import _
 from wxpay_cli.terminal import output, signals
 
-
 RESIGN_AFTER_MAX = 30 * 86400  # seconds: a month
 
 
